@@ -1,0 +1,35 @@
+# One command for each job on a fresh machine; each does its own set-up.
+#   make run    -- the main job: the whole tabular study on the built-in games -> results/
+#   make test   -- the full test suite (tabular core, proofs, notebooks, LLM backend on CPU)
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+OUT     ?= results
+
+.PHONY: setup run test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU build of torch where no GPU is present (a bare `torch` pulls the CUDA build).
+	if ! command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q "torch>=2.2,<3"; \
+	fi
+	$(BIN)/python -m pip install -q -e ".[llm,notebooks,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+run: setup
+	$(BIN)/prefgame study --out $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: setup
+	$(BIN)/ruff check prefgame tests paper_proofs benchmarks llm
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

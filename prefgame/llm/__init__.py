@@ -1,0 +1,1 @@
+"""LLM backend: Hugging Face transformer policies trained online with :mod:`prefgame.losses`."""
