@@ -1,0 +1,323 @@
+"""Exact Nash equilibria of preference games, each with a certificate.
+
+Regularised game (``../shared/reference/theory.md`` §1), for τ > 0 and full-support μ:
+
+    P_τ(π ≻ π') = πᵀPπ' − τ KL(π‖μ) + τ KL(π'‖μ),
+
+has a unique symmetric equilibrium π*_τ, the fixed point of the best response
+
+    BR(π) = softmax(log μ + Pπ/τ),        π*_τ = BR(π*_τ).
+
+Duality gap (exploitability) of any policy π — using πᵀPπ = ½:
+
+    gap(π) = 2 [τ log Σ_y μ(y) exp((Pπ)(y)/τ) + τ KL(π‖μ)] − 1 = 2τ KL(π ‖ BR(π)) ≥ 0,
+
+zero iff π = π*_τ.  The second form is a sum of non-negative terms and is what we compute.
+
+The solver is damped Newton on the centred-logit residual
+
+    F(z) = z − log μ − P softmax(z)/τ  (minus its mean),   J = I − A S/τ,  S = diag π − ππᵀ,
+
+with A = P − ½ antisymmetric.  A·S has purely imaginary eigenvalues, so J is never singular; a
+backtracking line search on ‖F‖ and continuation in τ (solve at a larger τ, warm-start the next)
+make it robust down to τ = 1e-3 and up to n = 1000.  τ = 0 (the von Neumann winner) is an LP
+solved with HiGHS.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.special import log_softmax, logsumexp, softmax
+
+from .games import PreferenceGame, validate_policy, validate_preference_matrix
+
+__all__ = [
+    "Equilibrium",
+    "best_response",
+    "duality_gap",
+    "exploitability",
+    "fixed_point_residual",
+    "kl",
+    "solve",
+    "solve_regularized",
+    "solve_unregularized",
+]
+
+
+@dataclass(frozen=True)
+class Equilibrium:
+    """A solution with its certificate.
+
+    Attributes:
+        policy: π, ``[n]`` for a single game or ``[c, n]`` for a batch of contexts.
+        duality_gap: gap(π) (per context ``[c]`` for a batch); ≤ 1e-12 when converged.
+        residual: max-norm of the centred fixed-point residual F (linear in the error).
+        iterations: Newton iterations used (all continuation stages), or LP iterations.
+        converged: whether every context met the tolerance.
+        tau: the temperature.
+        seconds: wall-clock time of the solve.
+    """
+
+    policy: np.ndarray
+    duality_gap: np.ndarray | float
+    residual: np.ndarray | float
+    iterations: int
+    converged: bool
+    tau: float
+    seconds: float = 0.0
+
+    def total_gap(self, rho: np.ndarray | None = None) -> float:
+        """The context-weighted gap Σ_x ρ(x) gap_x (the gap of the contextual game)."""
+        g = np.atleast_1d(self.duality_gap)
+        w = np.full(g.shape, 1.0 / g.size) if rho is None else np.asarray(rho)
+        return float(w @ g)
+
+    def to_dict(self) -> dict:
+        return {
+            "policy": np.asarray(self.policy).tolist(),
+            "duality_gap": np.asarray(self.duality_gap).tolist(),
+            "residual": np.asarray(self.residual).tolist(),
+            "tau": self.tau,
+            "n": int(np.shape(self.policy)[-1]),
+            "iterations": int(self.iterations),
+            "seconds": self.seconds,
+            "converged": bool(self.converged),
+        }
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+def _check_tau(tau: float, *, allow_zero: bool = False) -> float:
+    try:
+        tau = float(tau)
+    except (TypeError, ValueError):
+        raise ValueError(f"tau = {tau!r}, must be a number") from None
+    if not np.isfinite(tau) or tau < 0 or (tau == 0 and not allow_zero):
+        need = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"tau = {tau}, must be a finite number {need}")
+    return tau
+
+
+def _arrays(game_or_P, mu=None) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(game_or_P, PreferenceGame):
+        P = game_or_P.P
+        mu = game_or_P.mu if mu is None else validate_policy(mu, P.shape[-1])
+    else:
+        P = validate_preference_matrix(game_or_P)
+        n = P.shape[-1]
+        mu = np.full(n, 1.0 / n) if mu is None else validate_policy(mu, n)
+    return P, np.broadcast_to(mu, P.shape[:-1])
+
+
+def kl(p: np.ndarray, q: np.ndarray | None = None, *, logp=None, logq=None) -> np.ndarray:
+    """KL(p‖q) = Σ p log(p/q) over the last axis, as a sum of non-negative terms.
+
+    Written Σ_y p(y) (e^{−d} − 1 + d) with d = log p − log q, so it is ≥ 0 in floating point
+    and accurate for p ≈ q.  Pass log-probabilities to avoid log(0).
+    """
+    logp = np.log(p) if logp is None else logp
+    logq = np.log(q) if logq is None else logq
+    p = np.exp(logp)
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = logp - logq
+        term = np.where(p > 0, p * (np.expm1(-d) + d), 0.0)
+    return np.maximum(term, 0.0).sum(axis=-1)
+
+
+def best_response(P, pi, tau: float, mu=None, *, log: bool = False) -> np.ndarray:
+    """BR(π) = softmax(log μ + Pπ/τ), the unique maximiser of π'ᵀPπ − τ KL(π'‖μ)."""
+    P, mu = _arrays(P, mu)
+    tau = _check_tau(tau)
+    z = np.log(mu) + np.einsum("...ij,...j->...i", P, pi) / tau
+    return log_softmax(z, axis=-1) if log else softmax(z, axis=-1)
+
+
+def duality_gap(game, policy, tau: float, mu=None) -> np.ndarray | float:
+    """gap(π) = 2[τ log Σ μ exp(Pπ/τ) + τ KL(π‖μ)] − 1 = 2τ KL(π‖BR(π)) (τ > 0);
+    gap(π) = 2 max_y (Pπ)(y) − 1 at τ = 0.  ≥ 0, and 0 exactly at the equilibrium.
+
+    Works on a single game (``[n]`` policy → float) or a batch (``[c, n]`` → ``[c]``).
+    """
+    P, mu = _arrays(game, mu)
+    tau = _check_tau(tau, allow_zero=True)
+    pi = validate_policy(policy, P.shape[-1], name="policy", full_support=False, atol=1e-6)
+    if pi.shape != P.shape[:-1]:
+        raise ValueError(f"policy has shape {pi.shape}, expected {P.shape[:-1]} for P of shape {P.shape}")
+    pi = pi / pi.sum(axis=-1, keepdims=True)
+    v = np.einsum("...ij,...j->...i", P, pi)
+    if tau == 0:
+        # ½ = πᵀPπ, so max_y (Pπ)(y) − ½ ≥ 0; written as a max of differences.
+        g = 2.0 * np.max(v - np.sum(pi * v, axis=-1, keepdims=True), axis=-1)
+        g = np.maximum(g, 0.0)
+    else:
+        logbr = log_softmax(np.log(mu) + v / tau, axis=-1)
+        with np.errstate(divide="ignore"):
+            g = 2.0 * tau * kl(pi, logp=np.log(pi), logq=logbr)
+    return float(g) if np.ndim(g) == 0 else g
+
+
+exploitability = duality_gap
+
+
+def fixed_point_residual(game, policy, tau: float, mu=None) -> np.ndarray | float:
+    """max_y |F(y)|, F = log π − log μ − Pπ/τ minus its mean: zero iff π = π*_τ."""
+    P, mu = _arrays(game, mu)
+    tau = _check_tau(tau)
+    pi = np.asarray(policy, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        F = np.log(pi) - np.log(mu) - np.einsum("...ij,...j->...i", P, pi) / tau
+    F = F - F.mean(axis=-1, keepdims=True)
+    r = np.max(np.abs(F), axis=-1)
+    return float(r) if np.ndim(r) == 0 else r
+
+
+# --------------------------------------------------------------------------- τ > 0: Newton
+
+
+def _newton(A: np.ndarray, logmu: np.ndarray, tau: float, z: np.ndarray, *, tol: float,
+            max_iter: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """Damped Newton for F(z) = C(z − log μ − A softmax(z)/τ) = 0 on a batch ``[c, n]``.
+
+    (P may be replaced by A = P − ½: the ½·11ᵀπ term is constant across y and centred away.)
+    Returns (z, iterations, residual max-norm per context).
+    """
+    n = z.shape[-1]
+    eye = np.eye(n)
+
+    F, pi = _residual(A, logmu, tau, z)
+    norm = np.sqrt(np.sum(F * F, axis=-1))
+    active = np.max(np.abs(F), axis=-1) > tol
+    it = 0
+    while active.any() and it < max_iter:
+        it += 1
+        idx = np.flatnonzero(active)
+        p = pi[idx]
+        # J = I − A S/τ with S = diag π − ππᵀ:  A S = A diag(π) − (Aπ)πᵀ.
+        Ap = np.einsum("cij,cj->ci", A[idx], p)
+        J = eye - (A[idx] * p[:, None, :] - Ap[:, :, None] * p[:, None, :]) / tau
+        try:
+            d = -np.linalg.solve(J, F[idx][..., None])[..., 0]
+        except np.linalg.LinAlgError:  # cannot happen in exact arithmetic (see module doc)
+            d = -F[idx]
+        d = d - d.mean(axis=-1, keepdims=True)
+        # Backtracking line search on ‖F‖ (per context).
+        step = np.ones(len(idx))
+        z_idx = z[idx]
+        for _ in range(40):
+            z_new = z_idx + step[:, None] * d
+            F_new, pi_new = _residual(A[idx], logmu[idx], tau, z_new)
+            n_new = np.sqrt(np.sum(F_new * F_new, axis=-1))
+            ok = (n_new <= (1 - 1e-4 * step) * norm[idx]) | (n_new <= tol)
+            if ok.all():
+                break
+            step = np.where(ok, step, step * 0.5)
+        # Accept the last trial point even where the line search stalled: at machine
+        # precision ‖F‖ can no longer decrease monotonically.
+        z[idx] = z_new - z_new.mean(axis=-1, keepdims=True)
+        F[idx], pi[idx], norm[idx] = F_new, pi_new, n_new
+        active[idx] = np.max(np.abs(F_new), axis=-1) > tol
+        stalled = ~ok & (step < 1e-9)
+        if stalled.any():
+            # No descent direction left at this precision: stop those contexts.
+            active[idx[stalled]] = False
+    return z, it, np.max(np.abs(F), axis=-1)
+
+
+def _residual(A, logmu, tau, z):
+    """Centred F(z) = z − log μ − A softmax(z)/τ and π = softmax(z), batched ``[c, n]``."""
+    pi = softmax(z, axis=-1)
+    F = z - logmu - np.einsum("cij,cj->ci", A, pi) / tau
+    return F - F.mean(axis=-1, keepdims=True), pi
+
+
+def solve_regularized(game, tau: float, mu=None, *, tol: float = 1e-12, max_iter: int = 200,
+                      init=None) -> Equilibrium:
+    """π*_τ for τ > 0 and full-support μ (single game or batch), by Newton with continuation.
+
+    Converged means: duality gap ≤ ``tol`` and centred residual ‖F‖∞ ≤ 1e-9 (the residual is
+    linear in the error, the gap quadratic) in every context.  If that is not met, the result
+    says ``converged=False``; it is never silently wrong.
+    """
+    t0 = time.perf_counter()
+    P, mu = _arrays(game, mu)
+    tau = _check_tau(tau)
+    single = P.ndim == 2
+    Pb = P[None] if single else P
+    mub = mu[None] if single else mu
+    A = Pb - 0.5
+    logmu = np.log(mub)
+    res_tol = 1e-11
+    # Continuation: τ_0 = max(τ, 1) down to τ geometrically (factor ≤ 4 per stage).
+    taus = [tau]
+    while taus[-1] < 1.0:
+        taus.append(taus[-1] * 4.0)
+    taus = taus[::-1]
+    if init is not None:
+        z = np.log(np.broadcast_to(np.asarray(init, dtype=np.float64), mub.shape)).copy()
+        taus = [tau]
+    else:
+        z = logmu + np.einsum("cij,cj->ci", A, mub) / taus[0]
+    z = z - z.mean(axis=-1, keepdims=True)
+    iters = 0
+    for k, t in enumerate(taus):
+        last = k == len(taus) - 1
+        # Intermediate stages only need to land in the next stage's basin of attraction.
+        z, it, res = _newton(A, logmu, t, z, tol=res_tol if last else 0.1, max_iter=max_iter)
+        iters += it
+    pi = softmax(z, axis=-1)
+    gap = np.atleast_1d(duality_gap(Pb, pi, tau, mub))
+    res = np.atleast_1d(fixed_point_residual(Pb, pi, tau, mub))
+    converged = bool(np.all(gap <= tol) and np.all(res <= 1e-9))
+    if single:
+        return Equilibrium(pi[0], float(gap[0]), float(res[0]), iters, converged, tau,
+                           time.perf_counter() - t0)
+    return Equilibrium(pi, gap, res, iters, converged, tau, time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- τ = 0: LP
+
+
+def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
+    """A von Neumann winner (τ = 0): max_π min_y' (πᵀP)(y') by linear programming (HiGHS).
+
+    LP: maximise v subject to Pᵀπ ≥ v·1, 1ᵀπ = 1, π ≥ 0.  The game is symmetric zero-sum
+    with value ½.  The equilibrium need not be unique; one is returned.  μ plays no role.
+    """
+    t0 = time.perf_counter()
+    P, _ = _arrays(game)
+    single = P.ndim == 2
+    Pb = P[None] if single else P
+    pis, its = [], 0
+    n = Pb.shape[-1]
+    for Pk in Pb:
+        c = np.zeros(n + 1)
+        c[-1] = -1.0  # maximise v
+        A_ub = np.hstack([-Pk.T, np.ones((n, 1))])  # v − (Pᵀπ)_j ≤ 0
+        A_eq = np.hstack([np.ones((1, n)), np.zeros((1, 1))])
+        res = linprog(c, A_ub=A_ub, b_ub=np.zeros(n), A_eq=A_eq, b_eq=[1.0],
+                      bounds=[(0, None)] * n + [(None, None)], method="highs")
+        if res.status != 0:
+            raise RuntimeError(f"HiGHS failed on the unregularised game: {res.message}")
+        pi = np.clip(res.x[:n], 0.0, None)
+        pis.append(pi / pi.sum())
+        its += int(getattr(res, "nit", 0))
+    pi = np.stack(pis)
+    gap = np.atleast_1d(duality_gap(Pb, pi, 0.0))
+    converged = bool(np.all(gap <= tol))
+    if single:
+        return Equilibrium(pi[0], float(gap[0]), float(gap[0]), its, converged, 0.0,
+                           time.perf_counter() - t0)
+    return Equilibrium(pi, gap, gap, its, converged, 0.0, time.perf_counter() - t0)
+
+
+def solve(game, tau: float, mu=None, **kwargs) -> Equilibrium:
+    """π*_τ for τ > 0 (Newton), or a von Neumann winner for τ = 0 (LP)."""
+    tau = _check_tau(tau, allow_zero=True)
+    if tau == 0:
+        return solve_unregularized(game, **kwargs)
+    return solve_regularized(game, tau, mu, **kwargs)

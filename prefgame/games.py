@@ -1,0 +1,564 @@
+"""Preference games: a preference matrix P (one per context) and a reference policy μ.
+
+A preference model over n responses is a matrix P with P[y, y'] = P(y ≻ y') ∈ [0, 1],
+P + Pᵀ = 1 (all ones) and diag(P) = ½.  A batch of c contexts is an array ``[c, n, n]`` with
+context weights ρ (``[c]``, summing to 1) and one reference policy per context (``[c, n]``).
+See ``../shared/reference/theory.md`` §1 and §7.
+
+Every constructor returns a validated :class:`PreferenceGame`; invalid input raises
+``ValueError`` with a message that names the offending entry and its value.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import product
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+#: Tolerance for P + Pᵀ = 1, diag(P) = ½ and Σμ = 1.
+ATOL = 1e-9
+
+__all__ = [
+    "ATOL",
+    "PreferenceGame",
+    "validate_preference_matrix",
+    "validate_policy",
+    "rock_paper_scissors",
+    "cyclic",
+    "intransitive_dice",
+    "dice_preferences",
+    "three_rater_types",
+    "near_cyclic",
+    "bradley_terry",
+    "random_transitive",
+    "random_intransitive",
+    "mixture",
+    "from_counts",
+    "BUILTIN_GAMES",
+    "make_game",
+    "load_matrix",
+    "load_game",
+    "save_game",
+]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _idx(batch: tuple[int, ...], i: int, j: int | None = None) -> str:
+    head = "".join(f"[{b}]" for b in batch)
+    return f"P{head}[{i}]" if j is None else f"P{head}[{i},{j}]"
+
+
+def validate_preference_matrix(P, *, atol: float = ATOL, name: str = "P") -> np.ndarray:
+    """Check that P is a valid preference matrix (or a batch ``[..., n, n]`` of them).
+
+    Conditions: numeric, square in its last two axes, finite, 0 ≤ P ≤ 1, P + Pᵀ = 1 within
+    ``atol``, diag(P) = ½ within ``atol``.  Returns P as a float64 array.
+    """
+    try:
+        arr = np.asarray(P, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be a square matrix [n, n] or a batch [c, n, n], got shape {arr.shape}")
+    if arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(f"{name} must be square, got shape {arr.shape}")
+    if arr.shape[-1] < 1:
+        raise ValueError(f"{name} must have at least one action, got shape {arr.shape}")
+
+    def where(mask: np.ndarray) -> tuple[tuple[int, ...], int, int]:
+        k = tuple(int(v) for v in np.argwhere(mask)[0])
+        return k[:-2], k[-2], k[-1]
+
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        b, i, j = where(bad)
+        raise ValueError(f"{_idx(b, i, j).replace('P', name, 1)} = {arr[(*b, i, j)]}, must be finite")
+    bad = (arr < 0) | (arr > 1)
+    if bad.any():
+        b, i, j = where(bad)
+        raise ValueError(
+            f"{_idx(b, i, j).replace('P', name, 1)} = {arr[(*b, i, j)]:.6g}, must be in [0, 1]"
+        )
+    s = arr + np.swapaxes(arr, -1, -2)
+    dev = np.abs(s - 1.0)
+    n = arr.shape[-1]
+    offdiag = ~np.eye(n, dtype=bool)
+    bad = (dev > atol) & offdiag
+    if bad.any():
+        b, i, j = where(bad)
+        raise ValueError(
+            f"{_idx(b, i, j).replace('P', name, 1)} + {_idx(b, j, i).replace('P', name, 1)}"
+            f" = {s[(*b, i, j)]:.6g}, must be 1"
+        )
+    diag = np.diagonal(arr, axis1=-2, axis2=-1)
+    bad = np.abs(diag - 0.5) > atol
+    if bad.any():
+        k = tuple(int(v) for v in np.argwhere(bad)[0])
+        b, i = k[:-1], k[-1]
+        raise ValueError(f"{_idx(b, i, i).replace('P', name, 1)} = {diag[k]:.6g}, must be 1/2")
+    return arr
+
+
+def validate_policy(pi, n: int | None = None, *, name: str = "mu", full_support: bool = True,
+                    atol: float = ATOL) -> np.ndarray:
+    """Check that ``pi`` (``[..., n]``) lies on the probability simplex (with full support)."""
+    try:
+        arr = np.asarray(pi, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    if arr.ndim < 1:
+        raise ValueError(f"{name} must be a vector of probabilities, got a scalar")
+    if n is not None and arr.shape[-1] != n:
+        raise ValueError(f"{name} has {arr.shape[-1]} entries but the game has {n} actions")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        k = tuple(int(v) for v in np.argwhere(bad)[0])
+        raise ValueError(f"{name}{list(k)} = {arr[k]}, must be finite")
+    bad = (arr <= 0) if full_support else (arr < 0)
+    if bad.any():
+        k = tuple(int(v) for v in np.argwhere(bad)[0])
+        need = "> 0 (full support)" if full_support else ">= 0"
+        raise ValueError(f"{name}{list(k)} = {arr[k]:.6g}, must be {need}")
+    total = arr.sum(axis=-1)
+    bad = np.abs(total - 1.0) > atol
+    if bad.any():
+        k = tuple(int(v) for v in np.argwhere(np.atleast_1d(bad))[0])
+        t = np.atleast_1d(total)[k]
+        where = f"{name}{list(k)}" if arr.ndim > 1 else name
+        raise ValueError(f"sum of {where} = {t:.12g}, must be 1")
+    return arr
+
+
+# --------------------------------------------------------------------------- the game
+
+
+@dataclass(frozen=True, eq=False)
+class PreferenceGame:
+    """A (batch of) preference game(s) with reference policy μ and context weights ρ.
+
+    Attributes:
+        P: ``[n, n]`` or ``[c, n, n]`` preference matrix, P[..., y, y'] = P(y ≻ y').
+        mu: reference policy, ``[n]`` or ``[c, n]`` (broadcast from ``[n]`` for a batch).
+        rho: context weights ``[c]`` (uniform by default); ``None`` for a single game.
+        name: a label used in reports.
+        actions: optional names of the n actions.
+    """
+
+    P: np.ndarray
+    mu: np.ndarray | None = None
+    rho: np.ndarray | None = None
+    name: str = "custom"
+    actions: tuple[str, ...] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        P = validate_preference_matrix(self.P)
+        if P.ndim > 3:
+            raise ValueError(f"P must be [n, n] or [c, n, n], got shape {P.shape}")
+        n = P.shape[-1]
+        mu = np.full(n, 1.0 / n) if self.mu is None else self.mu
+        mu = validate_policy(mu, n, name="mu")
+        if P.ndim == 2:
+            if mu.ndim != 1:
+                raise ValueError(f"mu must have shape [{n}] for a single game, got {mu.shape}")
+            if self.rho is not None:
+                raise ValueError("rho (context weights) is only meaningful for a batch P [c, n, n]")
+            rho = None
+        else:
+            c = P.shape[0]
+            if mu.ndim == 1:
+                mu = np.broadcast_to(mu, (c, n)).copy()
+            elif mu.shape != (c, n):
+                raise ValueError(f"mu must have shape [{n}] or [{c}, {n}] for P of shape {P.shape}, got {mu.shape}")
+            rho = np.full(c, 1.0 / c) if self.rho is None else self.rho
+            rho = validate_policy(rho, c, name="rho", full_support=False)
+        if self.actions is not None and len(self.actions) != n:
+            raise ValueError(f"{len(self.actions)} action names given for {n} actions")
+        P.setflags(write=False)
+        mu.setflags(write=False)
+        object.__setattr__(self, "P", P)
+        object.__setattr__(self, "mu", mu)
+        object.__setattr__(self, "rho", rho)
+        if self.actions is not None:
+            object.__setattr__(self, "actions", tuple(str(a) for a in self.actions))
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.P.shape[-1])
+
+    @property
+    def batched(self) -> bool:
+        return self.P.ndim == 3
+
+    @property
+    def n_contexts(self) -> int:
+        return int(self.P.shape[0]) if self.batched else 1
+
+    @property
+    def A(self) -> np.ndarray:
+        """The antisymmetric part A = P − ½·11ᵀ (the zero-sum payoff of the game)."""
+        return self.P - 0.5
+
+    def as_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(P ``[c, n, n]``, μ ``[c, n]``, ρ ``[c]``), with c = 1 for a single game."""
+        if self.batched:
+            return self.P, self.mu, self.rho
+        return self.P[None], self.mu[None], np.ones(1)
+
+    def context(self, k: int) -> "PreferenceGame":
+        """The k-th context as a single game."""
+        if not self.batched:
+            raise ValueError("context() needs a batched game")
+        return PreferenceGame(self.P[k], self.mu[k], name=f"{self.name}[{k}]", actions=self.actions)
+
+    def with_mu(self, mu) -> "PreferenceGame":
+        return PreferenceGame(self.P, mu, self.rho, self.name, self.actions)
+
+    def permuted(self, perm: Sequence[int]) -> "PreferenceGame":
+        """The same game with actions relabelled: new action i is old action perm[i]."""
+        perm = np.asarray(perm)
+        P = self.P[..., perm, :][..., :, perm]
+        acts = None if self.actions is None else tuple(self.actions[i] for i in perm)
+        return PreferenceGame(P, self.mu[..., perm], self.rho, self.name, acts)
+
+    @staticmethod
+    def stack(games: Sequence["PreferenceGame"], rho=None, name: str = "batch") -> "PreferenceGame":
+        """Stack single games with the same number of actions into a batch of contexts."""
+        if not games:
+            raise ValueError("stack() needs at least one game")
+        ns = {g.n_actions for g in games}
+        if len(ns) != 1:
+            raise ValueError(f"all games must have the same number of actions, got {sorted(ns)}")
+        if any(g.batched for g in games):
+            raise ValueError("stack() takes single (unbatched) games")
+        return PreferenceGame(np.stack([g.P for g in games]), np.stack([g.mu for g in games]),
+                              rho, name)
+
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.P.shape))
+        return f"PreferenceGame(name={self.name!r}, P: {shape})"
+
+
+# --------------------------------------------------------------------------- constructors
+
+
+def rock_paper_scissors() -> PreferenceGame:
+    """Rock–paper–scissors: P = ½ ± ½ on the cycle rock ≻ scissors ≻ paper ≻ rock."""
+    g = cyclic(3)
+    return PreferenceGame(g.P, name="rps", actions=("rock", "paper", "scissors"))
+
+
+def cyclic(n: int, *, margin: float = 0.5) -> PreferenceGame:
+    """Generalised cycle on n actions (a balanced tournament, uniform equilibrium).
+
+    Action i is beaten by i+1, …, i+⌊(n−1)/2⌋ (mod n) with probability ½ + margin; for even n
+    the opposite action i + n/2 is a tie.  For n = 3 this is rock–paper–scissors with
+    0 = rock, 1 = paper, 2 = scissors: paper ≻ rock, scissors ≻ paper, rock ≻ scissors.
+    """
+    n = _check_int(n, "n", 2)
+    if not 0 < margin <= 0.5:
+        raise ValueError(f"margin = {margin}, must be in (0, 1/2]")
+    P = np.full((n, n), 0.5)
+    for i in range(n):
+        for k in range(1, (n - 1) // 2 + 1):
+            j = (i + k) % n
+            P[j, i] = 0.5 + margin
+            P[i, j] = 0.5 - margin
+    return PreferenceGame(P, name=f"cyclic{n}")
+
+
+def dice_preferences(faces: Sequence[Sequence[float]]) -> np.ndarray:
+    """P[a, b] = Pr(die a rolls higher than die b) + ½ Pr(tie), computed exactly from the faces."""
+    if len(faces) < 1 or any(len(f) == 0 for f in faces):
+        raise ValueError("each die needs at least one face")
+    m = len(faces)
+    P = np.empty((m, m))
+    for a, b in product(range(m), repeat=2):
+        wins = ties = 0
+        for x, y in product(faces[a], faces[b]):
+            wins += x > y
+            ties += x == y
+        P[a, b] = float(Fraction(2 * wins + ties, 2 * len(faces[a]) * len(faces[b])))
+    return P
+
+
+def intransitive_dice(faces: Sequence[Sequence[float]] = ((2, 4, 9), (1, 6, 8), (3, 5, 7))) -> PreferenceGame:
+    """Intransitive dice (default A={2,4,9}, B={1,6,8}, C={3,5,7}: A ≻ B ≻ C ≻ A w.p. 5/9)."""
+    names = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(faces)]) if len(faces) <= 26 else None
+    return PreferenceGame(dice_preferences(faces), name="dice", actions=names)
+
+
+def three_rater_types(eps: float = 0.1) -> PreferenceGame:
+    """NLHF §3.2: three rater types with shares (1/3 − ε, 1/3 + ε/2, 1/3 + ε/2).
+
+    Type 1 prefers y2 ≻ y1, type 2 prefers y1 ≻ y3, type 3 prefers y3 ≻ y2; every other
+    comparison is a tie (½).  The unregularised Nash equilibrium is π ∝ (α3, α2, α1) =
+    (1/3 + ε/2, 1/3 + ε/2, 1/3 − ε), valid for |ε| ≤ 1/3.
+    """
+    eps = float(eps)
+    if not abs(eps) <= 1 / 3:
+        raise ValueError(f"eps = {eps}, must satisfy |eps| <= 1/3")
+    a1, a2, a3 = 1 / 3 - eps, 1 / 3 + eps / 2, 1 / 3 + eps / 2
+    # Each type's own preference matrix; the population P is the share-weighted mixture.
+    t1 = np.full((3, 3), 0.5); t1[1, 0], t1[0, 1] = 1.0, 0.0
+    t2 = np.full((3, 3), 0.5); t2[0, 2], t2[2, 0] = 1.0, 0.0
+    t3 = np.full((3, 3), 0.5); t3[2, 1], t3[1, 2] = 1.0, 0.0
+    P = a1 * t1 + a2 * t2 + a3 * t3
+    return PreferenceGame(P, name=f"three_raters(eps={eps:g})", actions=("y1", "y2", "y3"))
+
+
+def near_cyclic(strength: Sequence[float] = (0.9, 0.8, 0.7)) -> PreferenceGame:
+    """A 3-action near-cycle: y1 ≻ y2 w.p. s0, y2 ≻ y3 w.p. s1, y3 ≻ y1 w.p. s2.
+
+    Stands in for Calandriello et al. App. E's "near-cyclic" game, whose exact matrix was not
+    recovered; unequal strengths make the equilibrium non-uniform.
+    """
+    s = [float(v) for v in strength]
+    if len(s) != 3:
+        raise ValueError(f"strength needs 3 values, got {len(s)}")
+    P = np.full((3, 3), 0.5)
+    for (i, j), v in zip(((0, 1), (1, 2), (2, 0)), s):
+        P[i, j], P[j, i] = v, 1.0 - v
+    return PreferenceGame(P, name="near_cyclic", actions=("y1", "y2", "y3"))
+
+
+def bradley_terry(scores: Sequence[float] | np.ndarray) -> PreferenceGame:
+    """Bradley–Terry game P(y ≻ y') = σ(r(y) − r(y')) from scores r (``[n]`` or ``[c, n]``)."""
+    r = np.asarray(scores, dtype=np.float64)
+    if r.ndim not in (1, 2) or r.shape[-1] < 1:
+        raise ValueError(f"scores must have shape [n] or [c, n], got {r.shape}")
+    if not np.isfinite(r).all():
+        raise ValueError("scores must be finite")
+    d = r[..., :, None] - r[..., None, :]
+    P = 0.5 * (1.0 + np.tanh(0.5 * d))  # σ(d), exactly antisymmetric and ½ on the diagonal
+    return PreferenceGame(P, name="bradley_terry")
+
+
+def random_transitive(n: int, *, seed: int = 0, scale: float = 2.0, contexts: int | None = None) -> PreferenceGame:
+    """A random transitive game: Bradley–Terry with scores ~ N(0, scale²) (seeded)."""
+    n = _check_int(n, "n", 1)
+    rng = np.random.default_rng(seed)
+    shape = (n,) if contexts is None else (_check_int(contexts, "contexts", 1), n)
+    g = bradley_terry(rng.normal(scale=scale, size=shape))
+    return PreferenceGame(g.P, name=f"random_transitive(n={n}, seed={seed})")
+
+
+def random_intransitive(n: int, *, seed: int = 0, contexts: int | None = None) -> PreferenceGame:
+    """A random game with P[i, j] ~ U(0, 1) above the diagonal, 1 − Pᵀ below (seeded)."""
+    n = _check_int(n, "n", 1)
+    rng = np.random.default_rng(seed)
+    c = 1 if contexts is None else _check_int(contexts, "contexts", 1)
+    U = rng.uniform(size=(c, n, n))
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    P = np.where(upper, U, np.where(upper.T, 1.0 - np.swapaxes(U, -1, -2), 0.5))
+    return PreferenceGame(P[0] if contexts is None else P, name=f"random_intransitive(n={n}, seed={seed})")
+
+
+def mixture(populations: Iterable[PreferenceGame | np.ndarray], weights: Sequence[float]) -> PreferenceGame:
+    """A mixture of rater populations: P = Σ_k w_k P_k (each population its own matrix)."""
+    mats = [validate_preference_matrix(g.P if isinstance(g, PreferenceGame) else g, name=f"population {k}")
+            for k, g in enumerate(populations)]
+    if not mats:
+        raise ValueError("mixture() needs at least one population")
+    shapes = {m.shape for m in mats}
+    if len(shapes) != 1:
+        raise ValueError(f"populations have different shapes: {sorted(shapes)}")
+    w = validate_policy(weights, len(mats), name="weights", full_support=False)
+    P = np.tensordot(w, np.stack(mats), axes=1)
+    return PreferenceGame(P, name="mixture")
+
+
+def from_counts(wins, *, prior: float = 0.5) -> PreferenceGame:
+    """Estimate P from pairwise comparison counts: wins[i, j] = times i was preferred to j.
+
+    P[i, j] = (wins[i, j] + α) / (wins[i, j] + wins[j, i] + 2α) with prior pseudo-count α
+    (default ½, the Jeffreys prior); a pair never compared gets ½.  Ties may be recorded as
+    half a win each way.
+    """
+    W = np.asarray(wins, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"wins must be a square matrix, got shape {W.shape}")
+    if not np.isfinite(W).all() or (W < 0).any():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(W) | (W < 0))[0])
+        raise ValueError(f"wins[{i},{j}] = {W[i, j]}, must be a finite count >= 0")
+    if prior < 0:
+        raise ValueError(f"prior = {prior}, must be >= 0")
+    total = W + W.T + 2 * prior
+    with np.errstate(invalid="ignore", divide="ignore"):
+        P = np.where(total > 0, (W + prior) / np.where(total > 0, total, 1), 0.5)
+    np.fill_diagonal(P, 0.5)
+    return PreferenceGame(P, name="from_counts")
+
+
+def _check_int(v, name: str, minimum: int) -> int:
+    if isinstance(v, bool) or int(v) != v:
+        raise ValueError(f"{name} = {v!r}, must be an integer")
+    if v < minimum:
+        raise ValueError(f"{name} = {v}, must be >= {minimum}")
+    return int(v)
+
+
+#: Built-in games by name (the CLI's ``--game``).
+BUILTIN_GAMES = {
+    "rps": rock_paper_scissors,
+    "dice": intransitive_dice,
+    "three_raters": three_rater_types,
+    "near_cyclic": near_cyclic,
+    "cyclic": cyclic,
+    "bradley_terry": lambda n=5, seed=0: random_transitive(n, seed=seed),
+    "random_transitive": random_transitive,
+    "random_intransitive": random_intransitive,
+}
+
+
+def make_game(name: str, **kwargs) -> PreferenceGame:
+    """Build a built-in game by name; unknown names raise a ValueError listing the known ones."""
+    if name not in BUILTIN_GAMES:
+        raise ValueError(f"unknown game {name!r}; known games: {', '.join(sorted(BUILTIN_GAMES))}")
+    return BUILTIN_GAMES[name](**kwargs)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def load_matrix(path: str | os.PathLike) -> np.ndarray:
+    """Load a preference matrix from ``.npy``, ``.csv`` or ``.json`` (key ``"P"`` or a bare list)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:  # numpy raises several types for a malformed file
+            raise ValueError(f"{path}: not a valid .npy file ({exc})") from None
+    elif suffix == ".csv":
+        arr = _read_csv(path)
+    elif suffix == ".json":
+        data = _read_json(path)
+        arr = data["P"] if isinstance(data, dict) and "P" in data else data
+        if isinstance(data, dict) and "P" not in data:
+            raise ValueError(f"{path}: JSON object has no key 'P'")
+    else:
+        raise ValueError(f"{path}: unknown file type {suffix!r}; use .npy, .csv or .json")
+    try:
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: the matrix is not a rectangular array of numbers") from None
+
+
+def load_policy(path: str | os.PathLike) -> np.ndarray:
+    """Load a policy vector (e.g. μ) from ``.npy``, ``.csv`` or ``.json``."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        data = _read_json(path)
+        arr = data.get("mu", data.get("policy")) if isinstance(data, dict) else data
+        if arr is None:
+            raise ValueError(f"{path}: JSON object has no key 'mu' or 'policy'")
+        try:
+            return np.asarray(arr, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: the policy is not a list of numbers") from None
+    arr = load_matrix(path) if path.suffix.lower() != ".json" else None
+    return np.asarray(arr).reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
+
+
+def load_game(path: str | os.PathLike, mu_path: str | os.PathLike | None = None) -> PreferenceGame:
+    """Load a game; a ``.json`` file may also hold ``mu``, ``rho``, ``name`` and ``actions``."""
+    path = Path(path)
+    meta: dict = {}
+    if path.suffix.lower() == ".json":
+        data = _read_json(path)
+        if isinstance(data, dict):
+            meta = {k: data[k] for k in ("mu", "rho", "name", "actions") if k in data}
+    P = load_matrix(path)
+    if mu_path is not None:
+        meta["mu"] = load_policy(mu_path)
+    try:
+        return PreferenceGame(P, meta.get("mu"), meta.get("rho"), meta.get("name", path.stem),
+                              meta.get("actions"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def save_game(game: PreferenceGame, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Save a game to ``.npy``/``.csv`` (P only; μ must be uniform) or ``.json`` (everything).
+
+    The file is written atomically (temporary file, then rename); an existing file is kept
+    unless ``overwrite=True``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    uniform = np.allclose(game.mu, 1.0 / game.n_actions, rtol=0, atol=1e-15) and (
+        game.rho is None or np.allclose(game.rho, 1.0 / game.n_contexts, rtol=0, atol=1e-15))
+    if suffix in (".npy", ".csv") and not uniform:
+        raise ValueError(f"{path}: {suffix} stores P only and this game has a non-uniform mu/rho; save as .json")
+    if suffix == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, game.P)
+        payload = buf.getvalue()
+    elif suffix == ".csv":
+        if game.batched:
+            raise ValueError(f"{path}: .csv holds one matrix; save a batch as .npy or .json")
+        s = io.StringIO()
+        csv.writer(s).writerows([[repr(float(v)) for v in row] for row in game.P])
+        payload = s.getvalue().encode()
+    elif suffix == ".json":
+        doc = {"name": game.name, "P": game.P.tolist(), "mu": game.mu.tolist()}
+        if game.rho is not None:
+            doc["rho"] = game.rho.tolist()
+        if game.actions is not None:
+            doc["actions"] = list(game.actions)
+        payload = json.dumps(doc).encode()
+    else:
+        raise ValueError(f"{path}: unknown file type {suffix!r}; use .npy, .csv or .json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: malformed JSON ({exc})") from None
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text CSV file") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError(f"{path}: empty CSV file")
+    out = []
+    for lineno, row in enumerate(rows, 1):
+        try:
+            out.append([float(c) for c in row])
+        except ValueError:
+            raise ValueError(f"{path}: line {lineno}: {row!r} is not a row of numbers") from None
+    widths = {len(r) for r in out}
+    if len(widths) != 1:
+        raise ValueError(f"{path}: rows have different lengths {sorted(widths)}")
+    return np.asarray(out)
