@@ -1,0 +1,153 @@
+"""The ``prefgame`` command line.
+
+Each subcommand is a pair ``add_<name>(subparsers)`` / ``run_<name>(args) -> int``.  User errors
+(bad files, invalid matrices, bad options) exit with status 2 and one line on stderr naming the
+problem; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import games as G
+from .equilibrium import solve
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """An error caused by the user's input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors: one line, status 2
+        raise UserError(message)
+
+
+def _parse_kv(items: Sequence[str] | None) -> dict:
+    """``--param eps=0.2 --param n=5`` → {"eps": 0.2, "n": 5}."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--param {item!r}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def add_game_options(p: argparse.ArgumentParser) -> None:
+    """``--game NAME [--param K=V ...] | --matrix FILE [--mu FILE]``."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--game", help=f"built-in game: {', '.join(sorted(G.BUILTIN_GAMES))}")
+    src.add_argument("--matrix", help="preference matrix file (.npy, .csv or .json)")
+    p.add_argument("--mu", help="reference policy file (.npy, .csv or .json); default uniform")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="parameter of a built-in game, e.g. --param eps=0.2 or --param n=5")
+
+
+def game_from_args(args: argparse.Namespace) -> G.PreferenceGame:
+    """Build the game named by :func:`add_game_options`; errors become :class:`UserError`."""
+    try:
+        if args.game is not None:
+            kwargs = _parse_kv(args.param)
+            try:
+                game = G.make_game(args.game, **kwargs)
+            except TypeError as exc:
+                raise UserError(f"--game {args.game}: bad --param ({exc})") from None
+            if args.mu is not None:
+                game = game.with_mu(G.load_policy(args.mu))
+            return game
+        if args.param:
+            raise UserError("--param applies to --game, not --matrix")
+        return G.load_game(args.matrix, args.mu)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _tau(value: str) -> float:
+    try:
+        tau = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tau = {value!r}, must be a number") from None
+    if not np.isfinite(tau) or tau < 0:
+        raise argparse.ArgumentTypeError(f"tau = {value}, must be a finite number >= 0")
+    return tau
+
+
+# --------------------------------------------------------------------------- solve
+
+
+def add_solve(sub) -> None:
+    p = sub.add_parser("solve", help="exact (regularised) Nash equilibrium with its duality gap")
+    add_game_options(p)
+    p.add_argument("--tau", type=_tau, required=True, help="KL strength τ >= 0 (0: LP)")
+    p.add_argument("--tol", type=float, default=1e-12, help="duality-gap tolerance")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_solve)
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    game = game_from_args(args)
+    res = solve(game, args.tau, tol=args.tol)
+    out = {
+        "policy": np.asarray(res.policy).tolist(),
+        "duality_gap": np.asarray(res.duality_gap).tolist(),
+        "tau": args.tau,
+        "n": game.n_actions,
+        "iterations": int(res.iterations),
+        "seconds": res.seconds,
+        "converged": bool(res.converged),
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        names = game.actions or tuple(str(i) for i in range(game.n_actions))
+        print(f"{game.name}: n = {game.n_actions}, tau = {args.tau:g}")
+        pol = np.atleast_2d(res.policy)
+        for k, row in enumerate(pol):
+            if len(pol) > 1:
+                print(f"context {k}:")
+            for a, v in zip(names, row):
+                print(f"  {a:>12s}  {v:.12f}")
+        print(f"duality gap {np.max(res.duality_gap):.3e}, residual {np.max(res.residual):.3e}, "
+              f"{res.iterations} iterations, {res.seconds:.3f} s, "
+              f"{'converged' if res.converged else 'NOT CONVERGED'}")
+    return 0 if res.converged else 1
+
+
+# --------------------------------------------------------------------------- main
+
+#: Subcommand registrars, in the order they appear in ``--help``.
+COMMANDS: list[Callable] = [add_solve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="prefgame", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.run(args) or 0)
+    except UserError as exc:
+        print(f"prefgame: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("prefgame: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
