@@ -1,0 +1,291 @@
+"""Typed configuration of an online preference-optimisation run.
+
+One flat dataclass, :class:`OnlineConfig`, holds every hyperparameter with a one-line help text
+(``field(metadata={"help": ...})``), is validated in ``__post_init__`` (a bad value raises a
+``ValueError`` naming the field, before any model is loaded), loads from a JSON / YAML / TOML file
+and takes ``--key value`` overrides from the command line:
+
+    cfg = OnlineConfig.from_args(["--config", "run.yaml", "--method", "ipo_md", "--beta", "0.125"])
+
+The helpers :func:`load_config`, :func:`parse_overrides` and :func:`config_from_args` work for any
+dataclass, so experiment scripts can define their own configs the same way.
+
+Schedules: ``tau``, ``beta`` and ``lr`` peaks are numbers; ``tau_schedule`` and
+``beta_schedule`` are strings read by :func:`schedule_value`:
+``"constant"``, ``"linear:<end>"``, ``"cosine:<end>"`` (from the base value to ``<end>`` over
+``max_steps``) or ``"inverse"`` (value · 2/(t + 2), Nash-MD's step-size rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence, TypeVar
+
+__all__ = [
+    "OnlineConfig",
+    "METHOD_NAMES",
+    "load_config",
+    "parse_overrides",
+    "config_from_args",
+    "schedule_value",
+]
+
+#: The methods of Calandriello et al. (2024) that the online trainer runs.
+METHOD_NAMES = ("online_ipo", "ipo_md", "online_dpo", "online_slic", "nash_md_pg", "rl")
+
+T = TypeVar("T")
+
+
+def _f(default: Any, help: str, **kw) -> Any:  # noqa: A002 - mirrors dataclass metadata
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class OnlineConfig:
+    """Hyperparameters of one online run (defaults: a tiny CPU run; paper values in comments)."""
+
+    # --- method ----------------------------------------------------------------------------
+    method: str = _f("online_ipo", f"one of {METHOD_NAMES}")
+    tau: float = _f(1.0, "KL-regularisation strength τ (paper: IPO 1.0, DPO 5.0, SLiC 10.0, "
+                         "IPO-MD 1.0, Nash-MD-PG 0.008, RL 0.05)")
+    beta: float = _f(0.0, "mixture coefficient β of π^(1−β) μ^β (IPO-MD, Nash-MD-PG; paper 0.125)")
+    tau_schedule: str = _f("constant", "schedule of τ: constant | linear:<end> | cosine:<end> | "
+                                       "inverse")
+    beta_schedule: str = _f("constant", "schedule of β (same syntax as tau_schedule)")
+    logp_reduction: str = _f("sum", "per-sequence log-prob: 'sum' or 'mean' over tokens")
+    rl_baseline: str = _f("mean", "RL reward baseline: 'mean' (batch mean) or 'none'")
+
+    # --- models ----------------------------------------------------------------------------
+    policy_name: str = _f("", "Hugging Face name or path of the policy (also π_ref unless "
+                              "ref_name is set); empty when a model object is passed in")
+    ref_name: str = _f("", "name or path of the reference μ (default: the policy's initial "
+                           "weights)")
+    lora_r: int = _f(0, "LoRA rank (0 = full fine-tuning); with LoRA μ = base, adapters off")
+    lora_alpha: float = _f(16.0, "LoRA alpha")
+    lora_dropout: float = _f(0.0, "LoRA dropout")
+    lora_target_modules: list = _f([], "LoRA target module names (empty = peft's default)")
+    dtype: str = _f("float32", "model dtype: float32 | bfloat16 | float16")
+
+    # --- sampling --------------------------------------------------------------------------
+    max_prompt_length: int = _f(512, "prompts are truncated (from the left) to this many tokens")
+    max_new_tokens: int = _f(64, "length limit of a completion")
+    temperature: float = _f(1.0, "sampling temperature")
+    top_p: float = _f(1.0, "nucleus-sampling threshold (1 = off)")
+
+    # --- batches and optimisation -----------------------------------------------------------
+    batch_size: int = _f(8, "prompts per optimiser step (paper: 32)")
+    micro_batch_size: int = _f(0, "prompts per forward/backward (0 = batch_size); "
+                                  "gradient accumulation = batch_size / micro_batch_size")
+    generation_batch_size: int = _f(0, "prompts per generation call (0 = batch_size)")
+    max_steps: int = _f(100, "optimiser steps (paper: 30k)")
+    optimizer: str = _f("adamw", "adamw | adafactor (paper: Adafactor)")
+    lr: float = _f(1e-4, "peak learning rate (paper: 1e-4, Nash-MD-PG 3e-5)")
+    lr_schedule: str = _f("constant", "constant | linear | cosine (after warmup)")
+    warmup_steps: int = _f(0, "linear learning-rate warmup steps")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    adam_beta1: float = _f(0.9, "AdamW β1 (0 avoids momentum orbits around preference cycles)")
+    adam_beta2: float = _f(0.999, "AdamW β2")
+    max_grad_norm: float = _f(1.0, "gradient clipping norm (0 = off)")
+    bf16: bool = _f(False, "bf16 autocast (GPU) through accelerate")
+
+    # --- bookkeeping -----------------------------------------------------------------------
+    seed: int = _f(0, "seed of data order, sampling and initialisation")
+    output_dir: str = _f("runs/online", "where logs and checkpoints go")
+    save_every: int = _f(0, "checkpoint every N steps (0 = only at the end)")
+    keep_checkpoints: int = _f(2, "how many recent checkpoints to keep (0 = all)")
+    resume_from: str = _f("", "checkpoint directory to resume from, or 'latest'")
+    win_rate_every: int = _f(1, "every N steps sample from μ and log P(π ≻ μ) (0 = never)")
+    log_tensorboard: bool = _f(True, "also write TensorBoard scalars")
+    progress_bar: bool = _f(True, "show a tqdm bar")
+
+    def __post_init__(self) -> None:
+        if self.method not in METHOD_NAMES:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {METHOD_NAMES}")
+        _positive(self, "tau", "temperature", "batch_size", "max_steps", "max_new_tokens",
+                  "max_prompt_length")
+        _nonnegative(self, "lr", "warmup_steps", "weight_decay", "max_grad_norm", "save_every",
+                     "keep_checkpoints", "win_rate_every", "lora_r", "micro_batch_size",
+                     "generation_batch_size")
+        if not 0.0 <= self.beta <= 1.0:
+            raise ValueError(f"beta = {self.beta}, must lie in [0, 1]")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p = {self.top_p}, must lie in (0, 1]")
+        for name in ("tau_schedule", "beta_schedule"):
+            schedule_value(getattr(self, name), 1.0, 0, 1)  # raises on a bad spec
+        choices = {"logp_reduction": ("sum", "mean"), "rl_baseline": ("mean", "none"),
+                   "optimizer": ("adamw", "adafactor"),
+                   "lr_schedule": ("constant", "linear", "cosine"),
+                   "dtype": ("float32", "bfloat16", "float16")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} = {getattr(self, name)!r}; choose one of {allowed}")
+        for name in ("micro_batch_size", "generation_batch_size"):
+            size = getattr(self, name) or self.batch_size
+            if self.batch_size % size:
+                raise ValueError(f"batch_size = {self.batch_size} is not a multiple of "
+                                 f"{name} = {size}")
+        if self.method == "ipo_md" and self.beta == 0.0 and self.beta_schedule == "constant":
+            pass  # IPO-MD with β = 0 is online IPO: allowed, as in the paper's ablation
+        if self.method in ("online_ipo", "online_dpo", "online_slic", "rl") and self.beta:
+            raise ValueError(f"beta = {self.beta} has no effect for method {self.method!r} "
+                             "(it samples from π); use ipo_md or nash_md_pg")
+
+    @property
+    def micro(self) -> int:
+        """Prompts per forward/backward pass."""
+        return self.micro_batch_size or self.batch_size
+
+    @property
+    def gen_batch(self) -> int:
+        """Prompts per generation call."""
+        return self.generation_batch_size or self.batch_size
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str] | None = None) -> "OnlineConfig":
+        """Parse ``[--config FILE] [--field value ...]`` (see :func:`config_from_args`)."""
+        return config_from_args(cls, argv)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _positive(cfg, *names: str) -> None:
+    for name in names:
+        v = getattr(cfg, name)
+        if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+            raise ValueError(f"{name} = {v!r}, must be a finite number > 0")
+
+
+def _nonnegative(cfg, *names: str) -> None:
+    for name in names:
+        v = getattr(cfg, name)
+        if not (isinstance(v, (int, float)) and v >= 0 and math.isfinite(v)):
+            raise ValueError(f"{name} = {v!r}, must be a finite number >= 0")
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+def schedule_value(spec: str, base: float, step: int, total_steps: int) -> float:
+    """Value at ``step`` (0-based) of a schedule starting at ``base``.
+
+    ``constant`` → base;  ``linear:e`` → base + (e − base)·t/T;
+    ``cosine:e`` → e + (base − e)(1 + cos(π t/T))/2;  ``inverse`` → base · 2/(t + 2).
+    """
+    kind, _, arg = spec.partition(":")
+    frac = min(max(step / max(total_steps, 1), 0.0), 1.0)
+    if kind == "constant" and not arg:
+        return base
+    if kind == "inverse" and not arg:
+        return base * 2.0 / (step + 2.0)
+    if kind in ("linear", "cosine"):
+        try:
+            end = float(arg)
+        except ValueError:
+            raise ValueError(f"schedule {spec!r}: expected '{kind}:<end value>'") from None
+        if kind == "linear":
+            return base + (end - base) * frac
+        return end + (base - end) * 0.5 * (1.0 + math.cos(math.pi * frac))
+    raise ValueError(f"unknown schedule {spec!r}; use constant, linear:<end>, cosine:<end> "
+                     "or inverse")
+
+
+# --- generic loading -------------------------------------------------------------------------
+
+
+def _read_file(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    elif path.suffix == ".toml":
+        import tomllib
+
+        data = tomllib.loads(text)
+    elif path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        raise ValueError(f"config file {str(path)!r}: use .json, .yaml/.yml or .toml")
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a mapping of field: value")
+    return data
+
+
+def _coerce(cls, name: str, raw: Any) -> Any:
+    """Turn a file or command-line value into the declared type of field ``name``."""
+    hints = typing.get_type_hints(cls)
+    typ = hints[name]
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if typ is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(raw)
+        if typ is float:
+            return float(raw)
+        if typ is list or typing.get_origin(typ) is list:
+            return [s for s in raw.split(",") if s]
+    except ValueError:
+        raise ValueError(f"{name} = {raw!r} is not a valid {getattr(typ, '__name__', typ)}") \
+            from None
+    return raw
+
+
+def load_config(cls: type[T], path: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> T:
+    """Build dataclass ``cls`` from an optional file, then ``overrides`` (unknown keys error)."""
+    values: dict[str, Any] = {}
+    if path:
+        values.update(_read_file(path))
+    values.update(overrides or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown} for {cls.__name__}; "
+                         f"known: {sorted(names)}")
+    return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
+
+
+def parse_overrides(argv: Sequence[str]) -> tuple[str | None, dict[str, str]]:
+    """Split ``--config FILE --a 1 --b=2`` into (``FILE``, ``{"a": "1", "b": "2"}``)."""
+    path, out, i = None, {}, 0
+    argv = list(argv)
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--"):
+            raise ValueError(f"unexpected argument {arg!r}; use --field value")
+        key, eq, val = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(argv):
+                raise ValueError(f"missing value after {arg!r}")
+            val, i = argv[i + 1], i + 1
+        key = key.replace("-", "_")
+        if key == "config":
+            path = val
+        else:
+            out[key] = val
+        i += 1
+    return path, out
+
+
+def config_from_args(cls: type[T], argv: Sequence[str] | None = None) -> T:
+    """``cls`` from ``argv`` (default ``sys.argv[1:]``): file first, then ``--field value``."""
+    path, overrides = parse_overrides(sys.argv[1:] if argv is None else argv)
+    return load_config(cls, path, overrides)

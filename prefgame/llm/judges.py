@@ -1,0 +1,291 @@
+"""Preference models and judges: one interface, ``P(x, y, y') ∈ [0, 1]``, on decoded text.
+
+Every judge is called as ``judge(prompts, ys, ys2) -> Tensor[B]`` with lists of strings, so it
+may use its own tokenizer (it never needs the policy's vocabulary).  Implementations:
+
+* :class:`PairwisePreferenceModel` -- a Hugging Face sequence classifier reading
+  ``(x, y, y')``; antisymmetric by construction: logit z(x, y, y') = g(x, y, y') − g(x, y', y),
+  so P(y ≻ y') = 1 − P(y' ≻ y) holds *exactly* (bit for bit) and P(y ≻ y) = ½.
+* :class:`RewardModel` -- Bradley–Terry: a scalar r(x, y), P = σ(r(x, y) − r(x, y')); also
+  exposes ``reward(prompts, completions)`` for the RL baseline.
+* :class:`CallableJudge` -- any Python function (a programmatic oracle).
+* :class:`LLMJudge` -- a causal LM asked "which summary is better, 1 or 2?", scored by the
+  logits of the answers and symmetrised over both orders (removes position bias).
+
+:func:`train_judge` fits a pairwise PM or a BT RM on (prompt, chosen, rejected) pairs with the
+logistic loss −log P(chosen ≻ rejected).
+
+Exactness: pairs are put in a canonical order (by string) before the model runs, so swapping y
+and y' runs the very same rows and only flips the sign of z; σ is evaluated as σ(|z|) and
+1 − σ(|z|), whose sum is exactly 1 in floating point (Sterbenz).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+__all__ = [
+    "Judge",
+    "PairwisePreferenceModel",
+    "RewardModel",
+    "CallableJudge",
+    "LLMJudge",
+    "antisymmetric_sigmoid",
+    "train_judge",
+]
+
+
+def antisymmetric_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """σ(z) computed so that f(−z) = 1 − f(z) exactly in floating point, and f(0) = ½."""
+    s = torch.sigmoid(z.abs())
+    return torch.where(z >= 0, s, 1.0 - s)
+
+
+def _check_lengths(prompts, ys, ys2) -> None:
+    if not (len(prompts) == len(ys) == len(ys2)):
+        raise ValueError(f"judge got {len(prompts)} prompts, {len(ys)} first and {len(ys2)} "
+                         "second completions; the three lists must have equal length")
+
+
+def _canonical(ys: Sequence[str], ys2: Sequence[str]):
+    """(first, second, sign): each pair sorted by string; sign −1 where the order flipped."""
+    first, second, sign = [], [], []
+    for a, b in zip(ys, ys2):
+        flip = a > b
+        first.append(b if flip else a)
+        second.append(a if flip else b)
+        sign.append(-1.0 if flip else 1.0)
+    return first, second, torch.tensor(sign)
+
+
+class Judge:
+    """Base class: ``judge(prompts, ys, ys2)`` is P(y ≻ y' | x) per row, a float tensor [B].
+
+    Subclasses implement :meth:`logit` (z with P = σ(z), gradient allowed) or override
+    :meth:`preference` directly.
+    """
+
+    def logit(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]):
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def preference(self, prompts, ys, ys2) -> torch.Tensor:
+        return antisymmetric_sigmoid(self.logit(prompts, ys, ys2).float()).cpu()
+
+    def __call__(self, prompts: Sequence[str], ys: Sequence[str],
+                 ys2: Sequence[str]) -> torch.Tensor:
+        _check_lengths(prompts, ys, ys2)
+        if len(prompts) == 0:
+            return torch.zeros(0)
+        return self.preference(list(prompts), list(ys), list(ys2))
+
+
+class _HFScorer(Judge):
+    """Shared plumbing: a sequence classifier with its own tokenizer, in batches."""
+
+    def __init__(self, model, tokenizer, *, max_length: int = 512, batch_size: int = 32):
+        if getattr(tokenizer, "pad_token_id", None) is None:
+            raise ValueError("judge tokenizer has no pad token; set tokenizer.pad_token first")
+        if getattr(model.config, "pad_token_id", None) is None:
+            model.config.pad_token_id = tokenizer.pad_token_id
+        self.model, self.tokenizer = model, tokenizer
+        self.max_length, self.batch_size = max_length, batch_size
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def _scores(self, texts: list[str]) -> torch.Tensor:
+        """First output logit of the backbone for each text, ``[N]`` (gradient allowed)."""
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            enc = self.tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors="pt")
+            enc = {k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}
+            out.append(self.model(**enc).logits[:, 0].float())
+        return torch.cat(out)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, *, tokenizer=None, dtype: str = "float32",
+                        **kwargs):
+        """Load the backbone as ``AutoModelForSequenceClassification`` (one output)."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
+        if tokenizer.pad_token_id is None:
+            raise ValueError(f"tokenizer of {name_or_path!r} has no pad token; pass one "
+                             "with tokenizer.pad_token set")
+        model = AutoModelForSequenceClassification.from_pretrained(
+            name_or_path, num_labels=1, dtype=getattr(torch, dtype))
+        return cls(model, tokenizer, **kwargs)
+
+
+class PairwisePreferenceModel(_HFScorer):
+    """P(y ≻ y' | x) = σ(g(x, y, y') − g(x, y', y)), g a sequence classifier on a template.
+
+    ``template`` formats ``{prompt}``, ``{first}`` and ``{second}`` into the backbone's input
+    (default: the paper's PM reads the text and both summaries).
+    """
+
+    def __init__(self, model, tokenizer, *,
+                 template: str = "{prompt}\nSummary 1: {first}\nSummary 2: {second}",
+                 max_length: int = 512, batch_size: int = 32):
+        super().__init__(model, tokenizer, max_length=max_length, batch_size=batch_size)
+        for key in ("{prompt}", "{first}", "{second}"):
+            if key not in template:
+                raise ValueError(f"PM template {template!r} lacks the field {key}")
+        self.template = template
+
+    def logit(self, prompts, ys, ys2) -> torch.Tensor:
+        a, b, sign = _canonical(ys, ys2)
+        fmt = self.template.format
+        texts = [fmt(prompt=x, first=u, second=v) for x, u, v in zip(prompts, a, b)]
+        texts += [fmt(prompt=x, first=v, second=u) for x, u, v in zip(prompts, a, b)]
+        g = self._scores(texts)
+        n = len(prompts)
+        return (g[:n] - g[n:]) * sign.to(g.device)
+
+
+class RewardModel(_HFScorer):
+    """Bradley–Terry reward model: r(x, y) from a sequence classifier; P = σ(r − r')."""
+
+    def __init__(self, model, tokenizer, *, template: str = "{prompt} {completion}",
+                 max_length: int = 512, batch_size: int = 32):
+        super().__init__(model, tokenizer, max_length=max_length, batch_size=batch_size)
+        for key in ("{prompt}", "{completion}"):
+            if key not in template:
+                raise ValueError(f"RM template {template!r} lacks the field {key}")
+        self.template = template
+
+    def reward(self, prompts: Sequence[str], completions: Sequence[str]) -> torch.Tensor:
+        """r(x, y) per row, ``[B]`` (gradient allowed; wrap in no_grad to score)."""
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        return self._scores([self.template.format(prompt=x, completion=y)
+                             for x, y in zip(prompts, completions)])
+
+    def logit(self, prompts, ys, ys2) -> torch.Tensor:
+        a, b, sign = _canonical(ys, ys2)
+        r = self.reward(list(prompts) * 2, a + b)
+        n = len(prompts)
+        return (r[:n] - r[n:]) * sign.to(r.device)
+
+
+class CallableJudge(Judge):
+    """Wrap a function as a judge.
+
+    ``fn(prompt, y, y2) -> float`` (``batched=False``) or ``fn(prompts, ys, ys2) -> sequence``
+    (``batched=True``) returning P(y ≻ y') in [0, 1]; values outside raise ``ValueError``.
+    ``symmetrise=True`` returns (f(y, y') + 1 − f(y', y))/2, antisymmetric for any f.
+    """
+
+    def __init__(self, fn: Callable, *, batched: bool = False, symmetrise: bool = False):
+        if not callable(fn):
+            raise ValueError(f"judge function {fn!r} is not callable")
+        self.fn, self.batched, self.symmetrise = fn, batched, symmetrise
+
+    def _raw(self, prompts, ys, ys2) -> torch.Tensor:
+        vals = self.fn(prompts, ys, ys2) if self.batched else \
+            [self.fn(x, y, y2) for x, y, y2 in zip(prompts, ys, ys2)]
+        p = torch.as_tensor([float(v) for v in vals], dtype=torch.float32)
+        if p.shape != (len(prompts),) or not bool(((p >= 0) & (p <= 1)).all()):
+            raise ValueError("judge function must return one probability in [0, 1] per row")
+        return p
+
+    def preference(self, prompts, ys, ys2) -> torch.Tensor:
+        p = self._raw(prompts, ys, ys2)
+        if self.symmetrise:
+            p = 0.5 * (p + 1.0 - self._raw(prompts, ys2, ys))
+        return p
+
+
+class LLMJudge(Judge):
+    """A causal LM judge: "Which summary is better? ... Answer:" → logit("1") − logit("2").
+
+    g(x, a, b) is the answer-logit difference with a shown first; the logit is
+    z = (g(x, y, y') − g(x, y', y)) / 2, so position bias cancels and P is antisymmetric.
+    """
+
+    def __init__(self, model, tokenizer, *, template: str | None = None,
+                 answers: tuple[str, str] = ("1", "2"), max_length: int = 1024,
+                 batch_size: int = 8):
+        if getattr(tokenizer, "pad_token_id", None) is None:
+            raise ValueError("judge tokenizer has no pad token; set tokenizer.pad_token first")
+        self.model, self.tokenizer = model, tokenizer
+        self.template = template or (
+            "Which of the following summaries does a better job of summarizing the text?\n"
+            "Text: {prompt}\nSummary 1: {first}\nSummary 2: {second}\n"
+            "Answer with 1 or 2. Answer:")
+        ids = [tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
+        if any(len(i) != 1 for i in ids):
+            raise ValueError(f"judge answers {answers} must each be a single token")
+        self.answer_ids = [i[0] for i in ids]
+        self.max_length, self.batch_size = max_length, batch_size
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, *, dtype: str = "float32", **kwargs):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(name_or_path)
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
+        return cls(model, tok, **kwargs)
+
+    def _g(self, prompts, first, second) -> torch.Tensor:
+        from prefgame.llm.policy import encode_prompts
+
+        texts = [self.template.format(prompt=x, first=a, second=b)
+                 for x, a, b in zip(prompts, first, second)]
+        device = next(self.model.parameters()).device
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            ids, mask = encode_prompts(self.tokenizer, texts[i:i + self.batch_size],
+                                       max_length=self.max_length, device=device)
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
+            last = logits[:, -1].float()
+            out.append(last[:, self.answer_ids[0]] - last[:, self.answer_ids[1]])
+        return torch.cat(out)
+
+    def logit(self, prompts, ys, ys2) -> torch.Tensor:
+        a, b, sign = _canonical(ys, ys2)
+        g = self._g(list(prompts) * 2, a + b, b + a)
+        n = len(prompts)
+        return 0.5 * (g[:n] - g[n:]) * sign.to(g.device)
+
+
+def train_judge(judge: PairwisePreferenceModel | RewardModel, prompts: Sequence[str],
+                chosen: Sequence[str], rejected: Sequence[str], *, epochs: int = 1,
+                batch_size: int = 16, lr: float = 1e-4, seed: int = 0,
+                labels: Sequence[float] | None = None) -> list[float]:
+    """Fit a PM or RM by minimising −[p log P(c ≻ r) + (1 − p) log P(r ≻ c)] (AdamW).
+
+    ``labels`` are soft labels p (default 1: ``chosen`` preferred).  Returns per-batch losses.
+    """
+    _check_lengths(prompts, chosen, rejected)
+    if not isinstance(judge, (PairwisePreferenceModel, RewardModel)):
+        raise ValueError(f"train_judge trains a PairwisePreferenceModel or a RewardModel, "
+                         f"got {type(judge).__name__}")
+    n = len(prompts)
+    p_all = torch.ones(n) if labels is None else torch.as_tensor(labels, dtype=torch.float32)
+    opt = torch.optim.AdamW([q for q in judge.model.parameters() if q.requires_grad], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    judge.model.train()
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen).tolist()
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            z = judge.logit([prompts[j] for j in idx], [chosen[j] for j in idx],
+                            [rejected[j] for j in idx])
+            p = p_all[idx].to(z.device)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, p)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+    judge.model.eval()
+    return losses

@@ -1,0 +1,308 @@
+"""Policies: a Hugging Face LM (causal or encoder-decoder) with per-sequence log-probabilities.
+
+A :class:`Policy` pairs a model with its tokenizer and knows whether it is an encoder-decoder
+(T5, the paper's policy) or a causal LM (GPT-2, Llama, ...).  The reference μ is another
+:class:`Policy`: a frozen copy of the initial weights, or — with LoRA — the *same* model with its
+adapters disabled (``Policy.reference()``), so no second copy is held in memory.
+
+Sequences are laid out as a :class:`SequenceBatch`: prompts left-padded, completions
+right-padded, both with 0/1 masks.  For a causal LM the model reads ``[prompt | completion]``
+with position ids that skip the left padding; for an encoder-decoder the encoder reads the
+prompt and the decoder reads ``[start | completion]``.
+
+    log π(y | x) = Σ_t m_t log π(y_t | x, y_<t)      (reduction "sum")
+                 = Σ_t m_t log π(y_t | x, y_<t) / Σ_t m_t   (reduction "mean")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass, field, fields, replace
+from typing import Iterator, Sequence
+
+import torch
+
+__all__ = [
+    "Policy",
+    "SequenceBatch",
+    "load_policy",
+    "encode_prompts",
+    "token_logprobs",
+    "sequence_logprobs",
+    "reduce_tokens",
+    "check_tokenizer",
+]
+
+
+def check_tokenizer(tokenizer) -> None:
+    """Raise ``ValueError`` unless ``tokenizer`` has a pad token and an EOS token."""
+    if getattr(tokenizer, "pad_token_id", None) is None:
+        raise ValueError("tokenizer has no pad token; set one first, e.g. "
+                         "tokenizer.pad_token = tokenizer.eos_token")
+    if getattr(tokenizer, "eos_token_id", None) is None:
+        raise ValueError("tokenizer has no EOS token; generation could never stop")
+
+
+@dataclass
+class SequenceBatch:
+    """Prompt/completion token ids with masks: ``[B, Lp]`` left-padded, ``[B, T]`` right-padded.
+
+    The optional per-token log-prob fields (``[B, T]``, zero where the mask is 0) are filled by
+    the samplers so that the trainer does not recompute them:
+
+    * ``policy_logp`` -- log π(y_t | ·) at sampling time (no gradient, untempered);
+    * ``ref_logp``    -- log μ(y_t | ·) (filled when the sampler ran μ, e.g. the mixture);
+    * ``sample_logp`` -- log-prob under the distribution actually sampled (mixture, temperature
+      and top-p included).
+    """
+
+    prompt_ids: torch.Tensor
+    prompt_mask: torch.Tensor
+    completion_ids: torch.Tensor
+    completion_mask: torch.Tensor
+    policy_logp: torch.Tensor | None = None
+    ref_logp: torch.Tensor | None = None
+    sample_logp: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.completion_ids.shape[0]
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """Completion lengths (EOS included), shape ``[B]``."""
+        return self.completion_mask.sum(-1)
+
+    def select(self, index) -> "SequenceBatch":
+        """Rows ``index`` (slice, list or tensor) of every field."""
+        return replace(self, **{f.name: (None if v is None else v[index])
+                                for f in fields(self) for v in [getattr(self, f.name)]})
+
+    def to(self, device) -> "SequenceBatch":
+        return replace(self, **{f.name: (v.to(device) if v is not None else None)
+                                for f in fields(self) for v in [getattr(self, f.name)]})
+
+    @staticmethod
+    def cat(batches: Sequence["SequenceBatch"], pad_token_id: int) -> "SequenceBatch":
+        """Concatenate along the batch, re-padding prompts (left) and completions (right)."""
+        out = {}
+        for f in fields(SequenceBatch):
+            vals = [getattr(b, f.name) for b in batches]
+            if any(v is None for v in vals):
+                out[f.name] = None
+                continue
+            left = f.name.startswith("prompt")
+            width = max(v.shape[1] for v in vals)
+            fill = pad_token_id if f.name.endswith("_ids") else 0
+            padded = []
+            for v in vals:
+                pad = v.new_full((v.shape[0], width - v.shape[1]), fill)
+                padded.append(torch.cat([pad, v] if left else [v, pad], dim=1))
+            out[f.name] = torch.cat(padded, dim=0)
+        return SequenceBatch(**out)
+
+    def texts(self, tokenizer) -> list[str]:
+        """Decoded completions (special tokens dropped)."""
+        return [tokenizer.decode(ids[m.bool()], skip_special_tokens=True)
+                for ids, m in zip(self.completion_ids, self.completion_mask)]
+
+
+@dataclass
+class Policy:
+    """A language model and its tokenizer; ``adapters_off`` views a LoRA model's base weights.
+
+    Use :meth:`context` around every forward pass (it disables adapters when needed), or simply
+    call :func:`token_logprobs` / the samplers, which do so.
+    """
+
+    model: torch.nn.Module
+    tokenizer: object
+    adapters_off: bool = False
+    _is_lora: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_tokenizer(self.tokenizer)
+        base = self.base_model
+        self._is_lora = hasattr(base, "disable_adapter") and hasattr(base, "peft_config")
+        if self.adapters_off and not self._is_lora:
+            raise ValueError("adapters_off=True needs a peft (LoRA) model")
+
+    @property
+    def base_model(self) -> torch.nn.Module:
+        """The model without a DDP/FSDP wrapper (``.module``), for config and adapters."""
+        return getattr(self.model, "module", self.model)
+
+    @property
+    def config(self):
+        return self.base_model.config
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return bool(getattr(self.config, "is_encoder_decoder", False))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def is_lora(self) -> bool:
+        return self._is_lora
+
+    def context(self):
+        """Context manager under which the model computes this policy's logits."""
+        if self.adapters_off:
+            return self.base_model.disable_adapter()
+        return contextlib.nullcontext()
+
+    def reference(self) -> "Policy":
+        """The reference μ: base weights with adapters disabled under LoRA, else a frozen copy."""
+        if self._is_lora:
+            return Policy(self.base_model, self.tokenizer, adapters_off=True)
+        ref = copy.deepcopy(self.base_model).eval()
+        ref.requires_grad_(False)
+        return Policy(ref, self.tokenizer)
+
+    def same_weights_as(self, other: "Policy") -> bool:
+        """True when both views compute the same function (never mixed with itself)."""
+        return self.base_model is other.base_model and self.adapters_off == other.adapters_off
+
+    def decoder_start_id(self) -> int:
+        cfg = self.config
+        start = getattr(cfg, "decoder_start_token_id", None)
+        return cfg.pad_token_id if start is None else start
+
+
+def load_policy(name_or_path: str, *, tokenizer=None, lora_r: int = 0, lora_alpha: float = 16.0,
+                lora_dropout: float = 0.0, lora_target_modules: Sequence[str] = (),
+                dtype: str = "float32", device: str | torch.device | None = None) -> Policy:
+    """Load a policy from the Hugging Face hub or a local directory, optionally with LoRA.
+
+    The tokenizer is checked for a pad token *before* the weights are loaded.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, \
+        AutoTokenizer
+
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ValueError(f"dtype = {dtype!r}; choose float32, bfloat16 or float16")
+    if tokenizer is None:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    check_tokenizer(tokenizer)
+    cfg = AutoConfig.from_pretrained(name_or_path)
+    cls = AutoModelForSeq2SeqLM if getattr(cfg, "is_encoder_decoder", False) \
+        else AutoModelForCausalLM
+    model = cls.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
+    if device is not None:
+        model.to(device)
+    if lora_r:
+        model = add_lora(model, r=lora_r, alpha=lora_alpha, dropout=lora_dropout,
+                         target_modules=lora_target_modules)
+    return Policy(model, tokenizer)
+
+
+def add_lora(model, *, r: int, alpha: float = 16.0, dropout: float = 0.0,
+             target_modules: Sequence[str] = ()):
+    """Wrap ``model`` with peft LoRA adapters of rank ``r`` (the base stays frozen)."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    task = TaskType.SEQ_2_SEQ_LM if getattr(model.config, "is_encoder_decoder", False) \
+        else TaskType.CAUSAL_LM
+    cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, task_type=task,
+                     target_modules=list(target_modules) or None)
+    return get_peft_model(model, cfg)
+
+
+def encode_prompts(tokenizer, prompts: Sequence[str], *, max_length: int = 512,
+                   device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded prompt ids and mask, ``[B, Lp]``; long prompts keep their last tokens."""
+    enc = [tokenizer(p, add_special_tokens=False)["input_ids"][-max_length:] for p in prompts]
+    width = max(1, max(len(e) for e in enc))
+    ids = torch.full((len(enc), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(enc), width), dtype=torch.long)
+    for i, e in enumerate(enc):
+        if e:
+            ids[i, width - len(e):] = torch.tensor(e)
+            mask[i, width - len(e):] = 1
+    if device is not None:
+        ids, mask = ids.to(device), mask.to(device)
+    return ids, mask
+
+
+def encode_completions(tokenizer, completions: Sequence[str], *, max_length: int = 512,
+                       add_eos: bool = True, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded completion ids and mask, ``[B, T]`` (EOS appended unless ``add_eos=False``)."""
+    enc = []
+    for c in completions:
+        e = tokenizer(c, add_special_tokens=False)["input_ids"][: max_length - int(add_eos)]
+        enc.append(e + [tokenizer.eos_token_id] if add_eos else e)
+    width = max(1, max(len(e) for e in enc))
+    ids = torch.full((len(enc), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(enc), width), dtype=torch.long)
+    for i, e in enumerate(enc):
+        ids[i, : len(e)] = torch.tensor(e, dtype=torch.long)
+        mask[i, : len(e)] = 1
+    if device is not None:
+        ids, mask = ids.to(device), mask.to(device)
+    return ids, mask
+
+
+def _gather_logp(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """log softmax(logits)[ids] without materialising the full log-softmax twice."""
+    logits = logits.float()
+    return logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+def completion_logits(policy: Policy, batch: SequenceBatch) -> torch.Tensor:
+    """Logits that predict each completion token, ``[B, T, V]`` (one forward pass)."""
+    model = policy.model
+    if policy.is_encoder_decoder:
+        start = torch.full_like(batch.completion_ids[:, :1], policy.decoder_start_id())
+        dec_in = torch.cat([start, batch.completion_ids[:, :-1]], dim=1)
+        dec_mask = torch.cat([torch.ones_like(start), batch.completion_mask[:, :-1]], dim=1)
+        with policy.context():
+            out = model(input_ids=batch.prompt_ids, attention_mask=batch.prompt_mask,
+                        decoder_input_ids=dec_in, decoder_attention_mask=dec_mask,
+                        use_cache=False)
+        return out.logits
+    ids = torch.cat([batch.prompt_ids, batch.completion_ids], dim=1)
+    mask = torch.cat([batch.prompt_mask, batch.completion_mask], dim=1)
+    # Positions continue after the last real prompt token; completion padding is masked out.
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    lp = batch.prompt_ids.shape[1]
+    with policy.context():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False,
+                    logits_to_keep=batch.completion_ids.shape[1] + 1)
+    # logits_to_keep keeps the last T+1 positions; position lp−1+t predicts completion token t.
+    logits = out.logits
+    if logits.shape[1] != batch.completion_ids.shape[1] + 1:  # model ignored logits_to_keep
+        logits = logits[:, lp - 1:]
+    return logits[:, :-1]
+
+
+def token_logprobs(policy: Policy, batch: SequenceBatch) -> torch.Tensor:
+    """log π(y_t | x, y_<t) for every completion token, ``[B, T]``, zero where masked.
+
+    Gradients flow when called outside ``torch.no_grad()``.
+    """
+    logp = _gather_logp(completion_logits(policy, batch), batch.completion_ids)
+    return logp * batch.completion_mask
+
+
+def reduce_tokens(token_values: torch.Tensor, mask: torch.Tensor, reduction: str = "sum"):
+    """Σ_t m_t v_t (``"sum"``) or its per-token average (``"mean"``), shape ``[B]``."""
+    total = (token_values * mask).sum(-1)
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        return total / mask.sum(-1).clamp(min=1)
+    raise ValueError(f"reduction = {reduction!r}; choose 'sum' or 'mean'")
+
+
+def sequence_logprobs(policy: Policy, batch: SequenceBatch, reduction: str = "sum"):
+    """log π(y | x) per sequence, ``[B]``: prompt and padding tokens masked (see module doc)."""
+    return reduce_tokens(token_logprobs(policy, batch), batch.completion_mask, reduction)
+
+
+def iter_chunks(n: int, size: int) -> Iterator[slice]:
+    """Slices ``[0:size], [size:2 size], ...`` covering ``range(n)``."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))

@@ -1,0 +1,201 @@
+"""Samplers: batched generation from π, from μ, and from the token-level geometric mixture.
+
+The mixture of Nash-MD-PG and IPO-MD (theory.md §6) samples each token from
+
+    softmax( ((1 − β) · logits_π + β · logits_μ) / temperature ),  then top-p,
+
+which only approximates the sequence-level π^(1−β) μ^β (per-step normalisers differ).
+β = 0 samples from π, β = 1 from μ.
+
+:func:`generate` keeps one KV cache per model that it runs: after one forward pass over the
+prompt, each generated token costs exactly one forward pass of π and (for 0 < β < 1) one of μ,
+never re-encoding the prefix.  It returns a :class:`~prefgame.llm.policy.SequenceBatch` with
+the per-token log-probs it already computed (log π, log μ, log of the sampling distribution), so
+the trainer does not run μ again on mixture samples.
+
+With LoRA, π and μ share one module (μ = adapters disabled); the two views keep separate caches
+and every μ forward runs under ``disable_adapter()`` — the mixture never mixes π with itself.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from prefgame.llm.policy import Policy, SequenceBatch, _gather_logp, encode_prompts
+
+__all__ = ["generate", "generate_text", "mixture_logits", "top_p_filter"]
+
+
+def mixture_logits(logits_pi: torch.Tensor, logits_mu: torch.Tensor, beta: float) -> torch.Tensor:
+    """(1 − β) · logits_π + β · logits_μ  (the token-level geometric mixture, unnormalised)."""
+    return (1.0 - beta) * logits_pi + beta * logits_mu
+
+
+def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Set to −inf every token outside the smallest set whose probability reaches ``top_p``."""
+    if top_p >= 1.0:
+        return logits
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    probs = sorted_logits.softmax(-1)
+    # drop a token when the mass strictly before it already reaches top_p (keeps >= 1 token)
+    drop_sorted = probs.cumsum(-1) - probs >= top_p
+    drop = drop_sorted.scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+class _Stepper:
+    """Incremental decoding of one model view with its own KV cache."""
+
+    def __init__(self, policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor):
+        from transformers import DynamicCache, EncoderDecoderCache
+
+        self.policy = policy
+        model = policy.model
+        with policy.context():
+            if policy.is_encoder_decoder:
+                self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+                enc = model.get_encoder()(input_ids=prompt_ids, attention_mask=prompt_mask)
+                self.encoder_outputs = enc
+                self.enc_mask = prompt_mask
+                start = torch.full_like(prompt_ids[:, :1], policy.decoder_start_id())
+                self.logits = self._decode(start)
+            else:
+                self.cache = DynamicCache()
+                self.mask = prompt_mask
+                pos = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
+                self.next_pos = pos[:, -1:] + 1
+                out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=pos,
+                            past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+                self.logits = out.logits[:, -1]
+
+    def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        out = self.policy.model(encoder_outputs=self.encoder_outputs,
+                                attention_mask=self.enc_mask, decoder_input_ids=tokens,
+                                past_key_values=self.cache, use_cache=True)
+        return out.logits[:, -1]
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per row ``[B]``; return the next logits ``[B, V]``."""
+        tokens = tokens[:, None]
+        with self.policy.context():
+            if self.policy.is_encoder_decoder:
+                self.logits = self._decode(tokens)
+            else:
+                self.mask = torch.cat([self.mask, torch.ones_like(tokens)], dim=1)
+                out = self.policy.model(input_ids=tokens, attention_mask=self.mask,
+                                        position_ids=self.next_pos, past_key_values=self.cache,
+                                        use_cache=True)
+                self.next_pos = self.next_pos + 1
+                self.logits = out.logits[:, -1]
+        return self.logits
+
+
+@torch.no_grad()
+def generate(
+    policy: Policy,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    *,
+    ref: Policy | None = None,
+    beta: float = 0.0,
+    max_new_tokens: int = 64,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+    track_ref: bool = False,
+) -> SequenceBatch:
+    """Sample one completion per prompt from the token-level mixture π^(1−β) μ^β.
+
+    Parameters
+    ----------
+    policy, ref : the trained policy π and the reference μ (``ref`` needed when β > 0 or
+        ``track_ref``).
+    prompt_ids, prompt_mask : ``[B, Lp]`` left-padded prompts (see ``encode_prompts``).
+    beta : mixture coefficient in [0, 1]; 0 samples from π (μ not run unless ``track_ref``),
+        1 from μ (π not run).
+    temperature, top_p, max_new_tokens : sampling options; a row stops at its first EOS.
+    generator : torch RNG for reproducible sampling.
+    track_ref : also run μ when β = 0 to return ``ref_logp`` (costs one μ forward per token;
+        usually one batched μ forward afterwards is cheaper).
+
+    Returns
+    -------
+    SequenceBatch with ``completion_ids``/``completion_mask`` ``[B, T]`` (EOS included, then
+    pad), ``policy_logp`` (if π ran), ``ref_logp`` (if μ ran) -- untempered per-token
+    log-probs -- and ``sample_logp``, the log-prob of each token under the sampling distribution.
+    """
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta = {beta}, must lie in [0, 1]")
+    if temperature <= 0:
+        raise ValueError(f"temperature = {temperature}, must be > 0")
+    if not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p = {top_p}, must lie in (0, 1]")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens = {max_new_tokens}, must be >= 1")
+    need_ref = beta > 0.0 or track_ref
+    if need_ref and ref is None:
+        raise ValueError("a reference policy `ref` is needed when beta > 0 or track_ref=True")
+    if need_ref and 0.0 < beta < 1.0 and ref.same_weights_as(policy):
+        raise ValueError("ref computes the same function as policy: the mixture would mix the "
+                         "policy with itself (with LoRA use policy.reference())")
+    tok = policy.tokenizer
+    eos, pad = tok.eos_token_id, tok.pad_token_id
+    run_pi = beta < 1.0
+    pi = _Stepper(policy, prompt_ids, prompt_mask) if run_pi else None
+    mu = _Stepper(ref, prompt_ids, prompt_mask) if need_ref else None
+
+    bsz = prompt_ids.shape[0]
+    done = torch.zeros(bsz, dtype=torch.bool, device=prompt_ids.device)
+    ids, masks, lp_pi, lp_mu, lp_s = [], [], [], [], []
+    for t in range(max_new_tokens):
+        l_pi = pi.logits.float() if run_pi else None
+        l_mu = mu.logits.float() if need_ref else None
+        if beta == 0.0:
+            logits = l_pi
+        elif beta == 1.0:
+            logits = l_mu
+        else:
+            logits = mixture_logits(l_pi, l_mu, beta)
+        logits = top_p_filter(logits / temperature, top_p)
+        logp_sample = logits.log_softmax(-1)
+        nxt = torch.multinomial(logp_sample.exp(), 1, generator=generator).squeeze(-1)
+        alive = ~done
+        nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
+        m = alive.to(prompt_mask.dtype)
+        ids.append(nxt)
+        masks.append(m)
+        lp_s.append(logp_sample.gather(-1, nxt[:, None]).squeeze(-1) * m)
+        if run_pi:
+            lp_pi.append(_gather_logp(l_pi, nxt) * m)
+        if need_ref:
+            lp_mu.append(_gather_logp(l_mu, nxt) * m)
+        done = done | (nxt == eos)
+        if bool(done.all()) or t == max_new_tokens - 1:
+            break
+        if run_pi:
+            pi.step(nxt)
+        if need_ref:
+            mu.step(nxt)
+
+    def stack(xs):
+        return torch.stack(xs, dim=1) if xs else None
+
+    return SequenceBatch(prompt_ids=prompt_ids, prompt_mask=prompt_mask,
+                         completion_ids=stack(ids), completion_mask=stack(masks),
+                         policy_logp=stack(lp_pi), ref_logp=stack(lp_mu),
+                         sample_logp=stack(lp_s))
+
+
+def generate_text(policy: Policy, prompts: Sequence[str], *, ref: Policy | None = None,
+                  beta: float = 0.0, max_prompt_length: int = 512, batch_size: int = 32,
+                  **kwargs) -> list[str]:
+    """Decoded completions for a list of prompt strings (convenience wrapper of ``generate``)."""
+    out: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        ids, mask = encode_prompts(policy.tokenizer, prompts[start:start + batch_size],
+                                   max_length=max_prompt_length, device=policy.device)
+        batch = generate(policy, ids, mask, ref=ref, beta=beta, **kwargs)
+        out.extend(batch.texts(policy.tokenizer))
+    return out

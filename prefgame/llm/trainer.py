@@ -1,0 +1,550 @@
+"""One online trainer for every method of Calandriello et al. (2024).
+
+A method is a choice of sampler plus a loss from :mod:`prefgame.losses` (:data:`METHODS`):
+
+==============  ==========================================  ===================================
+method          samples (stop-gradient)                     loss (``prefgame.losses``)
+==============  ==========================================  ===================================
+online_ipo      y, y' ~ π                                   ipo_soft_loss(h, p, τ)
+ipo_md          y, y' ~ π^(1−β) μ^β (token-level mixture)   ipo_soft_loss(h, p, τ)
+online_dpo      y, y' ~ π                                   dpo_soft_loss(h, p, τ)
+online_slic     y, y' ~ π                                   slic_soft_loss(h, p, τ)
+nash_md_pg      y ~ π, y' ~ π^(1−β) μ^β                     nash_md_pg_token_loss(log π, u, p, τ)
+rl              y ~ π                                       same token loss with p − ½ → r − b
+==============  ==========================================  ===================================
+
+with h = log π(y)/μ(y) − log π(y')/μ(y') (per-sequence log-probs, summed or averaged over
+tokens), p = P(y ≻ y' | x) from the judge (soft labels, theory.md §3), u_t the per-token
+log-ratio.  Nash-MD-PG and RL credit token t with the log-ratios from t on (reward-to-go of
+the KL term), as in the paper.
+
+One optimiser step (:meth:`OnlineTrainer.step`) is
+
+1. :meth:`~OnlineTrainer.collect` -- take ``batch_size`` prompts, sample in chunks of
+   ``generation_batch_size`` (no gradient), decode, judge, and fill in log μ where the sampler
+   did not already compute it;
+2. :meth:`~OnlineTrainer.train_on` -- forward/backward in micro-batches of
+   ``micro_batch_size`` prompts (gradient accumulation), clip, optimiser and scheduler step.
+
+Logs per step (JSONL, TensorBoard, tqdm): loss, KL estimate Σ_t log π/μ on the policy's samples,
+P(π ≻ μ) from the judge (every ``win_rate_every`` steps), generation length, tokens/s, τ, β, lr.
+Checkpoints (safetensors weights + optimiser, scheduler, RNG and data position) every
+``save_every`` steps; ``resume_from`` continues exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from prefgame import losses as L
+from prefgame.llm.config import OnlineConfig, schedule_value
+from prefgame.llm.judges import Judge
+from prefgame.llm.policy import (Policy, SequenceBatch, encode_prompts, iter_chunks,
+                                 reduce_tokens, token_logprobs)
+from prefgame.llm.sampling import generate
+
+__all__ = [
+    "Method",
+    "METHODS",
+    "Rollout",
+    "OnlineTrainer",
+    "pairwise_loss",
+    "rl_token_loss",
+    "load_checkpoint",
+    "latest_checkpoint",
+]
+
+
+@dataclass(frozen=True)
+class Method:
+    """How a method samples and which loss it applies.
+
+    ``sampler``: ``"pair"`` (y, y' from the mixture at β; β = 0 for the plain online methods),
+    ``"vs_mixture"`` (y ~ π, y' ~ mixture) or ``"single"`` (y ~ π).
+    ``loss``: a key of :data:`prefgame.losses.LOSSES`, ``"nash_md_pg"`` or ``"rl"``.
+    """
+
+    name: str
+    sampler: str
+    loss: str
+    uses_beta: bool = False
+
+
+METHODS: dict[str, Method] = {
+    "online_ipo": Method("online_ipo", "pair", "ipo"),
+    "ipo_md": Method("ipo_md", "pair", "ipo", uses_beta=True),
+    "online_dpo": Method("online_dpo", "pair", "dpo"),
+    "online_slic": Method("online_slic", "pair", "slic"),
+    "nash_md_pg": Method("nash_md_pg", "vs_mixture", "nash_md_pg", uses_beta=True),
+    "rl": Method("rl", "single", "rl"),
+}
+
+
+def pairwise_loss(name: str, h: torch.Tensor, p: torch.Tensor, *, tau: float) -> torch.Tensor:
+    """Soft-label pairwise loss ``prefgame.losses.LOSSES[name](h, p, tau=τ)``, element-wise."""
+    if name not in L.LOSSES:
+        raise ValueError(f"unknown pairwise loss {name!r}; choose one of {sorted(L.LOSSES)}")
+    return L.LOSSES[name](h, p, tau=tau)
+
+
+def rl_token_loss(token_logp: torch.Tensor, token_u: torch.Tensor, advantage: torch.Tensor,
+                  mask: torch.Tensor, *, tau: float) -> torch.Tensor:
+    """KL-regularised policy gradient with per-token reward-to-go, ``[B, T] -> [B]``.
+
+    A_t = (r − b) − τ Σ_{s≥t} u_s;  loss = −Σ_t m_t sg(A_t) log π(y_t | ·).
+    This is :func:`prefgame.losses.nash_md_pg_token_loss` with P(y ≻ y') − ½ replaced by the
+    baselined reward r − b, so it calls that function with p = r − b + ½ (no formula copied).
+    """
+    return L.nash_md_pg_token_loss(token_logp, token_u, advantage + 0.5, mask, tau=tau)
+
+
+@dataclass
+class Rollout:
+    """Everything one step needs, produced without gradient by :meth:`OnlineTrainer.collect`.
+
+    ``y`` (and ``y2`` for pairwise methods and Nash-MD-PG) are :class:`SequenceBatch` es with
+    ``ref_logp`` filled; ``p`` = P(y ≻ y2 | x); ``reward`` = r(x, y) for RL.
+    """
+
+    prompts: list[str]
+    y: SequenceBatch
+    y2: SequenceBatch | None
+    p: torch.Tensor | None
+    reward: torch.Tensor | None
+    tau: float
+    beta: float
+    texts: list[str] = field(default_factory=list)
+    texts2: list[str] = field(default_factory=list)
+    gen_seconds: float = 0.0
+    win_rate: float | None = None
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The checkpoint directory with the highest step in ``output_dir`` (None if none)."""
+    ckpts = sorted(Path(output_dir).glob("checkpoint-*"),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    return ckpts[-1] if ckpts else None
+
+
+def load_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
+    """A copy of ``template`` with the weights saved in ``checkpoint_dir/model.safetensors``."""
+    import copy
+
+    from safetensors.torch import load_model
+
+    path = Path(checkpoint_dir) / "model.safetensors"
+    if not path.is_file():
+        raise ValueError(f"no model.safetensors in checkpoint {str(checkpoint_dir)!r}")
+    model = copy.deepcopy(template.model)
+    load_model(model, str(path), device=str(template.device))
+    model.eval()
+    return Policy(model, template.tokenizer)
+
+
+def _unwrap(model):
+    return getattr(model, "module", model)
+
+
+class OnlineTrainer:
+    """Online preference optimisation of ``policy`` against ``ref``, judged by ``judge``.
+
+    Parameters
+    ----------
+    config : :class:`OnlineConfig` (method, τ, β, batch sizes, optimiser, checkpoints...).
+    policy : the trained :class:`Policy` (its model's trainable parameters are optimised).
+    judge : a :class:`~prefgame.llm.judges.Judge` giving P(y ≻ y' | x); for ``rl`` it must have
+        ``reward(prompts, completions)`` (a :class:`~prefgame.llm.judges.RewardModel`), unless
+        ``reward_model`` is given.  ``judge`` also scores the win rate against μ.
+    prompts : a list of prompt strings (see :mod:`prefgame.llm.data`).
+    ref : the reference μ; default ``policy.reference()`` (frozen copy, or adapters off).
+    callbacks : functions ``f(trainer, logs)`` called after every step.
+    """
+
+    def __init__(self, config: OnlineConfig, policy: Policy, judge: Judge,
+                 prompts: Sequence[str], *, ref: Policy | None = None, reward_model=None,
+                 callbacks: Sequence[Callable] = ()):
+        if not isinstance(config, OnlineConfig):
+            raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")
+        if not callable(judge):
+            raise ValueError("judge must be callable as judge(prompts, ys, ys2)")
+        self.method = METHODS[config.method]
+        self.reward_model = reward_model if reward_model is not None else (
+            judge if hasattr(judge, "reward") else None)
+        if self.method.loss == "rl" and self.reward_model is None:
+            raise ValueError("method 'rl' needs a reward model: pass reward_model= or a judge "
+                             "with a reward(prompts, completions) method")
+        prompts = list(prompts)
+        if not prompts or not all(isinstance(x, str) for x in prompts):
+            raise ValueError("prompts must be a non-empty list of strings")
+        self.cfg, self.policy, self.judge, self.prompts = config, policy, judge, prompts
+        self.callbacks = list(callbacks)
+        self.ref = ref if ref is not None else policy.reference()
+        if self.method.uses_beta and self.ref.same_weights_as(policy):
+            raise ValueError("ref is the policy itself: the mixture would mix π with itself")
+
+        from accelerate import Accelerator
+
+        self.accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else "no")
+        self._seed_everything(config.seed + self.accelerator.process_index)
+        params = [q for q in policy.model.parameters() if q.requires_grad]
+        if not params:
+            raise ValueError("the policy has no trainable parameters")
+        self.optimizer = self._make_optimizer(params)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
+        self.train_policy = Policy(self.model, policy.tokenizer,
+                                   adapters_off=False)  # forwards through DDP when wrapped
+        self.sample_gen = torch.Generator(device=policy.device).manual_seed(config.seed)
+        self.data_gen = torch.Generator().manual_seed(config.seed)
+        self.step_count, self.epoch, self.data_pos = 0, 0, 0
+        self._order = self._epoch_order()
+        self.out = Path(config.output_dir)
+        self._log_file = None
+        self._tb = None
+        if config.resume_from:
+            self.resume(config.resume_from)
+
+    # --- set-up helpers ---------------------------------------------------------------------
+
+    @staticmethod
+    def _seed_everything(seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+
+    def _make_optimizer(self, params):
+        c = self.cfg
+        if c.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=c.lr, betas=(c.adam_beta1, c.adam_beta2),
+                                     weight_decay=c.weight_decay)
+        from transformers.optimization import Adafactor
+
+        return Adafactor(params, lr=c.lr, scale_parameter=False, relative_step=False,
+                         warmup_init=False, weight_decay=c.weight_decay)
+
+    def _lr_factor(self, step: int) -> float:
+        c = self.cfg
+        if c.warmup_steps and step < c.warmup_steps:
+            return (step + 1) / c.warmup_steps
+        frac = (step - c.warmup_steps) / max(1, c.max_steps - c.warmup_steps)
+        if c.lr_schedule == "linear":
+            return max(0.0, 1.0 - frac)
+        if c.lr_schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
+        return 1.0
+
+    def _epoch_order(self) -> list[int]:
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.epoch)
+        n = len(self.prompts)
+        shard = self.accelerator.process_index
+        order = torch.randperm(n, generator=gen).tolist()
+        return order[shard::self.accelerator.num_processes] or order
+
+    def next_prompts(self) -> list[str]:
+        """The next ``batch_size`` prompts in a seeded per-epoch shuffle (resumable)."""
+        out = []
+        while len(out) < self.cfg.batch_size:
+            if self.data_pos >= len(self._order):
+                self.epoch, self.data_pos = self.epoch + 1, 0
+                self._order = self._epoch_order()
+            out.append(self.prompts[self._order[self.data_pos]])
+            self.data_pos += 1
+        return out
+
+    def current_tau_beta(self) -> tuple[float, float]:
+        c = self.cfg
+        tau = schedule_value(c.tau_schedule, c.tau, self.step_count, c.max_steps)
+        beta = schedule_value(c.beta_schedule, c.beta, self.step_count, c.max_steps) \
+            if self.method.uses_beta else 0.0
+        return tau, min(max(beta, 0.0), 1.0)
+
+    # --- sampling and judging ---------------------------------------------------------------
+
+    def _sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
+        """One completion per row of ``prompts`` from π^(1−β) μ^β, in generation chunks of
+        ``generation_batch_size × per_prompt`` rows."""
+        c, tok = self.cfg, self.policy.tokenizer
+        parts = []
+        for sl in iter_chunks(len(prompts), c.gen_batch * per_prompt):
+            ids, mask = encode_prompts(tok, prompts[sl], max_length=c.max_prompt_length,
+                                       device=self.policy.device)
+            with self.accelerator.autocast():
+                parts.append(generate(self.policy, ids, mask, ref=self.ref, beta=beta,
+                                      max_new_tokens=c.max_new_tokens,
+                                      temperature=c.temperature, top_p=c.top_p,
+                                      generator=self.sample_gen))
+        return SequenceBatch.cat(parts, tok.pad_token_id)
+
+    @torch.no_grad()
+    def _fill_ref_logp(self, batch: SequenceBatch) -> SequenceBatch:
+        if batch.ref_logp is None:
+            parts = []
+            for sl in iter_chunks(len(batch), self.cfg.micro * 2):
+                with self.accelerator.autocast():
+                    parts.append(token_logprobs(self.ref, batch.select(sl)))
+            batch.ref_logp = torch.cat(parts) if parts else None
+        return batch
+
+    @torch.no_grad()
+    def collect(self, prompts: Sequence[str] | None = None) -> Rollout:
+        """Sample, decode and judge one batch (the next prompts unless ``prompts`` is given)."""
+        prompts = list(prompts) if prompts is not None else self.next_prompts()
+        tau, beta = self.current_tau_beta()
+        tok = self.policy.tokenizer
+        self.policy.model.eval()
+        t0 = time.perf_counter()
+        kind = self.method.sampler
+        if kind == "pair":
+            both = self._sample(prompts + prompts, beta, per_prompt=2)
+            n = len(prompts)
+            y, y2 = both.select(slice(0, n)), both.select(slice(n, 2 * n))
+        elif kind == "vs_mixture":
+            y, y2 = self._sample(prompts, 0.0), self._sample(prompts, beta)
+        else:
+            y, y2 = self._sample(prompts, 0.0), None
+        gen_seconds = time.perf_counter() - t0
+        texts = y.texts(tok)
+        texts2 = y2.texts(tok) if y2 is not None else []
+        p = reward = None
+        if self.method.loss == "rl":
+            reward = self.reward_model.reward(prompts, texts).float().cpu()
+        else:
+            p = self.judge(prompts, texts, texts2).float()
+        self._fill_ref_logp(y)
+        if self.method.sampler == "pair":
+            self._fill_ref_logp(y2)
+        win = None
+        every = self.cfg.win_rate_every
+        if every and self.step_count % every == 0:
+            win = self.win_rate_vs_reference(prompts, texts if beta == 0.0 else None)
+        return Rollout(prompts, y, y2, p, reward, tau, beta, texts, texts2, gen_seconds, win)
+
+    @torch.no_grad()
+    def win_rate_vs_reference(self, prompts: list[str], texts: list[str] | None = None) -> float:
+        """Mean judge P(y ≻ y_ref | x), y ~ π (or the given ``texts``), y_ref ~ μ."""
+        tok = self.policy.tokenizer
+        if texts is None:
+            texts = self._sample(prompts, 0.0).texts(tok)
+        ref_batch = []
+        for sl in iter_chunks(len(prompts), self.cfg.gen_batch):
+            ids, mask = encode_prompts(tok, prompts[sl], max_length=self.cfg.max_prompt_length,
+                                       device=self.policy.device)
+            ref_batch += generate(self.ref, ids, mask, max_new_tokens=self.cfg.max_new_tokens,
+                                  temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                                  generator=self.sample_gen).texts(tok)
+        return float(self.judge(prompts, texts, ref_batch).mean())
+
+    # --- the loss ---------------------------------------------------------------------------
+
+    def loss(self, rollout: Rollout, rows: slice | None = None) -> tuple[torch.Tensor, dict]:
+        """Mean loss over the prompts ``rows`` of ``rollout`` (gradient flows into π).
+
+        Returns the loss and detached statistics (``kl``: mean Σ_t log π/μ over y).
+        """
+        rows = rows if rows is not None else slice(0, len(rollout.prompts))
+        c, tau = self.cfg, rollout.tau
+        y = rollout.y.select(rows)
+        if self.method.sampler == "pair":
+            y2 = rollout.y2.select(rows)
+            both = SequenceBatch.cat([y, y2], self.policy.tokenizer.pad_token_id)
+            logp_tok = token_logprobs(self.train_policy, both)
+            logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
+            ref = reduce_tokens(both.ref_logp, both.completion_mask, c.logp_reduction)
+            n = len(y)
+            h = L.log_ratio_margin(logp[:n], logp[n:], ref[:n], ref[n:])
+            p = rollout.p[rows].to(h.device)
+            loss = pairwise_loss(self.method.loss, h, p, tau=tau).mean()
+            u = (logp_tok[:n].detach() - y.ref_logp).sum(-1)
+            stats = {"margin": float(h.detach().abs().mean())}
+        else:
+            logp_tok = token_logprobs(self.train_policy, y)
+            u_tok = logp_tok.detach() - y.ref_logp
+            mask = y.completion_mask.to(logp_tok.dtype)
+            if self.method.loss == "nash_md_pg":
+                p = rollout.p[rows].to(logp_tok.device)
+                loss = L.nash_md_pg_token_loss(logp_tok, u_tok, p, mask, tau=tau).mean()
+            else:
+                r = rollout.reward.to(logp_tok.device)
+                base = r.mean() if c.rl_baseline == "mean" else torch.zeros(())
+                loss = rl_token_loss(logp_tok, u_tok, r[rows] - base, mask, tau=tau).mean()
+            u = u_tok.sum(-1)
+            stats = {}
+        stats["kl"] = float(u.mean())
+        return loss, stats
+
+    def train_on(self, rollout: Rollout) -> dict:
+        """One optimiser step on ``rollout`` (micro-batches, accumulation, clipping)."""
+        self.model.train()
+        n = len(rollout.prompts)
+        self.optimizer.zero_grad(set_to_none=True)
+        total, kls, extra = 0.0, [], {}
+        chunks = list(iter_chunks(n, self.cfg.micro))
+        for i, sl in enumerate(chunks):
+            weight = (sl.stop - sl.start) / n
+            sync = self.accelerator.no_sync(self.model) if i < len(chunks) - 1 \
+                else _null()
+            with sync, self.accelerator.autocast():
+                loss, stats = self.loss(rollout, sl)
+                self.accelerator.backward(loss * weight)
+            total += float(loss.detach()) * weight
+            kls.append(stats.pop("kl") * weight)
+            for k, v in stats.items():
+                extra[k] = extra.get(k, 0.0) + v * weight
+        grad_norm = None
+        if self.cfg.max_grad_norm:
+            grad_norm = float(self.accelerator.clip_grad_norm_(
+                [q for q in self.model.parameters() if q.requires_grad], self.cfg.max_grad_norm))
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return {"loss": total, "kl": sum(kls), "grad_norm": grad_norm, "lr": lr, **extra}
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def step(self) -> dict:
+        """Collect one batch and take one optimiser step; returns the step's log record."""
+        t0 = time.perf_counter()
+        rollout = self.collect()
+        logs = self.train_on(rollout)
+        self.step_count += 1
+        seconds = time.perf_counter() - t0
+        n_tok = int(rollout.y.completion_mask.sum())
+        if rollout.y2 is not None:
+            n_tok += int(rollout.y2.completion_mask.sum())
+        logs.update(step=self.step_count, tau=rollout.tau, beta=rollout.beta,
+                    gen_len=float(rollout.y.lengths.float().mean()),
+                    tokens_per_s=n_tok / max(rollout.gen_seconds, 1e-9),
+                    step_seconds=seconds, win_rate=rollout.win_rate)
+        if rollout.p is not None:
+            logs["p_mean"] = float(rollout.p.mean())
+        if rollout.reward is not None:
+            logs["reward"] = float(rollout.reward.mean())
+        return logs
+
+    def train(self) -> list[dict]:
+        """Run to ``max_steps`` (from the resumed step), logging and checkpointing."""
+        from tqdm.auto import tqdm
+
+        c = self.cfg
+        main = self.accelerator.is_main_process
+        history = []
+        bar = tqdm(total=c.max_steps, initial=self.step_count, disable=not (c.progress_bar
+                                                                             and main))
+        try:
+            while self.step_count < c.max_steps:
+                logs = self.step()
+                history.append(logs)
+                if main:
+                    self._log(logs)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{logs['loss']:.3g}", kl=f"{logs['kl']:.3g}")
+                if c.save_every and self.step_count % c.save_every == 0:
+                    self.save_checkpoint()
+                for cb in self.callbacks:
+                    cb(self, logs)
+            if not c.save_every or self.step_count % c.save_every:
+                self.save_checkpoint()
+        finally:
+            bar.close()
+            self.close()
+        return history
+
+    def close(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    def _log(self, logs: dict) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self._log_file is None:
+            self._log_file = open(self.out / "log.jsonl", "a")
+        self._log_file.write(json.dumps(logs) + "\n")
+        self._log_file.flush()
+        if self.cfg.log_tensorboard:
+            if self._tb is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.out / "tensorboard"))
+            for k, v in logs.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, self.step_count)
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> Path | None:
+        """Write ``output_dir/checkpoint-<step>/``: weights (safetensors) and trainer state."""
+        from safetensors.torch import save_model
+
+        self.accelerator.wait_for_everyone()
+        if not self.accelerator.is_main_process:
+            return None
+        path = self.out / f"checkpoint-{self.step_count}"
+        tmp = self.out / f".tmp-checkpoint-{self.step_count}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_model(_unwrap(self.accelerator.unwrap_model(self.model)),
+                   str(tmp / "model.safetensors"))
+        state = {
+            "step": self.step_count, "epoch": self.epoch, "data_pos": self.data_pos,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "sample_gen": self.sample_gen.get_state(), "data_gen": self.data_gen.get_state(),
+            "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
+            "numpy_rng": np.random.get_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+        torch.save(state, tmp / "trainer_state.pt")
+        (tmp / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=1))
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)  # a kill during saving never leaves a half checkpoint
+        if self.cfg.keep_checkpoints:
+            ckpts = sorted(self.out.glob("checkpoint-*"), key=lambda q: int(q.name.split("-")[-1]))
+            for old in ckpts[:-self.cfg.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+        return path
+
+    def resume(self, checkpoint: str | Path) -> None:
+        """Restore weights, optimiser, scheduler, RNG states and data position."""
+        from safetensors.torch import load_model
+
+        path = latest_checkpoint(self.cfg.output_dir) if str(checkpoint) == "latest" \
+            else Path(checkpoint)
+        if path is None or not (Path(path) / "trainer_state.pt").is_file():
+            raise ValueError(f"no checkpoint to resume from at {str(checkpoint)!r}")
+        load_model(_unwrap(self.accelerator.unwrap_model(self.model)),
+                   str(Path(path) / "model.safetensors"), device=str(self.policy.device))
+        state = torch.load(Path(path) / "trainer_state.pt", weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.sample_gen.set_state(state["sample_gen"])
+        self.data_gen.set_state(state["data_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        np.random.set_state(state["numpy_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.step_count, self.epoch, self.data_pos = state["step"], state["epoch"], \
+            state["data_pos"]
+        self._order = self._epoch_order()
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
