@@ -259,7 +259,8 @@ def rock_paper_scissors() -> PreferenceGame:
 
 
 def cyclic(n: int, *, margin: float = 0.5) -> PreferenceGame:
-    """Generalised cycle on n actions (a balanced tournament, uniform equilibrium).
+    """Generalised cycle on n actions (a balanced tournament: the uniform policy is an
+    equilibrium for every τ; for τ = 0 it is the unique one when n is odd).
 
     Action i is beaten by i+1, …, i+⌊(n−1)/2⌋ (mod n) with probability ½ + margin; for even n
     the opposite action i + n/2 is a tie.  For n = 3 this is rock–paper–scissors with

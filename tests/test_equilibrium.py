@@ -1,0 +1,173 @@
+import nashpy
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import expit, logit, logsumexp
+
+from prefgame import games as G
+from prefgame.equilibrium import (
+    best_response,
+    duality_gap,
+    fixed_point_residual,
+    kl,
+    solve,
+    solve_regularized,
+    solve_unregularized,
+)
+from strategies import policies, preference_matrices
+
+TAUS = [10.0, 1.0, 0.1, 0.01, 0.001]
+
+
+@pytest.mark.parametrize("game", [G.rock_paper_scissors(), G.intransitive_dice(), G.cyclic(7)])
+@pytest.mark.parametrize("tau", TAUS + [0.0])
+def test_balanced_cycles_have_uniform_equilibria(game, tau):
+    res = solve(game, tau)
+    assert res.converged
+    np.testing.assert_allclose(res.policy, np.full(game.n_actions, 1 / game.n_actions), atol=1e-12)
+    assert res.duality_gap <= 1e-12
+
+
+@pytest.mark.parametrize("eps", [-0.3, -0.1, 0.0, 0.05, 0.2, 1 / 3])
+def test_three_rater_types_known_equilibrium(eps):
+    game = G.three_rater_types(eps)
+    known = np.array([1 / 3 + eps / 2, 1 / 3 + eps / 2, 1 / 3 - eps])
+    np.testing.assert_allclose(solve(game, 0.0).policy, known, atol=1e-9)
+    # The regularised equilibria approach it as τ → 0: linearly in τ for an interior
+    # equilibrium; more slowly at ε = 1/3, where y3 leaves the support.
+    taus = (1e-2, 1e-3, 1e-4)
+    errs = [np.abs(solve(game, t).policy - known).max() for t in taus]
+    if abs(eps) < 1 / 3:
+        assert all(e <= 5 * t for e, t in zip(errs, taus))
+    assert errs[2] <= 5e-3
+    if eps != 0.0:
+        assert errs[0] > errs[1] > errs[2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=st.floats(0, 1), m=st.floats(0.01, 0.99), tau=st.sampled_from(TAUS))
+def test_two_actions_closed_form(p, m, tau):
+    """π*(y1) = σ(logit μ(y1) + (p − ½)/τ), since (Pπ)(y1) − (Pπ)(y2) = p − ½ for any π."""
+    game = G.PreferenceGame([[0.5, p], [1 - p, 0.5]], [m, 1 - m])
+    res = solve(game, tau)
+    assert res.converged
+    assert res.policy[0] == pytest.approx(expit(logit(m) + (p - 0.5) / tau), abs=1e-12)
+
+
+def test_large_tau_tends_to_the_reference():
+    game = G.random_intransitive(7, seed=5).with_mu([0.05, 0.1, 0.15, 0.2, 0.25, 0.15, 0.1])
+    for tau in (10.0, 100.0, 1000.0):
+        d = np.abs(solve(game, tau).policy - game.mu).max()
+        assert d <= 1.0 / tau  # |π* − μ| = O(1/τ)
+    assert np.abs(solve(game, 1.0).policy - game.mu).max() > 1e-2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lp_agrees_with_nashpy(seed):
+    game = G.random_intransitive(7, seed=seed)
+    A = game.P - 0.5
+    row, col = nashpy.Game(A, -A).linear_program()
+    ours = solve_unregularized(game)
+    assert ours.duality_gap <= 1e-9
+    assert duality_gap(game, np.clip(row, 0, None), 0.0) <= 1e-9
+    # Generic random tournaments have a unique equilibrium, so the policies agree.
+    np.testing.assert_allclose(ours.policy, row, atol=1e-8)
+
+
+def test_gap_formulas_agree():
+    """2[τ lse(log μ + Pπ/τ) + τ KL(π‖μ)] − 1 = 2τ KL(π‖BR(π)) = 2τ[KL(π‖π*) + KL(π*‖BR(π))]."""
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        game = G.random_intransitive(6, seed=seed).with_mu(rng.dirichlet(np.ones(6)))
+        for tau in (0.05, 0.5, 3.0):
+            pi = rng.dirichlet(np.ones(6))
+            direct = 2 * (tau * logsumexp(np.log(game.mu) + game.P @ pi / tau)
+                          + tau * np.sum(pi * np.log(pi / game.mu))) - 1
+            star = solve(game, tau).policy
+            br = best_response(game, pi, tau)
+            cert = 2 * tau * (kl(pi, star) + kl(star, br))
+            assert duality_gap(game, pi, tau) == pytest.approx(direct, rel=1e-9, abs=1e-13)
+            assert cert == pytest.approx(direct, rel=1e-9, abs=1e-13)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), P=preference_matrices(), tau=st.sampled_from([0.003, 0.05, 0.3, 2.0]))
+def test_properties_on_random_games(data, P, tau):
+    n = P.shape[0]
+    mu = data.draw(policies(n))
+    game = G.PreferenceGame(P, mu)
+    res = solve(game, tau)
+    assert res.converged
+    assert 0.0 <= res.duality_gap <= 1e-12
+    assert fixed_point_residual(game, res.policy, tau) <= 1e-9
+    # Any other policy has a non-negative gap; a perturbed one a positive gap.
+    other = data.draw(policies(n, min_prob=0.0))
+    assert duality_gap(game, other, tau) >= 0.0
+    # Relabelling the actions relabels the solution.
+    perm = np.asarray(data.draw(st.permutations(range(n))))
+    np.testing.assert_allclose(solve(game.permuted(perm), tau).policy, res.policy[perm], atol=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(P=preference_matrices(min_n=3, max_n=6, batch=4), tau=st.sampled_from([0.01, 0.2, 1.0]))
+def test_a_batch_equals_each_context_alone(P, tau):
+    game = G.PreferenceGame(P, rho=[0.1, 0.2, 0.3, 0.4])
+    res = solve(game, tau)
+    assert res.converged and res.policy.shape == P.shape[:2]
+    for k in range(4):
+        alone = solve(game.context(k), tau)
+        np.testing.assert_allclose(res.policy[k], alone.policy, atol=1e-10)
+    assert res.total_gap(game.rho) <= 1e-12
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.1, 0.01, 0.001])
+def test_thousand_actions_to_machine_precision(tau):
+    game = G.random_intransitive(1000, seed=0)
+    res = solve(game, tau)
+    assert res.converged and res.duality_gap <= 1e-12 and res.residual <= 1e-9
+
+
+def test_non_convergence_is_reported_not_hidden():
+    game = G.random_intransitive(40, seed=1)
+    res = solve_regularized(game, 0.001, max_iter=1)
+    assert not res.converged
+    assert res.duality_gap > 1e-12 or res.residual > 1e-9
+
+
+def test_plain_best_response_iteration_cycles_on_rps_below_the_threshold():
+    """§9: π ← BR(π) diverges from the uniform equilibrium when τ < √3/6 ≈ 0.289."""
+    game = G.rock_paper_scissors()
+    start = np.array([0.34, 0.33, 0.33])
+    for tau, grows in ((0.2, True), (0.4, False)):
+        pi = start
+        for _ in range(50):
+            pi = best_response(game, pi, tau)
+        assert (np.abs(pi - 1 / 3).max() > 0.01) == grows
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: solve(G.rock_paper_scissors(), -0.1), r"tau = -0.1, must be a finite number >= 0"),
+        (lambda: solve(G.rock_paper_scissors(), float("nan")), r"tau = nan"),
+        (lambda: solve([[0.5, 0.9], [0.2, 0.5]], 1.0), r"P\[0,1\] \+ P\[1,0\] = 1.1, must be 1"),
+        (lambda: solve(G.rock_paper_scissors(), 1.0, mu=[0.5, 0.5, 0.0]), r"mu\[2\] = 0"),
+        (lambda: duality_gap(G.rock_paper_scissors(), [0.5, 0.5], 1.0), r"policy has 2 entries"),
+        (lambda: duality_gap(G.rock_paper_scissors(), [0.5, 0.6, 0.1], 1.0), r"sum of policy"),
+    ],
+)
+def test_bad_input_is_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_matches_pygambit_logit_qre_when_installed():
+    gbt = pytest.importorskip("pygambit")
+    game = G.random_intransitive(5, seed=3)
+    A = game.P - 0.5
+    for tau in (1.0, 0.1):
+        g = gbt.Game.from_arrays(A, -A)  # row payoff P(y ≻ y') − ½; QRE at λ = 1/τ
+        qre = gbt.qre.logit_solve_lambda(g, [1.0 / tau])[0]
+        pi = np.array([float(qre.profile[s]) for s in list(g.players)[0].strategies])
+        np.testing.assert_allclose(solve(game, tau).policy, pi, atol=1e-6)
