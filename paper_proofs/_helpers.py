@@ -1,0 +1,63 @@
+"""Shared helpers for the executable proofs: random *valid* games and small exact computations.
+
+Random preference matrices are built the way the style guide asks: a random upper triangle,
+1 − transpose below it, ½ on the diagonal.  Everything is float64 and seeded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.special import log_softmax, softmax
+
+from prefgame.equilibrium import best_response, kl, solve
+from prefgame.games import PreferenceGame
+
+__all__ = ["random_P", "random_policy", "random_game", "games", "mixture", "solve_pi",
+           "best_response", "kl", "softmax", "log_softmax", "t64", "SEEDS"]
+
+SEEDS = range(8)
+
+
+def random_P(n: int, rng: np.random.Generator, *, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """A valid preference matrix: U(low, high) above the diagonal, 1 − Pᵀ below, ½ on it."""
+    U = rng.uniform(low, high, size=(n, n))
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    P = np.where(upper, U, np.where(upper.T, 1.0 - U.T, 0.5))
+    PreferenceGame(P)  # validates
+    return P
+
+
+def random_policy(n: int, rng: np.random.Generator, *, conc: float = 1.0) -> np.ndarray:
+    """A full-support Dirichlet(conc) policy (floored away from 0 so logs stay finite)."""
+    p = rng.dirichlet(np.full(n, conc)) + 1e-3
+    return p / p.sum()
+
+
+def random_game(seed: int, n: int | None = None):
+    """(P, μ, τ) for a seed: n ∈ {2..7}, random μ, τ log-uniform in [0.05, 2]."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 8)) if n is None else n
+    P = random_P(n, rng)
+    mu = random_policy(n, rng)
+    tau = float(np.exp(rng.uniform(np.log(0.05), np.log(2.0))))
+    return P, mu, tau, rng
+
+
+def games(seeds=SEEDS, n=None):
+    return [random_game(s, n) for s in seeds]
+
+
+def mixture(pi: np.ndarray, mu: np.ndarray, beta: float) -> np.ndarray:
+    """Geometric mixture π^{1−β} μ^β / Z (computed in log space)."""
+    return softmax((1 - beta) * np.log(pi) + beta * np.log(mu), axis=-1)
+
+
+def solve_pi(P: np.ndarray, mu: np.ndarray, tau: float) -> np.ndarray:
+    eq = solve(PreferenceGame(P, mu), tau)
+    assert eq.converged, eq
+    return eq.policy
+
+
+def t64(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x), dtype=torch.float64)
