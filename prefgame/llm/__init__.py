@@ -78,3 +78,12 @@ __all__ = [
     "tiny_t5",
     "METHODS", "OnlineTrainer", "Rollout", "latest_checkpoint", "load_checkpoint",
 ]
+
+from prefgame.llm.data import (load_preference_pairs, load_prompts, load_tldr_preferences,
+                               load_tldr_prompts)
+from prefgame.llm.evaluate import WinRateMatrix, evaluate_checkpoints, win_rate_matrix
+
+__all__ += [
+    "load_preference_pairs", "load_prompts", "load_tldr_preferences", "load_tldr_prompts",
+    "WinRateMatrix", "evaluate_checkpoints", "win_rate_matrix",
+]
