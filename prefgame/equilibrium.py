@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.special import log_softmax, logsumexp, softmax
+from scipy.special import log_softmax, softmax
+from threadpoolctl import ThreadpoolController
 
 from .games import PreferenceGame, validate_policy, validate_preference_matrix
 
@@ -178,6 +179,11 @@ def fixed_point_residual(game, policy, tau: float, mu=None) -> np.ndarray | floa
 
 # --------------------------------------------------------------------------- τ > 0: Newton
 
+_BLAS = ThreadpoolController()
+#: Below this many actions one BLAS thread is faster (and immune to oversubscription: a
+#: multi-threaded OpenBLAS on a busy machine can be 100× slower on 100×100 solves).
+_SINGLE_THREAD_BELOW = 300
+
 
 def _newton(A: np.ndarray, logmu: np.ndarray, tau: float, z: np.ndarray, *, tol: float,
             max_iter: int) -> tuple[np.ndarray, int, np.ndarray]:
@@ -246,6 +252,13 @@ def solve_regularized(game, tau: float, mu=None, *, tol: float = 1e-12, max_iter
     t0 = time.perf_counter()
     P, mu = _arrays(game, mu)
     tau = _check_tau(tau)
+    if P.shape[-1] < _SINGLE_THREAD_BELOW:
+        with _BLAS.limit(limits=1, user_api="blas"):
+            return _solve_regularized(P, mu, tau, tol, max_iter, init, t0)
+    return _solve_regularized(P, mu, tau, tol, max_iter, init, t0)
+
+
+def _solve_regularized(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
     single = P.ndim == 2
     Pb = P[None] if single else P
     mub = mu[None] if single else mu
