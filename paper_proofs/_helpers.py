@@ -13,7 +13,7 @@ from scipy.special import log_softmax, softmax
 from prefgame.equilibrium import best_response, kl, solve
 from prefgame.games import PreferenceGame
 
-__all__ = ["random_P", "random_policy", "random_game", "games", "mixture", "solve_pi",
+__all__ = ["population_loss", "grad", "fd_grad", "minimise", "random_P", "random_policy", "random_game", "games", "mixture", "solve_pi",
            "best_response", "kl", "softmax", "log_softmax", "t64", "SEEDS"]
 
 SEEDS = range(8)
@@ -60,4 +60,52 @@ def solve_pi(P: np.ndarray, mu: np.ndarray, tau: float) -> np.ndarray:
 
 
 def t64(x) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    return torch.tensor(np.array(x, dtype=np.float64))
+
+
+def population_loss(z: torch.Tensor, P, mu, tau: float, sampler, loss: str = "ipo") -> torch.Tensor:
+    """E_{y, y' ∼ sampler}[ℓ(h_θ(y, y'), P(y ≻ y'))] for logits z (torch, autograd-ready).
+
+    ``sampler`` is a fixed policy (numpy, no gradient: the stop-gradient of the papers); ℓ is the
+    soft-label loss from ``prefgame.losses.LOSSES`` (the one definition in the library).
+    """
+    from prefgame.losses import LOSSES
+
+    u = torch.log_softmax(z, 0) - t64(np.log(mu))
+    h = u[:, None] - u[None, :]
+    w = t64(np.outer(sampler, sampler))
+    return torch.sum(w * LOSSES[loss](h, t64(P), tau=tau))
+
+
+def grad(fun, z0: np.ndarray) -> np.ndarray:
+    """Autograd gradient of a scalar torch function of logits at z0."""
+    z = t64(z0).clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(fun(z), z)
+    return g.numpy()
+
+
+def fd_grad(fun, z0: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central finite differences of the same function (float64)."""
+    out = np.empty_like(z0)
+    for k in range(len(z0)):
+        e = np.zeros_like(z0)
+        e[k] = eps
+        out[k] = (float(fun(t64(z0 + e))) - float(fun(t64(z0 - e)))) / (2 * eps)
+    return out
+
+
+def minimise(fun, z0: np.ndarray, iters: int = 200) -> np.ndarray:
+    """Minimise a smooth torch function of logits with L-BFGS (float64)."""
+    z = t64(z0).clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([z], lr=1, max_iter=iters, tolerance_grad=1e-14, tolerance_change=1e-16,
+                            history_size=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        val = fun(z)
+        val.backward()
+        return val
+
+    for _ in range(5):
+        opt.step(closure)
+    return z.detach().numpy()
