@@ -286,6 +286,6 @@ def train_judge(judge: PairwisePreferenceModel | RewardModel, prompts: Sequence[
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
     judge.model.eval()
     return losses

@@ -1,0 +1,35 @@
+"""Shared tiny fixtures: a local word tokenizer, tiny GPT-2 / T5 policies, a toy judge."""
+
+import pytest
+import torch
+
+from prefgame.llm import CallableJudge, build_word_tokenizer
+
+torch.set_num_threads(1)
+
+WORDS = "the cat sat on a mat dog ran far away good bad fine short long text".split()
+
+
+@pytest.fixture(scope="session")
+def tok():
+    return build_word_tokenizer([" ".join(WORDS)])
+
+
+@pytest.fixture(scope="session")
+def prompts():
+    return [" ".join(WORDS[i:i + 2 + i % 3]) for i in range(8)]
+
+
+def count_good(y: str) -> int:
+    return y.split().count("good")
+
+
+@pytest.fixture(scope="session")
+def good_judge():
+    """Prefers the completion with more occurrences of "good" (ties: ½); antisymmetric."""
+
+    def p(x, y, y2):
+        a, b = count_good(y), count_good(y2)
+        return 0.5 + 0.5 * ((a > b) - (a < b))
+
+    return CallableJudge(p)

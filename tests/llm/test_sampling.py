@@ -1,0 +1,197 @@
+"""Samplers: the KV-cached token-level mixture against exact enumeration over a tiny vocabulary."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from prefgame.llm import (Policy, add_lora, build_word_tokenizer, encode_prompts, generate,
+                          tiny_gpt2, tiny_t5)
+from prefgame.llm.sampling import top_p_filter
+
+T = 3  # max new tokens
+
+
+@pytest.fixture(scope="module")
+def small_tok():
+    return build_word_tokenizer(["x y z"])  # vocabulary of 7: 4 specials + 3 words
+
+
+def _peaked(model, target_std, seed):
+    """Scale the output logits (a forward hook on the LM head) to a per-row std of about
+    ``target_std``, so that π and μ differ visibly (GPT-2's random init is nearly uniform)."""
+    del seed
+    ids = torch.tensor([[4, 5, 6, 4]])
+    with torch.no_grad():
+        kw = {"decoder_input_ids": ids} if model.config.is_encoder_decoder else {}
+        std = float(model(input_ids=ids, **kw).logits.std(-1).mean())
+    factor = target_std / std
+    model.get_output_embeddings().register_forward_hook(lambda mod, args, out: out * factor)
+    return model
+
+
+_LOGITS: dict = {}
+
+
+def _logits(pol, prompt_ids, prefix):
+    """Next-token logits after ``prompt + prefix``: one unpadded forward from scratch (memoised)."""
+    key = (id(pol.model), tuple(prompt_ids), tuple(prefix))
+    if key not in _LOGITS:
+        with torch.no_grad():
+            if pol.is_encoder_decoder:
+                dec = torch.tensor([[pol.decoder_start_id()] + list(prefix)])
+                out = pol.model(input_ids=torch.tensor([prompt_ids]), decoder_input_ids=dec)
+            else:
+                out = pol.model(input_ids=torch.tensor([list(prompt_ids) + list(prefix)]))
+        _LOGITS[key] = out.logits[0, -1].double()
+    return _LOGITS[key]
+
+
+def _exact_logp(pi, mu, prompt_ids, seq, beta, temperature):
+    """log Π_t softmax(((1−β) l_π + β l_μ)/temp)[y_t], with no KV cache and no padding."""
+    total = 0.0
+    for t, y in enumerate(seq):
+        l_pi, l_mu = _logits(pi, prompt_ids, seq[:t]), _logits(mu, prompt_ids, seq[:t])
+        mix = ((1 - beta) * l_pi + beta * l_mu) / temperature
+        total += float(mix.log_softmax(-1)[y])
+    return total
+
+
+def _all_sequences(vocab, eos):
+    """Every completion of at most T tokens that stops at its first EOS."""
+    out = []
+    for n in range(1, T + 1):
+        for body in itertools.product([v for v in range(vocab) if v != eos], repeat=n - 1):
+            out.append(list(body) + [eos])
+        if n == T:
+            out += [list(s) for s in itertools.product([v for v in range(vocab) if v != eos],
+                                                       repeat=T)]
+    return out
+
+
+@pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
+def test_sampled_logprobs_equal_uncached_recomputation(small_tok, make):
+    tok = small_tok
+    pi = Policy(_peaked(make(tok, seed=0), 1.5, 0), tok)
+    mu = Policy(_peaked(make(tok, seed=1), 1.5, 1), tok)
+    prompts = ["x y z x", "z"]
+    ids, mask = encode_prompts(tok, prompts)
+    gen = torch.Generator().manual_seed(0)
+    b = generate(pi, ids, mask, ref=mu, beta=0.3, max_new_tokens=T, temperature=0.7,
+                 generator=gen)
+    for i, p in enumerate(prompts):
+        p_ids = tok(p, add_special_tokens=False)["input_ids"]
+        seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
+        want = _exact_logp(pi, mu, p_ids, seq, 0.3, 0.7)
+        assert abs(float(b.sample_logp[i].sum()) - want) < 1e-4
+        assert abs(float(b.policy_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 0, 1)) < 1e-4
+        assert abs(float(b.ref_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 1, 1)) < 1e-4
+
+
+def test_mixture_distribution_matches_exact_enumeration(small_tok):
+    tok = small_tok
+    pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
+    mu = Policy(_peaked(tiny_gpt2(tok, seed=1), 1.5, 1), tok)
+    beta, temp = 0.4, 0.9
+    prompts = ["x y z x", "z"]
+    n = 3000
+    gen = torch.Generator().manual_seed(1)
+    for p in prompts:
+        ids, mask = encode_prompts(tok, [p] * n)
+        b = generate(pi, ids, mask, ref=mu, beta=beta, max_new_tokens=T, temperature=temp,
+                     generator=gen)
+        counts = {}
+        for row, m in zip(b.completion_ids.tolist(), b.completion_mask.tolist()):
+            key = tuple(r for r, k in zip(row, m) if k)
+            counts[key] = counts.get(key, 0) + 1
+        p_ids = tok(p, add_special_tokens=False)["input_ids"]
+        seqs = _all_sequences(len(tok), tok.eos_token_id)
+        probs = np.exp([_exact_logp(pi, mu, p_ids, s, beta, temp) for s in seqs])
+        assert abs(probs.sum() - 1) < 1e-6  # the enumeration covers every outcome
+        probs_pi = np.exp([_exact_logp(pi, mu, p_ids, s, 0.0, temp) for s in seqs])
+        observed = np.array([counts.get(tuple(s), 0) for s in seqs])
+        assert observed.sum() == n
+
+        def pvalue(pr):
+            exp = pr * n
+            big = exp >= 5  # pool the rare outcomes into one bin
+            o = np.append(observed[big], observed[~big].sum())
+            e = np.append(exp[big], exp[~big].sum())
+            return stats.chisquare(o, e).pvalue
+
+        assert pvalue(probs) > 1e-3
+        assert pvalue(probs_pi) < 1e-6  # and the test can tell the mixture from π itself
+
+
+def test_one_forward_per_model_per_token_and_no_reencoding(tok):
+    pi = Policy(tiny_gpt2(tok, seed=0), tok)
+    mu = Policy(tiny_gpt2(tok, seed=1), tok)
+    calls = {"pi": [], "mu": []}
+    hooks = [m.model.register_forward_pre_hook(
+        lambda mod, args, kw, k=k: calls[k].append(kw["input_ids"].shape[1]), with_kwargs=True)
+        for k, m in (("pi", pi), ("mu", mu))]
+    ids, mask = encode_prompts(tok, ["the cat sat on", "a dog"])
+    eos_free = torch.Generator().manual_seed(0)
+    b = generate(pi, ids, mask, ref=mu, beta=0.5, max_new_tokens=6, generator=eos_free)
+    for h in hooks:
+        h.remove()
+    steps = b.completion_ids.shape[1]
+    for k in calls:
+        assert calls[k][0] == ids.shape[1]  # the prompt, once
+        assert calls[k][1:] == [1] * (steps - 1)  # then one token per forward
+
+
+def test_beta_zero_runs_only_the_policy_and_equals_it(tok):
+    pi = Policy(tiny_gpt2(tok, seed=0), tok)
+    mu = Policy(tiny_gpt2(tok, seed=1), tok)
+    ids, mask = encode_prompts(tok, ["the cat", "a dog ran"])
+    a = generate(pi, ids, mask, max_new_tokens=5, generator=torch.Generator().manual_seed(3))
+    b = generate(pi, ids, mask, ref=mu, beta=0.0, max_new_tokens=5,
+                 generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a.completion_ids, b.completion_ids)
+    assert a.ref_logp is None and b.ref_logp is None
+
+
+def test_stops_at_eos_and_masks_after_it(tok):
+    pi = Policy(tiny_gpt2(tok), tok)
+    with torch.no_grad():  # make EOS overwhelmingly likely after the first token
+        pi.model.get_output_embeddings().weight[tok.eos_token_id] *= 0
+    ids, mask = encode_prompts(tok, ["the cat"] * 4)
+    b = generate(pi, ids, mask, max_new_tokens=8, generator=torch.Generator().manual_seed(0))
+    for row, m in zip(b.completion_ids, b.completion_mask):
+        n = int(m.sum())
+        assert m[:n].all() and not m[n:].any()
+        if n < 8 or row[n - 1] == tok.eos_token_id:
+            assert (row[:n - 1] != tok.eos_token_id).all()
+        assert (row[n:] == tok.pad_token_id).all()
+
+
+def test_lora_mixture_never_mixes_policy_with_itself(tok):
+    model = add_lora(tiny_gpt2(tok), r=2, target_modules=["c_attn"])
+    pi = Policy(model, tok)
+    ids, mask = encode_prompts(tok, ["the cat"])
+    with pytest.raises(ValueError, match="with itself"):
+        generate(pi, ids, mask, ref=pi, beta=0.5)
+    ref = pi.reference()
+    b = generate(pi, ids, mask, ref=ref, beta=0.5, max_new_tokens=3)
+    assert b.ref_logp is not None
+
+
+def test_top_p_keeps_the_smallest_nucleus():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(top_p_filter(logits, 0.8))
+    assert kept.tolist() == [[True, True, False, False]]
+    kept = torch.isfinite(top_p_filter(logits, 0.81))
+    assert kept.tolist() == [[True, True, True, False]]
+    assert torch.isfinite(top_p_filter(logits, 0.1)).sum() == 1
+
+
+@pytest.mark.parametrize("kw,msg", [({"beta": 1.5}, "beta"), ({"temperature": 0}, "temperature"),
+                                    ({"top_p": 0}, "top_p"), ({"beta": 0.5}, "reference")])
+def test_bad_sampling_arguments(tok, kw, msg):
+    pi = Policy(tiny_gpt2(tok), tok)
+    ids, mask = encode_prompts(tok, ["the cat"])
+    with pytest.raises(ValueError, match=msg):
+        generate(pi, ids, mask, **kw)
