@@ -17,7 +17,7 @@ Tokenizers and tiny models (:mod:`prefgame.llm.tokenizers`, no downloads)
     ``tiny_sequence_classifier(tokenizer, ...)`` (reward / preference backbone).
 Policies (:mod:`prefgame.llm.policy`)
     ``Policy(model, tokenizer)`` (``.reference()`` → frozen copy, or LoRA base with adapters
-    off), ``load_policy(name_or_path, lora_r=0, ...)``, ``add_lora(model, r=...)``,
+    off), ``load_policy(name_or_path, lora_r=0, ...)``, ``policy_from_config(cfg)`` → (π, μ), ``add_lora(model, r=...)``,
     ``SequenceBatch`` (prompt ids/mask left-padded, completion ids/mask right-padded, optional
     per-token ``policy_logp``/``ref_logp``/``sample_logp``), ``encode_prompts(tok, prompts)``,
     ``encode_completions(tok, completions)``, ``token_logprobs(policy, batch)`` → ``[B, T]``,
@@ -55,35 +55,94 @@ Minimal run (CPU, offline)::
     OnlineTrainer(cfg, policy, judge, prompts).train()
 """
 
-from prefgame.llm.config import (METHOD_NAMES, OnlineConfig, config_from_args, load_config,
-                                 schedule_value)
-from prefgame.llm.judges import (CallableJudge, Judge, LLMJudge, PairwisePreferenceModel,
-                                 RewardModel, antisymmetric_sigmoid, train_judge)
-from prefgame.llm.policy import (Policy, SequenceBatch, add_lora, encode_completions,
-                                 encode_prompts, load_policy, sequence_logprobs, token_logprobs)
+from prefgame.llm.config import (
+                                 METHOD_NAMES,
+                                 OnlineConfig,
+                                 config_from_args,
+                                 load_config,
+                                 schedule_value,
+)
+from prefgame.llm.judges import (
+                                 CallableJudge,
+                                 Judge,
+                                 LLMJudge,
+                                 PairwisePreferenceModel,
+                                 RewardModel,
+                                 antisymmetric_sigmoid,
+                                 train_judge,
+)
+from prefgame.llm.policy import (
+                                 Policy,
+                                 SequenceBatch,
+                                 add_lora,
+                                 encode_completions,
+                                 encode_prompts,
+                                 load_policy,
+                                 policy_from_config,
+                                 sequence_logprobs,
+                                 token_logprobs,
+)
 from prefgame.llm.sampling import generate, generate_text, mixture_logits
-from prefgame.llm.tokenizers import (build_char_tokenizer, build_word_tokenizer, tiny_gpt2,
-                                     tiny_sequence_classifier, tiny_t5)
-from prefgame.llm.trainer import (METHODS, OnlineTrainer, Rollout, latest_checkpoint,
-                                  load_checkpoint)
+from prefgame.llm.tokenizers import (
+                                 build_char_tokenizer,
+                                 build_word_tokenizer,
+                                 tiny_gpt2,
+                                 tiny_sequence_classifier,
+                                 tiny_t5,
+)
+from prefgame.llm.trainer import METHODS, OnlineTrainer, Rollout, latest_checkpoint, load_checkpoint
 
 __all__ = [
-    "METHOD_NAMES", "OnlineConfig", "config_from_args", "load_config", "schedule_value",
-    "CallableJudge", "Judge", "LLMJudge", "PairwisePreferenceModel", "RewardModel",
-    "antisymmetric_sigmoid", "train_judge",
-    "Policy", "SequenceBatch", "add_lora", "encode_completions", "encode_prompts", "load_policy",
-    "sequence_logprobs", "token_logprobs",
-    "generate", "generate_text", "mixture_logits",
-    "build_char_tokenizer", "build_word_tokenizer", "tiny_gpt2", "tiny_sequence_classifier",
-    "tiny_t5",
-    "METHODS", "OnlineTrainer", "Rollout", "latest_checkpoint", "load_checkpoint",
+                                 "METHODS",
+                                 "METHOD_NAMES",
+                                 "CallableJudge",
+                                 "Judge",
+                                 "LLMJudge",
+                                 "OnlineConfig",
+                                 "OnlineTrainer",
+                                 "PairwisePreferenceModel",
+                                 "Policy",
+                                 "RewardModel",
+                                 "Rollout",
+                                 "SequenceBatch",
+                                 "add_lora",
+                                 "antisymmetric_sigmoid",
+                                 "build_char_tokenizer",
+                                 "build_word_tokenizer",
+                                 "config_from_args",
+                                 "encode_completions",
+                                 "encode_prompts",
+                                 "generate",
+                                 "generate_text",
+                                 "latest_checkpoint",
+                                 "load_checkpoint",
+                                 "load_config",
+                                 "load_policy",
+                                 "mixture_logits",
+                                 "policy_from_config",
+                                 "schedule_value",
+                                 "sequence_logprobs",
+                                 "tiny_gpt2",
+                                 "tiny_sequence_classifier",
+                                 "tiny_t5",
+                                 "token_logprobs",
+                                 "train_judge",
 ]
 
-from prefgame.llm.data import (load_preference_pairs, load_prompts, load_tldr_preferences,
-                               load_tldr_prompts)
+from prefgame.llm.data import (
+                                 load_preference_pairs,
+                                 load_prompts,
+                                 load_tldr_preferences,
+                                 load_tldr_prompts,
+)
 from prefgame.llm.evaluate import WinRateMatrix, evaluate_checkpoints, win_rate_matrix
 
 __all__ += [
-    "load_preference_pairs", "load_prompts", "load_tldr_preferences", "load_tldr_prompts",
-    "WinRateMatrix", "evaluate_checkpoints", "win_rate_matrix",
+                                 "WinRateMatrix",
+                                 "evaluate_checkpoints",
+                                 "load_preference_pairs",
+                                 "load_prompts",
+                                 "load_tldr_preferences",
+                                 "load_tldr_prompts",
+                                 "win_rate_matrix",
 ]

@@ -23,16 +23,17 @@ import json
 import math
 import sys
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
-    "OnlineConfig",
     "METHOD_NAMES",
+    "OnlineConfig",
+    "config_from_args",
     "load_config",
     "parse_overrides",
-    "config_from_args",
     "schedule_value",
 ]
 
@@ -42,7 +43,7 @@ METHOD_NAMES = ("online_ipo", "ipo_md", "online_dpo", "online_slic", "nash_md_pg
 T = TypeVar("T")
 
 
-def _f(default: Any, help: str, **kw) -> Any:  # noqa: A002 - mirrors dataclass metadata
+def _f(default: Any, help: str, **kw) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
     return field(default=default, metadata={"help": help}, **kw)
@@ -71,7 +72,7 @@ class OnlineConfig:
     lora_r: int = _f(0, "LoRA rank (0 = full fine-tuning); with LoRA μ = base, adapters off")
     lora_alpha: float = _f(16.0, "LoRA alpha")
     lora_dropout: float = _f(0.0, "LoRA dropout")
-    lora_target_modules: list = _f([], "LoRA target module names (empty = peft's default)")
+    lora_target_modules: list = _f([], "LoRA target module names (empty = peft's default)")  # noqa: RUF009
     dtype: str = _f("float32", "model dtype: float32 | bfloat16 | float16")
 
     # --- sampling --------------------------------------------------------------------------
@@ -149,7 +150,7 @@ class OnlineConfig:
         return self.generation_batch_size or self.batch_size
 
     @classmethod
-    def from_args(cls, argv: Sequence[str] | None = None) -> "OnlineConfig":
+    def from_args(cls, argv: Sequence[str] | None = None) -> OnlineConfig:
         """Parse ``[--config FILE] [--field value ...]`` (see :func:`config_from_args`)."""
         return config_from_args(cls, argv)
 
@@ -211,15 +212,18 @@ def _read_file(path: str | Path) -> dict:
 
         data = yaml.safe_load(text) or {}
     elif path.suffix == ".toml":
-        import tomllib
-
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise ValueError("TOML config files need Python >= 3.11; use .json or .yaml") \
+                from None
         data = tomllib.loads(text)
     elif path.suffix == ".json":
         data = json.loads(text)
     else:
         raise ValueError(f"config file {str(path)!r}: use .json, .yaml/.yml or .toml")
     if not isinstance(data, dict):
-        raise ValueError(f"config file {str(path)!r} must hold a mapping of field: value")
+        raise ValueError(f"config file {str(path)!r} must hold a mapping of field: value")  # noqa: TRY004 - project rule: ValueError
     return data
 
 

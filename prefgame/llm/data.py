@@ -13,15 +13,16 @@ A missing column raises ``ValueError`` naming the column and the ones present.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = [
-    "load_prompts",
-    "load_preference_pairs",
-    "load_tldr_prompts",
-    "load_tldr_preferences",
     "as_dataset",
+    "load_preference_pairs",
+    "load_prompts",
+    "load_tldr_preferences",
+    "load_tldr_prompts",
 ]
 
 _FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet",

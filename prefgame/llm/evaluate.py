@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ import torch
 from prefgame.llm.policy import Policy
 from prefgame.llm.sampling import generate_text
 
-__all__ = ["WinRateMatrix", "win_rate_matrix", "evaluate_checkpoints", "sample_completions"]
+__all__ = ["WinRateMatrix", "evaluate_checkpoints", "sample_completions", "win_rate_matrix"]
 
 
 @dataclass

@@ -22,16 +22,16 @@ and y' runs the very same rows and only flips the sign of z; σ is evaluated as 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 __all__ = [
+    "CallableJudge",
     "Judge",
+    "LLMJudge",
     "PairwisePreferenceModel",
     "RewardModel",
-    "CallableJudge",
-    "LLMJudge",
     "antisymmetric_sigmoid",
     "train_judge",
 ]
@@ -183,7 +183,7 @@ class CallableJudge(Judge):
 
     def __init__(self, fn: Callable, *, batched: bool = False, symmetrise: bool = False):
         if not callable(fn):
-            raise ValueError(f"judge function {fn!r} is not callable")
+            raise ValueError(f"judge function {fn!r} is not callable")  # noqa: TRY004
         self.fn, self.batched, self.symmetrise = fn, batched, symmetrise
 
     def _raw(self, prompts, ys, ys2) -> torch.Tensor:
@@ -267,7 +267,7 @@ def train_judge(judge: PairwisePreferenceModel | RewardModel, prompts: Sequence[
     """
     _check_lengths(prompts, chosen, rejected)
     if not isinstance(judge, (PairwisePreferenceModel, RewardModel)):
-        raise ValueError(f"train_judge trains a PairwisePreferenceModel or a RewardModel, "
+        raise ValueError(f"train_judge trains a PairwisePreferenceModel or a RewardModel, "  # noqa: TRY004
                          f"got {type(judge).__name__}")
     n = len(prompts)
     p_all = torch.ones(n) if labels is None else torch.as_tensor(labels, dtype=torch.float32)

@@ -18,20 +18,20 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Iterator, Sequence
 
 import torch
 
 __all__ = [
     "Policy",
     "SequenceBatch",
-    "load_policy",
-    "encode_prompts",
-    "token_logprobs",
-    "sequence_logprobs",
-    "reduce_tokens",
     "check_tokenizer",
+    "encode_prompts",
+    "load_policy",
+    "reduce_tokens",
+    "sequence_logprobs",
+    "token_logprobs",
 ]
 
 
@@ -73,17 +73,17 @@ class SequenceBatch:
         """Completion lengths (EOS included), shape ``[B]``."""
         return self.completion_mask.sum(-1)
 
-    def select(self, index) -> "SequenceBatch":
+    def select(self, index) -> SequenceBatch:
         """Rows ``index`` (slice, list or tensor) of every field."""
         return replace(self, **{f.name: (None if v is None else v[index])
                                 for f in fields(self) for v in [getattr(self, f.name)]})
 
-    def to(self, device) -> "SequenceBatch":
+    def to(self, device) -> SequenceBatch:
         return replace(self, **{f.name: (v.to(device) if v is not None else None)
                                 for f in fields(self) for v in [getattr(self, f.name)]})
 
     @staticmethod
-    def cat(batches: Sequence["SequenceBatch"], pad_token_id: int) -> "SequenceBatch":
+    def cat(batches: Sequence[SequenceBatch], pad_token_id: int) -> SequenceBatch:
         """Concatenate along the batch, re-padding prompts (left) and completions (right)."""
         out = {}
         for f in fields(SequenceBatch):
@@ -154,7 +154,7 @@ class Policy:
             return self.base_model.disable_adapter()
         return contextlib.nullcontext()
 
-    def reference(self) -> "Policy":
+    def reference(self) -> Policy:
         """The reference μ: base weights with adapters disabled under LoRA, else a frozen copy."""
         if self._is_lora:
             return Policy(self.base_model, self.tokenizer, adapters_off=True)
@@ -162,7 +162,7 @@ class Policy:
         ref.requires_grad_(False)
         return Policy(ref, self.tokenizer)
 
-    def same_weights_as(self, other: "Policy") -> bool:
+    def same_weights_as(self, other: Policy) -> bool:
         """True when both views compute the same function (never mixed with itself)."""
         return self.base_model is other.base_model and self.adapters_off == other.adapters_off
 
@@ -179,8 +179,7 @@ def load_policy(name_or_path: str, *, tokenizer=None, lora_r: int = 0, lora_alph
 
     The tokenizer is checked for a pad token *before* the weights are loaded.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, \
-        AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"dtype = {dtype!r}; choose float32, bfloat16 or float16")
@@ -306,3 +305,24 @@ def iter_chunks(n: int, size: int) -> Iterator[slice]:
     """Slices ``[0:size], [size:2 size], ...`` covering ``range(n)``."""
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
+
+
+def policy_from_config(cfg, *, tokenizer=None, device=None) -> tuple[Policy, Policy]:
+    """(policy, reference) from an :class:`~prefgame.llm.config.OnlineConfig`.
+
+    ``cfg.policy_name`` is loaded (with LoRA when ``cfg.lora_r > 0``); the reference is
+    ``cfg.ref_name`` when set, else ``policy.reference()`` (frozen copy or adapters off).
+    """
+    if not cfg.policy_name:
+        raise ValueError("policy_name is empty: set it, or build a Policy yourself")
+    policy = load_policy(cfg.policy_name, tokenizer=tokenizer, lora_r=cfg.lora_r,
+                         lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                         lora_target_modules=cfg.lora_target_modules, dtype=cfg.dtype,
+                         device=device)
+    if cfg.ref_name:
+        ref = load_policy(cfg.ref_name, tokenizer=policy.tokenizer, dtype=cfg.dtype,
+                          device=device)
+        ref.model.eval().requires_grad_(False)
+    else:
+        ref = policy.reference()
+    return policy, ref

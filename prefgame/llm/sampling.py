@@ -19,7 +19,7 @@ and every μ forward runs under ``disable_adapter()`` — the mixture never mixe
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -15,17 +15,17 @@ Every tokenizer has ``<pad>``, ``<eos>``, ``<bos>`` and ``<unk>`` special tokens
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
 __all__ = [
     "SPECIAL_TOKENS",
-    "build_word_tokenizer",
     "build_char_tokenizer",
+    "build_word_tokenizer",
     "tiny_gpt2",
-    "tiny_t5",
     "tiny_sequence_classifier",
+    "tiny_t5",
 ]
 
 #: Special tokens of the local tokenizers, in id order.
@@ -89,8 +89,8 @@ def build_char_tokenizer(texts: Iterable[str], *, model_max_length: int = 2048):
 def _special_ids(tokenizer) -> dict:
     if tokenizer.pad_token_id is None:
         raise ValueError("tokenizer has no pad token; set tokenizer.pad_token first")
-    return dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+    return {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
+                "eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id}
 
 
 def tiny_gpt2(tokenizer, *, n_layer: int = 2, n_embd: int = 64, n_head: int = 2,

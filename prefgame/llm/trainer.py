@@ -40,9 +40,9 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -50,19 +50,25 @@ import torch
 from prefgame import losses as L
 from prefgame.llm.config import OnlineConfig, schedule_value
 from prefgame.llm.judges import Judge
-from prefgame.llm.policy import (Policy, SequenceBatch, encode_prompts, iter_chunks,
-                                 reduce_tokens, token_logprobs)
+from prefgame.llm.policy import (
+    Policy,
+    SequenceBatch,
+    encode_prompts,
+    iter_chunks,
+    reduce_tokens,
+    token_logprobs,
+)
 from prefgame.llm.sampling import generate
 
 __all__ = [
-    "Method",
     "METHODS",
-    "Rollout",
+    "Method",
     "OnlineTrainer",
+    "Rollout",
+    "latest_checkpoint",
+    "load_checkpoint",
     "pairwise_loss",
     "rl_token_loss",
-    "load_checkpoint",
-    "latest_checkpoint",
 ]
 
 
@@ -175,9 +181,9 @@ class OnlineTrainer:
                  prompts: Sequence[str], *, ref: Policy | None = None, reward_model=None,
                  callbacks: Sequence[Callable] = ()):
         if not isinstance(config, OnlineConfig):
-            raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")
+            raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")  # noqa: TRY004
         if not callable(judge):
-            raise ValueError("judge must be callable as judge(prompts, ys, ys2)")
+            raise ValueError("judge must be callable as judge(prompts, ys, ys2)")  # noqa: TRY004
         self.method = METHODS[config.method]
         self.reward_model = reward_model if reward_model is not None else (
             judge if hasattr(judge, "reward") else None)
@@ -472,7 +478,7 @@ class OnlineTrainer:
     def _log(self, logs: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         if self._log_file is None:
-            self._log_file = open(self.out / "log.jsonl", "a")
+            self._log_file = open(self.out / "log.jsonl", "a")  # noqa: SIM115 - open for the run
         self._log_file.write(json.dumps(logs) + "\n")
         self._log_file.flush()
         if self.cfg.log_tensorboard:

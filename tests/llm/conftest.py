@@ -7,7 +7,7 @@ from prefgame.llm import CallableJudge, build_word_tokenizer
 
 torch.set_num_threads(1)
 
-WORDS = "the cat sat on a mat dog ran far away good bad fine short long text".split()
+WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "good", "bad", "fine", "short", "long", "text"]
 
 
 @pytest.fixture(scope="session")

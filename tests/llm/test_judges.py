@@ -3,9 +3,17 @@
 import pytest
 import torch
 
-from prefgame.llm import (CallableJudge, LLMJudge, PairwisePreferenceModel, RewardModel,
-                          antisymmetric_sigmoid, build_char_tokenizer, tiny_gpt2,
-                          tiny_sequence_classifier, train_judge)
+from prefgame.llm import (
+    CallableJudge,
+    LLMJudge,
+    PairwisePreferenceModel,
+    RewardModel,
+    antisymmetric_sigmoid,
+    build_char_tokenizer,
+    tiny_gpt2,
+    tiny_sequence_classifier,
+    train_judge,
+)
 
 X = ["the cat sat", "a dog ran", "good text", "the mat"]
 Y = ["good good", "bad", "fine short text", "the mat"]

@@ -3,8 +3,16 @@
 import pytest
 import torch
 
-from prefgame.llm import (Policy, SequenceBatch, encode_completions, encode_prompts,
-                          sequence_logprobs, tiny_gpt2, tiny_t5, token_logprobs)
+from prefgame.llm import (
+    Policy,
+    SequenceBatch,
+    encode_completions,
+    encode_prompts,
+    sequence_logprobs,
+    tiny_gpt2,
+    tiny_t5,
+    token_logprobs,
+)
 from prefgame.llm.policy import check_tokenizer
 
 

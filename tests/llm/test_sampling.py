@@ -7,8 +7,15 @@ import pytest
 import torch
 from scipy import stats
 
-from prefgame.llm import (Policy, add_lora, build_word_tokenizer, encode_prompts, generate,
-                          tiny_gpt2, tiny_t5)
+from prefgame.llm import (
+    Policy,
+    add_lora,
+    build_word_tokenizer,
+    encode_prompts,
+    generate,
+    tiny_gpt2,
+    tiny_t5,
+)
 from prefgame.llm.sampling import top_p_filter
 
 T = 3  # max new tokens
@@ -114,7 +121,7 @@ def test_mixture_distribution_matches_exact_enumeration(small_tok):
         observed = np.array([counts.get(tuple(s), 0) for s in seqs])
         assert observed.sum() == n
 
-        def pvalue(pr):
+        def pvalue(pr, observed=observed):
             exp = pr * n
             big = exp >= 5  # pool the rare outcomes into one bin
             o = np.append(observed[big], observed[~big].sum())
