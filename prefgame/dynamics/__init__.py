@@ -1,0 +1,65 @@
+"""Learning dynamics on tabular preference games (theory: ``../shared/reference/theory.md`` §2–§6).
+
+Every learner takes a game — a :class:`~prefgame.games.PreferenceGame` (single, or a batch of
+contexts ``[c, n, n]``) or a bare matrix P (with ``mu=``) — and τ, runs on softmax logits for a
+batch of games at once, and returns a :class:`Trajectory` (``policy``, ``logits``, ``history``,
+``steps``, ``iterations``, ``converged``, ``extra``; methods ``duality_gap(game)``,
+``residual(game)``).  Each has an *exact-expectation* flavour (default, deterministic) and a
+*sampled* flavour (``samples=m`` pairs/opponents per step and context, seeded by ``seed=``).
+Common keywords: ``steps``, ``init`` (start policy, default μ), ``record_every``, ``tol``.
+
+Public API (names are stable; the notebooks import them):
+
+=====================================  ======================================================
+``nash_md(game, tau, *, eta=None)``      Nash-MD, closed form; η_t = 2/(τ(t+2)) by default
+``nash_md_step(logpi, P, logmu, tau, eta)`` one batched step
+``nash_md_fixed_point(game, tau, eta)``   biased fixed point of constant-step Nash-MD
+``nash_md_bound(tau, t)``                 the theorem's bound 8/(τ²(t+1)) on KL(π*‖π_t)
+``online_mirror_descent(game, tau, *, eta)`` OMD / Hedge against the current policy (τ = 0 ok)
+``online_ipo(game, tau)``                 online IPO, y, y' ∼ sg(π)          → π*_τ
+``ipo_md(game, tau, beta)``               IPO-MD, y, y' ∼ sg(π^{1−β}μ^β)     → mixture = π* at τ/(1−β)
+``offline_ipo(game, tau)``                IPO with pairs from μ               → μ exp(Pμ/τ)/Z
+``online_dpo / offline_dpo(game, tau)``   DPO, online or from μ
+``online_slic / offline_slic(game, tau)`` SLiC hinge, online or from μ
+``preference_optimisation(game, tau, *, loss, sampler, beta)`` the general pairwise learner
+``nash_md_pg(game, tau, beta)``           Nash-MD-PG(β) policy gradient
+``self_play_pg(game, tau)``               Nash-MD-PG with β = 0 (τ = 0: unregularised self-play)
+``rlhf(game, tau)``                       PG on a Bradley–Terry reward fitted to P → μ exp(r/τ)/Z
+``fit_bradley_terry(game)``, ``rlhf_policy(game, tau)``, ``offline_ipo_optimum(game, tau)``,
+``ipo_md_mixture(pi, mu, beta)``          closed forms
+=====================================  ======================================================
+
+Optimisers and schedules (``optimizer=SGD(lr, momentum)`` / ``Adam(lr, beta1, beta2)``,
+``lr=`` a number or a schedule t ↦ lr_t) live in :mod:`prefgame.optim`; gradient-based learners
+take their gradient from the shared losses in :mod:`prefgame.losses` (closed forms proved equal
+to torch autograd in ``tests/test_dynamics_*.py``).
+
+Example::
+
+    >>> from prefgame.games import three_rater_types
+    >>> from prefgame.equilibrium import solve
+    >>> from prefgame.dynamics import online_ipo
+    >>> g = three_rater_types(0.1)
+    >>> run = online_ipo(g, 0.1, steps=5000, tol=1e-12)
+    >>> bool(abs(run.policy - solve(g, 0.1).policy).max() < 1e-10)
+    True
+"""
+
+from ._common import Trajectory
+from .mirror_descent import omd_step, online_mirror_descent
+from .nash_md import nash_md, nash_md_bound, nash_md_fixed_point, nash_md_step
+from .pairwise import (LOSS_DERIVATIVES, expected_gradient, expected_loss, ipo_md, ipo_md_mixture,
+                       natural_direction, offline_dpo, offline_ipo, offline_ipo_optimum, offline_slic,
+                       online_dpo, online_ipo, online_slic, preference_optimisation)
+from .policy_gradient import (fit_bradley_terry, nash_md_pg, nash_md_pg_gradient, rlhf, rlhf_policy,
+                              self_play_pg)
+
+__all__ = [
+    "Trajectory",
+    "nash_md", "nash_md_step", "nash_md_fixed_point", "nash_md_bound",
+    "online_mirror_descent", "omd_step",
+    "preference_optimisation", "online_ipo", "ipo_md", "offline_ipo", "online_dpo", "offline_dpo",
+    "online_slic", "offline_slic", "offline_ipo_optimum", "ipo_md_mixture",
+    "expected_loss", "expected_gradient", "natural_direction", "LOSS_DERIVATIVES",
+    "nash_md_pg", "self_play_pg", "nash_md_pg_gradient", "fit_bradley_terry", "rlhf", "rlhf_policy",
+]

@@ -1,0 +1,167 @@
+"""Shared plumbing for the tabular learners: game arrays, the result type, sampling, the loop.
+
+Every learner works on a batch of c games (contexts) at once: P ``[c, n, n]``, log μ ``[c, n]``,
+logits z ``[c, n]``.  A single game is a batch of one, squeezed again on output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..equilibrium import duality_gap, fixed_point_residual
+from ..games import PreferenceGame, validate_policy, validate_preference_matrix
+from ..policies import log_softmax, matvec, softmax
+
+__all__ = ["Trajectory", "game_arrays", "check_tau", "check_steps", "sample_categorical", "run_loop"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """What a learner returns.
+
+    Attributes:
+        policy: the last iterate π_T, ``[n]`` (single game) or ``[c, n]`` (batch).
+        logits: its centred logits z_T (same shape).
+        history: recorded iterates ``[k, n]`` or ``[k, c, n]`` (always includes π_0 and π_T).
+        steps: the step index of each recorded iterate ``[k]``.
+        iterations: number of updates performed.
+        converged: whether the stopping tolerance (if any) was met in every context.
+        method: the learner's name; tau: the regularisation strength.
+        extra: learner-specific numbers (e.g. the mixture policy of IPO-MD, the fitted reward).
+    """
+
+    policy: np.ndarray
+    logits: np.ndarray
+    history: np.ndarray
+    steps: np.ndarray
+    iterations: int
+    converged: bool
+    method: str
+    tau: float
+    extra: dict = field(default_factory=dict)
+
+    def duality_gap(self, game, tau: float | None = None) -> np.ndarray | float:
+        """gap(π_T) in ``game`` at ``tau`` (default: the learner's τ)."""
+        return duality_gap(game, self.policy, self.tau if tau is None else tau)
+
+    def residual(self, game, tau: float | None = None) -> np.ndarray | float:
+        """The game's fixed-point residual ‖F(π_T)‖∞ (linear in the distance to π*_τ)."""
+        return fixed_point_residual(game, self.policy, self.tau if tau is None else tau)
+
+
+def check_tau(tau: float, *, allow_zero: bool = False) -> float:
+    try:
+        tau = float(tau)
+    except (TypeError, ValueError):
+        raise ValueError(f"tau = {tau!r}, must be a number") from None
+    if not np.isfinite(tau) or tau < 0 or (tau == 0 and not allow_zero):
+        raise ValueError(f"tau = {tau}, must be a finite number {'>= 0' if allow_zero else '> 0'}")
+    return tau
+
+
+def check_steps(steps: int, name: str = "steps", minimum: int = 0) -> int:
+    if isinstance(steps, bool) or int(steps) != steps or steps < minimum:
+        raise ValueError(f"{name} = {steps!r}, must be an integer >= {minimum}")
+    return int(steps)
+
+
+def check_beta(beta: float) -> float:
+    beta = float(beta)
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta = {beta}, must be in [0, 1]")
+    return beta
+
+
+def game_arrays(game, mu=None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(P ``[c, n, n]``, log μ ``[c, n]``, single) from a PreferenceGame or a matrix (+ μ)."""
+    if isinstance(game, PreferenceGame):
+        P = game.P
+        mu = game.mu if mu is None else validate_policy(mu, P.shape[-1])
+    else:
+        P = validate_preference_matrix(game)
+        n = P.shape[-1]
+        mu = np.full(n, 1.0 / n) if mu is None else validate_policy(mu, n)
+    if P.ndim not in (2, 3):
+        raise ValueError(f"P must be [n, n] or [c, n, n], got shape {P.shape}")
+    single = P.ndim == 2
+    Pb = P[None] if single else P
+    mub = np.broadcast_to(mu, Pb.shape[:-1])
+    return np.ascontiguousarray(Pb), np.log(mub), single
+
+
+def init_logits(init, logmu: np.ndarray) -> np.ndarray:
+    """Centred starting logits: μ by default, else the given policy ``[n]`` or ``[c, n]``."""
+    if init is None:
+        z = logmu.copy()
+    else:
+        pi = validate_policy(init, logmu.shape[-1], name="init")
+        z = np.log(np.broadcast_to(pi, logmu.shape)).copy()
+    return z - z.mean(axis=-1, keepdims=True)
+
+
+def sample_categorical(rng: np.random.Generator, logw: np.ndarray, m: int) -> np.ndarray:
+    """m i.i.d. draws from each row of exp(logw) ``[c, n]`` → indices ``[c, m]`` (inverse CDF)."""
+    cdf = np.cumsum(softmax(logw), axis=-1)
+    u = rng.random((logw.shape[0], m)) * cdf[:, -1:]
+    idx = np.empty((logw.shape[0], m), dtype=np.intp)
+    for k in range(logw.shape[0]):  # searchsorted is per row; rows are cheap
+        idx[k] = np.searchsorted(cdf[k], u[k], side="right")
+    return np.minimum(idx, logw.shape[-1] - 1)
+
+
+def run_loop(step: Callable[[np.ndarray, int], np.ndarray], z0: np.ndarray, steps: int, *,
+             record_every: int | None, stationarity: Callable[[np.ndarray], np.ndarray] | None = None,
+             tol: float | None = None, check_every: int = 10, on_check=None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """Iterate z ← step(z, t) for t = 0 … steps−1, recording every ``record_every`` steps.
+
+    If ``tol`` is given, stop once ``stationarity(z) <= tol`` in every context (checked every
+    ``check_every`` steps).  Returns (z_T, history of π, recorded steps, iterations, converged).
+    """
+    z = z0
+    hist, rec = [softmax(z)], [0]
+    converged = False
+    t = 0
+    if tol is not None and stationarity is not None and np.all(stationarity(z) <= tol):
+        converged = True
+    while t < steps and not converged:
+        z = step(z, t)
+        z = z - z.mean(axis=-1, keepdims=True)
+        t += 1
+        if record_every and t % record_every == 0:
+            hist.append(softmax(z))
+            rec.append(t)
+        if tol is not None and stationarity is not None and t % check_every == 0:
+            s = stationarity(z)
+            if on_check is not None:
+                on_check(t, s)
+            converged = bool(np.all(s <= tol))
+    if rec[-1] != t:
+        hist.append(softmax(z))
+        rec.append(t)
+    if not np.all(np.isfinite(z)):
+        raise FloatingPointError("the learner diverged (non-finite logits); lower the step size")
+    return z, np.stack(hist), np.asarray(rec), t, converged
+
+
+def finish(z, hist, rec, it, conv, single, method, tau, extra=None) -> Trajectory:
+    """Pack a :class:`Trajectory`, squeezing the context axis of a single game."""
+    pi = softmax(z)
+    if single:
+        z, pi, hist = z[0], pi[0], hist[:, 0]
+        extra = {k: (v[0] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 1 else v)
+                 for k, v in (extra or {}).items()}
+    return Trajectory(pi, z, hist, rec, it, conv, method, float(tau), dict(extra or {}))
+
+
+def residual_fn(P: np.ndarray, logmu: np.ndarray, tau: float) -> Callable[[np.ndarray], np.ndarray]:
+    """z ↦ ‖F(z)‖∞ per context, F = log π − log μ − Pπ/τ centred (zero iff π = π*_τ)."""
+    def res(z):
+        pi = softmax(z)
+        F = log_softmax(z) - logmu - matvec(P, pi) / tau
+        F = F - F.mean(axis=-1, keepdims=True)
+        return np.max(np.abs(F), axis=-1)
+    return res
