@@ -123,3 +123,18 @@ def test_library_mixture_gradient():
             w = u - m @ u - (P @ m - 0.5) / tau
             got = pw.expected_gradient(z, P, np.log(mu), tau, loss="ipo", sampler="mixture", beta=beta)
             np.testing.assert_allclose(got, 4 * m * w, atol=1e-12 * (1 + np.abs(w).max()))
+
+
+def test_library_nash_md_pg_gradient_is_minus_tau_S_w():
+    """prefgame's Nash-MD-PG(β) direction is −τ (diag π − ππᵀ) w_β, the same residual as IPO-MD."""
+    from prefgame.dynamics import nash_md_pg_gradient
+
+    for P, mu, tau, rng in GAMES:
+        z = rng.normal(size=len(mu))
+        pi = np.exp(z - np.logaddexp.reduce(z))
+        for beta in BETAS:
+            m = mixture(pi, mu, beta)
+            u = np.log(pi / mu)
+            w = u - m @ u - (P @ m - 0.5) / tau
+            got = nash_md_pg_gradient(z[None], P[None], np.log(mu)[None], tau, beta)[0]
+            np.testing.assert_allclose(got, -tau * (pi * w - pi * (pi @ w)), atol=1e-12)
