@@ -106,9 +106,13 @@ def sample_categorical(rng: np.random.Generator, logw: np.ndarray, m: int) -> np
     """m i.i.d. draws from each row of exp(logw) ``[c, n]`` → indices ``[c, m]`` (inverse CDF)."""
     cdf = np.cumsum(softmax(logw), axis=-1)
     u = rng.random((logw.shape[0], m)) * cdf[:, -1:]
-    idx = np.empty((logw.shape[0], m), dtype=np.intp)
-    for k in range(logw.shape[0]):  # searchsorted is per row; rows are cheap
-        idx[k] = np.searchsorted(cdf[k], u[k], side="right")
+    c, n = logw.shape
+    if c * m * n <= 4_000_000:  # small n: one vectorised comparison against the CDF
+        idx = (u[:, :, None] >= cdf[:, None, :]).sum(axis=-1)
+    else:
+        idx = np.empty((c, m), dtype=np.intp)
+        for k in range(c):  # searchsorted is per row
+            idx[k] = np.searchsorted(cdf[k], u[k], side="right")
     return np.minimum(idx, logw.shape[-1] - 1)
 
 

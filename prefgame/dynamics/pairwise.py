@@ -241,7 +241,7 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
     rng = np.random.default_rng(seed)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
-        if lr == "auto":
+        if optimizer is None and lr == "auto":
             raise ValueError("lr='auto' needs the exact flavour; give a number or a schedule with samples=")
 
     def direction(zz):
@@ -265,7 +265,7 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
               - np.bincount((rows + ys2).ravel(), g.ravel(), c * n)).reshape(c, n)
         return gu / (2.0 * np.exp(logw)) if precondition else gu
 
-    auto = isinstance(lr, str)
+    auto = optimizer is None and isinstance(lr, str)
     if auto and lr != "auto":
         raise ValueError(f"lr = {lr!r}, must be 'auto', a number or a schedule")
     if optimizer is None and not auto:
