@@ -1,0 +1,110 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Intransitive preferences: RLHF against the Nash solution
+#
+# RLHF fits a Bradley–Terry reward r to the preferences and returns μ exp(r/τ)/Z. A scalar reward cannot
+# represent a preference cycle. The Nash solution (NLHF) optimises against the preferences directly. Here we
+# compare the two on rock–paper–scissors, the intransitive dice, a near-cycle and NLHF's three rater types,
+# as ε and τ vary. Everything comes from `prefgame` (games, `equilibrium.solve`, `dynamics.rlhf_policy`).
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from prefgame.dynamics import fit_bradley_terry, rlhf_policy
+from prefgame.equilibrium import duality_gap, solve
+from prefgame.games import intransitive_dice, near_cyclic, rock_paper_scissors, three_rater_types
+
+plt.rcParams["figure.figsize"] = (6.4, 3.6)
+np.set_printoptions(precision=4, suppress=True)
+
+# %% [markdown]
+# ## Symmetric cycles: both answers are uniform
+# In rock–paper–scissors and the dice (A ≻ B ≻ C ≻ A, each with probability 5/9) every action ties with the
+# uniform policy, so the fitted Bradley–Terry reward is constant and RLHF returns μ — which here *is* the Nash
+# equilibrium. A non-symmetric cycle breaks this coincidence.
+
+# %%
+tau = 0.05
+for g in (rock_paper_scissors(), intransitive_dice(), near_cyclic()):
+    r = fit_bradley_terry(g)
+    nash, rl = solve(g, tau).policy, rlhf_policy(g, tau)
+    print(f"{g.name:12s} BT reward {r}   Nash {nash}   RLHF {rl}   P(Nash ≻ RLHF) = {nash @ g.P @ rl:.3f}")
+
+# %% [markdown]
+# ## Three rater types (NLHF §3.2)
+# Type 1 (share 1/3 − ε) prefers y2 ≻ y1, type 2 prefers y1 ≻ y3, type 3 prefers y3 ≻ y2. The unregularised Nash
+# equilibrium is (1/3 + ε/2, 1/3 + ε/2, 1/3 − ε): it moves smoothly with ε. RLHF with a small τ concentrates on
+# the action with the highest fitted reward, which jumps from y1 to y2 as ε changes sign.
+
+# %%
+eps_grid = np.linspace(-0.3, 0.3, 61)
+tau = 0.01
+nash = np.array([solve(three_rater_types(e), tau).policy for e in eps_grid])
+vnw = np.array([solve(three_rater_types(e), 0.0).policy for e in eps_grid])
+rl = np.array([rlhf_policy(three_rater_types(e), tau) for e in eps_grid])
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+for k, name in enumerate(("y1", "y2", "y3")):
+    axes[0].plot(eps_grid, nash[:, k], label=f"Nash τ={tau}: {name}")
+    axes[0].plot(eps_grid, vnw[:, k], "k:", lw=1)
+    axes[1].plot(eps_grid, rl[:, k], label=f"RLHF τ={tau}: {name}")
+axes[0].set_title("Nash (dotted: τ = 0, (1/3+ε/2, 1/3+ε/2, 1/3−ε))"); axes[1].set_title("RLHF (Bradley–Terry)")
+for ax in axes:
+    ax.set_xlabel("ε"); ax.legend(fontsize=8)
+axes[0].set_ylabel("probability"); plt.show()
+
+# %% [markdown]
+# **Head to head and exploitability.** The unregularised Nash solution (von Neumann winner, black) beats or ties
+# every policy: P(π_vNW ≻ π_RLHF) ≥ ½, with equality when RLHF plays an action in its support (it ties with each
+# of them). The regularised Nash solutions are close to ½ against RLHF, and may lose by a little, because
+# regularisation costs them exactness. The clear difference is exploitability in the unregularised game (duality
+# gap at τ = 0, 2·max_y P(y ≻ π) − 1): small for the Nash solutions, large for RLHF, which plays a
+# near-deterministic policy that some other action beats.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for t in (0.01, 0.05, 0.2):
+    wins, gap_n, gap_r = [], [], []
+    for e in eps_grid:
+        g = three_rater_types(e)
+        a, b = solve(g, t).policy, rlhf_policy(g, t)
+        wins.append(a @ g.P @ b)
+        gap_n.append(duality_gap(g, a, 0.0)); gap_r.append(duality_gap(g, b, 0.0))
+    axes[0].plot(eps_grid, wins, label=f"τ = {t}")
+    line, = axes[1].plot(eps_grid, gap_r, label=f"RLHF τ = {t}")
+    axes[1].plot(eps_grid, gap_n, ls="--", color=line.get_color(), label=f"Nash τ = {t}")
+vnw_wins = [solve(three_rater_types(e), 0.0).policy @ three_rater_types(e).P @ rlhf_policy(three_rater_types(e), 0.01)
+            for e in eps_grid]
+axes[0].plot(eps_grid, vnw_wins, "k", lw=2, label="τ = 0 Nash vs RLHF τ = 0.01")
+axes[0].axhline(0.5, color="k", lw=0.8, ls=":"); axes[0].set_title("P(π_Nash ≻ π_RLHF)"); axes[0].set_xlabel("ε")
+axes[1].set_title("exploitability in the τ = 0 game"); axes[1].set_xlabel("ε")
+axes[0].legend(fontsize=8); axes[1].legend(fontsize=7); plt.show()
+
+# %% [markdown]
+# ## As τ varies
+# Large τ keeps both near μ (uniform); as τ → 0 the Nash solution tends to the von Neumann winner while RLHF
+# tends to a deterministic policy on the best-scoring action (here ε = 0.1).
+
+# %%
+taus = np.logspace(-3, 1, 41)
+g = three_rater_types(0.1)
+nash_t = np.array([solve(g, t).policy for t in taus])
+rl_t = np.array([rlhf_policy(g, t) for t in taus])
+for k, name in enumerate(("y1", "y2", "y3")):
+    line, = plt.semilogx(taus, nash_t[:, k], label=f"Nash {name}")
+    plt.semilogx(taus, rl_t[:, k], ls="--", color=line.get_color(), label=f"RLHF {name}")
+plt.xlabel("τ"); plt.ylabel("probability"); plt.title("three rater types, ε = 0.1"); plt.legend(fontsize=8, ncol=2)
+plt.show()
+print("tau -> 0: Nash", nash_t[0], " von Neumann winner", solve(g, 0.0).policy, " RLHF", rl_t[0])
