@@ -1,0 +1,135 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A tour of the dynamics on the simplex
+#
+# Three actions, near-cyclic preferences (y1 ≻ y2 w.p. 0.9, y2 ≻ y3 w.p. 0.8, y3 ≻ y1 w.p. 0.7 — a stand-in for
+# Calandriello et al. App. E, whose exact matrix was not recovered), uniform μ, τ = 0.1. All learners are the
+# exact-expectation tabular ones from `prefgame.dynamics`; every policy is drawn on the 2-simplex.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from prefgame.dynamics import (ipo_md, nash_md, offline_ipo_optimum, online_dpo, online_ipo,
+                               online_mirror_descent, rlhf_policy, self_play_pg)
+from prefgame.equilibrium import duality_gap, solve
+from prefgame.games import near_cyclic, rock_paper_scissors
+
+plt.rcParams["figure.figsize"] = (5.5, 5.0)
+game, tau = near_cyclic(), 0.1
+star = solve(game, tau).policy
+init = np.array([0.1, 0.8, 0.1])
+CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+
+
+def xy(pi):
+    """Barycentric → Cartesian coordinates of the 2-simplex (plotting only)."""
+    return np.asarray(pi) @ CORNERS
+
+
+def simplex(ax, title):
+    ax.plot(*np.vstack([CORNERS, CORNERS[:1]]).T, "k", lw=0.8)
+    for c, name in zip(CORNERS, game.actions):
+        ax.annotate(name, c, ha="center", va="top" if c[1] == 0 else "bottom")
+    ax.plot(*xy(star), "k*", ms=14, label="π*_τ")
+    ax.set_title(title); ax.set_aspect("equal"); ax.axis("off")
+
+
+print("pi*_tau =", np.round(star, 4))
+
+# %% [markdown]
+# ## Nash-MD and online IPO reach π*_τ; online DPO does not
+# Nash-MD (η_t = 2/(τ(t+2))) and online IPO both converge to the regularised equilibrium (Prop. 4.1); online DPO
+# spirals into a different point (Calandriello App. F; its stationarity condition is in
+# `paper_proofs/online_dpo.md`). Offline IPO's answer μ exp(Pμ/τ)/Z and the RLHF policy are marked too.
+
+# %%
+runs = {
+    "Nash-MD": nash_md(game, tau, steps=300, init=init, record_every=1),
+    "online IPO": online_ipo(game, tau, steps=300, init=init, record_every=1),
+    "online DPO": online_dpo(game, tau, steps=1500, init=init, record_every=1),
+}
+fig, ax = plt.subplots()
+simplex(ax, "near-cyclic game, τ = 0.1")
+for name, run in runs.items():
+    ax.plot(*xy(run.history).T, ".-", ms=2, lw=1, label=name)
+ax.plot(*xy(offline_ipo_optimum(game, tau)), "s", label="offline IPO optimum")
+ax.plot(*xy(rlhf_policy(game, tau)), "D", label="RLHF")
+ax.legend(fontsize=8, loc="upper right"); plt.show()
+for name, run in runs.items():
+    print(f"{name:11s} final π = {np.round(run.policy, 4)}   gap = {duality_gap(game, run.policy, tau):.2e}")
+
+# %% [markdown]
+# ## IPO-MD: the β sweep
+# β interpolates between online IPO (β = 0) and offline IPO (β = 1). The fixed point moves along a curve from π*_τ
+# to μ exp(Pμ/τ)/Z; its *mixture* π^{1−β} μ^β is exactly the equilibrium at the weaker regularisation τ/(1−β)
+# (Prop. 5.2, dotted markers).
+
+# %%
+fig, ax = plt.subplots()
+simplex(ax, "IPO-MD, β sweep")
+for beta in (0.0, 0.25, 0.5, 0.75, 0.95):
+    run = ipo_md(game, tau, beta, steps=300, init=init, record_every=1)
+    line, = ax.plot(*xy(run.history).T, "-", lw=1, label=f"β = {beta}")
+    ax.plot(*xy(run.policy), "o", color=line.get_color())
+    ax.plot(*xy(solve(game, tau / (1 - beta)).policy), "x", color=line.get_color(), ms=8)
+betas = np.linspace(0, 0.99, 60)
+curve = np.array([ipo_md(game, tau, b, steps=400, tol=1e-10).policy for b in betas])
+ax.plot(*xy(curve).T, "k:", lw=1, label="fixed points, β ∈ [0, 1)")
+ax.plot(*xy(offline_ipo_optimum(game, tau)), "ks", label="offline IPO (β = 1)")
+ax.legend(fontsize=8, loc="upper right"); plt.show()
+
+# %% [markdown]
+# ## Last iterate vs average iterate vs self-play, on rock–paper–scissors
+# Without regularisation (τ = 0), self-play policy gradient and online mirror descent against the current policy
+# (Hedge) both circle the equilibrium instead of converging (with discrete steps they drift slowly outwards);
+# only Hedge's *average* iterate converges. Nash-MD's last iterate goes straight to the (here uniform)
+# equilibrium of the regularised game.
+
+# %%
+rps = rock_paper_scissors()
+start = np.array([0.6, 0.25, 0.15])
+fig, ax = plt.subplots()
+ax.plot(*np.vstack([CORNERS, CORNERS[:1]]).T, "k", lw=0.8)
+for c, name in zip(CORNERS, rps.actions):
+    ax.annotate(name, c, ha="center", va="top" if c[1] == 0 else "bottom")
+sp = self_play_pg(rps, 0.0, steps=600, lr=0.2, init=start, record_every=1)
+omd = online_mirror_descent(rps, 0.0, eta=0.1, steps=600, init=start, record_every=1)
+nmd = nash_md(rps, 0.05, steps=600, init=start, record_every=1)
+ax.plot(*xy(sp.history).T, lw=1, label="self-play PG, τ = 0")
+ax.plot(*xy(omd.history).T, lw=1, label="OMD/Hedge, τ = 0 (last iterate)")
+ax.plot(*xy(omd.extra["average"]), "o", label="OMD average iterate")
+ax.plot(*xy(nmd.history).T, lw=1.5, label="Nash-MD, τ = 0.05")
+ax.set_aspect("equal"); ax.axis("off"); ax.set_title("rock–paper–scissors", pad=18)
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2)
+plt.show()
+
+# %% [markdown]
+# ## Convergence in duality gap
+# The gap 2τ KL(π‖BR(π)) of the near-cyclic game along each run (log scale).
+
+# %%
+plt.figure(figsize=(6.4, 3.6))
+for name, run in runs.items():
+    plt.semilogy(run.steps, [max(duality_gap(game, p, tau), 1e-17) for p in run.history], label=name)
+run = ipo_md(game, tau, 0.5, steps=300, init=init, record_every=1)
+plt.semilogy(run.steps, [max(duality_gap(game, p, tau), 1e-17) for p in run.history], label="IPO-MD β = 0.5")
+plt.xlabel("step"); plt.ylabel("duality gap at τ"); plt.legend(fontsize=8); plt.show()
+
+# %% [markdown]
+# Online IPO (with the library's Jacobian-based step) converges linearly to π*_τ; Nash-MD with the theorem's
+# schedule η_t = 2/(τ(t+2)) converges in last iterate at ≈ 1/T² in KL; IPO-MD with β > 0 and online DPO converge to
+# other points — IPO-MD's to the policy whose mixture is π* at τ/(1−β), online DPO's to the root of its own
+# stationarity condition — so their gap at τ stays positive.
