@@ -192,10 +192,34 @@ def run_equivalence(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- figures
+
+
+def add_figures(sub) -> None:
+    from .figures import FIGURES
+
+    p = sub.add_parser("figures", help="draw the study's figures (PNG and SVG)")
+    p.add_argument("--out", default="figures", help="output folder (default: figures)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help=f"only these: {', '.join(FIGURES)}")
+    p.set_defaults(run=run_figures)
+
+
+def run_figures(args: argparse.Namespace) -> int:
+    from .figures import make_figures
+
+    try:
+        paths = make_figures(args.out, args.only, progress=lambda n: print(f"  drew {n}", file=sys.stderr))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for path in paths:
+        print(path)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 #: Subcommand registrars, in the order they appear in ``--help``.
-COMMANDS: list[Callable] = [add_solve, add_equivalence]
+COMMANDS: list[Callable] = [add_solve, add_equivalence, add_figures]
 
 
 def build_parser() -> argparse.ArgumentParser:
