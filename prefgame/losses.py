@@ -41,6 +41,7 @@ __all__ = [
     "ipo_soft_target",
     "nash_md_pg_loss",
     "nash_md_pg_token_loss",
+    "regularised_pg_token_loss",
     "policy_gradient_loss",
     "sppo_loss",
     "stop_gradient",
@@ -146,6 +147,29 @@ def nash_md_pg_loss(logp: Array, u: Array, p: Array, *, tau: float) -> Array:
     return policy_gradient_loss(logp, p - 0.5 - tau * stop_gradient(u))
 
 
+def regularised_pg_token_loss(
+    token_logp: Array, token_u: Array, advantage: Array, mask: Array, *, tau: float
+) -> Array:
+    """Token-level KL-regularised policy gradient, shape ``[batch, T] -> [batch]``.
+
+    Each token's score is credited with the sequence advantage and with the KL log-ratios from
+    its own position on (reward-to-go of the penalty −τ log π/μ):
+
+        A_t = A − τ Σ_{s ≥ t} m_s u_s,      loss = −Σ_t m_t sg(A_t) log π(y_t | y_<t),
+
+    with m the completion mask and u_s = log π(y_s|y_<s) − log μ(y_s|y_<s).  RL with a reward
+    model uses A = r(y) − baseline; Nash-MD-PG uses A = P(y ≻ y') − ½.
+    """
+    tau = _check_tau(tau)
+    xp = _xp(token_logp, token_u, mask)
+    u = stop_gradient(token_u) * mask
+    to_go = xp.flip(xp.cumulative_sum(xp.flip(u, axis=-1), axis=-1), axis=-1)
+    if not hasattr(advantage, "shape"):
+        advantage = xp.asarray(advantage, dtype=token_logp.dtype)
+    adv = advantage[..., None] - tau * to_go
+    return xp.sum(-stop_gradient(adv) * token_logp * mask, axis=-1)
+
+
 def nash_md_pg_token_loss(
     token_logp: Array, token_u: Array, p: Array, mask: Array, *, tau: float
 ) -> Array:
@@ -156,16 +180,10 @@ def nash_md_pg_token_loss(
 
         A_t = P(y ≻ y') − ½ − τ Σ_{s ≥ t} m_s u_s,      loss = −Σ_t m_t sg(A_t) log π(y_t | y_<t),
 
-    with m the completion mask and u_s = log π(y_s|y_<s) − log μ(y_s|y_<s).  Summed over t the
-    KL term equals the sequence-level −τ u(y) · log π(y) only in expectation, as in the paper.
+    i.e. :func:`regularised_pg_token_loss` with advantage P(y ≻ y') − ½.  Summed over t the KL
+    term equals the sequence-level −τ u(y) · log π(y) only in expectation, as in the paper.
     """
-    tau = _check_tau(tau)
-    xp = _xp(token_logp, token_u, mask)
-    u = stop_gradient(token_u) * mask
-    to_go = xp.flip(xp.cumulative_sum(xp.flip(u, axis=-1), axis=-1), axis=-1)
-    p = xp.asarray(p, dtype=token_logp.dtype) if not hasattr(p, "shape") else p
-    adv = p[..., None] - 0.5 - tau * to_go
-    return xp.sum(-stop_gradient(adv) * token_logp * mask, axis=-1)
+    return regularised_pg_token_loss(token_logp, token_u, p - 0.5, mask, tau=tau)
 
 
 def sppo_loss(u: Array, p: Array, *, eta: float) -> Array:

@@ -70,3 +70,17 @@ def test_token_level_credits_log_ratios_from_each_position_on():
 def test_bad_tau_is_rejected_by_name(bad):
     with pytest.raises(ValueError, match="tau"):
         L.ipo_loss(np.zeros(2), tau=bad)
+
+
+def test_regularised_pg_token_loss_with_a_reward_advantage():
+    tok_logp = torch.tensor([[-1.0, -2.0, -0.5]], dtype=torch.float64, requires_grad=True)
+    tok_u = torch.tensor([[0.2, 0.1, -0.3]], dtype=torch.float64)
+    mask = torch.ones(1, 3, dtype=torch.float64)
+    adv, tau = torch.tensor([1.5], dtype=torch.float64), 0.1
+    loss = L.regularised_pg_token_loss(tok_logp, tok_u, adv, mask, tau=tau)
+    (g,) = torch.autograd.grad(loss.sum(), tok_logp)
+    torch.testing.assert_close(g, -(1.5 - tau * torch.tensor([[0.0, -0.2, -0.3]], dtype=torch.float64)))
+    # Nash-MD-PG is the same loss with advantage P(y ≻ y') − ½.
+    p = torch.tensor([0.8], dtype=torch.float64)
+    torch.testing.assert_close(L.nash_md_pg_token_loss(tok_logp, tok_u, p, mask, tau=tau),
+                               L.regularised_pg_token_loss(tok_logp, tok_u, p - 0.5, mask, tau=tau))
