@@ -216,10 +216,37 @@ def run_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- study
+
+
+def add_study(sub) -> None:
+    p = sub.add_parser("study", help="the main job: the whole tabular study on the built-in games, "
+                                     "as a markdown report with figures")
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--tau", type=_positive_tau, nargs="+", default=[0.1, 1.0], help="τ values (default 0.1 1)")
+    p.add_argument("--games", nargs="+", metavar="NAME", help="subset of the study's games")
+    p.add_argument("--force", action="store_true", help="recompute parts already in --out")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_study_cmd)
+
+
+def run_study_cmd(args: argparse.Namespace) -> int:
+    from .study import run_study
+
+    try:
+        path = run_study(args.out, taus=args.tau, games=args.games, force=args.force,
+                         figures=not args.no_figures, progress=not args.quiet)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(path)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 #: Subcommand registrars, in the order they appear in ``--help``.
-COMMANDS: list[Callable] = [add_solve, add_equivalence, add_figures]
+COMMANDS: list[Callable] = [add_solve, add_equivalence, add_figures, add_study]
 
 
 def build_parser() -> argparse.ArgumentParser:
