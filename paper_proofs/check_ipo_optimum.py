@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 import torch
 
-from _helpers import (fd_grad, games, grad, minimise, population_loss, random_policy, softmax, t64)
+from _proof_helpers import (fd_grad, games, grad, minimise, population_loss, random_policy, softmax, t64)
 from prefgame import losses as L
 
 GAMES = games(range(6))

@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 from scipy.optimize import minimize
 
-from _helpers import games, kl, log_softmax, random_policy, softmax, solve_pi
+from _proof_helpers import games, kl, log_softmax, random_policy, softmax, solve_pi
 
 GAMES = games(range(12))
 C_PROVED, C_PUBLISHED = 1 / 8, 2.0

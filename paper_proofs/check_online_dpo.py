@@ -6,7 +6,7 @@ import sympy as sp
 from scipy.optimize import root
 from scipy.special import expit
 
-from _helpers import fd_grad, games, grad, population_loss, random_policy, softmax, solve_pi
+from _proof_helpers import fd_grad, games, grad, population_loss, random_policy, softmax, solve_pi
 from prefgame.games import (PreferenceGame, bradley_terry, cyclic, intransitive_dice,
                             rock_paper_scissors)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from _helpers import (best_response, games, grad, minimise, population_loss, random_policy, softmax,
+from _proof_helpers import (best_response, games, grad, minimise, population_loss, random_policy, softmax,
                       solve_pi)
 from prefgame.games import PreferenceGame, rock_paper_scissors
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from _helpers import games, random_policy, t64
+from _proof_helpers import games, random_policy, t64
 from prefgame import losses as L
 
 GAMES = games(range(8))

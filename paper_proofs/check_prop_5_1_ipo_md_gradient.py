@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from _helpers import best_response, games, mixture, random_game, random_policy, solve_pi, t64
+from _proof_helpers import best_response, games, mixture, random_game, random_policy, solve_pi, t64
 from prefgame import losses as L
 
 GAMES = games(range(8))

@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 from scipy.optimize import root
 
-from _helpers import best_response, games, grad, mixture, population_loss, softmax, solve_pi
+from _proof_helpers import best_response, games, grad, mixture, population_loss, softmax, solve_pi
 from prefgame.games import PreferenceGame
 
 GAMES = games(range(8))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize, root
 
-from _helpers import best_response, games, kl, random_P, random_policy, softmax, solve_pi
+from _proof_helpers import best_response, games, kl, random_P, random_policy, softmax, solve_pi
 from prefgame.equilibrium import duality_gap, solve
 from prefgame.games import PreferenceGame
 
