@@ -158,8 +158,9 @@ def generate(
             logits = l_mu
         else:
             logits = mixture_logits(l_pi, l_mu, beta)
-        logits = top_p_filter(logits / temperature, top_p)
-        logp_sample = logits.log_softmax(-1)
+        if temperature != 1.0:
+            logits = logits / temperature
+        logp_sample = top_p_filter(logits, top_p).log_softmax(-1)
         nxt = torch.multinomial(logp_sample.exp(), 1, generator=generator).squeeze(-1)
         alive = ~done
         nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
@@ -168,7 +169,8 @@ def generate(
         masks.append(m)
         lp_s.append(logp_sample.gather(-1, nxt[:, None]).squeeze(-1) * m)
         if run_pi:
-            lp_pi.append(_gather_logp(l_pi, nxt) * m)
+            plain = beta == 0.0 and temperature == 1.0 and top_p >= 1.0
+            lp_pi.append(lp_s[-1] if plain else _gather_logp(l_pi, nxt) * m)
         if need_ref:
             lp_mu.append(_gather_logp(l_mu, nxt) * m)
         done = done | (nxt == eos)

@@ -312,7 +312,7 @@ class OnlineTrainer:
         t0 = time.perf_counter()
         kind = self.method.sampler
         if kind == "pair":
-            both = self._sample(prompts + prompts, beta, per_prompt=2)
+            both = self._fill_ref_logp(self._sample(prompts + prompts, beta, per_prompt=2))
             n = len(prompts)
             y, y2 = both.select(slice(0, n)), both.select(slice(n, 2 * n))
         elif kind == "vs_mixture":
@@ -327,9 +327,7 @@ class OnlineTrainer:
             reward = self.reward_model.reward(prompts, texts).float().cpu()
         else:
             p = self.judge(prompts, texts, texts2).float()
-        self._fill_ref_logp(y)
-        if self.method.sampler == "pair":
-            self._fill_ref_logp(y2)
+        self._fill_ref_logp(y)  # one batched μ forward where the sampler did not run μ
         win = None
         every = self.cfg.win_rate_every
         if every and self.step_count % every == 0:
