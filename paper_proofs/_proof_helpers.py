@@ -13,8 +13,24 @@ from scipy.special import log_softmax, softmax
 from prefgame.equilibrium import best_response, kl, solve
 from prefgame.games import PreferenceGame
 
-__all__ = ["population_loss", "grad", "fd_grad", "minimise", "random_P", "random_policy", "random_game", "games", "mixture", "solve_pi",
-           "best_response", "kl", "softmax", "log_softmax", "t64", "SEEDS"]
+__all__ = [
+    "SEEDS",
+    "best_response",
+    "fd_grad",
+    "games",
+    "grad",
+    "kl",
+    "log_softmax",
+    "minimise",
+    "mixture",
+    "population_loss",
+    "random_P",
+    "random_game",
+    "random_policy",
+    "softmax",
+    "solve_pi",
+    "t64",
+]
 
 SEEDS = range(8)
 

@@ -1,11 +1,21 @@
 """Executable proof of statement 3 (ipo_optimum.md): IPO population optimum; IPO vs DPO."""
+# ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
 import pytest
 import sympy as sp
 import torch
+from _proof_helpers import (
+    fd_grad,
+    games,
+    grad,
+    minimise,
+    population_loss,
+    random_policy,
+    softmax,
+    t64,
+)
 
-from _proof_helpers import (fd_grad, games, grad, minimise, population_loss, random_policy, softmax, t64)
 from prefgame import losses as L
 
 GAMES = games(range(6))
@@ -37,7 +47,7 @@ def test_b_gradient_hessian_and_minimiser(seed):
     P, mu, tau, rng = GAMES[seed]
     n = len(mu)
     for nu in (mu, random_policy(n, rng)):
-        fun = lambda z: population_loss(z, P, mu, tau, nu)  # noqa: E731
+        fun = lambda z: population_loss(z, P, mu, tau, nu)
         z0 = rng.normal(size=n)
         u0 = np.log(softmax(z0)) - np.log(mu)
         g_auto = grad(fun, z0)
@@ -91,7 +101,7 @@ def test_c_two_actions_ipo(p, tau):
 def test_c_dpo_derivative_sympy():
     h, p = sp.symbols("h p", real=True)
     tau = sp.symbols("tau", positive=True)
-    sig = lambda x: 1 / (1 + sp.exp(-x))  # noqa: E731
+    sig = lambda x: 1 / (1 + sp.exp(-x))
     ell = -p * sp.log(sig(tau * h)) - (1 - p) * sp.log(sig(-tau * h))
     d = sp.diff(ell, h)
     assert sp.simplify(d - tau * (sig(tau * h) - p)) == 0

@@ -1,11 +1,11 @@
 """Executable proof of statement 2 (nash_md.md): Nash-MD's update and convergence."""
+# ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
 import pytest
 import sympy as sp
+from _proof_helpers import games, kl, random_policy, softmax, solve_pi
 from scipy.optimize import minimize
-
-from _proof_helpers import games, kl, log_softmax, random_policy, softmax, solve_pi
 
 GAMES = games(range(12))
 C_PROVED, C_PUBLISHED = 1 / 8, 2.0
@@ -24,11 +24,11 @@ def test_a_closed_form_is_the_argmax(seed):
     pi = random_policy(n, rng)
     eta = 0.7 / tau
     new, m = nash_md_step(P, mu, tau, eta, pi)
-    obj = lambda z: -(eta * softmax(z) @ P @ m - kl(softmax(z), m))  # noqa: E731
+    obj = lambda z: -(eta * softmax(z) @ P @ m - kl(softmax(z), m))
     res = minimize(obj, np.zeros(n), method="BFGS", options={"gtol": 1e-12})
     np.testing.assert_allclose(softmax(res.x), new, atol=1e-5)
     assert -res.fun <= -obj(np.log(new)) + 1e-12
-    wkl = lambda z: (1 - eta * tau) * kl(softmax(z), pi) + eta * tau * kl(softmax(z), mu)  # noqa: E731
+    wkl = lambda z: (1 - eta * tau) * kl(softmax(z), pi) + eta * tau * kl(softmax(z), mu)
     res = minimize(wkl, np.zeros(n), method="BFGS", options={"gtol": 1e-12})
     np.testing.assert_allclose(softmax(res.x), m, atol=1e-5)
     # log-space form: log π' = (1−ητ) log π + ητ log μ + η P m + c
@@ -98,7 +98,7 @@ def test_b_adversarial_search_stays_below_one_eighth():
 def test_c_induction_sympy():
     t = sp.symbols("t", nonnegative=True)
     c, tau = sp.symbols("c tau", positive=True)
-    bound = lambda k: 4 * c / (tau**2 * (k + 1))  # noqa: E731
+    bound = lambda k: 4 * c / (tau**2 * (k + 1))
     eta = 2 / (tau * (t + 2))
     slack = sp.simplify(bound(t + 1) - ((1 - eta * tau) * bound(t) + c * eta**2))
     # slack = 4c / (τ²(t+1)(t+2)²) > 0

@@ -3,12 +3,17 @@
 import numpy as np
 import pytest
 import sympy as sp
+from _proof_helpers import fd_grad, games, grad, population_loss, random_policy, softmax, solve_pi
 from scipy.optimize import root
 from scipy.special import expit
 
-from _proof_helpers import fd_grad, games, grad, population_loss, random_policy, softmax, solve_pi
-from prefgame.games import (PreferenceGame, bradley_terry, cyclic, intransitive_dice,
-                            rock_paper_scissors)
+from prefgame.games import (
+    PreferenceGame,
+    bradley_terry,
+    cyclic,
+    intransitive_dice,
+    rock_paper_scissors,
+)
 
 GAMES = games(range(6))
 
@@ -23,7 +28,7 @@ def stationary_point(P, mu, tau, u0=None):
     n = len(mu)
     u0 = np.zeros(n) if u0 is None else u0
     # πᵀr = 0 makes one equation redundant and u is defined up to a constant: fix the gauge.
-    eqs = lambda u: np.r_[u.mean(), residual_r(u, P, mu, tau)[0][1:]]  # noqa: E731
+    eqs = lambda u: np.r_[u.mean(), residual_r(u, P, mu, tau)[0][1:]]
     sol = root(eqs, u0, method="hybr", tol=1e-14)
     r, pi = residual_r(sol.x, P, mu, tau)
     assert np.abs(r).max() < 1e-11
@@ -35,7 +40,7 @@ def test_a_gradient_is_two_tau_pi_r(seed):
     P, mu, tau, rng = GAMES[seed]
     z = rng.normal(size=len(mu))
     pi = softmax(z)
-    fun = lambda zz: population_loss(zz, P, mu, tau, pi, "dpo")  # noqa: E731
+    fun = lambda zz: population_loss(zz, P, mu, tau, pi, "dpo")
     r, _ = residual_r(np.log(pi) - np.log(mu), P, mu, tau)
     auto = grad(fun, z)
     np.testing.assert_allclose(auto, fd_grad(fun, z), atol=1e-7)

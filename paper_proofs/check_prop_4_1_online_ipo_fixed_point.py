@@ -1,10 +1,19 @@
 """Executable proof of statement 4 (prop_4_1_online_ipo_fixed_point.md): Prop. 4.1."""
+# ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
 import pytest
+from _proof_helpers import (
+    best_response,
+    games,
+    grad,
+    minimise,
+    population_loss,
+    random_policy,
+    softmax,
+    solve_pi,
+)
 
-from _proof_helpers import (best_response, games, grad, minimise, population_loss, random_policy, softmax,
-                      solve_pi)
 from prefgame.games import PreferenceGame, rock_paper_scissors
 
 GAMES = games(range(8))
@@ -48,7 +57,7 @@ def test_b_library_online_ipo_reaches_the_equilibrium():
 
 def _br_logit_jacobian(P, mu, tau, z, eps=1e-6):
     n = len(z)
-    f = lambda zz: np.log(best_response(P, softmax(zz), tau, mu))  # noqa: E731
+    f = lambda zz: np.log(best_response(P, softmax(zz), tau, mu))
     J = np.empty((n, n))
     for k in range(n):
         e = np.zeros(n)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from _proof_helpers import games, random_policy, t64
+
 from prefgame import losses as L
 
 GAMES = games(range(8))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from _proof_helpers import best_response, games, mixture, random_game, random_policy, solve_pi, t64
+
 from prefgame import losses as L
 
 GAMES = games(range(8))
@@ -34,7 +34,7 @@ def _quantities(P, mu, tau, beta, model, th0):
     lp = torch.log_softmax(model(th2), 0)
     sur = torch.sum(t64(np.outer(pi, m)) * L.nash_md_pg_loss(lp[:, None], (lp - t64(np.log(mu)))[:, None], t64(P), tau=tau))
     (gs,) = torch.autograd.grad(sur, th2)
-    return dict(auto=auto.numpy(), J=J, pi=pi, m=m, u=u, w=w, G=-gs.numpy())
+    return {"auto": auto.numpy(), "J": J, "pi": pi, "m": m, "u": u, "w": w, "G": -gs.numpy()}
 
 
 @pytest.mark.parametrize("kind", ["softmax", "mlp"])

@@ -1,11 +1,12 @@
 """Executable proof of statement 7 (prop_5_2_mixture_equilibrium.md): Prop. 5.2."""
+# ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
 import pytest
 import sympy as sp
+from _proof_helpers import best_response, games, grad, mixture, population_loss, softmax, solve_pi
 from scipy.optimize import root
 
-from _proof_helpers import best_response, games, grad, mixture, population_loss, softmax, solve_pi
 from prefgame.games import PreferenceGame
 
 GAMES = games(range(8))

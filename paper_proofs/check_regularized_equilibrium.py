@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from _proof_helpers import best_response, games, kl, random_P, random_policy, softmax, solve_pi
 from scipy.optimize import minimize, root
 
-from _proof_helpers import best_response, games, kl, random_P, random_policy, softmax, solve_pi
 from prefgame.equilibrium import duality_gap, solve
 from prefgame.games import PreferenceGame
 
@@ -32,12 +32,12 @@ def test_step1_skew_symmetry(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_step2_gibbs_variational_principle(seed):
-    P, mu, tau, rng = GAMES[seed]
+    _, mu, tau, rng = GAMES[seed]
     n = len(mu)
     v = rng.normal(size=n)
     closed = tau * np.log(np.sum(mu * np.exp(v / tau)))
     pv = softmax(np.log(mu) + v / tau)
-    obj = lambda z: -(softmax(z) @ v - tau * kl(softmax(z), mu))  # noqa: E731
+    obj = lambda z: -(softmax(z) @ v - tau * kl(softmax(z), mu))
     res = minimize(obj, np.zeros(n), method="BFGS", options={"gtol": 1e-12})
     assert -res.fun == pytest.approx(closed, abs=1e-7)  # optimiser accuracy
     assert -res.fun <= closed + 1e-12  # and never above the closed-form maximum
@@ -76,7 +76,7 @@ def test_steps5_6_unique_symmetric_saddle_point_is_the_fixed_point(seed):
         assert f(P, mu, tau, a, star) <= 0.5 + 1e-12  # max player cannot gain
         assert f(P, mu, tau, star, a) >= 0.5 - 1e-12  # min player cannot gain
     # Uniqueness of the fixed point: root-finding from random starts lands on the same point.
-    Fz = lambda z: z - np.log(mu) - P @ softmax(z) / tau - (z - np.log(mu) - P @ softmax(z) / tau).mean()  # noqa: E731
+    Fz = lambda z: z - np.log(mu) - P @ softmax(z) / tau - (z - np.log(mu) - P @ softmax(z) / tau).mean()
     for _ in range(20):
         z0 = rng.normal(scale=3, size=n)
         sol = root(Fz, z0, method="hybr", tol=1e-13)
