@@ -63,3 +63,14 @@ def test_library_ipo_md_learner():
             traj = pw.ipo_md(PreferenceGame(P, mu), tau, beta, steps=3000, tol=1e-12)
             np.testing.assert_allclose(np.asarray(traj.policy), target, atol=1e-8)
             np.testing.assert_allclose(np.asarray(traj.extra["sampler_policy"]), m_star, atol=1e-8)
+
+
+def test_library_nash_md_pg_has_the_same_fixed_point():
+    """Nash-MD-PG(β) (on-policy y, opponent from the mixture) stops at the same π*_β as IPO-MD."""
+    from prefgame.dynamics import nash_md_pg
+
+    for P, mu, tau, _ in GAMES[:3]:
+        for beta in (0.125, 0.5):
+            target = best_response(P, solve_pi(P, mu, tau / (1 - beta)), tau, mu)
+            traj = nash_md_pg(PreferenceGame(P, mu), tau, beta, steps=20000, lr=0.5 / tau, tol=1e-11)
+            np.testing.assert_allclose(np.asarray(traj.policy), target, atol=1e-7)
