@@ -66,7 +66,7 @@ def test_builtin_games(game):
 def test_text_output_and_nonuniform_mu(tmp_path, capsys):
     mu = tmp_path / "mu.json"
     mu.write_text(json.dumps({"mu": [0.5, 0.3, 0.2]}))
-    rc, stdout, _ = _run(capsys, "--game", "near_cyclic", "--mu", str(mu), "--tau", "0.3")
+    rc, stdout, _ = _run(capsys, "--game", "near_cyclic", "--mu", str(mu), "--tau", "1")
     assert rc == 0
     assert "online_ipo" in stdout and "Prop. 5.2" in stdout and "biased fixed point" in stdout
 
