@@ -257,3 +257,11 @@ def test_sampled_nash_md_pg_is_unbiased():
     one = nash_md_pg(batch, tau, beta, steps=1, lr=1.0, samples=20, seed=0, init=init)
     exact = nash_md_pg(g, tau, beta, steps=1, lr=1.0, init=init)
     np.testing.assert_allclose(one.logits.mean(axis=0), exact.logits, atol=0.01)
+
+
+def test_the_api_overview_example_runs():
+    import doctest
+
+    import prefgame.dynamics as D
+    res = doctest.testmod(D)
+    assert res.attempted >= 5 and res.failed == 0
