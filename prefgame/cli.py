@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -182,7 +182,8 @@ def run_equivalence(args: argparse.Namespace) -> int:
         print(f"  {m:<11s} {e['duality_gap']:12.3e} {e['max_abs_diff']:14.3e} {e['steps']:8d}  "
               f"{'yes' if e['converged'] else 'NO'}")
     nm = out["nash_md"]
-    print(f"Nash-MD (eta_t = 2/(tau(t+2))): within {nm['target']:g} after {nm['steps']} steps, "
+    within = "within" if nm["converged"] else "NOT within"
+    print(f"Nash-MD (eta_t = 2/(tau(t+2))): {within} {nm['target']:g} after {nm['steps']} steps, "
           f"KL(pi*||pi_T) = {nm['kl']:.3e} <= bound 8/(tau^2 (T+1)) = {nm['kl_bound']:.3e}")
     for b in out["nash_md_constant"]:
         print(f"Nash-MD constant eta = {b['eta']:g}: biased fixed point, max|pi - pi*| = {b['max_abs_diff']:.3e}")

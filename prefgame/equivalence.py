@@ -20,11 +20,20 @@ Each method's entry has ``policy``, ``duality_gap`` (in the game at τ), ``max_a
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from .dynamics import ipo_md, ipo_md_mixture, nash_md, nash_md_bound, nash_md_fixed_point, online_dpo, online_ipo, rlhf
+from .dynamics import (
+    ipo_md,
+    ipo_md_mixture,
+    nash_md,
+    nash_md_bound,
+    nash_md_fixed_point,
+    online_dpo,
+    online_ipo,
+    rlhf,
+)
 from .equilibrium import duality_gap, kl, solve
 from .games import PreferenceGame
 
@@ -65,7 +74,7 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
             distance to π*_τ is ≤ this (a measurement; the step count is reported).
     """
     if not isinstance(game, PreferenceGame):
-        raise ValueError("equivalence_study needs a PreferenceGame")
+        raise TypeError("equivalence_study needs a PreferenceGame")
     tau = float(tau)
     if not (np.isfinite(tau) and tau > 0):
         raise ValueError(f"tau = {tau}, must be a finite number > 0 (the learners need τ > 0)")
@@ -92,7 +101,7 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
     for eta in constant_etas:
         if eta * tau > 1:
             continue
-        fp, s = _timed(lambda: nash_md_fixed_point(game, tau, eta))
+        fp, s = _timed(lambda eta=eta: nash_md_fixed_point(game, tau, eta))
         biased.append({"eta": eta, "max_abs_diff": float(np.max(np.abs(fp - star))),
                        "policy": np.asarray(fp).tolist(), "seconds": s})
     out["nash_md_constant"] = biased

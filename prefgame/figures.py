@@ -18,14 +18,23 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from . import games as G
-from .dynamics import (ipo_md, nash_md, nash_md_bound, offline_dpo, offline_ipo, online_dpo, online_ipo,
-                       online_mirror_descent, self_play_pg)
+from .dynamics import (
+    ipo_md,
+    nash_md,
+    nash_md_bound,
+    offline_dpo,
+    offline_ipo,
+    online_dpo,
+    online_ipo,
+    online_mirror_descent,
+    self_play_pg,
+)
 from .equilibrium import duality_gap, kl, solve
 from .optim import Adam
 

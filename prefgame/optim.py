@@ -16,21 +16,21 @@ A schedule is any callable ``t -> float`` (t = 0, 1, …): :func:`constant`, :fu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import numpy as np
 
 __all__ = [
-    "Schedule",
-    "constant",
-    "inverse_time",
-    "nash_md_schedule",
-    "cosine",
-    "as_schedule",
     "SGD",
     "Adam",
+    "Schedule",
+    "as_schedule",
+    "constant",
+    "cosine",
+    "inverse_time",
     "make_optimizer",
+    "nash_md_schedule",
 ]
 
 Schedule = Callable[[int], float]
@@ -70,7 +70,7 @@ def cosine(lr: float, steps: int, final: float = 0.0) -> Schedule:
     return lambda t: final + (lr - final) * 0.5 * (1.0 + math.cos(math.pi * min(t, steps) / steps))
 
 
-def as_schedule(lr: Union[float, Schedule]) -> Schedule:
+def as_schedule(lr: float | Schedule) -> Schedule:
     """A number becomes a constant schedule; a callable is used as is."""
     return lr if callable(lr) else constant(lr)
 
@@ -79,7 +79,7 @@ def as_schedule(lr: Union[float, Schedule]) -> Schedule:
 class SGD:
     """SGD with heavy-ball momentum: v ← m v + g,  Δ = −η_t v  (m = 0: plain gradient step)."""
 
-    lr: Union[float, Schedule] = 0.1
+    lr: float | Schedule = 0.1
     momentum: float = 0.0
 
     def __post_init__(self) -> None:
@@ -100,7 +100,7 @@ class SGD:
 class Adam:
     """Adam (Kingma & Ba) with configurable β1; see the module docstring for the formula."""
 
-    lr: Union[float, Schedule] = 0.01
+    lr: float | Schedule = 0.01
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
@@ -125,7 +125,7 @@ class Adam:
         return -as_schedule(self.lr)(t) * mhat / (np.sqrt(vhat) + self.eps), {"m": m, "v": v}
 
 
-def make_optimizer(name: str, lr: Union[float, Schedule], **kwargs) -> SGD | Adam:
+def make_optimizer(name: str, lr: float | Schedule, **kwargs) -> SGD | Adam:
     """``"sgd"`` or ``"adam"`` by name (a ValueError lists the known names)."""
     table = {"sgd": SGD, "adam": Adam}
     if name not in table:

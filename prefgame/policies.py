@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "softmax",
-    "matvec",
-    "log_softmax",
-    "logits_from_policy",
-    "log_ratio",
-    "margins",
     "geometric_mixture",
     "log_geometric_mixture",
+    "log_ratio",
+    "log_softmax",
+    "logits_from_policy",
+    "margins",
+    "matvec",
+    "softmax",
 ]
 
 

@@ -20,18 +20,24 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import games as G
-from .dynamics import (ipo_md, nash_md_pg, offline_dpo, offline_ipo, online_mirror_descent,
-                       online_slic, self_play_pg)
+from .dynamics import (
+    ipo_md,
+    nash_md_pg,
+    offline_dpo,
+    offline_ipo,
+    online_mirror_descent,
+    online_slic,
+    self_play_pg,
+)
 from .equivalence import equivalence_study, method_entry
-from .equilibrium import solve
 
-__all__ = ["STUDY_GAMES", "EXTRA_METHODS", "run_unit", "write_report", "run_study", "atomic_write"]
+__all__ = ["EXTRA_METHODS", "STUDY_GAMES", "atomic_write", "run_study", "run_unit", "write_report"]
 
 #: (label, constructor) of the games in the study.
 STUDY_GAMES: dict[str, Callable[[], G.PreferenceGame]] = {
@@ -103,13 +109,13 @@ def _fmt(x: float) -> str:
 def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], pending: int = 0) -> Path:
     """Assemble ``report.md`` from the finished parts (atomically)."""
     lines = ["# prefgame: the tabular study", ""]
-    lines += [
-        "Every learner runs in its exact-expectation flavour from the same starting policy π_0 "
-        "(Dirichlet(1), seed 0) on each game; μ is uniform unless the game name says `_mu`. "
-        "`gap` is the duality gap of the last iterate in the τ-regularised game; "
-        "`max|π−π*|` is its max-abs distance to the exact equilibrium π*_τ (Newton, certified). "
-        "Nash-MD uses η_t = 2/(τ(t+2)) and is run until it is within 1e-6 of π*_τ (a measurement; the "
-        "step count is reported). IPO-MD's mixture is compared with π* at τ/(1−β) (Prop. 5.2).", ""]
+    intro = ("Every learner runs in its exact-expectation flavour from the same starting policy π_0 "
+             "(Dirichlet(1), seed 0) on each game; μ is uniform unless the game name says `_mu`. "
+             "`gap` is the duality gap of the last iterate in the τ-regularised game; "
+             "`max|π−π*|` is its max-abs distance to the exact equilibrium π*_τ (Newton, certified). "
+             "Nash-MD uses η_t = 2/(τ(t+2)) and is run until it is within 1e-6 of π*_τ (a measurement; "
+             "the step count is reported). IPO-MD's mixture is compared with π* at τ/(1−β) (Prop. 5.2).")
+    lines += [intro, ""]
     if pending:
         lines += [f"**Incomplete: {pending} part(s) still to run.**", ""]
     methods = list(MAIN_ORDER) + list(EXTRA_METHODS)
@@ -138,11 +144,12 @@ def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], 
                          f"{'yes' if e['converged'] else 'no'} |")
         nm, im = p["nash_md"], p["ipo_md"]
         bias = ", ".join(f"η = {b['eta']:g}: {_fmt(b['max_abs_diff'])}" for b in p["nash_md_constant"])
-        lines += ["", f"- Nash-MD: within 1e-6 after {nm['steps']} steps; KL(π*‖π_T) = {_fmt(nm['kl'])} "
-                      f"≤ bound 8/(τ²(T+1)) = {_fmt(nm['kl_bound'])}.",
+        within = "within 1e-6" if nm["converged"] else "NOT within 1e-6"
+        lines += ["", (f"- Nash-MD: {within} after {nm['steps']} steps; KL(π*‖π_T) = {_fmt(nm['kl'])} "
+                       f"≤ bound 8/(τ²(T+1)) = {_fmt(nm['kl_bound'])}."),
                   f"- Constant-step Nash-MD, bias of its fixed point: {bias}.",
-                  f"- IPO-MD (β = {p['beta']:g}): mixture vs π* at τ/(1−β) = {im['mixture_tau']:g}: "
-                  f"{_fmt(im['mixture_max_abs_diff'])}.", ""]
+                  (f"- IPO-MD (β = {p['beta']:g}): mixture vs π* at τ/(1−β) = {im['mixture_tau']:g}: "
+                   f"{_fmt(im['mixture_max_abs_diff'])}."), ""]
     if figures:
         lines += ["## Figures", ""]
         for f in figures:

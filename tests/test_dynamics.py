@@ -6,9 +6,19 @@ import torch
 
 from prefgame import games as G
 from prefgame import losses as L
-from prefgame.dynamics import (fit_bradley_terry, nash_md, nash_md_bound, nash_md_fixed_point,
-                               nash_md_pg, nash_md_pg_gradient, nash_md_step, online_ipo,
-                               online_mirror_descent, rlhf, rlhf_policy, self_play_pg)
+from prefgame.dynamics import (
+    fit_bradley_terry,
+    nash_md,
+    nash_md_bound,
+    nash_md_fixed_point,
+    nash_md_pg,
+    nash_md_pg_gradient,
+    nash_md_step,
+    online_mirror_descent,
+    rlhf,
+    rlhf_policy,
+    self_play_pg,
+)
 from prefgame.dynamics.pairwise import expected_gradient
 from prefgame.equilibrium import best_response, kl, solve
 from prefgame.optim import SGD, Adam, cosine, inverse_time, nash_md_schedule

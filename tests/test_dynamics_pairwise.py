@@ -8,9 +8,18 @@ from hypothesis import strategies as st
 
 from prefgame import games as G
 from prefgame import losses as L
-from prefgame.dynamics import (expected_gradient, ipo_md, ipo_md_mixture, offline_dpo, offline_ipo,
-                               offline_ipo_optimum, online_dpo, online_ipo, preference_optimisation,
-                               rlhf_policy)
+from prefgame.dynamics import (
+    expected_gradient,
+    ipo_md,
+    ipo_md_mixture,
+    offline_dpo,
+    offline_ipo,
+    offline_ipo_optimum,
+    online_dpo,
+    online_ipo,
+    preference_optimisation,
+    rlhf_policy,
+)
 from prefgame.dynamics.pairwise import LOSS_DERIVATIVES, autograd_loss_derivative
 from prefgame.equilibrium import solve
 

@@ -6,8 +6,8 @@ logits z ``[c, n]``.  A single game is a batch of one, squeezed again on output.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from ..equilibrium import duality_gap, fixed_point_residual
 from ..games import PreferenceGame, validate_policy, validate_preference_matrix
 from ..policies import log_softmax, matvec, softmax
 
-__all__ = ["Trajectory", "game_arrays", "check_tau", "check_steps", "sample_categorical", "run_loop"]
+__all__ = ["Trajectory", "check_steps", "check_tau", "game_arrays", "run_loop", "sample_categorical"]
 
 
 @dataclass(frozen=True)

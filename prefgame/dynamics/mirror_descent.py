@@ -16,10 +16,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..policies import log_softmax, matvec
-from ._common import (Trajectory, check_steps, check_tau, finish, game_arrays, init_logits,
-                      residual_fn, run_loop)
+from ._common import (
+    Trajectory,
+    check_steps,
+    check_tau,
+    finish,
+    game_arrays,
+    init_logits,
+    residual_fn,
+    run_loop,
+)
 
-__all__ = ["online_mirror_descent", "omd_step"]
+__all__ = ["omd_step", "online_mirror_descent"]
 
 
 def omd_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, eta: float) -> np.ndarray:

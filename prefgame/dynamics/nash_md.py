@@ -19,16 +19,25 @@ estimates it from m opponents y' ∼ π_t^μ per step (seeded): P̂(y ≻ π_t^�
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
 
 import numpy as np
 
 from ..optim import nash_md_schedule
 from ..policies import log_softmax, matvec, softmax
-from ._common import (Trajectory, check_steps, check_tau, finish, game_arrays, init_logits,
-                      residual_fn, run_loop, sample_categorical)
+from ._common import (
+    Trajectory,
+    check_steps,
+    check_tau,
+    finish,
+    game_arrays,
+    init_logits,
+    residual_fn,
+    run_loop,
+    sample_categorical,
+)
 
-__all__ = ["nash_md", "nash_md_step", "nash_md_fixed_point", "nash_md_bound"]
+__all__ = ["nash_md", "nash_md_bound", "nash_md_fixed_point", "nash_md_step"]
 
 
 def nash_md_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float,
@@ -44,7 +53,7 @@ def nash_md_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float
     return log_softmax(logmix + eta * v)
 
 
-def nash_md(game, tau: float, *, steps: int = 1000, eta: Union[None, float, Callable[[int], float]] = None,
+def nash_md(game, tau: float, *, steps: int = 1000, eta: None | float | Callable[[int], float] = None,
             samples: int | None = None, seed: int = 0, init=None, mu=None,
             record_every: int | None = None, tol: float | None = None, check_every: int = 100,
             until: Callable[[np.ndarray], bool] | None = None) -> Trajectory:
@@ -116,9 +125,9 @@ def _exact_loop(P, logmu, tau, sched, z, steps, tol, check_every, until=None):
         b = a - log(s) + e * matvec(P, mix)
         b = b - mx(b, axis=-1, keepdims=True)
         logpi = b - log(exp(b).sum(axis=-1, keepdims=True))
-        if (t + 1) % check_every == 0:
-            if (tol is not None and np.all(res(logpi) <= tol)) or (until is not None and until(exp(logpi))):
-                return logpi - logpi.mean(axis=-1, keepdims=True), t + 1, True
+        if (t + 1) % check_every == 0 and (
+                (tol is not None and np.all(res(logpi) <= tol)) or (until is not None and until(exp(logpi)))):
+            return logpi - logpi.mean(axis=-1, keepdims=True), t + 1, True
     conv = tol is not None and bool(np.all(res(logpi) <= tol))
     return logpi - logpi.mean(axis=-1, keepdims=True), steps, conv
 

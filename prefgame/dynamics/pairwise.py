@@ -39,37 +39,46 @@ Sampled flavour (``samples=m``): m pairs (y, y') ∼ w per step and context, sof
 
 from __future__ import annotations
 
-import math
-from typing import Callable, Union
+from collections.abc import Callable
+from typing import Union
 
 import numpy as np
 
 from .. import losses as L
 from ..optim import SGD, Adam
 from ..policies import log_softmax, matvec, softmax
-from ._common import (Trajectory, check_beta, check_steps, check_tau, finish, game_arrays,
-                      init_logits, run_loop, sample_categorical)
+from ._common import (
+    Trajectory,
+    check_beta,
+    check_steps,
+    check_tau,
+    finish,
+    game_arrays,
+    init_logits,
+    run_loop,
+    sample_categorical,
+)
 
 __all__ = [
     "LOSS_DERIVATIVES",
-    "loss_derivative",
     "autograd_loss_derivative",
-    "expected_loss",
     "expected_gradient",
-    "natural_direction",
-    "preference_optimisation",
-    "online_ipo",
+    "expected_loss",
     "ipo_md",
-    "offline_ipo",
-    "online_dpo",
-    "offline_dpo",
-    "online_slic",
-    "offline_slic",
     "ipo_md_mixture",
+    "loss_derivative",
+    "natural_direction",
+    "offline_dpo",
+    "offline_ipo",
     "offline_ipo_optimum",
+    "offline_slic",
+    "online_dpo",
+    "online_ipo",
+    "online_slic",
+    "preference_optimisation",
 ]
 
-LossLike = Union[str, Callable]
+LossLike = Union[str, Callable]  # noqa: UP007 (a runtime alias)
 
 
 # --------------------------------------------------------------------------- ∂ℓ/∂h
@@ -184,7 +193,7 @@ def _jacobian_step(direction: Callable[[np.ndarray], np.ndarray], z: np.ndarray,
     (λ ≈ 0, d is shift-invariant) is ignored.  Unstable modes (Re λ ≤ 0) cannot be fixed by any
     step size; they are ignored too and the learner is reported unconverged if it cycles.
     """
-    c, n = z.shape
+    n = z.shape[-1]
     E = np.eye(n) * eps
     zp = z[None, :, :] + E[:, None, :]                      # [n, c, n]
     zm = z[None, :, :] - E[:, None, :]
@@ -203,7 +212,7 @@ def _jacobian_step(direction: Callable[[np.ndarray], np.ndarray], z: np.ndarray,
 
 def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler: str = "online",
                             beta: float = 0.0, steps: int = 1000,
-                            lr: Union[str, float, Callable] = "auto", optimizer: SGD | Adam | None = None,
+                            lr: str | float | Callable = "auto", optimizer: SGD | Adam | None = None,
                             precondition: bool = True, samples: int | None = None,
                             labels: str = "soft", seed: int = 0, init=None, mu=None,
                             record_every: int | None = None, tol: float | None = None,

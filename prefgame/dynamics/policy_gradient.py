@@ -21,23 +21,32 @@ z ← z + lr·g/π, unless ``precondition=False``.
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
 
 import numpy as np
 
 from ..optim import SGD, Adam
 from ..policies import log_softmax, matvec, softmax
-from ._common import (Trajectory, check_beta, check_steps, check_tau, finish, game_arrays,
-                      init_logits, run_loop, sample_categorical)
+from ._common import (
+    Trajectory,
+    check_beta,
+    check_steps,
+    check_tau,
+    finish,
+    game_arrays,
+    init_logits,
+    run_loop,
+    sample_categorical,
+)
 from .pairwise import LOSS_DERIVATIVES
 
 __all__ = [
-    "nash_md_pg",
-    "self_play_pg",
-    "nash_md_pg_gradient",
     "fit_bradley_terry",
+    "nash_md_pg",
+    "nash_md_pg_gradient",
     "rlhf",
     "rlhf_policy",
+    "self_play_pg",
 ]
 
 
@@ -93,7 +102,7 @@ def _pg_loop(P, logmu, tau, advantage: Callable, *, steps, lr, optimizer, precon
 
 
 def nash_md_pg(game, tau: float, beta: float = 0.0, *, steps: int = 1000,
-               lr: Union[float, Callable] = 0.1, optimizer: SGD | Adam | None = None,
+               lr: float | Callable = 0.1, optimizer: SGD | Adam | None = None,
                precondition: bool = True, samples: int | None = None, seed: int = 0, init=None,
                mu=None, record_every: int | None = None, tol: float | None = None,
                check_every: int = 10) -> Trajectory:
@@ -166,14 +175,14 @@ def fit_bradley_terry(game, *, weights=None, mu=None, max_iter: int = 100, tol: 
 def rlhf_policy(game, tau: float, reward=None, mu=None) -> np.ndarray:
     """The RLHF optimum π = μ exp(r/τ)/Z for the fitted (or given) reward r."""
     tau = check_tau(tau)
-    P, logmu, single = game_arrays(game, mu)
+    _, logmu, single = game_arrays(game, mu)
     r = fit_bradley_terry(game, mu=mu) if reward is None else np.asarray(reward, dtype=np.float64)
     r = np.broadcast_to(r, logmu.shape)
     pi = softmax(logmu + r / tau)
     return pi[0] if single else pi
 
 
-def rlhf(game, tau: float, *, reward=None, steps: int = 1000, lr: Union[float, Callable] = None,
+def rlhf(game, tau: float, *, reward=None, steps: int = 1000, lr: float | Callable | None = None,
          optimizer: SGD | Adam | None = None, precondition: bool = True, samples: int | None = None,
          seed: int = 0, init=None, mu=None, record_every: int | None = None, tol: float | None = None,
          check_every: int = 10) -> Trajectory:
