@@ -275,3 +275,11 @@ def test_the_api_overview_example_runs():
     import prefgame.dynamics as D
     res = doctest.testmod(D)
     assert res.attempted >= 5 and res.failed == 0
+
+
+def test_sampled_mirror_descent_is_seeded_and_close():
+    g = G.near_cyclic()
+    a = online_mirror_descent(g, 0.5, eta=0.2, steps=1000, samples=200, seed=5)
+    b = online_mirror_descent(g, 0.5, eta=0.2, steps=1000, samples=200, seed=5)
+    np.testing.assert_array_equal(a.policy, b.policy)
+    assert np.max(np.abs(a.policy - solve(g, 0.5).policy)) < 0.02
