@@ -39,11 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 
-WORDS = ("the a cat dog sat ran on under mat rug far away near good bad fine short long text "
-         "summary post reddit story about my friend and i went to see when it was very not "
-         "so then we said that this is what you think how why who where one two three four "
-         "five six seven eight nine ten day night week year time home work school car bus "
-         "road city town house room door window table chair food water coffee tea bread").split()
+WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "rug", "far", "away", "near", "good", "bad", "fine", "short", "long", "text", "summary", "post", "reddit", "story", "about", "my", "friend", "and", "i", "went", "to", "see", "when", "it", "was", "very", "not", "so", "then", "we", "said", "that", "this", "is", "what", "you", "think", "how", "why", "who", "where", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "day", "night", "week", "year", "time", "home", "work", "school", "car", "bus", "road", "city", "town", "house", "room", "door", "window", "table", "chair", "food", "water", "coffee", "tea", "bread"]
 
 
 def _vocab_words(n: int) -> list[str]:
@@ -177,8 +173,7 @@ class _StepTimer:
 def _trl_common(args):
     import torch
     from datasets import Dataset
-    from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification,
-                              AutoTokenizer)
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     torch.set_num_threads(args.threads)
     d = Path(args.dir)
@@ -189,11 +184,15 @@ def _trl_common(args):
     ref = AutoModelForCausalLM.from_pretrained(str(d / "policy"))
     rm = AutoModelForSequenceClassification.from_pretrained(str(d / "rm"), num_labels=1)
     data = Dataset.from_dict({"prompt": prompts})
-    common = dict(output_dir=str(d / f"trl-{args.worker}"), per_device_train_batch_size=args.batch,
-                  max_new_tokens=args.new_tokens, learning_rate=1e-6, beta=args.tau,
-                  max_steps=args.warmup + args.steps, logging_steps=10**6, save_strategy="no",
-                  report_to=[], temperature=1.0, use_cpu=True, seed=0,
-                  dataloader_num_workers=0, disable_tqdm=True)
+    common = {"output_dir": str(d / f"trl-{args.worker}"), "per_device_train_batch_size": args.batch,
+                  "max_new_tokens": args.new_tokens, "learning_rate": 1e-6, "beta": args.tau,
+                  "max_steps": args.warmup + args.steps, "logging_steps": 10**6, "save_strategy": "no",
+                  "report_to": [], "temperature": 1.0, "use_cpu": True, "seed": 0,
+                  "dataloader_num_workers": 0, "disable_tqdm": True}
+    if not args.trl_defaults:
+        # the same computation as prefgame: fp32, no activation recomputation (TRL's defaults
+        # are bf16 autocast and gradient checkpointing; --trl-defaults keeps them)
+        common.update(bf16=False, fp16=False, gradient_checkpointing=False)
     return tok, model, ref, rm, data, common
 
 
@@ -272,9 +271,12 @@ def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
            "--batch", str(args.batch), "--new-tokens", str(args.new_tokens),
            "--prompt-len", str(args.prompt_len), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--threads", str(args.threads), "--tau", str(args.tau)]
+    if args.trl_defaults:
+        cmd.append("--trl-defaults")
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO),
+                          check=False)
     for line in reversed(proc.stdout.strip().splitlines()):
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
@@ -300,6 +302,9 @@ def main(argv=None) -> int:
     p.add_argument("--trl-python", default="/work/trl-venv/bin/python")
     p.add_argument("--trl112-python", default="/work/trl112-venv/bin/python")
     p.add_argument("--no-trl", action="store_true", help="skip the TRL online DPO comparison")
+    p.add_argument("--trl-defaults", action="store_true",
+                   help="run TRL with its default bf16 autocast and gradient checkpointing "
+                        "(default: fp32, no checkpointing, like prefgame)")
     p.add_argument("--no-trl112", action="store_true", help="skip the TRL 1.12 Nash-MD runs")
     p.add_argument("--out", default="", help="write all measurements to this JSON file")
     args = p.parse_args(argv)

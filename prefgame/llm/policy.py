@@ -250,18 +250,52 @@ def _gather_logp(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
-def completion_logits(policy: Policy, batch: SequenceBatch) -> torch.Tensor:
-    """Logits that predict each completion token, ``[B, T, V]`` (one forward pass)."""
+def check_groups(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int) -> None:
+    """Raise ``ValueError`` unless rows come in runs of ``group`` equal prompts."""
+    bsz = prompt_ids.shape[0]
+    if group < 1 or bsz % group:
+        raise ValueError(f"batch of {bsz} rows is not a whole number of groups of {group}")
+    if group > 1:
+        for t in (prompt_ids * prompt_mask, prompt_mask):
+            g = t.view(bsz // group, group, -1)
+            if not torch.equal(g, g[:, :1].expand_as(g)):
+                raise ValueError(f"group={group}: rows of a group must share one prompt")
+
+
+def _encoder_outputs(policy: Policy, prompt_ids, prompt_mask, group: int):
+    """Encoder states of each distinct prompt, repeated ``group`` times (encoder-decoder)."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    enc = policy.model.get_encoder()(input_ids=prompt_ids[::group],
+                                     attention_mask=prompt_mask[::group])
+    hidden = enc.last_hidden_state
+    return BaseModelOutput(last_hidden_state=hidden.repeat_interleave(group, 0)
+                           if group > 1 else hidden)
+
+
+def completion_logits(policy: Policy, batch: SequenceBatch, group: int = 1) -> torch.Tensor:
+    """Logits that predict each completion token, ``[B, T, V]``.
+
+    ``group = k > 1`` declares that rows come in runs of k completions of the same prompt (two
+    samples per prompt in the pairwise methods): each prompt is then encoded once and its
+    keys/values (or encoder states) are shared by the k completions, gradients included --
+    the same numbers, with the prompt's share of the compute divided by k.
+    """
     model = policy.model
+    check_groups(batch.prompt_ids, batch.prompt_mask, group)
     if policy.is_encoder_decoder:
         start = torch.full_like(batch.completion_ids[:, :1], policy.decoder_start_id())
         dec_in = torch.cat([start, batch.completion_ids[:, :-1]], dim=1)
         dec_mask = torch.cat([torch.ones_like(start), batch.completion_mask[:, :-1]], dim=1)
         with policy.context():
-            out = model(input_ids=batch.prompt_ids, attention_mask=batch.prompt_mask,
-                        decoder_input_ids=dec_in, decoder_attention_mask=dec_mask,
-                        use_cache=False)
+            kw = ({"encoder_outputs": _encoder_outputs(policy, batch.prompt_ids,
+                                                       batch.prompt_mask, group)}
+                  if group > 1 else {"input_ids": batch.prompt_ids})
+            out = model(attention_mask=batch.prompt_mask, decoder_input_ids=dec_in,
+                        decoder_attention_mask=dec_mask, use_cache=False, **kw)
         return out.logits
+    if group > 1:
+        return _shared_prompt_logits(policy, batch, group)
     ids = torch.cat([batch.prompt_ids, batch.completion_ids], dim=1)
     mask = torch.cat([batch.prompt_mask, batch.completion_mask], dim=1)
     # Positions continue after the last real prompt token; completion padding is masked out.
@@ -277,12 +311,37 @@ def completion_logits(policy: Policy, batch: SequenceBatch) -> torch.Tensor:
     return logits[:, :-1]
 
 
-def token_logprobs(policy: Policy, batch: SequenceBatch) -> torch.Tensor:
+def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> torch.Tensor:
+    """Causal LM: run each distinct prompt once, repeat its KV cache, then the completions."""
+    from transformers import DynamicCache
+
+    model = policy.model
+    p_ids, p_mask = batch.prompt_ids[::group], batch.prompt_mask[::group]
+    pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache()
+    with policy.context():
+        out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=pos,
+                    past_key_values=cache, use_cache=True, logits_to_keep=1)
+        first = out.logits[:, -1:].repeat_interleave(group, 0)
+        steps = batch.completion_ids.shape[1] - 1
+        if steps == 0:
+            return first
+        cache.batch_repeat_interleave(group)
+        mask = torch.cat([batch.prompt_mask, batch.completion_mask[:, :-1]], dim=1)
+        start = pos[:, -1:].repeat_interleave(group, 0) + 1
+        cpos = start + torch.arange(steps, device=start.device)
+        rest = model(input_ids=batch.completion_ids[:, :-1], attention_mask=mask,
+                     position_ids=cpos, past_key_values=cache, use_cache=True).logits
+    return torch.cat([first, rest], dim=1)
+
+
+def token_logprobs(policy: Policy, batch: SequenceBatch, group: int = 1) -> torch.Tensor:
     """log π(y_t | x, y_<t) for every completion token, ``[B, T]``, zero where masked.
 
-    Gradients flow when called outside ``torch.no_grad()``.
+    Gradients flow when called outside ``torch.no_grad()``.  ``group`` as in
+    :func:`completion_logits` (rows in runs of ``group`` completions of one prompt).
     """
-    logp = _gather_logp(completion_logits(policy, batch), batch.completion_ids)
+    logp = _gather_logp(completion_logits(policy, batch, group), batch.completion_ids)
     return logp * batch.completion_mask
 
 
@@ -296,9 +355,10 @@ def reduce_tokens(token_values: torch.Tensor, mask: torch.Tensor, reduction: str
     raise ValueError(f"reduction = {reduction!r}; choose 'sum' or 'mean'")
 
 
-def sequence_logprobs(policy: Policy, batch: SequenceBatch, reduction: str = "sum"):
+def sequence_logprobs(policy: Policy, batch: SequenceBatch, reduction: str = "sum",
+                      group: int = 1):
     """log π(y | x) per sequence, ``[B]``: prompt and padding tokens masked (see module doc)."""
-    return reduce_tokens(token_logprobs(policy, batch), batch.completion_mask, reduction)
+    return reduce_tokens(token_logprobs(policy, batch, group), batch.completion_mask, reduction)
 
 
 def iter_chunks(n: int, size: int) -> Iterator[slice]:

@@ -48,27 +48,33 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
 class _Stepper:
     """Incremental decoding of one model view with its own KV cache."""
 
-    def __init__(self, policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor):
+    def __init__(self, policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
+                 group: int = 1):
         from transformers import DynamicCache, EncoderDecoderCache
+
+        from prefgame.llm.policy import _encoder_outputs
 
         self.policy = policy
         model = policy.model
         with policy.context():
             if policy.is_encoder_decoder:
                 self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
-                enc = model.get_encoder()(input_ids=prompt_ids, attention_mask=prompt_mask)
-                self.encoder_outputs = enc
+                self.encoder_outputs = _encoder_outputs(policy, prompt_ids, prompt_mask, group)
                 self.enc_mask = prompt_mask
                 start = torch.full_like(prompt_ids[:, :1], policy.decoder_start_id())
                 self.logits = self._decode(start)
             else:
+                # each distinct prompt is encoded once, then its cache is shared by its group
                 self.cache = DynamicCache()
                 self.mask = prompt_mask
-                pos = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
-                self.next_pos = pos[:, -1:] + 1
-                out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=pos,
+                p_ids, p_mask = prompt_ids[::group], prompt_mask[::group]
+                pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
+                self.next_pos = pos[:, -1:].repeat_interleave(group, 0) + 1
+                out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=pos,
                             past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-                self.logits = out.logits[:, -1]
+                self.logits = out.logits[:, -1].repeat_interleave(group, 0)
+                if group > 1:
+                    self.cache.batch_repeat_interleave(group)
 
     def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
         out = self.policy.model(encoder_outputs=self.encoder_outputs,
@@ -105,6 +111,7 @@ def generate(
     top_p: float = 1.0,
     generator: torch.Generator | None = None,
     track_ref: bool = False,
+    group: int = 1,
 ) -> SequenceBatch:
     """Sample one completion per prompt from the token-level mixture π^(1−β) μ^β.
 
@@ -119,6 +126,8 @@ def generate(
     generator : torch RNG for reproducible sampling.
     track_ref : also run μ when β = 0 to return ``ref_logp`` (costs one μ forward per token;
         usually one batched μ forward afterwards is cheaper).
+    group : rows come in runs of ``group`` copies of the same prompt (several samples per
+        prompt); each prompt is then encoded once and its KV cache shared.
 
     Returns
     -------
@@ -140,11 +149,14 @@ def generate(
     if need_ref and 0.0 < beta < 1.0 and ref.same_weights_as(policy):
         raise ValueError("ref computes the same function as policy: the mixture would mix the "
                          "policy with itself (with LoRA use policy.reference())")
+    from prefgame.llm.policy import check_groups
+
+    check_groups(prompt_ids, prompt_mask, group)
     tok = policy.tokenizer
     eos, pad = tok.eos_token_id, tok.pad_token_id
     run_pi = beta < 1.0
-    pi = _Stepper(policy, prompt_ids, prompt_mask) if run_pi else None
-    mu = _Stepper(ref, prompt_ids, prompt_mask) if need_ref else None
+    pi = _Stepper(policy, prompt_ids, prompt_mask, group) if run_pi else None
+    mu = _Stepper(ref, prompt_ids, prompt_mask, group) if need_ref else None
 
     bsz = prompt_ids.shape[0]
     done = torch.zeros(bsz, dtype=torch.bool, device=prompt_ids.device)

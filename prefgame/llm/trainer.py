@@ -277,28 +277,35 @@ class OnlineTrainer:
 
     # --- sampling and judging ---------------------------------------------------------------
 
+    @property
+    def _group(self) -> int:
+        """Samples per prompt that share one prompt encoding (1 under multi-process DDP)."""
+        return 2 if self.method.sampler == "pair" and self.accelerator.num_processes == 1 else 1
+
     def _sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
-        """One completion per row of ``prompts`` from π^(1−β) μ^β, in generation chunks of
-        ``generation_batch_size × per_prompt`` rows."""
+        """``per_prompt`` completions of each prompt from π^(1−β) μ^β, rows interleaved
+        (p0, p0, p1, p1, ...), in generation chunks of ``generation_batch_size`` prompts."""
         c, tok = self.cfg, self.policy.tokenizer
+        group = per_prompt if self._group > 1 else 1
+        rows = [x for x in prompts for _ in range(per_prompt)]
         parts = []
-        for sl in iter_chunks(len(prompts), c.gen_batch * per_prompt):
-            ids, mask = encode_prompts(tok, prompts[sl], max_length=c.max_prompt_length,
+        for sl in iter_chunks(len(rows), c.gen_batch * per_prompt):
+            ids, mask = encode_prompts(tok, rows[sl], max_length=c.max_prompt_length,
                                        device=self.policy.device)
             with self.accelerator.autocast():
                 parts.append(generate(self.policy, ids, mask, ref=self.ref, beta=beta,
                                       max_new_tokens=c.max_new_tokens,
                                       temperature=c.temperature, top_p=c.top_p,
-                                      generator=self.sample_gen))
+                                      generator=self.sample_gen, group=group))
         return SequenceBatch.cat(parts, tok.pad_token_id)
 
     @torch.no_grad()
-    def _fill_ref_logp(self, batch: SequenceBatch) -> SequenceBatch:
+    def _fill_ref_logp(self, batch: SequenceBatch, group: int = 1) -> SequenceBatch:
         if batch.ref_logp is None:
             parts = []
             for sl in iter_chunks(len(batch), self.cfg.micro * 2):
                 with self.accelerator.autocast():
-                    parts.append(token_logprobs(self.ref, batch.select(sl)))
+                    parts.append(token_logprobs(self.ref, batch.select(sl), group))
             batch.ref_logp = torch.cat(parts) if parts else None
         return batch
 
@@ -312,9 +319,8 @@ class OnlineTrainer:
         t0 = time.perf_counter()
         kind = self.method.sampler
         if kind == "pair":
-            both = self._fill_ref_logp(self._sample(prompts + prompts, beta, per_prompt=2))
-            n = len(prompts)
-            y, y2 = both.select(slice(0, n)), both.select(slice(n, 2 * n))
+            both = self._fill_ref_logp(self._sample(prompts, beta, per_prompt=2), self._group)
+            y, y2 = both.select(slice(0, None, 2)), both.select(slice(1, None, 2))
         elif kind == "vs_mixture":
             y, y2 = self._sample(prompts, 0.0), self._sample(prompts, beta)
         else:
@@ -361,15 +367,17 @@ class OnlineTrainer:
         y = rollout.y.select(rows)
         if self.method.sampler == "pair":
             y2 = rollout.y2.select(rows)
-            both = SequenceBatch.cat([y, y2], self.policy.tokenizer.pad_token_id)
-            logp_tok = token_logprobs(self.train_policy, both)
+            n = len(y)
+            # rows interleaved (y_0, y'_0, y_1, y'_1, ...) so that each prompt is encoded once
+            inter = torch.arange(2 * n).view(2, n).T.reshape(-1)
+            both = SequenceBatch.cat([y, y2], self.policy.tokenizer.pad_token_id).select(inter)
+            logp_tok = token_logprobs(self.train_policy, both, self._group)
             logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
             ref = reduce_tokens(both.ref_logp, both.completion_mask, c.logp_reduction)
-            n = len(y)
-            h = L.log_ratio_margin(logp[:n], logp[n:], ref[:n], ref[n:])
+            h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])
             p = rollout.p[rows].to(h.device)
             loss = pairwise_loss(self.method.loss, h, p, tau=tau).mean()
-            u = (logp_tok[:n].detach() - y.ref_logp).sum(-1)
+            u = (logp_tok[0::2].detach() - y.ref_logp).sum(-1)
             stats = {"margin": float(h.detach().abs().mean())}
         else:
             logp_tok = token_logprobs(self.train_policy, y)

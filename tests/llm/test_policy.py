@@ -114,3 +114,23 @@ def test_lora_reference_is_base_model_with_adapters_off(tok):
         assert ref.model is policy.model and ref.adapters_off
         torch.testing.assert_close(token_logprobs(ref, b), want)
         assert not torch.allclose(token_logprobs(policy, b), want)
+
+
+@pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
+def test_shared_prompt_encoding_gives_the_same_logprobs_and_gradients(tok, make):
+    policy = Policy(make(tok), tok)
+    prompts = ["the cat", "the cat", "a dog ran far", "a dog ran far"]
+    pid, pmask = encode_prompts(tok, prompts)
+    cid, cmask = encode_completions(tok, ["sat on", "mat", "good bad dog", "fine"])
+    b = SequenceBatch(pid, pmask, cid, cmask)
+    params = [q for q in policy.model.parameters()]
+    plain, shared = token_logprobs(policy, b), token_logprobs(policy, b, group=2)
+    torch.testing.assert_close(plain, shared, atol=1e-5, rtol=0)
+    g1 = torch.autograd.grad(plain.sum(), params, allow_unused=True)
+    g2 = torch.autograd.grad(shared.sum(), params, allow_unused=True)
+    for a, c in zip(g1, g2):
+        if a is not None:
+            torch.testing.assert_close(a, c, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="share one prompt"):
+        token_logprobs(policy, SequenceBatch(pid[[0, 2, 1, 3]], pmask[[0, 2, 1, 3]], cid, cmask),
+                       group=2)

@@ -97,6 +97,21 @@ def test_sampled_logprobs_equal_uncached_recomputation(small_tok, make):
         assert abs(float(b.ref_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 1, 1)) < 1e-4
 
 
+def test_shared_prompt_sampling_logprobs_are_exact(small_tok):
+    tok = small_tok
+    pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
+    mu = Policy(_peaked(tiny_gpt2(tok, seed=1), 1.5, 1), tok)
+    prompts = ["x y z x", "x y z x", "z", "z"]
+    ids, mask = encode_prompts(tok, prompts)
+    b = generate(pi, ids, mask, ref=mu, beta=0.3, max_new_tokens=T, group=2,
+                 generator=torch.Generator().manual_seed(5))
+    for i, p in enumerate(prompts):
+        p_ids = tok(p, add_special_tokens=False)["input_ids"]
+        seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
+        assert abs(float(b.sample_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 0.3, 1)) \
+            < 1e-4
+
+
 def test_mixture_distribution_matches_exact_enumeration(small_tok):
     tok = small_tok
     pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
