@@ -61,3 +61,16 @@ def test_heavy_ball_momentum_slows_the_last_iterate_on_a_cycle():
         return np.max(np.abs(run.policy - 1 / 3))
 
     assert err(0.0) < 1e-8 and err(0.9) > 100 * err(0.0)
+
+
+@pytest.mark.parametrize("tau,cycles", [(0.2, True), (0.25, True), (0.35, False), (0.5, False)])
+def test_best_response_iteration_cycles_below_root3_over_6_on_rps(tau, cycles):
+    """theory.md §9: π ← BR(π) (online IPO solved exactly each round = natural step lr ½) is
+    stable on RPS iff ρ(A S*/τ) = √3/(6τ) < 1, i.e. τ > √3/6 ≈ 0.289."""
+    run = online_ipo(G.rock_paper_scissors(), tau, lr=0.5, steps=400, init=[0.34, 0.33, 0.33],
+                     record_every=1)
+    err = np.max(np.abs(run.history[-20:] - 1 / 3))
+    assert (err > 1e-3) if cycles else (err < 1e-10)
+    # while the auto step converges at every τ
+    ok = online_ipo(G.rock_paper_scissors(), tau, steps=5000, init=[0.5, 0.3, 0.2], tol=1e-12)
+    assert np.max(np.abs(ok.policy - 1 / 3)) < 1e-10
