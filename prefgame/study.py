@@ -116,13 +116,13 @@ def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], 
              "Nash-MD uses η_t = 2/(τ(t+2)) and is run until it is within 1e-6 of π*_τ (a measurement; "
              "the step count is reported). IPO-MD's mixture is compared with π* at τ/(1−β) (Prop. 5.2).")
     lines += [intro, ""]
-    lines += ["Methods: `nash_md` (closed form, η_t = 2/(τ(t+2))); `online_ipo`, `ipo_md` (β = 0.125), "
+    lines += [("Methods: `nash_md` (closed form, η_t = 2/(τ(t+2))); `online_ipo`, `ipo_md` (β = 0.125), "
               "`ipo_md_beta0.5`, `offline_ipo`, `online_dpo`, `offline_dpo` (shared soft-label losses, "
               "natural step with the Jacobian-based `lr='auto'`); `rlhf` (policy gradient on a "
               "Bradley–Terry reward fitted to P); `online_slic` (hinge: a subgradient method with constant "
               "lr 0.02, capped at 20,000 steps — `converged: no` means it had not stopped moving); "
               "`self_play_pg` and `nash_md_pg_beta0.125` (natural policy gradient, lr 0.05); "
-              "`omd_eta0.5` (online mirror descent against π_t, η = min(0.5, 1/τ)).", ""]
+              "`omd_eta0.5` (online mirror descent against π_t, η = min(0.5, 1/τ))."), ""]
     if pending:
         lines += [f"**Incomplete: {pending} part(s) still to run.**", ""]
     methods = list(MAIN_ORDER) + list(EXTRA_METHODS)
