@@ -258,7 +258,7 @@ def rock_paper_scissors() -> PreferenceGame:
     return PreferenceGame(g.P, name="rps", actions=("rock", "paper", "scissors"))
 
 
-def cyclic(n: int, *, margin: float = 0.5) -> PreferenceGame:
+def cyclic(n: int = 5, *, margin: float = 0.5) -> PreferenceGame:
     """Generalised cycle on n actions (a balanced tournament: the uniform policy is an
     equilibrium for every τ; for τ = 0 it is the unique one when n is odd).
 
@@ -345,7 +345,7 @@ def bradley_terry(scores: Sequence[float] | np.ndarray) -> PreferenceGame:
     return PreferenceGame(P, name="bradley_terry")
 
 
-def random_transitive(n: int, *, seed: int = 0, scale: float = 2.0, contexts: int | None = None) -> PreferenceGame:
+def random_transitive(n: int = 5, *, seed: int = 0, scale: float = 2.0, contexts: int | None = None) -> PreferenceGame:
     """A random transitive game: Bradley–Terry with scores ~ N(0, scale²) (seeded)."""
     n = _check_int(n, "n", 1)
     rng = np.random.default_rng(seed)
@@ -354,7 +354,7 @@ def random_transitive(n: int, *, seed: int = 0, scale: float = 2.0, contexts: in
     return PreferenceGame(g.P, name=f"random_transitive(n={n}, seed={seed})")
 
 
-def random_intransitive(n: int, *, seed: int = 0, contexts: int | None = None) -> PreferenceGame:
+def random_intransitive(n: int = 5, *, seed: int = 0, contexts: int | None = None) -> PreferenceGame:
     """A random game with P[i, j] ~ U(0, 1) above the diagonal, 1 − Pᵀ below (seeded)."""
     n = _check_int(n, "n", 1)
     rng = np.random.default_rng(seed)
