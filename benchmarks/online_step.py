@@ -1,13 +1,18 @@
 """Seconds per online step: prefgame against TRL, on the same tiny GPT-2 and reward model (CPU).
 
     python benchmarks/online_step.py                    # full comparison (needs the TRL venvs)
+    python benchmarks/online_step.py --precision fp32   # everyone in fp32
+    python benchmarks/online_step.py --trl-defaults     # TRL exactly as configured by default
     python benchmarks/online_step.py --no-trl112        # skip the TRL 1.12 Nash-MD comparison
-    python benchmarks/online_step.py --rounds 1 --steps 2 --quick   # smoke run
+    python benchmarks/online_step.py --rounds 1 --steps 2   # smoke run
 
 Setting (the same for every contestant): a ~3.3M-parameter GPT-2-style policy (4 layers,
 d_model 256, 256-token word vocabulary, built locally), its initial weights as the reference, a
 tiny GPT-2 reward model; ``--batch`` prompts of ``--prompt-len`` tokens per step, two completions
-per prompt for the pairwise methods, ``--new-tokens`` new tokens at most, temperature 1, AdamW.
+per prompt for the pairwise methods, ``--new-tokens`` new tokens at most, temperature 1, AdamW,
+``--threads`` torch threads, ``--precision`` bf16 autocast (TRL's default; prefgame's ``bf16``
+option) or fp32 for everyone.  TRL's gradient checkpointing (on by default) is switched off so
+both do the same computation, unless ``--trl-defaults``.
 The preference is derived from the reward model: TRL labels the higher-reward completion as
 chosen; prefgame uses P = σ(r − r') (the same reward model, soft label).
 
@@ -109,7 +114,7 @@ def worker_prefgame(args) -> dict:
                        max_new_tokens=args.new_tokens, max_prompt_length=args.prompt_len,
                        lr=1e-6, max_steps=10**6, win_rate_every=0, progress_bar=False,
                        log_tensorboard=False, output_dir=str(d / f"out-{args.method}"),
-                       max_grad_norm=1.0)
+                       max_grad_norm=1.0, bf16=args.precision == "bf16")
     trainer = OnlineTrainer(cfg, policy, judge, prompts)
     lengths = []
 
@@ -137,11 +142,13 @@ def worker_mixture(args) -> dict:
     ids, mask = encode_prompts(policy.tokenizer, prompts, max_length=args.prompt_len)
     gen = torch.Generator().manual_seed(0)
     per_step = {0.0: [], 0.5: []}
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
     for i in range(args.warmup + args.steps):
         for beta in (0.0, 0.5):
             t0 = time.perf_counter()
-            b = generate(policy, ids, mask, ref=ref, beta=beta, max_new_tokens=args.new_tokens,
-                         generator=gen)
+            with autocast:
+                b = generate(policy, ids, mask, ref=ref, beta=beta,
+                             max_new_tokens=args.new_tokens, generator=gen)
             dt = time.perf_counter() - t0
             if i >= args.warmup:
                 per_step[beta].append(dt / b.completion_ids.shape[1])
@@ -190,9 +197,9 @@ def _trl_common(args):
                   "report_to": [], "temperature": 1.0, "use_cpu": True, "seed": 0,
                   "dataloader_num_workers": 0, "disable_tqdm": True}
     if not args.trl_defaults:
-        # the same computation as prefgame: fp32, no activation recomputation (TRL's defaults
-        # are bf16 autocast and gradient checkpointing; --trl-defaults keeps them)
-        common.update(bf16=False, fp16=False, gradient_checkpointing=False)
+        # the same computation as prefgame: the chosen precision, no activation recomputation
+        # (TRL's defaults are bf16 autocast and gradient checkpointing; --trl-defaults keeps them)
+        common.update(bf16=args.precision == "bf16", fp16=False, gradient_checkpointing=False)
     return tok, model, ref, rm, data, common
 
 
@@ -271,8 +278,7 @@ def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
            "--batch", str(args.batch), "--new-tokens", str(args.new_tokens),
            "--prompt-len", str(args.prompt_len), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--threads", str(args.threads), "--tau", str(args.tau)]
-    if args.trl_defaults:
-        cmd.append("--trl-defaults")
+    cmd += ["--precision", args.precision] + (["--trl-defaults"] if args.trl_defaults else [])
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO),
@@ -302,9 +308,12 @@ def main(argv=None) -> int:
     p.add_argument("--trl-python", default="/work/trl-venv/bin/python")
     p.add_argument("--trl112-python", default="/work/trl112-venv/bin/python")
     p.add_argument("--no-trl", action="store_true", help="skip the TRL online DPO comparison")
+    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
+                   help="bf16 autocast (TRL's default; fast on CPUs with AVX512-BF16/AMX) or "
+                        "fp32, for every contestant")
     p.add_argument("--trl-defaults", action="store_true",
-                   help="run TRL with its default bf16 autocast and gradient checkpointing "
-                        "(default: fp32, no checkpointing, like prefgame)")
+                   help="run TRL exactly with its defaults (bf16 autocast and gradient "
+                        "checkpointing); default: --precision, no checkpointing, like prefgame")
     p.add_argument("--no-trl112", action="store_true", help="skip the TRL 1.12 Nash-MD runs")
     p.add_argument("--out", default="", help="write all measurements to this JSON file")
     args = p.parse_args(argv)
@@ -319,7 +328,8 @@ def main(argv=None) -> int:
         info = setup(Path(tmp), args)
         print(f"setting: policy {info['policy_params'] / 1e6:.2f}M params, vocab {info['vocab']}, "
               f"RM {info['rm_params'] / 1e6:.2f}M, batch {args.batch}, prompt {args.prompt_len} "
-              f"tokens, <= {args.new_tokens} new tokens, {args.threads} threads", flush=True)
+              f"tokens, <= {args.new_tokens} new tokens, {args.threads} threads, "
+              f"{args.precision}{', TRL defaults' if args.trl_defaults else ''}", flush=True)
         plan = [("prefgame online_ipo", sys.executable, "prefgame", "online_ipo")]
         if not args.no_trl:
             plan.append(("TRL online DPO (ipo)", args.trl_python, "trl_online_dpo", ""))
@@ -341,7 +351,8 @@ def main(argv=None) -> int:
 
     summary = {"setting": {**info, **{k: getattr(args, k) for k in
                                        ("batch", "new_tokens", "prompt_len", "threads",
-                                        "rounds", "steps", "warmup", "tau")}},
+                                        "rounds", "steps", "warmup", "tau", "precision",
+                                        "trl_defaults")}},
                "raw": results}
     print("\nmedian seconds per step:")
     for name in results:
