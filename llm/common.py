@@ -76,6 +76,8 @@ class PipelineConfig:
     pm_steps: int = 1500
     pm_batch: int = 64
     pm_lr: float = 5e-4
+    scorer_init: str = field(default="sft", metadata={
+        "help": "factsum PM/RM backbone: 'sft' (the SFT policy's weights) or 'scratch'"})
     # --- alignment ---
     methods: list = field(default_factory=lambda: list(B.METHODS))
     tau: dict = field(default_factory=lambda: {
@@ -119,12 +121,17 @@ class PipelineConfig:
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
 
-    def align_config(self, method: str, seed: int) -> B.AlignConfig:
-        return B.AlignConfig(
+    def align_config(self, method: str, seed: int, out: Path):
+        """The backend's :class:`prefgame.llm.OnlineConfig` for one alignment run."""
+        from prefgame.llm import OnlineConfig
+
+        return OnlineConfig(
             method=method, tau=self.tau[method], beta=self.beta.get(method, 0.0),
-            steps=self.align_steps, batch_size=self.align_batch,
-            lr=self.lr.get(method, self.align_lr), max_new_tokens=self.max_new_tokens,
-            seed=1000 + seed, log_every=self.log_every)
+            max_steps=self.align_steps, batch_size=self.align_batch,
+            lr=self.lr.get(method, self.align_lr), adam_beta1=0.0, weight_decay=0.0,
+            max_new_tokens=self.max_new_tokens,
+            max_prompt_length=self.max_positions - self.max_new_tokens, seed=1000 + seed,
+            output_dir=str(out), win_rate_every=0, log_tensorboard=False, progress_bar=False)
 
 
 def device(cfg: PipelineConfig) -> torch.device:
@@ -330,10 +337,14 @@ def train_scorer(cfg: PipelineConfig, work: Path, kind: str) -> dict:
         tok = AutoTokenizer.from_pretrained(cfg.pm_model)
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
-        if tok.sep_token is None:
-            tok.sep_token = "\n\n"
         net = AutoModelForSequenceClassification.from_pretrained(cfg.pm_model, num_labels=1)
         net.config.pad_token_id = tok.pad_token_id
+    elif cfg.scorer_init == "sft":  # like the paper's PM/RM, start from a trained LM
+        from transformers import AutoModelForSequenceClassification
+        tok = build_tokenizer(FS.vocabulary())
+        torch.manual_seed(cfg.seed + (11 if kind == "pm" else 12))
+        net = AutoModelForSequenceClassification.from_pretrained(
+            work / "sft", num_labels=1, pad_token_id=tok.pad_token_id)
     else:
         tok = build_tokenizer(FS.vocabulary())
         net = tiny_gpt2(cfg, tok, role=kind, seed=cfg.seed + (11 if kind == "pm" else 12))
@@ -406,42 +417,64 @@ def policy_stats(policy, ref, tok, xs: list[str], judge, *, max_new_tokens: int,
 
 
 def run_align(cfg: PipelineConfig, work: Path, method: str, seed: int, *,
-              tau: float | None = None, steps: int | None = None, subdir: str = "align",
-              save_model: bool = True) -> dict:
-    """Align a copy of the SFT policy with one method and seed; saves ``work/align/<m>_s<k>``.
+              tau: float | None = None, steps: int | None = None, subdir: str = "align") -> dict:
+    """Align a copy of the SFT policy with one method and seed on ``prefgame.llm.OnlineTrainer``;
+    saves the policy and ``log.json`` in ``work/align/<m>_s<k>``.
 
     ``tau``/``steps`` override the config (used by the τ sweep, which writes to ``subdir``).
+    Every ``log_every`` steps the log gets the trainer's numbers averaged over the interval
+    (loss, KL on the training samples, mean PM preference or RM reward) and an evaluation on
+    ``n_curve_prompts`` held-out prompts (KL(π‖μ), gold quality) that never feeds a gradient.
     """
-    acfg = cfg.align_config(method, seed)
-    if tau is not None:
-        acfg.tau = tau
-    if steps is not None:
-        acfg.steps = steps
+    from prefgame.llm import OnlineTrainer, Policy
+
     out = work / subdir / (f"{method}_s{seed}" + (f"_tau{tau:g}" if tau is not None else ""))
     if (out / "log.json").exists():
         return json.loads((out / "log.json").read_text())
+    acfg = cfg.align_config(method, seed, out / "trainer")
+    if tau is not None:
+        acfg.tau = tau
+    if steps is not None:
+        acfg.max_steps = steps
     policy, tok = load_policy(work / "sft", device(cfg))
     ref, _ = load_policy(work / "sft", device(cfg))
+    ref.requires_grad_(False)
     kind = "rm" if method == "rl" else "pm"
     scorer = load_scorer(work / kind, kind, device(cfg))
     judge = gold_judge(cfg)
     curve_xs = prompts(cfg, "eval")[: cfg.n_curve_prompts]
+    hist, acc, t0 = [], {"loss": [], "score": [], "kl_sample": []}, time.time()
 
-    def eval_fn(pol) -> dict:  # evaluation only: never feeds a gradient
-        _, s = policy_stats(pol, ref, tok, curve_xs, judge, max_new_tokens=cfg.max_new_tokens,
+    def evaluate_now(step: int) -> None:  # evaluation only: never feeds a gradient
+        entry = {"step": step, "time_s": round(time.time() - t0, 2)}
+        for k, v in acc.items():
+            entry[k] = float(np.mean(v)) if v else None
+            v.clear()
+        policy.eval()
+        _, s = policy_stats(policy, ref, tok, curve_xs, judge, max_new_tokens=cfg.max_new_tokens,
                             seed=99)
         s.pop("styles", None)
-        return s
+        entry.update(s)
+        hist.append(entry)
 
-    t0 = time.time()
-    hist = B.train_online(acfg, policy, ref, tok, prompts(cfg, "align"),
-                          pm=scorer if method != "rl" else None,
-                          rm=scorer if method == "rl" else None, eval_fn=eval_fn)
+    def callback(trainer, logs: dict) -> None:
+        acc["loss"].append(logs["loss"])
+        acc["kl_sample"].append(logs["kl"])
+        acc["score"].append(logs.get("reward", logs.get("p_mean")))
+        if logs["step"] % cfg.log_every == 0 or logs["step"] == acfg.max_steps:
+            evaluate_now(logs["step"])
+
+    evaluate_now(0)
+    trainer = OnlineTrainer(
+        acfg, Policy(policy, tok), scorer if method != "rl" else scorer.prob, prompts(cfg, "align"),
+        ref=Policy(ref, tok), reward_model=scorer if method == "rl" else None,
+        callbacks=[callback])
+    trainer.train()
+    policy.eval()
     out.mkdir(parents=True, exist_ok=True)
-    if save_model:
-        policy.save_pretrained(out)
-        tok.save_pretrained(out)
-    rec = {"method": method, "seed": seed, "config": asdict(acfg), "log": hist,
+    policy.save_pretrained(out)
+    tok.save_pretrained(out)
+    rec = {"method": method, "seed": seed, "config": acfg.to_dict(), "log": hist,
            "time_s": time.time() - t0}
     save_json(out / "log.json", rec)
     last = hist[-1]
@@ -494,12 +527,12 @@ def evaluate(cfg: PipelineConfig, work: Path) -> dict:
     k = len(meths)
     mean, std = np.full((k, k), 0.5), np.zeros((k, k))
     for i, a in enumerate(meths):
-        for j, b in enumerate(meths):
-            if i == j:
-                continue
+        for j in range(i + 1, k):  # the judge is antisymmetric: P(j ≻ i) = 1 − P(i ≻ j)
+            b = meths[j]
             rates = [float(np.mean(judge(xs, samples[(a, s)], samples[(b, t)])))
                      for s in seeds for t in seeds]
             mean[i, j], std[i, j] = np.mean(rates), np.std(rates)
+            mean[j, i], std[j, i] = 1.0 - mean[i, j], std[i, j]
     vs_sft = {m: [float(np.mean(judge(xs, samples[(m, s)], samples[("sft", 0)]))) for s in seeds]
               for m in meths}
     result = {"methods": meths, "mean": mean.round(4).tolist(), "std": std.round(4).tolist(),

@@ -14,8 +14,10 @@ told in two *key sentences* (one of three word orders for the first),
     "on <when> , <who> <what> in <where> ."      and      "<who> did it for <why> ."
 
 mixed, in shuffled order, with 1--3 *distractor* sentences that mention other entities of the
-same kinds ("<name> stayed in <place> on <day> .", "<name> waited for <reason> .") and 0--2 filler
-sentences ("the weather was <adjective> .").  Every word is lower-case and separated by spaces,
+same kinds ("<name> stayed at <place> during <day> .", "<name> waited because of <reason> .")
+and 0--2 filler sentences ("the weather was <adjective> .").  Distractors use their own function
+words, so a small model can learn *which* entities to copy; copying a distractor is still
+possible and is what the judge calls an invented fact.  Every word is lower-case and separated by spaces,
 so a word-level tokenizer covers the task exactly (:func:`vocabulary`).
 
 **Summaries.**  The reference summary states the five key facts in one of three *styles*, named
@@ -106,7 +108,7 @@ STYLES = ("who", "where", "when")
 PROMPT_SUFFIX = "summary :"
 
 _FUNCTION_WORDS = ("in", "on", "for", ",", ".", ":", "did", "it", "stayed", "waited", "the",
-                   "weather", "was", "summary")
+                   "weather", "was", "summary", "at", "during", "because", "of")
 
 
 def vocabulary() -> list[str]:
@@ -169,11 +171,11 @@ def _make_document(rng: np.random.Generator, cfg: FactSumConfig) -> Document:
         name = _pick_other(rng, WHO, who)
         if rng.random() < 0.6:
             place, day = _pick_other(rng, WHERE, where), _pick_other(rng, WHEN, when)
-            sentences.append(f"{name} stayed in {place} on {day} .")
+            sentences.append(f"{name} stayed at {place} during {day} .")
             distractors += [name, place, day]
         else:
             reason = _pick_other(rng, WHY, why)
-            sentences.append(f"{name} waited for {reason} .")
+            sentences.append(f"{name} waited because of {reason} .")
             distractors += [name, reason]
     for _ in range(int(rng.integers(cfg.max_filler + 1))):
         sentences.append(f"the weather was {ADJECTIVES[int(rng.integers(len(ADJECTIVES)))]} .")
