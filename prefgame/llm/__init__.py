@@ -17,15 +17,17 @@ Tokenizers and tiny models (:mod:`prefgame.llm.tokenizers`, no downloads)
     ``tiny_sequence_classifier(tokenizer, ...)`` (reward / preference backbone).
 Policies (:mod:`prefgame.llm.policy`)
     ``Policy(model, tokenizer)`` (``.reference()`` → frozen copy, or LoRA base with adapters
-    off), ``load_policy(name_or_path, lora_r=0, ...)``, ``policy_from_config(cfg)`` → (π, μ), ``add_lora(model, r=...)``,
+    off), ``load_policy(name_or_path, lora_r=0, ...)``, ``policy_from_config(cfg)`` → (π, μ),
+    ``add_lora(model, r=...)``,
     ``SequenceBatch`` (prompt ids/mask left-padded, completion ids/mask right-padded, optional
     per-token ``policy_logp``/``ref_logp``/``sample_logp``), ``encode_prompts(tok, prompts)``,
     ``encode_completions(tok, completions)``, ``token_logprobs(policy, batch)`` → ``[B, T]``,
-    ``sequence_logprobs(policy, batch, reduction="sum"|"mean")`` → ``[B]``.
+    ``sequence_logprobs(policy, batch, reduction="sum"|"mean")`` → ``[B]`` (both take
+    ``group=k`` when rows come in runs of k samples of one prompt: the prompt is encoded once).
 Samplers (:mod:`prefgame.llm.sampling`)
     ``generate(policy, prompt_ids, prompt_mask, ref=None, beta=0.0, max_new_tokens=64,
-    temperature=1.0, top_p=1.0, generator=None)`` → ``SequenceBatch`` -- β = 0: π, β = 1: μ,
-    otherwise the KV-cached token-level mixture softmax((1−β) logits_π + β logits_μ);
+    temperature=1.0, top_p=1.0, generator=None, group=1)`` → ``SequenceBatch`` -- β = 0: π,
+    β = 1: μ, otherwise the KV-cached token-level mixture softmax((1−β) logits_π + β logits_μ);
     ``generate_text(policy, prompts, ...)`` → list of strings.
 Judges (:mod:`prefgame.llm.judges`), all ``judge(prompts, ys, ys2) -> Tensor[B]`` = P(y ≻ y')
     ``PairwisePreferenceModel(model, tokenizer)`` (exactly antisymmetric),
@@ -40,7 +42,8 @@ Trainer (:mod:`prefgame.llm.trainer`)
     ``METHODS``, ``load_checkpoint(template_policy, checkpoint_dir)``, ``latest_checkpoint(dir)``.
 Evaluation (:mod:`prefgame.llm.evaluate`)
     ``win_rate_matrix(policies, prompts, judge, ...)`` → ``WinRateMatrix`` with
-    ``.to_markdown()``, ``.to_json(path)``, ``.plot(path)``.
+    ``.to_markdown()``, ``.to_json(path)``, ``.plot(path)``;
+    ``evaluate_checkpoints(template, {method: [ckpt dirs per seed]}, prompts, judge, out_dir)``.
 Data (:mod:`prefgame.llm.data`)
     ``load_prompts(source, column="prompt")``, ``load_preference_pairs(source, ...)``,
     ``load_tldr_prompts(split)``, ``load_tldr_preferences(split)`` (network; users only).

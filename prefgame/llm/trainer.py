@@ -26,8 +26,19 @@ One optimiser step (:meth:`OnlineTrainer.step`) is
 2. :meth:`~OnlineTrainer.train_on` -- forward/backward in micro-batches of
    ``micro_batch_size`` prompts (gradient accumulation), clip, optimiser and scheduler step.
 
-Logs per step (JSONL, TensorBoard, tqdm): loss, KL estimate Σ_t log π/μ on the policy's samples,
-P(π ≻ μ) from the judge (every ``win_rate_every`` steps), generation length, tokens/s, τ, β, lr.
+Logs per step (JSONL, TensorBoard, tqdm): loss, ``kl`` = mean Σ_t log π/μ over the step's
+samples y (an unbiased KL(π‖μ) estimate when y ~ π; for IPO-MD, whose y come from the mixture,
+it is E_mixture[log π/μ]), ``win_rate`` = judge P(y ≻ y_ref), y ~ π, y_ref ~ μ (every
+``win_rate_every`` steps), generation length, tokens/s (generated tokens ÷ sampling time),
+τ, β, lr, gradient norm.
+
+Speed: for the pairwise methods each prompt's two samples share one prompt encoding (KV cache
+or encoder states) in sampling, in the μ forward and in the training forward (with gradients),
+see :func:`~prefgame.llm.policy.completion_logits`; under multi-process DDP this sharing is off.
+
+Distributed: ``accelerate`` (DDP) wraps the model for the training forward; sampling uses the
+unwrapped module, prompts are sharded by process.  FSDP / DeepSpeed ZeRO-3 would need the full
+parameters gathered for generation, which is not implemented (untested here: no GPU).
 Checkpoints (safetensors weights + optimiser, scheduler, RNG and data position) every
 ``save_every`` steps; ``resume_from`` continues exactly as an uninterrupted run would.
 """
