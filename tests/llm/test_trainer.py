@@ -209,3 +209,12 @@ def test_t5_lora_and_adafactor_steps(tok, prompts, good_judge, tmp_path):
     for k, v in lora.named_parameters():
         if "lora" not in k:
             assert torch.equal(v, base_before[k])  # μ (the base) never moves
+
+
+def test_schedules_and_bf16_autocast(tok, prompts, good_judge, tmp_path):
+    cfg = _cfg(tmp_path, method="nash_md_pg", beta=0.5, beta_schedule="linear:0.1",
+               tau=0.2, tau_schedule="inverse", max_steps=3, bf16=True)
+    hist = OnlineTrainer(cfg, Policy(tiny_gpt2(tok), tok), good_judge, prompts).train()
+    assert [h["beta"] for h in hist] == pytest.approx([0.5, 0.5 - 0.4 / 3, 0.5 - 0.8 / 3])
+    assert [h["tau"] for h in hist] == pytest.approx([0.2, 0.2 * 2 / 3, 0.2 * 2 / 4])
+    assert all(torch.isfinite(torch.tensor(h["loss"])) for h in hist)
