@@ -48,6 +48,11 @@ Data (:mod:`prefgame.llm.data`)
     ``load_prompts(source, column="prompt")``, ``load_preference_pairs(source, ...)``,
     ``load_tldr_prompts(split)``, ``load_tldr_preferences(split)`` (network; users only).
 
+Command line (:mod:`prefgame.llm.__main__`)
+    ``python -m prefgame.llm --config run.yaml [--field value ...]`` -- ``RunConfig`` =
+    ``OnlineConfig`` + ``prompts``, ``prompt_column``, ``prompt_template``, ``judge_kind``
+    (reward | pairwise), ``judge_name``; bad inputs exit with status 2 and one line.
+
 Minimal run (CPU, offline)::
 
     from prefgame.llm import *
