@@ -169,6 +169,19 @@ def load_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
     return Policy(model, template.tokenizer)
 
 
+def _make_accelerator(mixed_precision: str):
+    """An ``Accelerator``; a later trainer in the same process may change the precision
+    (accelerate keeps one global state, which is reset then; the process group is kept)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    try:
+        return Accelerator(mixed_precision=mixed_precision)
+    except ValueError:
+        AcceleratorState._reset_state()
+        return Accelerator(mixed_precision=mixed_precision)
+
+
 def _unwrap(model):
     return getattr(model, "module", model)
 
@@ -210,9 +223,7 @@ class OnlineTrainer:
         if self.method.uses_beta and self.ref.same_weights_as(policy):
             raise ValueError("ref is the policy itself: the mixture would mix π with itself")
 
-        from accelerate import Accelerator
-
-        self.accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else "no")
+        self.accelerator = _make_accelerator("bf16" if config.bf16 else "no")
         self._seed_everything(config.seed + self.accelerator.process_index)
         params = [q for q in policy.model.parameters() if q.requires_grad]
         if not params:
