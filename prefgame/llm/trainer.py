@@ -574,6 +574,12 @@ class OnlineTrainer:
         self.step_count, self.epoch, self.data_pos = state["step"], state["epoch"], \
             state["data_pos"]
         self._order = self._epoch_order()
+        log = self.out / "log.jsonl"
+        if self.accelerator.is_main_process and log.is_file():
+            # drop the records of steps after the checkpoint: they are about to be redone
+            kept = [line for line in log.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= self.step_count]
+            log.write_text("".join(line + "\n" for line in kept))
 
 
 class _null:

@@ -173,6 +173,9 @@ def test_resume_after_kill_gives_identical_weights(tok, prompts, good_judge, tmp
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
     assert (tmp_path / "full" / "tensorboard").is_dir()
+    steps = [json.loads(x)["step"] for x in (tmp_path / "killed" / "log.jsonl").read_text()
+             .splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]  # step 3's record before the kill was dropped, redone
     # a checkpoint loads back into a policy
     pol = load_checkpoint(Policy(tiny_gpt2(tok), tok), tmp_path / "full" / "checkpoint-6")
     assert torch.equal(pol.model.state_dict()["transformer.wte.weight"],
@@ -218,3 +221,46 @@ def test_schedules_and_bf16_autocast(tok, prompts, good_judge, tmp_path):
     assert [h["beta"] for h in hist] == pytest.approx([0.5, 0.5 - 0.4 / 3, 0.5 - 0.8 / 3])
     assert [h["tau"] for h in hist] == pytest.approx([0.2, 0.2 * 2 / 3, 0.2 * 2 / 4])
     assert all(torch.isfinite(torch.tensor(h["loss"])) for h in hist)
+
+
+_KILL_SCRIPT = """
+import os, signal, sys, torch
+torch.set_num_threads(1)
+from prefgame.llm import (CallableJudge, OnlineConfig, OnlineTrainer, Policy,
+                          build_word_tokenizer, tiny_gpt2)
+out, kill_at, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tok = build_word_tokenizer(["the cat sat on a mat dog ran far away good bad fine"])
+prompts = ["the cat", "a dog ran", "good mat", "far away", "the mat", "bad dog"]
+judge = CallableJudge(lambda x, y, y2: 0.5 + 0.5 * ((len(y) < len(y2)) - (len(y) > len(y2))))
+cfg = OnlineConfig(method="nash_md_pg", beta=0.25, tau=0.3, batch_size=4, micro_batch_size=2,
+                   max_steps=5, save_every=2, max_new_tokens=5, lr=1e-2, output_dir=out,
+                   progress_bar=False, log_tensorboard=False, win_rate_every=0,
+                   resume_from=resume if resume != "-" else "")
+def kill(trainer, logs):
+    if trainer.step_count == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+policy = Policy(tiny_gpt2(tok), tok)
+OnlineTrainer(cfg, policy, judge, prompts, callbacks=[kill]).train()
+torch.save(policy.model.state_dict(), os.path.join(out, "final.pt"))
+"""
+
+
+def test_resume_after_sigkill_in_a_subprocess(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT)
+
+    def run(out, kill_at, resume="-"):
+        return subprocess.run([sys.executable, str(script), str(out), str(kill_at), resume],
+                              capture_output=True, text=True, check=False)
+
+    assert run(tmp_path / "full", -1).returncode == 0
+    killed = run(tmp_path / "k", 3)
+    assert killed.returncode == -signal.SIGKILL
+    assert run(tmp_path / "k", -1, "latest").returncode == 0
+    a = torch.load(tmp_path / "full" / "final.pt")
+    b = torch.load(tmp_path / "k" / "final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
