@@ -5,6 +5,8 @@
     python benchmarks/online_step.py --trl-defaults     # TRL exactly as configured by default
     python benchmarks/online_step.py --no-trl112        # skip the TRL 1.12 Nash-MD comparison
     python benchmarks/online_step.py --rounds 1 --steps 2   # smoke run
+    python benchmarks/online_step.py --device cuda --model-size 100m --batch 32 --new-tokens 64
+        # on a GPU: seconds/step, sampling tokens/s and peak memory, prefgame only
 
 Setting (the same for every contestant): a ~3.3M-parameter GPT-2-style policy (4 layers,
 d_model 256, 256-token word vocabulary, built locally), its initial weights as the reference, a
@@ -44,7 +46,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 
-WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "rug", "far", "away", "near", "good", "bad", "fine", "short", "long", "text", "summary", "post", "reddit", "story", "about", "my", "friend", "and", "i", "went", "to", "see", "when", "it", "was", "very", "not", "so", "then", "we", "said", "that", "this", "is", "what", "you", "think", "how", "why", "who", "where", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "day", "night", "week", "year", "time", "home", "work", "school", "car", "bus", "road", "city", "town", "house", "room", "door", "window", "table", "chair", "food", "water", "coffee", "tea", "bread"]
+#: Policy sizes: "3m" (3.26M parameters with the 256-word vocabulary) and "100m" (~85M).
+MODEL_SIZES = {"3m": {"n_layer": 4, "n_embd": 256, "n_head": 4},
+               "100m": {"n_layer": 12, "n_embd": 768, "n_head": 12}}
+
+WORDS = ("the a cat dog sat ran on under mat rug far away near good bad fine short long text "  # noqa: SIM905
+         "summary post reddit story about my friend and i went to see when it was very not "
+         "so then we said that this is what you think how why who where one two three four "
+         "five six seven eight nine ten day night week year time home work school car bus "
+         "road city town house room door window table chair food water coffee tea bread").split()
 
 
 def _vocab_words(n: int) -> list[str]:
@@ -71,8 +81,10 @@ def setup(workdir: Path, args) -> dict:
     words = _vocab_words(args.vocab - 4)
     tok = build_word_tokenizer([" ".join(words)], max_vocab=args.vocab)
     tok.padding_side = "left"
-    policy = tiny_gpt2(tok, n_layer=4, n_embd=256, n_head=4, n_positions=128, seed=0)
-    rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2, n_positions=128, seed=1)
+    size = MODEL_SIZES[args.model_size]
+    policy = tiny_gpt2(tok, **size, n_positions=args.prompt_len + args.new_tokens + 8, seed=0)
+    rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2,
+                                  n_positions=args.prompt_len + args.new_tokens + 8, seed=1)
     rng = random.Random(0)
     prompts = [" ".join(rng.choice(words) for _ in range(args.prompt_len)) for _ in range(256)]
     for name, model in (("policy", policy), ("rm", rm)):
@@ -107,24 +119,35 @@ def worker_prefgame(args) -> dict:
 
     d = Path(args.dir)
     prompts = json.loads((d / "prompts.json").read_text())
-    policy = load_policy(str(d / "policy"))
+    policy = load_policy(str(d / "policy"), device=args.device)
     judge = RewardModel.from_pretrained(str(d / "rm"))
+    judge.model.to(args.device)
     beta = 0.125 if args.method in ("ipo_md", "nash_md_pg") else 0.0
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     cfg = OnlineConfig(method=args.method, beta=beta, tau=args.tau, batch_size=args.batch,
                        max_new_tokens=args.new_tokens, max_prompt_length=args.prompt_len,
                        lr=1e-6, max_steps=10**6, win_rate_every=0, progress_bar=False,
                        log_tensorboard=False, output_dir=str(d / f"out-{args.method}"),
                        max_grad_norm=1.0, bf16=args.precision == "bf16")
     trainer = OnlineTrainer(cfg, policy, judge, prompts)
-    lengths = []
+    lengths, tok_s = [], []
 
     def step():
         logs = trainer.step()
+        if cuda:
+            torch.cuda.synchronize()
         lengths.append(logs["gen_len"])
+        tok_s.append(logs["tokens_per_s"])
 
     times = _timed(step, args.warmup, args.steps)
-    return {"seconds_per_step": statistics.median(times), "times": times,
-            "gen_len": statistics.mean(lengths)}
+    out = {"seconds_per_step": statistics.median(times), "times": times,
+           "gen_len": statistics.mean(lengths),
+           "sampling_tokens_per_s": statistics.median(tok_s[args.warmup:])}
+    if cuda:
+        out["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return out
 
 
 def worker_mixture(args) -> dict:
@@ -137,18 +160,22 @@ def worker_mixture(args) -> dict:
 
     d = Path(args.dir)
     prompts = json.loads((d / "prompts.json").read_text())[: 2 * args.batch]
-    policy = load_policy(str(d / "policy"))
+    policy = load_policy(str(d / "policy"), device=args.device)
     ref = policy.reference()
-    ids, mask = encode_prompts(policy.tokenizer, prompts, max_length=args.prompt_len)
-    gen = torch.Generator().manual_seed(0)
+    ids, mask = encode_prompts(policy.tokenizer, prompts, max_length=args.prompt_len,
+                               device=args.device)
+    gen = torch.Generator(device=args.device).manual_seed(0)
     per_step = {0.0: [], 0.5: []}
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    autocast = torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16,
+                              enabled=args.precision == "bf16")
     for i in range(args.warmup + args.steps):
         for beta in (0.0, 0.5):
             t0 = time.perf_counter()
             with autocast:
                 b = generate(policy, ids, mask, ref=ref, beta=beta,
                              max_new_tokens=args.new_tokens, generator=gen)
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
             dt = time.perf_counter() - t0
             if i >= args.warmup:
                 per_step[beta].append(dt / b.completion_ids.shape[1])
@@ -277,7 +304,8 @@ def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
     cmd = [python, str(HERE), "--worker", worker, "--dir", args.dir, "--method", method or "-",
            "--batch", str(args.batch), "--new-tokens", str(args.new_tokens),
            "--prompt-len", str(args.prompt_len), "--steps", str(args.steps),
-           "--warmup", str(args.warmup), "--threads", str(args.threads), "--tau", str(args.tau)]
+           "--warmup", str(args.warmup), "--threads", str(args.threads), "--tau", str(args.tau),
+           "--device", args.device, "--model-size", args.model_size]
     cmd += ["--precision", args.precision] + (["--trl-defaults"] if args.trl_defaults else [])
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
@@ -315,9 +343,15 @@ def main(argv=None) -> int:
                    help="run TRL exactly with its defaults (bf16 autocast and gradient "
                         "checkpointing); default: --precision, no checkpointing, like prefgame")
     p.add_argument("--no-trl112", action="store_true", help="skip the TRL 1.12 Nash-MD runs")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (prefgame workers)")
+    p.add_argument("--model-size", choices=sorted(MODEL_SIZES), default="3m",
+                   help="3m: the CPU comparison; 100m: ~100M parameters (GPU: tokens/s, memory; "
+                        "TRL runs are skipped)")
     p.add_argument("--out", default="", help="write all measurements to this JSON file")
     args = p.parse_args(argv)
 
+    if args.model_size != "3m" or args.device != "cpu":
+        args.no_trl = args.no_trl112 = True  # the TRL comparison is the CPU one
     if args.worker:
         result = WORKERS[args.worker](args)
         print("RESULT " + json.dumps(result), flush=True)
@@ -355,10 +389,17 @@ def main(argv=None) -> int:
                                         "trl_defaults")}},
                "raw": results}
     print("\nmedian seconds per step:")
-    for name in results:
+    for name, runs in results.items():
         if name != "mixture sampler":
             summary[name] = med(name)
-            print(f"  {name:24s} {summary[name]:.4f}")
+            extra = ""
+            if "sampling_tokens_per_s" in runs[0]:
+                summary[f"{name} sampling tokens/s"] = med(name, "sampling_tokens_per_s")
+                extra = f"   sampling {summary[f'{name} sampling tokens/s']:.0f} tokens/s"
+            if "peak_memory_gib" in runs[0]:
+                summary[f"{name} peak GiB"] = max(x["peak_memory_gib"] for x in runs)
+                extra += f", peak {summary[f'{name} peak GiB']:.2f} GiB"
+            print(f"  {name:24s} {summary[name]:.4f}{extra}")
     mix = med("mixture sampler", "ratio")
     summary["mixture_over_plain"] = mix
     print(f"  mixture sampler / plain sampling per decoding step: {mix:.2f}x")
