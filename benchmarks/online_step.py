@@ -82,9 +82,10 @@ def setup(workdir: Path, args) -> dict:
     tok = build_word_tokenizer([" ".join(words)], max_vocab=args.vocab)
     tok.padding_side = "left"
     size = MODEL_SIZES[args.model_size]
-    policy = tiny_gpt2(tok, **size, n_positions=args.prompt_len + args.new_tokens + 8, seed=0)
+    n_pos = max(128, args.prompt_len + args.new_tokens + 8)
+    policy = tiny_gpt2(tok, **size, n_positions=n_pos, seed=0)
     rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2,
-                                  n_positions=args.prompt_len + args.new_tokens + 8, seed=1)
+                                  n_positions=n_pos, seed=1)
     rng = random.Random(0)
     prompts = [" ".join(rng.choice(words) for _ in range(args.prompt_len)) for _ in range(256)]
     for name, model in (("policy", policy), ("rm", rm)):
