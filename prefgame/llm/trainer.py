@@ -37,8 +37,9 @@ or encoder states) in sampling, in the μ forward and in the training forward (w
 see :func:`~prefgame.llm.policy.completion_logits`; under multi-process DDP this sharing is off.
 
 Distributed: ``accelerate`` (DDP) wraps the model for the training forward; sampling uses the
-unwrapped module, prompts are sharded by process.  FSDP / DeepSpeed ZeRO-3 would need the full
-parameters gathered for generation, which is not implemented (untested here: no GPU).
+unwrapped module, prompts are sharded by process.  Under FSDP or DeepSpeed ZeRO-3 (chosen in
+accelerate's own config) the sharded parameters are gathered for generation
+(:meth:`OnlineTrainer._full_params`).  None of the multi-GPU paths was tested here (no GPU).
 Checkpoints (safetensors weights + optimiser, scheduler, RNG and data position) every
 ``save_every`` steps; ``resume_from`` continues exactly as an uninterrupted run would.
 """
@@ -304,6 +305,24 @@ class OnlineTrainer:
         """Samples per prompt that share one prompt encoding (1 under multi-process DDP)."""
         return 2 if self.method.sampler == "pair" and self.accelerator.num_processes == 1 else 1
 
+    def _full_params(self):
+        """Context that gathers sharded parameters for generation (FSDP, DeepSpeed ZeRO-3);
+        a no-op otherwise.  Untested here (no GPU): it follows the libraries' documented APIs."""
+        import contextlib
+
+        from accelerate.utils import DistributedType
+
+        kind = self.accelerator.distributed_type
+        if kind == DistributedType.FSDP:
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+            return FSDP.summon_full_params(self.model, writeback=False)
+        if kind == DistributedType.DEEPSPEED:
+            import deepspeed
+
+            return deepspeed.zero.GatheredParameters(list(self.model.parameters()))
+        return contextlib.nullcontext()
+
     def _sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
         """``per_prompt`` completions of each prompt from π^(1−β) μ^β, rows interleaved
         (p0, p0, p1, p1, ...), in generation chunks of ``generation_batch_size`` prompts."""
@@ -314,7 +333,7 @@ class OnlineTrainer:
         for sl in iter_chunks(len(rows), c.gen_batch * per_prompt):
             ids, mask = encode_prompts(tok, rows[sl], max_length=c.max_prompt_length,
                                        device=self.policy.device)
-            with self.accelerator.autocast():
+            with self._full_params(), self.accelerator.autocast():
                 parts.append(generate(self.policy, ids, mask, ref=self.ref, beta=beta,
                                       max_new_tokens=c.max_new_tokens,
                                       temperature=c.temperature, top_p=c.top_p,
