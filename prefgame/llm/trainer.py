@@ -391,9 +391,11 @@ class OnlineTrainer:
         for sl in iter_chunks(len(prompts), self.cfg.gen_batch):
             ids, mask = encode_prompts(tok, prompts[sl], max_length=self.cfg.max_prompt_length,
                                        device=self.policy.device)
-            ref_batch += generate(self.ref, ids, mask, max_new_tokens=self.cfg.max_new_tokens,
-                                  temperature=self.cfg.temperature, top_p=self.cfg.top_p,
-                                  generator=self.sample_gen).texts(tok)
+            with self._full_params(), self.accelerator.autocast():
+                ref_batch += generate(self.ref, ids, mask,
+                                      max_new_tokens=self.cfg.max_new_tokens,
+                                      temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                                      generator=self.sample_gen).texts(tok)
         return float(self.judge(prompts, texts, ref_batch).mean())
 
     # --- the loss ---------------------------------------------------------------------------
