@@ -120,11 +120,10 @@ def rl_token_loss(token_logp: torch.Tensor, token_u: torch.Tensor, advantage: to
                   mask: torch.Tensor, *, tau: float) -> torch.Tensor:
     """KL-regularised policy gradient with per-token reward-to-go, ``[B, T] -> [B]``.
 
-    A_t = (r − b) − τ Σ_{s≥t} u_s;  loss = −Σ_t m_t sg(A_t) log π(y_t | ·).
-    This is :func:`prefgame.losses.nash_md_pg_token_loss` with P(y ≻ y') − ½ replaced by the
-    baselined reward r − b, so it calls that function with p = r − b + ½ (no formula copied).
+    A_t = (r − b) − τ Σ_{s≥t} u_s;  loss = −Σ_t m_t sg(A_t) log π(y_t | ·):
+    :func:`prefgame.losses.regularised_pg_token_loss` with the baselined reward as advantage.
     """
-    return L.nash_md_pg_token_loss(token_logp, token_u, advantage + 0.5, mask, tau=tau)
+    return L.regularised_pg_token_loss(token_logp, token_u, advantage, mask, tau=tau)
 
 
 @dataclass
