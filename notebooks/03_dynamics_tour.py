@@ -25,26 +25,20 @@ import numpy as np
 from prefgame.dynamics import (ipo_md, nash_md, offline_ipo_optimum, online_dpo, online_ipo,
                                online_mirror_descent, rlhf_policy, self_play_pg)
 from prefgame.equilibrium import duality_gap, solve
+from prefgame.figures import simplex_axes
+from prefgame.figures import to_simplex as xy
 from prefgame.games import near_cyclic, rock_paper_scissors
 
 plt.rcParams["figure.figsize"] = (5.5, 5.0)
 game, tau = near_cyclic(), 0.1
 star = solve(game, tau).policy
 init = np.array([0.1, 0.8, 0.1])
-CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
-
-
-def xy(pi):
-    """Barycentric → Cartesian coordinates of the 2-simplex (plotting only)."""
-    return np.asarray(pi) @ CORNERS
 
 
 def simplex(ax, title):
-    ax.plot(*np.vstack([CORNERS, CORNERS[:1]]).T, "k", lw=0.8)
-    for c, name in zip(CORNERS, game.actions):
-        ax.annotate(name, c, ha="center", va="top" if c[1] == 0 else "bottom")
+    simplex_axes(ax, game.actions)
     ax.plot(*xy(star), "k*", ms=14, label="π*_τ")
-    ax.set_title(title); ax.set_aspect("equal"); ax.axis("off")
+    ax.set_title(title)
 
 
 print("pi*_tau =", np.round(star, 4))
@@ -102,9 +96,7 @@ ax.legend(fontsize=8, loc="upper right"); plt.show()
 rps = rock_paper_scissors()
 start = np.array([0.6, 0.25, 0.15])
 fig, ax = plt.subplots()
-ax.plot(*np.vstack([CORNERS, CORNERS[:1]]).T, "k", lw=0.8)
-for c, name in zip(CORNERS, rps.actions):
-    ax.annotate(name, c, ha="center", va="top" if c[1] == 0 else "bottom")
+simplex_axes(ax, rps.actions)
 sp = self_play_pg(rps, 0.0, steps=600, lr=0.2, init=start, record_every=1)
 omd = online_mirror_descent(rps, 0.0, eta=0.1, steps=600, init=start, record_every=1)
 nmd = nash_md(rps, 0.05, steps=600, init=start, record_every=1)

@@ -38,7 +38,7 @@ from .dynamics import (
 from .equilibrium import duality_gap, kl, solve
 from .optim import Adam
 
-__all__ = ["FIGURES", "make_figures", "save_figure", "to_simplex"]
+__all__ = ["FIGURES", "make_figures", "save_figure", "simplex_axes", "to_simplex"]
 
 INIT3 = np.array([0.1, 0.2, 0.7])
 
@@ -58,7 +58,8 @@ def to_simplex(pi: np.ndarray) -> np.ndarray:
     return np.stack([pi[..., 1] + 0.5 * pi[..., 2], (np.sqrt(3) / 2) * pi[..., 2]], axis=-1)
 
 
-def _triangle(ax, labels) -> None:
+def simplex_axes(ax, labels) -> None:
+    """Draw the 2-simplex's outline with its corner labels on ``ax`` (see :func:`to_simplex`)."""
     corners = to_simplex(np.eye(3))
     ax.plot(*np.vstack([corners, corners[:1]]).T, color="0.6", lw=0.8)
     for (x, y), lab, (dx, dy) in zip(corners, labels, [(-0.04, -0.05), (0.04, -0.05), (0, 0.03)]):
@@ -81,7 +82,7 @@ def fig_simplex_trajectories(tau: float = 0.1):
         ("online DPO", lambda g: online_dpo(g, tau, steps=4000, init=INIT3, record_every=1, tol=1e-10), {"color": "C4"}),
     ]
     for ax, g in zip(axes, games):
-        _triangle(ax, g.actions or ("y1", "y2", "y3"))
+        simplex_axes(ax, g.actions or ("y1", "y2", "y3"))
         for label, run, style in methods:
             xy = to_simplex(run(g).history)
             ax.plot(*xy.T, label=label, alpha=0.85, **{"lw": 1.3, **style})
@@ -169,7 +170,7 @@ def fig_rps_cycling():
     g = G.rock_paper_scissors()
     init = np.array([0.5, 0.3, 0.2])
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 5.4))
-    _triangle(a, g.actions)
+    simplex_axes(a, g.actions)
     runs = {
         "Hedge self-play (OMD, τ = 0, η = 0.1)": online_mirror_descent(g, 0.0, eta=0.1, steps=3000, init=init, record_every=1),
         "self-play softmax PG (τ = 0, lr = 0.5, no preconditioning)":
