@@ -39,7 +39,7 @@ from prefgame.dynamics import online_dpo
 from prefgame.equilibrium import best_response, kl, solve
 from prefgame.games import PreferenceGame
 from prefgame.llm import (CallableJudge, OnlineConfig, OnlineTrainer, Policy, build_word_tokenizer,
-                          encode_prompts, tiny_gpt2)
+                          next_token_distribution, tiny_gpt2)
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -65,9 +65,7 @@ judge = CallableJudge(lambda x, y, y2: P[action(y), action(y2)])
 
 def first_token_policy(policy) -> np.ndarray:
     """The model's next-token distribution after the prompt, grouped into the four actions."""
-    ids, mask = encode_prompts(tok, [prompt])
-    with torch.no_grad():
-        probs = torch.softmax(policy.model(input_ids=ids, attention_mask=mask).logits[0, -1], -1).double().numpy()
+    probs = next_token_distribution(policy, [prompt])[0].double().numpy()
     words = np.array([probs[tok.convert_tokens_to_ids(w)] for w in WORDS])
     return np.append(words, 1.0 - words.sum())
 

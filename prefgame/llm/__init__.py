@@ -22,6 +22,7 @@ Policies (:mod:`prefgame.llm.policy`)
     ``SequenceBatch`` (prompt ids/mask left-padded, completion ids/mask right-padded, optional
     per-token ``policy_logp``/``ref_logp``/``sample_logp``), ``encode_prompts(tok, prompts)``,
     ``encode_completions(tok, completions)``, ``token_logprobs(policy, batch)`` → ``[B, T]``,
+    ``next_token_distribution(policy, prompts)`` → ``[B, V]``;
     ``sequence_logprobs(policy, batch, reduction="sum"|"mean")`` → ``[B]`` (both take
     ``group=k`` when rows come in runs of k samples of one prompt: the prompt is encoded once).
 Samplers (:mod:`prefgame.llm.sampling`)
@@ -86,6 +87,7 @@ from prefgame.llm.policy import (
                                  encode_completions,
                                  encode_prompts,
                                  load_policy,
+                                 next_token_distribution,
                                  policy_from_config,
                                  sequence_logprobs,
                                  token_logprobs,
@@ -126,6 +128,7 @@ __all__ = [
                                  "load_checkpoint",
                                  "load_config",
                                  "load_policy",
+                                 "next_token_distribution",
                                  "mixture_logits",
                                  "policy_from_config",
                                  "schedule_value",

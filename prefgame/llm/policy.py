@@ -29,6 +29,7 @@ __all__ = [
     "check_tokenizer",
     "encode_prompts",
     "load_policy",
+    "next_token_distribution",
     "reduce_tokens",
     "sequence_logprobs",
     "token_logprobs",
@@ -242,6 +243,27 @@ def encode_completions(tokenizer, completions: Sequence[str], *, max_length: int
     if device is not None:
         ids, mask = ids.to(device), mask.to(device)
     return ids, mask
+
+
+@torch.no_grad()
+def next_token_distribution(policy: Policy, prompts: Sequence[str]) -> torch.Tensor:
+    """π(· | x): the distribution of the first completion token after each prompt, ``[B, V]``.
+
+    The same logits as :func:`completion_logits` gives for a completion's first token (positions
+    continue after the last real prompt token; T5 starts from its decoder start token).
+    """
+    ids, mask = encode_prompts(policy.tokenizer, prompts, device=policy.device)
+    with policy.context():
+        if policy.is_encoder_decoder:
+            start = torch.full((len(prompts), 1), policy.decoder_start_id(), dtype=torch.long,
+                               device=policy.device)
+            logits = policy.model(input_ids=ids, attention_mask=mask,
+                                  decoder_input_ids=start, use_cache=False).logits[:, -1]
+        else:
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = policy.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                  use_cache=False).logits[:, -1]
+    return torch.softmax(logits.float(), dim=-1)
 
 
 def _gather_logp(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

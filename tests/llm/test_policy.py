@@ -134,3 +134,20 @@ def test_shared_prompt_encoding_gives_the_same_logprobs_and_gradients(tok, make)
     with pytest.raises(ValueError, match="share one prompt"):
         token_logprobs(policy, SequenceBatch(pid[[0, 2, 1, 3]], pmask[[0, 2, 1, 3]], cid, cmask),
                        group=2)
+
+
+@pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
+def test_next_token_distribution_matches_the_first_completion_token(tok, make):
+    from prefgame.llm import next_token_distribution
+
+    policy = Policy(make(tok), tok)
+    prompts = ["the cat sat on a mat", "dog"]  # different lengths: left padding must not matter
+    completions = ["good", "bad fine"]
+    dist = next_token_distribution(policy, prompts)
+    assert dist.shape[0] == 2 and torch.allclose(dist.sum(-1), torch.ones(2), atol=1e-5)
+    pid, pmask = encode_prompts(tok, prompts)
+    cid, cmask = encode_completions(tok, completions)
+    batch = SequenceBatch(pid, pmask, cid, cmask)
+    with torch.no_grad():
+        first = token_logprobs(policy, batch)[:, 0].exp()
+    torch.testing.assert_close(dist[torch.arange(2), cid[:, 0]], first.float(), atol=1e-5, rtol=1e-4)
