@@ -1,10 +1,13 @@
-"""Thin adapter: the pieces of the LLM backend that the FactSum pipeline needs.
+"""Thin adapter: the LLM pieces the FactSum pipeline used before ``prefgame.llm`` landed.
 
-**Why this file exists.**  The pipeline is meant to run on ``prefgame.llm`` (policies, samplers,
-preference/reward models, the online trainer).  When this reproduction was written that package
-had not landed yet (see ``/work/notes/requests-task.md``), so this module provides the minimum,
-in one place, with the same vocabulary: swapping it for ``prefgame.llm`` changes only this file.
-Every loss comes from :mod:`prefgame.losses`; nothing here re-derives a formula.
+**Why this file exists.**  The pipeline is meant to run on ``prefgame.llm``.  When this
+reproduction was started that package held only its ``__init__`` (see
+``/work/notes/requests-task.md``), so SFT, sampling for the PM/RM data, and the PM/RM themselves
+were written here, in one place and with the backend's vocabulary.  The *alignment* step --
+all six methods -- runs on the backend's ``prefgame.llm.OnlineTrainer`` (``common.run_align``);
+there is no second trainer and no copied loss.  Replacing the rest by ``prefgame.llm``
+(``generate``, ``token_logprobs``, ``PairwisePreferenceModel``, ``RewardModel``,
+``train_judge``) is a change confined to this file and ``common.py``.
 
 Contents (decoder-only Hugging Face models, prompts left-padded, completions right-padded):
 
@@ -13,17 +16,11 @@ Contents (decoder-only Hugging Face models, prompts left-padded, completions rig
   (Calandriello et al. §5 / NLHF §7), with a KV cache for both models.
 * :class:`PairwisePM`, :class:`RewardModel` -- a transformer that reads (x, y, y') -> P(y ≻ y'),
   and one that reads (x, y) -> r(x, y); :func:`fit_pairs` trains either on labelled pairs.
-
-Alignment itself (all six methods) runs on ``prefgame.llm.OnlineTrainer`` -- the backend landed
-while this pipeline was being written; see ``common.run_align``.  The pieces above predate it
-and are kept because the committed run's SFT policy, PM and RM were made with them; they are
-the candidates to replace by ``prefgame.llm`` (``generate``, ``token_logprobs``,
-``PairwisePreferenceModel``, ``RewardModel``, ``train_judge``).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -212,9 +209,9 @@ def fit_pairs(model: PairwisePM | RewardModel, pairs: dict, *, steps: int, batch
     model.train()
     for step in range(steps):
         idx = rng.integers(n, size=batch_size)
-        get = lambda k: [pairs[k][i] for i in idx]  # noqa: E731
-        label = torch.tensor(get("label"), dtype=torch.float32, device=_device(model.model))
-        loss = model.pair_loss(get("x"), get("y"), get("y2"), label)
+        x, y, y2, lab = ([pairs[k][i] for i in idx] for k in ("x", "y", "y2", "label"))
+        label = torch.tensor(lab, dtype=torch.float32, device=_device(model.model))
+        loss = model.pair_loss(x, y, y2, label)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

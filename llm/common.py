@@ -20,7 +20,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import backend_adapter as B  # noqa: E402
-from transformers.utils import logging as _hf_logging  # noqa: E402
+import backend_adapter as B
+from transformers.utils import logging as _hf_logging
 
 _hf_logging.disable_progress_bar()
 _hf_logging.set_verbosity_error()
 
-from prefgame.tasks import factsum as FS  # noqa: E402
+from prefgame.tasks import factsum as FS
 
 SPECIAL = ["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[SEP]"]
 
@@ -84,7 +84,7 @@ class PipelineConfig:
         "online_ipo": 1.0, "ipo_md": 1.0, "online_dpo": 1.0, "online_slic": 1.0,
         "nash_md_pg": 0.1, "rl": 0.1})
     beta: dict = field(default_factory=lambda: {"ipo_md": 0.125, "nash_md_pg": 0.125})
-    lr: dict = field(default_factory=lambda: {})
+    lr: dict = field(default_factory=dict)
     align_lr: float = 3e-4
     align_steps: int = 300
     align_batch: int = 32
@@ -111,7 +111,7 @@ class PipelineConfig:
             raise ValueError("task 'tldr' needs policy_model, pm_model and judge_model")
 
     @classmethod
-    def load(cls, path: str | Path | None, **overrides: Any) -> "PipelineConfig":
+    def load(cls, path: str | Path | None, **overrides: Any) -> PipelineConfig:
         data = json.loads(Path(path).read_text()) if path else {}
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names - {"_comment"}
@@ -325,7 +325,7 @@ def make_pairs(cfg: PipelineConfig, work: Path) -> dict:
 
 def _split_pairs(cfg: PipelineConfig, pairs: dict) -> tuple[dict, dict]:
     n = len(pairs["x"])
-    cut = int(round(n * (1 - cfg.heldout_frac)))
+    cut = round(n * (1 - cfg.heldout_frac))
     return ({k: v[:cut] for k, v in pairs.items()}, {k: v[cut:] for k, v in pairs.items()})
 
 

@@ -37,6 +37,11 @@ def paper(a: str, b: str) -> float | None:
     return None
 
 
+def _f3(x: float) -> str:
+    """0.608 -> ".608" (the paper's style)."""
+    return f"{x:.3f}".replace("0.", ".", 1) if 0 <= x < 1 else f"{x:.3f}"
+
+
 def matrix_markdown(win: dict) -> str:
     """Rows P(row ≻ col): "ours ± std (paper)"."""
     ms = win["methods"]
@@ -46,11 +51,11 @@ def matrix_markdown(win: dict) -> str:
         cells = []
         for j, b in enumerate(ms):
             p = paper(a, b)
-            ref = f" ({p:.3f})" if p is not None else ""
+            ref = f" ({_f3(p)})" if p is not None else ""
             if i == j:
                 cells.append(f".500{ref}")
             else:
-                cells.append(f"**{win['mean'][i][j]:.3f}** ± {win['std'][i][j]:.3f}{ref}")
+                cells.append(f"**{_f3(win['mean'][i][j])}** ± {_f3(win['std'][i][j])}{ref}")
         lines.append(f"| {NAMES.get(a, a)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -27,8 +27,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import common as C  # noqa: E402
-import report  # noqa: E402
+import common as C
+import report
 
 
 def _init_worker() -> None:

@@ -19,7 +19,7 @@ def quick_run(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "llm" / "reproduce.py"), "--quick", "--out", str(out),
          "--work", str(work)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, work
 
@@ -55,4 +55,4 @@ def test_quick_run_writes_report_curves_and_kl(quick_run):
     for m in METHODS:
         for s in range(2):
             log = json.loads((work / "align" / f"{m}_s{s}" / "log.json").read_text())
-            assert log["log"][-1]["step"] == log["config"]["steps"]
+            assert log["log"][-1]["step"] == log["config"]["max_steps"]
