@@ -59,28 +59,28 @@ labels drawn from it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 __all__ = [
-    "WHO",
-    "WHAT",
-    "WHERE",
-    "WHEN",
-    "WHY",
+    "PROMPT_SUFFIX",
     "SLOTS",
     "STYLES",
-    "PROMPT_SUFFIX",
+    "WHAT",
+    "WHEN",
+    "WHERE",
+    "WHO",
+    "WHY",
     "Document",
     "FactSumConfig",
     "GoldJudge",
-    "make_documents",
     "format_prompt",
+    "make_documents",
+    "noisy_summary",
     "parse_facts",
     "reference_summary",
-    "noisy_summary",
     "summary_style",
     "vocabulary",
 ]
