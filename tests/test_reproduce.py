@@ -12,9 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = ["online_ipo", "ipo_md", "online_dpo", "nash_md_pg", "online_slic", "rl"]
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("reproduce")
+def _quick_run(base: Path) -> tuple[Path, Path]:
     out, work = base / "results", base / "work"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "llm" / "reproduce.py"), "--quick", "--out", str(out),
@@ -25,8 +23,14 @@ def quick_run(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_quick_run_writes_the_winrate_matrix(quick_run):
-    out, _ = quick_run
+def test_quick_reproduce_runs_end_to_end(tmp_path):
+    """One test (not a shared fixture), so that pytest-xdist runs the pipeline only once."""
+    out, work = _quick_run(tmp_path)
+    _check_winrates(out)
+    _check_report_curves_and_logs(out, work)
+
+
+def _check_winrates(out: Path) -> None:
     win = json.loads((out / "winrates.json").read_text())
     assert set(win) == {"methods", "mean", "std", "seeds", "prompts", "judge"}
     assert win["methods"] == METHODS
@@ -40,9 +44,7 @@ def test_quick_run_writes_the_winrate_matrix(quick_run):
     assert "factsum-gold" in win["judge"]
 
 
-@pytest.mark.slow
-def test_quick_run_writes_report_curves_and_kl(quick_run):
-    out, work = quick_run
+def _check_report_curves_and_logs(out: Path, work: Path) -> None:
     text = (out / "RESULTS.md").read_text()
     assert "Table 2" in text and "(.608)" in text.replace("0.608", ".608")
     assert (out / "curves.png").stat().st_size > 10_000
