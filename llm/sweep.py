@@ -24,7 +24,7 @@ if __name__ == "__main__":
     jobs = [(cfg, work, m, t) for m in methods for t in cfg.sweep_tau[m]]
     recs = parallel_map(C.sweep_one, jobs, cfg.jobs)
     rows = [{"method": r["method"], "tau": r["config"]["tau"], "beta": r["config"]["beta"],
-             "steps": r["config"]["steps"], **{k: v for k, v in r["val"].items()}} for r in recs]
+             "steps": r["config"]["max_steps"], **{k: v for k, v in r["val"].items()}} for r in recs]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(rows, indent=1))
