@@ -34,7 +34,7 @@ from scipy.optimize import linprog
 from scipy.special import log_softmax, softmax
 from threadpoolctl import ThreadpoolController
 
-from .games import PreferenceGame, validate_policy, validate_preference_matrix
+from .games import game_arrays, validate_policy
 
 __all__ = [
     "Equilibrium",
@@ -104,17 +104,6 @@ def _check_tau(tau: float, *, allow_zero: bool = False) -> float:
     return tau
 
 
-def _arrays(game_or_P, mu=None) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(game_or_P, PreferenceGame):
-        P = game_or_P.P
-        mu = game_or_P.mu if mu is None else validate_policy(mu, P.shape[-1])
-    else:
-        P = validate_preference_matrix(game_or_P)
-        n = P.shape[-1]
-        mu = np.full(n, 1.0 / n) if mu is None else validate_policy(mu, n)
-    return P, np.broadcast_to(mu, P.shape[:-1])
-
-
 def kl(p: np.ndarray, q: np.ndarray | None = None, *, logp=None, logq=None) -> np.ndarray:
     """KL(p‖q) = Σ p log(p/q) over the last axis, as a sum of non-negative terms.
 
@@ -132,7 +121,7 @@ def kl(p: np.ndarray, q: np.ndarray | None = None, *, logp=None, logq=None) -> n
 
 def best_response(P, pi, tau: float, mu=None, *, log: bool = False) -> np.ndarray:
     """BR(π) = softmax(log μ + Pπ/τ), the unique maximiser of π'ᵀPπ − τ KL(π'‖μ)."""
-    P, mu = _arrays(P, mu)
+    P, mu = game_arrays(P, mu)
     tau = _check_tau(tau)
     z = np.log(mu) + np.einsum("...ij,...j->...i", P, pi) / tau
     return log_softmax(z, axis=-1) if log else softmax(z, axis=-1)
@@ -144,7 +133,7 @@ def duality_gap(game, policy, tau: float, mu=None) -> np.ndarray | float:
 
     Works on a single game (``[n]`` policy → float) or a batch (``[c, n]`` → ``[c]``).
     """
-    P, mu = _arrays(game, mu)
+    P, mu = game_arrays(game, mu)
     tau = _check_tau(tau, allow_zero=True)
     pi = validate_policy(policy, P.shape[-1], name="policy", full_support=False, atol=1e-6)
     if pi.shape != P.shape[:-1]:
@@ -167,7 +156,7 @@ exploitability = duality_gap
 
 def fixed_point_residual(game, policy, tau: float, mu=None) -> np.ndarray | float:
     """max_y |F(y)|, F = log π − log μ − Pπ/τ minus its mean: zero iff π = π*_τ."""
-    P, mu = _arrays(game, mu)
+    P, mu = game_arrays(game, mu)
     tau = _check_tau(tau)
     pi = np.asarray(policy, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -250,7 +239,7 @@ def solve_regularized(game, tau: float, mu=None, *, tol: float = 1e-12, max_iter
     says ``converged=False``; it is never silently wrong.
     """
     t0 = time.perf_counter()
-    P, mu = _arrays(game, mu)
+    P, mu = game_arrays(game, mu)
     tau = _check_tau(tau)
     if P.shape[-1] < _SINGLE_THREAD_BELOW:
         with _BLAS.limit(limits=1, user_api="blas"):
@@ -302,7 +291,7 @@ def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
     with value ½.  The equilibrium need not be unique; one is returned.  μ plays no role.
     """
     t0 = time.perf_counter()
-    P, _ = _arrays(game)
+    P, _ = game_arrays(game)
     single = P.ndim == 2
     Pb = P[None] if single else P
     pis, its = [], 0

@@ -16,11 +16,11 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import product
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -29,25 +29,26 @@ ATOL = 1e-9
 
 __all__ = [
     "ATOL",
-    "PreferenceGame",
-    "validate_preference_matrix",
-    "validate_policy",
-    "rock_paper_scissors",
-    "cyclic",
-    "intransitive_dice",
-    "dice_preferences",
-    "three_rater_types",
-    "near_cyclic",
-    "bradley_terry",
-    "random_transitive",
-    "random_intransitive",
-    "mixture",
-    "from_counts",
     "BUILTIN_GAMES",
-    "make_game",
-    "load_matrix",
+    "PreferenceGame",
+    "bradley_terry",
+    "cyclic",
+    "dice_preferences",
+    "from_counts",
+    "game_arrays",
+    "intransitive_dice",
     "load_game",
+    "load_matrix",
+    "make_game",
+    "mixture",
+    "near_cyclic",
+    "random_intransitive",
+    "random_transitive",
+    "rock_paper_scissors",
     "save_game",
+    "three_rater_types",
+    "validate_policy",
+    "validate_preference_matrix",
 ]
 
 
@@ -215,16 +216,16 @@ class PreferenceGame:
             return self.P, self.mu, self.rho
         return self.P[None], self.mu[None], np.ones(1)
 
-    def context(self, k: int) -> "PreferenceGame":
+    def context(self, k: int) -> PreferenceGame:
         """The k-th context as a single game."""
         if not self.batched:
             raise ValueError("context() needs a batched game")
         return PreferenceGame(self.P[k], self.mu[k], name=f"{self.name}[{k}]", actions=self.actions)
 
-    def with_mu(self, mu) -> "PreferenceGame":
+    def with_mu(self, mu) -> PreferenceGame:
         return PreferenceGame(self.P, mu, self.rho, self.name, self.actions)
 
-    def permuted(self, perm: Sequence[int]) -> "PreferenceGame":
+    def permuted(self, perm: Sequence[int]) -> PreferenceGame:
         """The same game with actions relabelled: new action i is old action perm[i]."""
         perm = np.asarray(perm)
         P = self.P[..., perm, :][..., :, perm]
@@ -232,7 +233,7 @@ class PreferenceGame:
         return PreferenceGame(P, self.mu[..., perm], self.rho, self.name, acts)
 
     @staticmethod
-    def stack(games: Sequence["PreferenceGame"], rho=None, name: str = "batch") -> "PreferenceGame":
+    def stack(games: Sequence[PreferenceGame], rho=None, name: str = "batch") -> PreferenceGame:
         """Stack single games with the same number of actions into a batch of contexts."""
         if not games:
             raise ValueError("stack() needs at least one game")
@@ -247,6 +248,26 @@ class PreferenceGame:
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.P.shape))
         return f"PreferenceGame(name={self.name!r}, P: {shape})"
+
+
+def game_arrays(game, mu=None) -> tuple[np.ndarray, np.ndarray]:
+    """(P, μ) as validated float arrays from a :class:`PreferenceGame` or a bare matrix.
+
+    P is ``[n, n]`` or ``[c, n, n]``; μ (default: the game's, or uniform for a matrix) is
+    broadcast to ``P.shape[:-1]``.  Invalid input raises the named ``ValueError``.
+    """
+    if isinstance(game, PreferenceGame):
+        P = game.P
+        mu = game.mu if mu is None else validate_policy(mu, P.shape[-1])
+    else:
+        P = validate_preference_matrix(game)
+        if P.ndim > 3:
+            raise ValueError(f"P must be [n, n] or [c, n, n], got shape {P.shape}")
+        n = P.shape[-1]
+        mu = np.full(n, 1.0 / n) if mu is None else validate_policy(mu, n)
+    if mu.shape[:-1] not in ((), P.shape[:-2]):
+        raise ValueError(f"mu has shape {mu.shape}, expected [{P.shape[-1]}] or {list(P.shape[:-1])}")
+    return P, np.broadcast_to(mu, P.shape[:-1])
 
 
 # --------------------------------------------------------------------------- constructors
@@ -441,7 +462,7 @@ def load_matrix(path: str | os.PathLike) -> np.ndarray:
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except Exception as exc:  # numpy raises several types for a malformed file
+        except Exception as exc:  # noqa: BLE001 -- numpy raises several types for a malformed file
             raise ValueError(f"{path}: not a valid .npy file ({exc})") from None
     elif suffix == ".csv":
         arr = _read_csv(path)

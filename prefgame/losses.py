@@ -23,29 +23,31 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import math
+from collections.abc import Callable
+from typing import Any
 
 import array_api_compat
 
 Array = Any
 
 __all__ = [
-    "log_ratio_margin",
-    "ipo_loss",
+    "LOSSES",
     "dpo_loss",
-    "slic_loss",
-    "soft_label_loss",
-    "ipo_soft_loss",
     "dpo_soft_loss",
-    "slic_soft_loss",
+    "ipo_loss",
+    "ipo_soft_loss",
     "ipo_soft_target",
+    "log_ratio_margin",
     "nash_md_pg_loss",
     "nash_md_pg_token_loss",
-    "regularised_pg_token_loss",
     "policy_gradient_loss",
+    "regularised_pg_token_loss",
+    "slic_loss",
+    "slic_soft_loss",
+    "soft_label_loss",
     "sppo_loss",
     "stop_gradient",
-    "LOSSES",
 ]
 
 
@@ -55,7 +57,7 @@ def _xp(*arrays: Array):
 
 def _check_tau(tau: float) -> float:
     tau = float(tau)
-    if not tau > 0.0 or tau != tau or tau == float("inf"):
+    if not (math.isfinite(tau) and tau > 0.0):
         raise ValueError(f"tau = {tau!r}, must be a finite number > 0")
     return tau
 

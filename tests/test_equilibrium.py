@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit, logit, logsumexp
+from strategies import policies, preference_matrices
 
 from prefgame import games as G
 from prefgame.equilibrium import (
@@ -15,7 +16,6 @@ from prefgame.equilibrium import (
     solve_regularized,
     solve_unregularized,
 )
-from strategies import policies, preference_matrices
 
 TAUS = [10.0, 1.0, 0.1, 0.01, 0.001]
 
@@ -67,7 +67,7 @@ def test_large_tau_tends_to_the_reference():
 def test_lp_agrees_with_nashpy(seed):
     game = G.random_intransitive(7, seed=seed)
     A = game.P - 0.5
-    row, col = nashpy.Game(A, -A).linear_program()
+    row, _ = nashpy.Game(A, -A).linear_program()
     ours = solve_unregularized(game)
     assert ours.duality_gap <= 1e-9
     assert duality_gap(game, np.clip(row, 0, None), 0.0) <= 1e-9
@@ -169,5 +169,5 @@ def test_matches_pygambit_logit_qre_when_installed():
     for tau in (1.0, 0.1):
         g = gbt.Game.from_arrays(A, -A)  # row payoff P(y ≻ y') − ½; QRE at λ = 1/τ
         qre = gbt.qre.logit_solve_lambda(g, [1.0 / tau])[0]
-        pi = np.array([float(qre.profile[s]) for s in list(g.players)[0].strategies])
+        pi = np.array([float(qre.profile[s]) for s in next(iter(g.players)).strategies])
         np.testing.assert_allclose(solve(game, tau).policy, pi, atol=1e-6)

@@ -3,10 +3,9 @@ import json
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from strategies import preference_matrices
 
 from prefgame import games as G
-
-from strategies import preference_matrices
 
 
 def test_rps_is_the_cycle_paper_beats_rock():

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..equilibrium import duality_gap, fixed_point_residual
-from ..games import PreferenceGame, validate_policy, validate_preference_matrix
+from ..games import game_arrays as _game_arrays
+from ..games import validate_policy
 from ..policies import log_softmax, matvec, softmax
 
 __all__ = ["Trajectory", "check_steps", "check_tau", "game_arrays", "run_loop", "sample_categorical"]
@@ -77,15 +78,7 @@ def check_beta(beta: float) -> float:
 
 def game_arrays(game, mu=None) -> tuple[np.ndarray, np.ndarray, bool]:
     """(P ``[c, n, n]``, log μ ``[c, n]``, single) from a PreferenceGame or a matrix (+ μ)."""
-    if isinstance(game, PreferenceGame):
-        P = game.P
-        mu = game.mu if mu is None else validate_policy(mu, P.shape[-1])
-    else:
-        P = validate_preference_matrix(game)
-        n = P.shape[-1]
-        mu = np.full(n, 1.0 / n) if mu is None else validate_policy(mu, n)
-    if P.ndim not in (2, 3):
-        raise ValueError(f"P must be [n, n] or [c, n, n], got shape {P.shape}")
+    P, mu = _game_arrays(game, mu)
     single = P.ndim == 2
     Pb = P[None] if single else P
     mub = np.broadcast_to(mu, Pb.shape[:-1])
