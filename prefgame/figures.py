@@ -17,7 +17,6 @@ file, then rename) so an interrupted run never leaves a half-written image.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from .dynamics import (
     self_play_pg,
 )
 from .equilibrium import duality_gap, kl, solve
+from .files import atomic_path
 from .optim import Adam
 
 __all__ = ["FIGURES", "make_figures", "save_figure", "simplex_axes", "to_simplex"]
@@ -252,14 +252,9 @@ def save_figure(fig, path_stem: Path) -> list[Path]:
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "svg"):
         final = path_stem.with_suffix(f".{ext}")
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=f".{ext}")
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=130, format=ext, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
-            os.replace(tmp, final)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(final) as tmp:
+            fig.savefig(tmp, dpi=130, format=ext, bbox_inches="tight",
+                        metadata={"Date": None} if ext == "svg" else None)
         out.append(final)
     return out
 

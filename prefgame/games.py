@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -23,6 +22,8 @@ from itertools import product
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 #: Tolerance for P + Pᵀ = 1, diag(P) = ½ and Σμ = 1.
 ATOL = 1e-9
@@ -546,17 +547,7 @@ def save_game(game: PreferenceGame, path: str | os.PathLike, *, overwrite: bool 
         payload = json.dumps(doc).encode()
     else:
         raise ValueError(f"{path}: unknown file type {suffix!r}; use .npy, .csv or .json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, payload)
 
 
 def _read_json(path: Path):

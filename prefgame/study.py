@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,8 +35,9 @@ from .dynamics import (
     self_play_pg,
 )
 from .equivalence import equivalence_study, method_entry
+from .files import atomic_write
 
-__all__ = ["EXTRA_METHODS", "STUDY_GAMES", "atomic_write", "run_study", "run_unit", "write_report"]
+__all__ = ["EXTRA_METHODS", "STUDY_GAMES", "run_study", "run_unit", "write_report"]
 
 #: (label, constructor) of the games in the study.
 STUDY_GAMES: dict[str, Callable[[], G.PreferenceGame]] = {
@@ -64,19 +64,6 @@ EXTRA_METHODS: dict[str, Callable] = {
 }
 
 MAIN_ORDER = ("nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def start_policy(n: int, seed: int) -> np.ndarray:

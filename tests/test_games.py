@@ -151,3 +151,19 @@ def test_malformed_files_are_reported_by_name(tmp_path):
     (tmp_path / "e.txt").write_text("1")
     with pytest.raises(ValueError, match=r"e.txt: unknown file type '.txt'"):
         G.load_game(tmp_path / "e.txt")
+
+
+def test_an_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
+    from prefgame import files
+
+    path = G.save_game(G.rock_paper_scissors(), tmp_path / "g.json")
+    before = path.read_bytes()
+
+    def broken_write(self, data):  # the disk fills up half-way through
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.Path, "write_bytes", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        G.save_game(G.intransitive_dice(), path, overwrite=True)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["g.json"]  # no temporary file left behind
