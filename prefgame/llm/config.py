@@ -290,6 +290,22 @@ def parse_overrides(argv: Sequence[str]) -> tuple[str | None, dict[str, str]]:
 
 
 def config_from_args(cls: type[T], argv: Sequence[str] | None = None) -> T:
-    """``cls`` from ``argv`` (default ``sys.argv[1:]``): file first, then ``--field value``."""
-    path, overrides = parse_overrides(sys.argv[1:] if argv is None else argv)
+    """``cls`` from ``argv`` (default ``sys.argv[1:]``): file first, then ``--field value``.
+
+    ``-h`` / ``--help`` prints every field with its default and description, then exits.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        print(config_help(cls))
+        raise SystemExit(0)
+    path, overrides = parse_overrides(argv)
     return load_config(cls, path, overrides)
+
+
+def config_help(cls: type) -> str:
+    """Usage text: ``[--config FILE] [--field value ...]`` and one line per field."""
+    lines = [f"usage: [--config FILE.json|.yaml|.toml] [--FIELD VALUE ...]   ({cls.__name__})", ""]
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else "(required)"
+        lines.append(f"  --{f.name:<24} {default!r:<14} {f.metadata.get('help', '')}")
+    return "\n".join(lines)

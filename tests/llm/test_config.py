@@ -100,3 +100,15 @@ def test_data_loaders_and_missing_columns(tmp_path):
         load_preference_pairs({"prompt": ["x"], "better": ["y"], "rejected": ["z"]})
     with pytest.raises(ValueError, match="does not exist"):
         load_prompts(str(tmp_path / "missing.csv"))
+
+
+def test_help_lists_every_field_and_exits_zero(capsys):
+    import dataclasses
+
+    from prefgame.llm import OnlineConfig
+
+    with pytest.raises(SystemExit) as exc:
+        OnlineConfig.from_args(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert all(f"--{f.name}" in out for f in dataclasses.fields(OnlineConfig))
