@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,10 +25,22 @@ from typing import Any
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import backend_adapter as B
 from transformers.utils import logging as _hf_logging
+
+from prefgame.llm import (
+    METHODS,
+    PairwisePreferenceModel,
+    Policy,
+    RewardModel,
+    SequenceBatch,
+    encode_completions,
+    encode_prompts,
+    generate,
+    generate_text,
+    sequence_logprobs,
+    token_logprobs,
+    train_judge,
+)
 
 _hf_logging.disable_progress_bar()
 _hf_logging.set_verbosity_error()
@@ -37,6 +48,9 @@ _hf_logging.set_verbosity_error()
 from prefgame.tasks import factsum as FS
 
 SPECIAL = ["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[SEP]"]
+#: The six methods in the row order of the paper's Table 2 (all are ``prefgame.llm.METHODS``).
+PAPER_ORDER = ["online_ipo", "ipo_md", "online_dpo", "nash_md_pg", "online_slic", "rl"]
+assert set(PAPER_ORDER) == set(METHODS)
 
 
 @dataclass
@@ -79,7 +93,7 @@ class PipelineConfig:
     scorer_init: str = field(default="sft", metadata={
         "help": "factsum PM/RM backbone: 'sft' (the SFT policy's weights) or 'scratch'"})
     # --- alignment ---
-    methods: list = field(default_factory=lambda: list(B.METHODS))
+    methods: list = field(default_factory=lambda: list(PAPER_ORDER))
     tau: dict = field(default_factory=lambda: {
         "online_ipo": 1.0, "ipo_md": 1.0, "online_dpo": 1.0, "online_slic": 1.0,
         "nash_md_pg": 0.1, "rl": 0.1})
@@ -104,9 +118,9 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.task not in ("factsum", "tldr"):
             raise ValueError(f"task = {self.task!r}, must be 'factsum' or 'tldr'")
-        bad = [m for m in self.methods if m not in B.METHODS]
+        bad = [m for m in self.methods if m not in METHODS]
         if bad:
-            raise ValueError(f"unknown methods {bad}; known: {B.METHODS}")
+            raise ValueError(f"unknown methods {bad}; known: {list(METHODS)}")
         if self.task == "tldr" and not (self.policy_model and self.pm_model and self.judge_model):
             raise ValueError("task 'tldr' needs policy_model, pm_model and judge_model")
 
@@ -121,6 +135,11 @@ class PipelineConfig:
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
 
+    @property
+    def max_prompt_length(self) -> int:
+        """Prompt tokens kept (the last ones): the rest of the context is for the summary."""
+        return self.max_positions - self.max_new_tokens
+
     def align_config(self, method: str, seed: int, out: Path):
         """The backend's :class:`prefgame.llm.OnlineConfig` for one alignment run."""
         from prefgame.llm import OnlineConfig
@@ -130,7 +149,7 @@ class PipelineConfig:
             max_steps=self.align_steps, batch_size=self.align_batch,
             lr=self.lr.get(method, self.align_lr), adam_beta1=0.0, weight_decay=0.0,
             max_new_tokens=self.max_new_tokens,
-            max_prompt_length=self.max_positions - self.max_new_tokens, seed=1000 + seed,
+            max_prompt_length=self.max_prompt_length, seed=1000 + seed,
             output_dir=str(out), win_rate_every=0, log_tensorboard=False, progress_bar=False)
 
 
@@ -216,15 +235,24 @@ def load_policy(path: Path, dev: torch.device | str = "cpu"):
     return AutoModelForCausalLM.from_pretrained(path).to(dev).eval(), tok
 
 
+def scorer(net, tok, kind: str, max_length: int) -> PairwisePreferenceModel | RewardModel:
+    """The backend's pairwise PM (``kind="pm"``) or Bradley–Terry RM (``kind="rm"``) around a
+    1-output sequence classifier.  The pieces of the input are joined by the tokenizer's
+    separator (FactSum's word tokenizer knows no other marker)."""
+    sep = tok.sep_token or "\n\n"  # hub tokenizers may have none
+    if kind == "pm":
+        return PairwisePreferenceModel(net, tok, max_length=max_length,
+                                       template=f"{{prompt}} {sep} {{first}} {sep} {{second}}")
+    return RewardModel(net, tok, max_length=max_length, template=f"{{prompt}} {sep} {{completion}}")
+
+
 def load_scorer(path: Path, kind: str, dev: torch.device | str = "cpu"):
     """Load a trained PM (``kind="pm"``) or RM (``kind="rm"``) saved by train_pm / train_rm."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path).to(dev).eval()
-    wrap = B.PairwisePM if kind == "pm" else B.RewardModel
-    return wrap(model, tok, max_length=model.config.max_position_embeddings
-                if hasattr(model.config, "max_position_embeddings") else 512)
+    return scorer(model, tok, kind, getattr(model.config, "max_position_embeddings", 512))
 
 
 # --- SFT -------------------------------------------------------------------------------------
@@ -243,6 +271,16 @@ def sft_examples(cfg: PipelineConfig) -> tuple[list[str], list[str]]:
     return xs, ys
 
 
+def sft_loss(policy: Policy, xs: list[str], ys: list[str], *, max_prompt_length: int):
+    """Mean next-token cross-entropy of the targets ``ys`` (EOS included) given ``xs``."""
+    dev = policy.device
+    p_ids, p_mask = encode_prompts(policy.tokenizer, xs, max_length=max_prompt_length, device=dev)
+    c_ids, c_mask = encode_completions(policy.tokenizer, ys, device=dev)
+    batch = SequenceBatch(prompt_ids=p_ids, prompt_mask=p_mask, completion_ids=c_ids,
+                          completion_mask=c_mask)
+    return -token_logprobs(policy, batch).sum() / c_mask.sum()
+
+
 def run_sft(cfg: PipelineConfig, work: Path) -> dict:
     """Train the SFT policy (also π_ref = μ) on noisy summaries; saves ``work/sft``."""
     torch.manual_seed(cfg.seed)
@@ -256,9 +294,8 @@ def run_sft(cfg: PipelineConfig, work: Path) -> dict:
         tok = build_tokenizer(FS.vocabulary())
         model = tiny_gpt2(cfg, tok, role="policy", seed=cfg.seed)
     model.to(device(cfg))
+    policy = Policy(model, tok)
     xs, ys = sft_examples(cfg)
-    px = [tok(x)["input_ids"] for x in xs]
-    py = [tok(y)["input_ids"] + [tok.eos_token_id] for y in ys]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * s / cfg.sft_steps)))
@@ -267,9 +304,8 @@ def run_sft(cfg: PipelineConfig, work: Path) -> dict:
     model.train()
     for step in range(cfg.sft_steps):
         idx = rng.integers(len(xs), size=cfg.sft_batch)
-        lp, mask = B.completion_logprobs(model, [px[i] for i in idx], [py[i] for i in idx],
-                                         tok.pad_token_id)
-        loss = -(lp.sum() / mask.sum())
+        loss = sft_loss(policy, [xs[i] for i in idx], [ys[i] for i in idx],
+                        max_prompt_length=cfg.max_prompt_length)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -307,14 +343,10 @@ def make_pairs(cfg: PipelineConfig, work: Path) -> dict:
         policy, tok = load_policy(work / "sft", device(cfg))
         judge = gold_judge(cfg)
         xs = prompts(cfg, "pairs")
-        gen = torch.Generator().manual_seed(cfg.seed + 5)
-        ys, ys2 = [], []
-        for i in range(0, len(xs), 256):
-            ids = [tok(x)["input_ids"] for x in xs[i: i + 256]]
-            for dst in (ys, ys2):
-                out = B.sample(policy, ids, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id,
-                               max_new_tokens=cfg.max_new_tokens, generator=gen)
-                dst.extend(tok.batch_decode(out, skip_special_tokens=True))
+        gen = torch.Generator(policy.device).manual_seed(cfg.seed + 5)
+        ys, ys2 = (generate_text(Policy(policy, tok), xs, max_new_tokens=cfg.max_new_tokens,
+                                 max_prompt_length=cfg.max_prompt_length, batch_size=256,
+                                 generator=gen) for _ in range(2))
         p = judge(xs, ys, ys2)
         rng = np.random.default_rng(cfg.seed + 6)
         label = (rng.random(len(p)) < p).astype(float)
@@ -349,15 +381,17 @@ def train_scorer(cfg: PipelineConfig, work: Path, kind: str) -> dict:
         tok = build_tokenizer(FS.vocabulary())
         net = tiny_gpt2(cfg, tok, role=kind, seed=cfg.seed + (11 if kind == "pm" else 12))
     net.to(device(cfg))
-    wrap = B.PairwisePM(net, tok, cfg.max_positions) if kind == "pm" else \
-        B.RewardModel(net, tok, cfg.max_positions)
+    judge = scorer(net, tok, kind, cfg.max_positions)
+    # pm_steps batches of pm_batch pairs, as whole epochs over the training pairs
+    epochs = max(1, round(cfg.pm_steps * cfg.pm_batch / len(train["x"])))
     t0 = time.time()
-    curve = B.fit_pairs(wrap, train, steps=cfg.pm_steps, batch_size=cfg.pm_batch, lr=cfg.pm_lr,
-                        seed=cfg.seed + 13,
-                        log=lambda s, v: log(f"{kind} step {s}: loss {v:.3f}"))
+    curve = train_judge(judge, train["x"], train["y"], train["y2"], labels=train["label"],
+                        epochs=epochs, batch_size=cfg.pm_batch, lr=cfg.pm_lr, seed=cfg.seed + 13)
+    log(f"{kind}: {len(curve)} steps ({epochs} epochs), final loss {np.mean(curve[-50:]):.3f}")
     info = {"kind": kind, "train_pairs": len(train["x"]), "heldout_pairs": len(held["x"]),
-            "time_s": time.time() - t0, "curve": curve[::10]}
-    info.update(scorer_accuracy(wrap, held))
+            "epochs": epochs, "steps": len(curve), "time_s": time.time() - t0,
+            "curve": curve[::10]}
+    info.update(scorer_accuracy(judge, held))
     net.save_pretrained(work / kind)
     tok.save_pretrained(work / kind)
     save_json(work / f"{kind}_info.json", info)
@@ -366,16 +400,10 @@ def train_scorer(cfg: PipelineConfig, work: Path, kind: str) -> dict:
     return info
 
 
-@torch.no_grad()
-def scorer_accuracy(model, held: dict) -> dict:
+def scorer_accuracy(judge, held: dict) -> dict:
     """Held-out accuracy against the sampled labels, and (factsum) against the judge's majority
     (pairs with P_gold ≠ ½), the number the paper reports for its PM/RM."""
-    probs = []
-    for i in range(0, len(held["x"]), 256):
-        s = slice(i, i + 256)
-        x, y, y2 = held["x"][s], held["y"][s], held["y2"][s]
-        probs.append(model(x, y, y2) if isinstance(model, B.PairwisePM) else model.prob(x, y, y2))
-    p = torch.cat(probs).cpu().numpy()
+    p = judge(held["x"], held["y"], held["y2"]).numpy()
     label = np.asarray(held["label"])
     out = {"accuracy": float(np.mean((p > 0.5) == (label > 0.5)))}
     if "p_gold" in held:
@@ -390,21 +418,20 @@ def scorer_accuracy(model, held: dict) -> dict:
 # --- alignment -------------------------------------------------------------------------------
 
 
-def policy_stats(policy, ref, tok, xs: list[str], judge, *, max_new_tokens: int, seed: int,
+def policy_stats(cfg: PipelineConfig, policy, ref, tok, xs: list[str], judge, *, seed: int,
                  temperature: float = 1.0) -> tuple[list[str], dict]:
     """Sample one summary per prompt; KL(π‖μ) estimate Σ_t log π/μ, gold quality, styles."""
-    gen = torch.Generator().manual_seed(seed)
-    ids = [tok(x)["input_ids"] for x in xs]
+    pi, mu = Policy(policy, tok), Policy(ref, tok)
+    gen = torch.Generator(pi.device).manual_seed(seed)
     texts, kls = [], []
     for i in range(0, len(xs), 256):
-        b = ids[i: i + 256]
-        out = B.sample(policy, b, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id,
-                       max_new_tokens=max_new_tokens, generator=gen, temperature=temperature)
-        with torch.no_grad():
-            lp, _ = B.completion_logprobs(policy, b, out, tok.pad_token_id)
-            rlp, _ = B.completion_logprobs(ref, b, out, tok.pad_token_id)
-        kls.append((lp - rlp).sum(-1).cpu())
-        texts.extend(tok.batch_decode(out, skip_special_tokens=True))
+        ids, mask = encode_prompts(tok, xs[i: i + 256], max_length=cfg.max_prompt_length,
+                                   device=pi.device)
+        batch = generate(pi, ids, mask, max_new_tokens=cfg.max_new_tokens, generator=gen,
+                         temperature=temperature)
+        with torch.no_grad():  # policy_logp: log π of the sampled tokens, untempered
+            kls.append((batch.policy_logp.sum(-1) - sequence_logprobs(mu, batch)).cpu())
+        texts.extend(batch.texts(tok))
     stats = {"kl": float(torch.cat(kls).mean()),
              "length": float(np.mean([len(t.split()) for t in texts]))}
     if isinstance(judge, FS.GoldJudge):
@@ -426,7 +453,7 @@ def run_align(cfg: PipelineConfig, work: Path, method: str, seed: int, *,
     (loss, KL on the training samples, mean PM preference or RM reward) and an evaluation on
     ``n_curve_prompts`` held-out prompts (KL(π‖μ), gold quality) that never feeds a gradient.
     """
-    from prefgame.llm import OnlineTrainer, Policy
+    from prefgame.llm import OnlineTrainer
 
     out = work / subdir / (f"{method}_s{seed}" + (f"_tau{tau:g}" if tau is not None else ""))
     if (out / "log.json").exists():
@@ -440,7 +467,7 @@ def run_align(cfg: PipelineConfig, work: Path, method: str, seed: int, *,
     ref, _ = load_policy(work / "sft", device(cfg))
     ref.requires_grad_(False)
     kind = "rm" if method == "rl" else "pm"
-    scorer = load_scorer(work / kind, kind, device(cfg))
+    judge_model = load_scorer(work / kind, kind, device(cfg))
     judge = gold_judge(cfg)
     curve_xs = prompts(cfg, "eval")[: cfg.n_curve_prompts]
     hist, acc, t0 = [], {"loss": [], "score": [], "kl_sample": []}, time.time()
@@ -451,8 +478,7 @@ def run_align(cfg: PipelineConfig, work: Path, method: str, seed: int, *,
             entry[k] = float(np.mean(v)) if v else None
             v.clear()
         policy.eval()
-        _, s = policy_stats(policy, ref, tok, curve_xs, judge, max_new_tokens=cfg.max_new_tokens,
-                            seed=99)
+        _, s = policy_stats(cfg, policy, ref, tok, curve_xs, judge, seed=99)
         s.pop("styles", None)
         entry.update(s)
         hist.append(entry)
@@ -466,8 +492,8 @@ def run_align(cfg: PipelineConfig, work: Path, method: str, seed: int, *,
 
     evaluate_now(0)
     trainer = OnlineTrainer(
-        acfg, Policy(policy, tok), scorer if method != "rl" else scorer.prob, prompts(cfg, "align"),
-        ref=Policy(ref, tok), reward_model=scorer if method == "rl" else None,
+        acfg, Policy(policy, tok), judge_model, prompts(cfg, "align"),
+        ref=Policy(ref, tok), reward_model=judge_model if method == "rl" else None,
         callbacks=[callback])
     trainer.train()
     policy.eval()
@@ -493,8 +519,8 @@ def sweep_one(cfg: PipelineConfig, work: Path, method: str, tau: float) -> dict:
     policy, tok = load_policy(path, device(cfg))
     ref, _ = load_policy(work / "sft", device(cfg))
     judge, xs = gold_judge(cfg), prompts(cfg, "val")
-    ys, st = policy_stats(policy, ref, tok, xs, judge, max_new_tokens=cfg.max_new_tokens, seed=7)
-    y0, _ = policy_stats(ref, ref, tok, xs, judge, max_new_tokens=cfg.max_new_tokens, seed=8)
+    ys, st = policy_stats(cfg, policy, ref, tok, xs, judge, seed=7)
+    y0, _ = policy_stats(cfg, ref, ref, tok, xs, judge, seed=8)
     st["winrate_vs_sft"] = float(np.mean(judge(xs, ys, y0)))
     rec["val"] = st
     save_json(path / "log.json", rec)
@@ -520,8 +546,8 @@ def evaluate(cfg: PipelineConfig, work: Path) -> dict:
     for m in ["sft"] + list(cfg.methods):
         for s in ([0] if m == "sft" else seeds):
             pol = ref if m == "sft" else load_policy(work / "align" / f"{m}_s{s}", device(cfg))[0]
-            texts, st = policy_stats(pol, ref, tok, xs, judge, max_new_tokens=cfg.max_new_tokens,
-                                     seed=4242 + s, temperature=cfg.eval_temperature)
+            texts, st = policy_stats(cfg, pol, ref, tok, xs, judge, seed=4242 + s,
+                                     temperature=cfg.eval_temperature)
             samples[(m, s)], stats[f"{m}_s{s}"] = texts, st
     meths = list(cfg.methods)
     k = len(meths)

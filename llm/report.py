@@ -11,9 +11,8 @@ import numpy as np
 NAMES = {"online_ipo": "IPO", "ipo_md": "IPO-MD", "online_dpo": "DPO",
          "nash_md_pg": "Nash-MD-PG", "online_slic": "SLiC", "rl": "RL"}
 
-#: Calandriello et al. (2024) Table 2, P(row ≻ column), rows/cols in PAPER_ORDER; the lower
+#: Calandriello et al. (2024) Table 2, P(row ≻ column), keyed by (row, column); the lower
 #: triangle is 1 − upper (the paper prints only the upper triangle's standard deviations).
-PAPER_ORDER = ["online_ipo", "ipo_md", "online_dpo", "nash_md_pg", "online_slic", "rl"]
 _UPPER = {("online_ipo", "ipo_md"): (.515, .024), ("online_ipo", "online_dpo"): (.608, .038),
           ("online_ipo", "nash_md_pg"): (.621, .030), ("online_ipo", "online_slic"): (.608, .025),
           ("online_ipo", "rl"): (.791, .012), ("ipo_md", "online_dpo"): (.600, .028),
