@@ -11,6 +11,11 @@ GAMES = games(range(8))
 BETAS = [0.0, 0.125, 0.5, 0.9]
 
 
+def residual_w(P, m, u, tau):
+    """w_β = u − E_mix[u] − (P(y ≻ mix) − ½)/τ, the residual shared by both gradients."""
+    return u - m @ u - (P @ m - 0.5) / tau
+
+
 def _model(kind, n, rng):
     if kind == "softmax":
         return (lambda th: th), rng.normal(size=n)
@@ -28,7 +33,7 @@ def _quantities(P, mu, tau, beta, model, th0):
     (auto,) = torch.autograd.grad(loss, th)
     J = torch.autograd.functional.jacobian(lambda t: torch.log_softmax(model(t), 0), t64(th0)).numpy()
     u = u_t.detach().numpy()
-    w = u - m @ u - (P @ m - 0.5) / tau
+    w = residual_w(P, m, u, tau)
     # Nash-MD-PG(β) from the library surrogate: y ∼ π, y' ∼ m, G = −∇ E[nash_md_pg_loss]
     th2 = t64(th0).requires_grad_(True)
     lp = torch.log_softmax(model(th2), 0)
@@ -73,7 +78,7 @@ def test_decision_on_random_draws():
             pi = random_policy(n, rng, conc=float(rng.choice([0.3, 1.0, 3.0])))
             m = mixture(pi, mu, beta)
             u = np.log(pi / mu)
-            w = u - m @ u - (P @ m - 0.5) / tau
+            w = residual_w(P, m, u, tau)
             gL = 4 * m * w                                  # exact, logits
             G = -tau * (pi * w - pi * (pi @ w))             # Nash-MD-PG(β), logits
             f = P @ m - 0.5 - tau * u
@@ -103,7 +108,7 @@ def _at_stationary_point(P, mu, tau, beta):
     m = mixture(pi, mu, beta)
     np.testing.assert_allclose(m, m_star, atol=1e-10)
     u = np.log(pi / mu)
-    w = u - m @ u - (P @ m - 0.5) / tau
+    w = residual_w(P, m, u, tau)
     assert np.abs(4 * m * w).max() < 1e-9
     assert np.abs(tau * (pi * w - pi * (pi @ w))).max() < 1e-9
     f = P @ m - 0.5 - tau * u
@@ -120,7 +125,7 @@ def test_library_mixture_gradient():
         for beta in BETAS:
             m = mixture(pi, mu, beta)
             u = np.log(pi / mu)
-            w = u - m @ u - (P @ m - 0.5) / tau
+            w = residual_w(P, m, u, tau)
             got = pw.expected_gradient(z, P, np.log(mu), tau, loss="ipo", sampler="mixture", beta=beta)
             np.testing.assert_allclose(got, 4 * m * w, atol=1e-12 * (1 + np.abs(w).max()))
 
@@ -135,6 +140,6 @@ def test_library_nash_md_pg_gradient_is_minus_tau_S_w():
         for beta in BETAS:
             m = mixture(pi, mu, beta)
             u = np.log(pi / mu)
-            w = u - m @ u - (P @ m - 0.5) / tau
+            w = residual_w(P, m, u, tau)
             got = nash_md_pg_gradient(z[None], P[None], np.log(mu)[None], tau, beta)[0]
             np.testing.assert_allclose(got, -tau * (pi * w - pi * (pi @ w)), atol=1e-12)
