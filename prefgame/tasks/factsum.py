@@ -61,6 +61,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -198,6 +199,12 @@ def format_prompt(doc: Document | str) -> str:
     return f"{text} {PROMPT_SUFFIX}"
 
 
+@lru_cache(maxsize=65536)
+def key_facts(text: str) -> frozenset[str]:
+    """The set of key-fact words of a document (or prompt), cached: :func:`parse_facts`."""
+    return frozenset(parse_facts(text).values())
+
+
 def parse_facts(text: str) -> dict[str, str]:
     """Recover the five key facts from a document (or prompt) text.
 
@@ -304,6 +311,10 @@ def _cycle(s: str, s2: str) -> float:
     return 1.0 if (j - i) % 3 == 1 else 0.0
 
 
+#: C[s, s'] for style indices (who, where, when, none), the table form of :func:`_cycle`.
+_CYCLE = np.array([[_cycle(a, b) for b in (*STYLES, "none")] for a in (*STYLES, "none")])
+
+
 @dataclass(frozen=True)
 class GoldJudge:
     """The gold preference P(y ≻ y' | x) of FactSum (formula in the module docstring).
@@ -340,7 +351,7 @@ class GoldJudge:
 
     def quality_parts(self, prompt: str, summary: str) -> dict[str, float]:
         """The terms of q(y) separately: covered, invented, repeated, excess_len, and q."""
-        key = set(parse_facts(prompt).values())
+        key = key_facts(prompt)
         words = summary.split()
         ents = [w for w in words if w in ENTITIES]
         distinct = set(ents)
@@ -360,8 +371,23 @@ class GoldJudge:
         cyc = _cycle(summary_style(y), summary_style(y2))
         return (1.0 - self.cycle_weight) * transitive + self.cycle_weight * cyc
 
+    def scores(self, prompts: Sequence[str], ys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per summary: q(y) and the style index (0 who, 1 where, 2 when, 3 none)."""
+        if len(prompts) != len(ys):
+            raise ValueError(f"lengths differ: {len(prompts)}, {len(ys)}")
+        q = np.array([self.quality(x, y) for x, y in zip(prompts, ys)], dtype=float)
+        order = (*STYLES, "none")
+        s = np.array([order.index(summary_style(y)) for y in ys], dtype=int)
+        return q, s
+
+    def prob_from_scores(self, q: np.ndarray, s: np.ndarray, q2: np.ndarray, s2: np.ndarray
+                         ) -> np.ndarray:
+        """P(y ≻ y') from :meth:`scores` of both sides (broadcasting): the module formula."""
+        transitive = 1.0 / (1.0 + np.exp(-(np.asarray(q) - np.asarray(q2)) / self.temperature))
+        return (1.0 - self.cycle_weight) * transitive + self.cycle_weight * _CYCLE[s, s2]
+
     def __call__(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]
                  ) -> np.ndarray:
         if not len(prompts) == len(ys) == len(ys2):
             raise ValueError(f"lengths differ: {len(prompts)}, {len(ys)}, {len(ys2)}")
-        return np.array([self.prob(x, y, y2) for x, y, y2 in zip(prompts, ys, ys2)])
+        return self.prob_from_scores(*self.scores(prompts, ys), *self.scores(prompts, ys2))

@@ -1,0 +1,217 @@
+"""The one configuration of the summarisation experiment, validated before any work starts.
+
+Every value is type-checked strictly (a bool is not an integer, 2.5 is not an integer, a string
+is not a number), counts must be positive, unknown keys are refused: a bad config raises
+``ValueError`` naming the field, and the command line turns it into one line on stderr and
+exit status 2 before a model is built or a file is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefgame.llm.config import METHOD_NAMES
+
+__all__ = ["ARMS", "PAPER_BETA", "PAPER_ORDER", "PAPER_TAU", "ExperimentConfig", "load"]
+
+#: The six methods in the row order of the paper's Table 2.
+PAPER_ORDER = ("online_ipo", "ipo_md", "online_dpo", "nash_md_pg", "online_slic", "rl")
+#: τ and β chosen by Calandriello et al. (2024, §6).
+PAPER_TAU = {"online_ipo": 1.0, "ipo_md": 1.0, "online_dpo": 5.0, "online_slic": 10.0,
+             "nash_md_pg": 0.008, "rl": 0.05}
+PAPER_BETA = {"ipo_md": 0.125, "nash_md_pg": 0.125}
+#: learned: the PM/RM trained on one-vote labels; oracle: the gold judge itself (RL: the
+#: Bradley–Terry reward fitted to it); oracle_no_cycle: the same with the style cycle off (λ = 0).
+ARMS = ("learned", "oracle", "oracle_no_cycle")
+
+
+def _f(default: Any, help: str) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: json.loads(json.dumps(d)),
+                     metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class ExperimentConfig:
+    """Every knob of the experiment (defaults: the full CPU run on FactSum)."""
+
+    name: str = _f("factsum", "label of the run; the work folder is runs/<name>")
+    task: str = _f("factsum", "'factsum' (offline, shipped) or 'tldr' (hub models, internet)")
+    seed: int = _f(0, "seed of data generation, SFT, PM and RM")
+    # --- FactSum documents (defaults simplified from FactSumConfig: see docs) ---------------
+    doc_min_distractors: int = _f(1, "distractor sentences per document, at least")
+    doc_max_distractors: int = _f(2, "distractor sentences per document, at most")
+    doc_max_filler: int = _f(1, "filler sentences per document, at most")
+    cycle_weight: float = _f(0.3, "gold judge's λ, weight of the style cycle")
+    # --- prompts ----------------------------------------------------------------------------
+    n_align_prompts: int = _f(4000, "prompts seen by alignment")
+    n_eval_prompts: int = _f(2000, "held-out prompts of the win rates")
+    n_kl_prompts: int = _f(256, "training prompts on which KL(π‖μ) chooses τ (the rule)")
+    # --- models -----------------------------------------------------------------------------
+    policy_layers: int = _f(2, "policy layers (T5 encoder and decoder each)")
+    policy_embd: int = _f(64, "policy width")
+    policy_heads: int = _f(4, "policy attention heads")
+    scorer_layers: int = _f(2, "PM/RM encoder layers (bidirectional, reads the document)")
+    scorer_embd: int = _f(64, "PM/RM width")
+    scorer_heads: int = _f(4, "PM/RM attention heads")
+    max_new_tokens: int = _f(16, "summary length limit (tokens)")
+    max_prompt_length: int = _f(80, "prompt tokens kept (from the left)")
+    # --- SFT --------------------------------------------------------------------------------
+    sft_steps: int = _f(2000, "SFT steps, each on fresh noisy-writer summaries")
+    sft_batch: int = _f(64, "SFT batch size")
+    sft_lr: float = _f(3e-3, "SFT peak learning rate")
+    sft_warmup: int = _f(100, "SFT warm-up steps")
+    sft_decay_frac: float = _f(0.3, "share of SFT steps in the final decay")
+    # --- PM / RM ----------------------------------------------------------------------------
+    n_writer_pairs: int = _f(40000, "training pairs of two noisy-writer summaries")
+    n_policy_pairs: int = _f(20000, "training pairs of two SFT-policy samples")
+    n_heldout_pairs: int = _f(2000, "held-out pairs of each kind")
+    votes: int = _f(5, "gold votes per training pair (soft label = share of votes)")
+    scorer_epochs: int = _f(3, "epochs over the training pairs")
+    scorer_batch: int = _f(64, "PM/RM batch size (pairs)")
+    scorer_lr: float = _f(1e-3, "PM/RM learning rate")
+    pm_gate: float = _f(0.85, "gate: agreement with the gold majority on writer pairs")
+    pm_gate_policy: float = _f(0.70, "gate: agreement on pairs of SFT-policy samples")
+    # --- alignment --------------------------------------------------------------------------
+    arms: list = _f(list(ARMS), f"arms to run, from {ARMS}")
+    methods: list = _f(list(PAPER_ORDER), "methods, from the paper's six")
+    tau_grid: dict = _f({
+        "online_ipo": [0.3, 0.1, 0.03, 0.01], "ipo_md": [0.3, 0.1, 0.03, 0.01],
+        "online_dpo": [1.0, 0.3, 0.1, 0.03], "online_slic": [3.0, 1.0, 0.3, 0.1],
+        "nash_md_pg": [0.3, 0.1, 0.03, 0.01], "rl": [0.3, 0.1, 0.03, 0.01]},
+        "τ frontier per method (one seed per point)")
+    paper_tau: dict = _f(dict(PAPER_TAU), "the paper's τ per method (headline table 1)")
+    beta: dict = _f(dict(PAPER_BETA), "mixture β of IPO-MD and Nash-MD-PG")
+    kl_target: float = _f(1.0, "rule for headline table 2: per method the grid τ whose KL on "
+                               "training prompts is closest to this (log scale)")
+    logp_reduction: str = _f("sum", "'sum' (sequence log-probability, the theory's π(y)) or "
+                                    "'mean' per token")
+    seeds: int = _f(3, "seeds per method at the headline τ's")
+    align_steps: int = _f(200, "alignment steps per run")
+    align_batch: int = _f(32, "prompts per alignment step")
+    align_lr: float = _f(1e-3, "alignment learning rate (Adam, β1 = 0)")
+    bootstrap: int = _f(1000, "paired bootstrap resamples for the CIs")
+    jobs: int = _f(2, "alignment runs in parallel processes")
+    # --- TL;DR (hub; never run in tests) -----------------------------------------------------
+    policy_model: str = _f("", "tldr: hub id of the policy")
+    pm_model: str = _f("", "tldr: hub id of the PM/RM backbone")
+    judge_model: str = _f("", "tldr: hub id of the LLM judge (the 'gold' judge)")
+    sft_dataset: str = _f("trl-lib/tldr", "tldr: SFT data")
+    pref_dataset: str = _f("trl-lib/tldr-preference", "tldr: human preference pairs")
+    device: str = _f("cpu", "'cpu', 'cuda' or 'auto'")
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        _counts = ("n_align_prompts", "n_eval_prompts", "n_kl_prompts", "policy_layers",
+                   "policy_embd", "policy_heads", "scorer_layers", "scorer_embd",
+                   "scorer_heads", "max_new_tokens", "max_prompt_length", "sft_steps",
+                   "sft_batch", "n_heldout_pairs", "votes", "scorer_epochs", "scorer_batch",
+                   "seeds", "align_steps", "align_batch", "bootstrap", "jobs")
+        for name in _counts:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, must be >= 1")
+        for name in ("seed", "doc_min_distractors", "doc_max_distractors", "doc_max_filler",
+                     "sft_warmup", "n_writer_pairs", "n_policy_pairs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, must be >= 0")
+        if self.n_writer_pairs + self.n_policy_pairs < 1:
+            raise ValueError("n_writer_pairs + n_policy_pairs = 0: the PM/RM need pairs")
+        if self.doc_min_distractors > self.doc_max_distractors:
+            raise ValueError(f"doc_min_distractors = {self.doc_min_distractors} exceeds "
+                             f"doc_max_distractors = {self.doc_max_distractors}")
+        for name in ("sft_lr", "scorer_lr", "align_lr", "kl_target"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, must be > 0")
+        for name in ("cycle_weight", "sft_decay_frac", "pm_gate", "pm_gate_policy"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, must lie in [0, 1]")
+        if self.task not in ("factsum", "tldr"):
+            raise ValueError(f"task = {self.task!r}, must be 'factsum' or 'tldr'")
+        if self.logp_reduction not in ("sum", "mean"):
+            raise ValueError(f"logp_reduction = {self.logp_reduction!r}, must be 'sum' or 'mean'")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"device = {self.device!r}, must be 'cpu', 'cuda' or 'auto'")
+        _subset("arms", self.arms, ARMS)
+        _subset("methods", self.methods, PAPER_ORDER)
+        assert set(PAPER_ORDER) == set(METHOD_NAMES)
+        for m in self.methods:
+            grid = self.tau_grid.get(m)
+            if not grid:
+                raise ValueError(f"tau_grid has no τ values for method {m!r}")
+            for t in list(grid) + [self.paper_tau.get(m, 1.0)]:
+                if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+                    raise ValueError(f"tau_grid[{m!r}] / paper_tau[{m!r}]: τ = {t!r}, must "
+                                     "be a number > 0")
+            if m not in self.paper_tau:
+                raise ValueError(f"paper_tau has no value for method {m!r}")
+        for m, b in self.beta.items():
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 <= b <= 1:
+                raise ValueError(f"beta[{m!r}] = {b!r}, must be a number in [0, 1]")
+        if self.task == "tldr" and not (self.policy_model and self.pm_model and self.judge_model):
+            raise ValueError("task 'tldr' needs policy_model, pm_model and judge_model")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _subset(name: str, values: list, allowed: tuple) -> None:
+    bad = [v for v in values if v not in allowed]
+    if bad or not values or len(set(values)) != len(values):
+        raise ValueError(f"{name} = {values!r}: must be distinct values from {list(allowed)}")
+
+
+def check_types(cfg: Any) -> None:
+    """Raise ``ValueError`` naming the first field whose value is not of its declared type.
+
+    int: a Python int, not a bool; float: int or float, not a bool; str; bool; list; dict.
+    """
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        v, typ = getattr(cfg, f.name), hints[f.name]
+        if typ is int:
+            ok = isinstance(v, int) and not isinstance(v, bool)
+        elif typ is float:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        elif typ in (str, bool, list, dict):
+            ok = isinstance(v, typ)
+        else:
+            ok = True
+        if not ok:
+            raise ValueError(f"{f.name} = {v!r} is a {type(v).__name__}, must be a "
+                             f"{getattr(typ, '__name__', typ)}")
+
+
+def load(path: str | Path | None = None, **overrides: Any) -> ExperimentConfig:
+    """Config from a JSON file (``_comment`` keys ignored) with keyword ``overrides``.
+
+    Raises ``ValueError`` naming the file and the problem: missing, not JSON, not an object,
+    unknown keys, or any invalid value.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"config file {str(p)!r} does not exist")
+        try:
+            data = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"config file {str(p)!r} is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {str(p)!r} must hold a JSON object")
+        data = {k: v for k, v in data.items() if not k.startswith("_")}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    names = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f"{path}: " if path is not None else ""
+        raise ValueError(f"{where}unknown config key(s) {unknown}")
+    try:
+        return ExperimentConfig(**data)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}" if path is not None else str(e)) from None

@@ -1,0 +1,82 @@
+"""Run the whole experiment: every step in order, finished steps reused.
+
+    from prefgame.experiments.summarisation import load, run_experiment
+    run_experiment(load("llm/configs/factsum_full.json"), work=Path("runs/factsum"),
+                   out=Path("llm/results"))
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from prefgame.experiments.summarisation import pipeline as P
+from prefgame.experiments.summarisation import report as R
+from prefgame.experiments.summarisation import results
+from prefgame.experiments.summarisation.config import ExperimentConfig
+
+__all__ = ["check_locations", "run_experiment"]
+
+
+def check_locations(work: Path, out: Path) -> None:
+    """Refuse unusable output locations before any work: a path that is a file, or a folder
+    that cannot be created or written."""
+    import os
+
+    for name, p in (("work folder", work), ("results folder", out)):
+        if p.exists() and not p.is_dir():
+            raise ValueError(f"{name} {str(p)!r} is a file, not a folder")
+        probe = p
+        while not probe.exists():
+            probe = probe.parent
+        if not os.access(probe, os.W_OK):
+            raise ValueError(f"{name} {str(p)!r} is not writable")
+
+
+def _check_same_config(cfg: ExperimentConfig, work: Path) -> None:
+    """A work folder belongs to one config: reusing its steps under another would mix runs."""
+    path = work / "config.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        diff = sorted(k for k in set(old) | set(cfg.to_dict())
+                      if old.get(k) != cfg.to_dict().get(k)
+                      and k not in ("jobs", "device", "bootstrap"))
+        if diff:
+            raise ValueError(f"work folder {str(work)!r} holds a run with another config "
+                             f"(fields {diff} differ); use another --work or delete it")
+    else:
+        P.save_json(path, cfg.to_dict())
+
+
+def run_experiment(cfg: ExperimentConfig, work: Path, out: Path, *,
+                   command: str = "run_experiment") -> dict:
+    """SFT → pairs → PM, RM → grid runs → rule τ → headline seeds → summary and report."""
+    t0 = time.time()
+    check_locations(work, out)
+    work.mkdir(parents=True, exist_ok=True)
+    _check_same_config(cfg, work)
+    P.run_sft(cfg, work)
+    P.make_pairs(cfg, work)
+    scorer_jobs = [(cfg, work, k) for k in ("pm", "rm") if "learned" in cfg.arms]
+    P.parallel_map(P.train_scorer, scorer_jobs, cfg.jobs)
+    for arm in cfg.arms:
+        if arm != "learned":
+            P.fit_oracle_reward(cfg, work, cycle=arm == "oracle")
+    P.sft_samples(cfg, work)
+    grid = P.planned_runs(cfg)
+    P.log(f"alignment: {len(grid)} frontier runs")
+    P.parallel_map(P.align_run, [(cfg, work, *j) for j in grid], cfg.jobs)
+    rule = P.rule_tau(cfg, work)
+    P.save_json(work / "rule_tau.json", rule)
+    extra = [j for j in P.planned_runs(cfg, rule) if j not in grid]
+    P.log(f"alignment: {len(extra)} headline-seed runs; rule τ = {rule}")
+    P.parallel_map(P.align_run, [(cfg, work, *j) for j in extra], cfg.jobs)
+    P.log("evaluating")
+    summary = results.summarise(cfg, work, rule)
+    elapsed = time.time() - t0
+    summary["provenance"] = {"command": command, "minutes": round(elapsed / 60, 2),
+                             "config": cfg.to_dict()}
+    R.write_results(out, cfg, summary, command, elapsed)
+    P.log(f"done in {elapsed / 60:.1f} min; results in {out}")
+    return summary
