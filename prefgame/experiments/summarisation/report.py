@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prefgame.experiments.summarisation.config import PAPER_ORDER, ExperimentConfig
+from prefgame.experiments.summarisation.config import PAPER_ORDER, PAPER_TAU, ExperimentConfig
 from prefgame.files import atomic_write
 
 __all__ = ["NAMES", "PAPER_TABLE2", "write_results"]
@@ -201,6 +201,9 @@ def results_markdown(cfg: ExperimentConfig, summary: dict, command: str, elapsed
              f"seeds ({cfg.bootstrap} resamples).  Log-probabilities: **{s['logp_reduction']}** "
              "over tokens (the theory's sequence probability π(y); with the paper's τ this "
              "allows the pairwise methods only a tiny move from μ, which the τ frontier shows).",
+             *([] if cfg.paper_tau == PAPER_TAU else
+               ["", f"**Note:** this config replaces the paper's τ by {cfg.paper_tau}; the "
+                    "tables headed \"paper's τ\" use those values."]),
              "", "## SFT policy", "",
              f"Covered key facts {s['sft']['covered']:.2f} per summary (its training data "
              f"{s['sft']['data_covered']:.2f}), invented entities {s['sft']['invented']:.2f} "
