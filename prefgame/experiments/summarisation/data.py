@@ -47,11 +47,6 @@ def documents(cfg: ExperimentConfig, split: str, n: int) -> list[FS.Document]:
 
 def prompts(cfg: ExperimentConfig, split: str, n: int | None = None) -> list[str]:
     """Policy prompts of ``split`` ("align" or "eval"; default size from the config)."""
-    if cfg.task == "tldr":
-        from prefgame.llm.data import load_tldr_prompts
-
-        n = n or {"align": cfg.n_align_prompts, "eval": cfg.n_eval_prompts}[split]
-        return load_tldr_prompts("train" if split == "align" else "test")[:n]
     n = n if n is not None else {"align": cfg.n_align_prompts, "eval": cfg.n_eval_prompts}[split]
     return [FS.format_prompt(d) for d in documents(cfg, split, n)]
 

@@ -110,18 +110,13 @@ def load_policy(path: Path, dev: torch.device | str = "cpu") -> Policy:
 
 
 def run_sft(cfg: ExperimentConfig, work: Path) -> dict:
-    """Train the SFT policy μ (T5 from a config on FactSum; the hub model on TL;DR) on noisy
+    """Train the SFT policy μ (a T5 from a config) on noisy
     writer summaries (a fresh document every example), then measure its gold quality against
     its training data's on the evaluation prompts.  Saves ``work/sft`` and ``sft.json``."""
     info_path = work / "sft.json"
     if info_path.exists():
         return read_json(info_path)
     torch.manual_seed(cfg.seed)
-    if cfg.task == "tldr":
-        from prefgame.llm.data import load_tldr_sft  # noqa: F401  (hub path, never in tests)
-
-        raise NotImplementedError("the TL;DR SFT step runs with the hub model's own SFT "
-                                  "checkpoint; set policy_model to an SFT model")
     tok = M.factsum_tokenizer()
     model = M.policy_model(tok, layers=cfg.policy_layers, embd=cfg.policy_embd,
                            heads=cfg.policy_heads, seed=cfg.seed)
