@@ -31,6 +31,8 @@ class RunConfig(OnlineConfig):
     prompt_limit: int = _f(0, "use only the first N prompts (0 = all)")
     judge_kind: str = _f("reward", "'reward' (Bradley–Terry RM) or 'pairwise' (PM)")
     judge_name: str = _f("", "Hugging Face name or path of the judge's sequence classifier")
+    judge_max_length: int = _f(512, "tokens the judge reads; completions are kept whole and "
+                                    "longer prompts are cut from the left")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -44,6 +46,9 @@ class RunConfig(OnlineConfig):
             raise ValueError("method 'rl' needs judge_kind = 'reward'")
         if not self.policy_name:
             raise ValueError("policy_name is empty: give the policy's name or path")
+        if not (isinstance(self.judge_max_length, int) and self.judge_max_length > 0):
+            raise ValueError(f"judge_max_length = {self.judge_max_length!r}, must be an "
+                             "integer > 0")
 
 
 def main(argv=None) -> int:
@@ -59,7 +64,7 @@ def main(argv=None) -> int:
                            template=cfg.prompt_template or None)
     policy, ref = policy_from_config(cfg)
     judge_cls = RewardModel if cfg.judge_kind == "reward" else PairwisePreferenceModel
-    judge = judge_cls.from_pretrained(cfg.judge_name)
+    judge = judge_cls.from_pretrained(cfg.judge_name, max_length=cfg.judge_max_length)
     judge.model.to(policy.device).eval()
     OnlineTrainer(cfg, policy, judge, prompts, ref=ref).train()
     return 0

@@ -62,7 +62,10 @@ class OnlineConfig:
                                        "inverse")
     beta_schedule: str = _f("constant", "schedule of β (same syntax as tau_schedule)")
     logp_reduction: str = _f("sum", "per-sequence log-prob: 'sum' or 'mean' over tokens")
-    rl_baseline: str = _f("mean", "RL reward baseline: 'mean' (batch mean) or 'none'")
+    rl_baseline: str = _f("loo", "RL reward baseline: 'loo' (leave-one-out mean of the other "
+                                 "samples' rewards, unbiased, as RLOO), 'mean' (batch mean incl. "
+                                 "the sample itself: gradient scaled by 1 − 1/B, i.e. τ inflated "
+                                 "by B/(B − 1)) or 'none'")
 
     # --- models ----------------------------------------------------------------------------
     policy_name: str = _f("", "Hugging Face name or path of the policy (also π_ref unless "
@@ -78,8 +81,15 @@ class OnlineConfig:
     # --- sampling --------------------------------------------------------------------------
     max_prompt_length: int = _f(512, "prompts are truncated (from the left) to this many tokens")
     max_new_tokens: int = _f(64, "length limit of a completion")
-    temperature: float = _f(1.0, "sampling temperature")
-    top_p: float = _f(1.0, "nucleus-sampling threshold (1 = off)")
+    temperature: float = _f(1.0, "sampling temperature T; training then optimises the tempered "
+                                 "policy π_T = softmax(logits/T) against μ_T: the loss's log π "
+                                 "and log μ use the same T as the sampler")
+    top_p: float = _f(1.0, "nucleus sampling is refused in training (must be 1): the truncated "
+                           "distribution is off-policy for the loss and its log-ratio to μ is "
+                           "infinite outside the nucleus; use top_p only in evaluation")
+    disable_dropout: bool = _f(True, "run every log-prob forward (training included) without "
+                                     "dropout, as TRL's disable_dropout; False keeps the model's "
+                                     "dropout in the training forward only")
 
     # --- batches and optimisation -----------------------------------------------------------
     batch_size: int = _f(8, "prompts per optimiser step (paper: 32)")
@@ -117,11 +127,14 @@ class OnlineConfig:
                      "generation_batch_size")
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta = {self.beta}, must lie in [0, 1]")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p = {self.top_p}, must lie in (0, 1]")
+        if self.top_p != 1.0:
+            raise ValueError(f"top_p = {self.top_p}: nucleus sampling makes training off-policy "
+                             "(every method's theory needs y ~ π, or the β-mixture) and the "
+                             "log-ratio to μ infinite outside the nucleus; top_p must be 1 in "
+                             "training (use temperature, which is applied consistently)")
         for name in ("tau_schedule", "beta_schedule"):
             schedule_value(getattr(self, name), 1.0, 0, 1)  # raises on a bad spec
-        choices = {"logp_reduction": ("sum", "mean"), "rl_baseline": ("mean", "none"),
+        choices = {"logp_reduction": ("sum", "mean"), "rl_baseline": ("loo", "mean", "none"),
                    "optimizer": ("adamw", "adafactor"),
                    "lr_schedule": ("constant", "linear", "cosine"),
                    "dtype": ("float32", "bfloat16", "float16")}
@@ -135,6 +148,9 @@ class OnlineConfig:
                                  f"{name} = {size}")
         if self.method == "ipo_md" and self.beta == 0.0 and self.beta_schedule == "constant":
             pass  # IPO-MD with β = 0 is online IPO: allowed, as in the paper's ablation
+        if self.method == "rl" and self.rl_baseline == "loo" and self.batch_size < 2:
+            raise ValueError("rl_baseline = 'loo' needs batch_size >= 2 (the baseline of a "
+                             "sample is the mean reward of the others)")
         if self.method in ("online_ipo", "online_dpo", "online_slic", "rl") and self.beta:
             raise ValueError(f"beta = {self.beta} has no effect for method {self.method!r} "
                              "(it samples from π); use ipo_md or nash_md_pg")

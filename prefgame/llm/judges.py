@@ -17,11 +17,18 @@ logistic loss −log P(chosen ≻ rejected).
 
 Exactness: pairs are put in a canonical order (by string) before the model runs, so swapping y
 and y' runs the very same rows and only flips the sign of z; σ is evaluated as σ(|z|) and
-1 − σ(|z|), whose sum is exactly 1 in floating point (Sterbenz).
+1 − σ(|z|), whose sum is exactly 1 in floating point (Sterbenz).  Scoring always runs the
+judge's model in eval mode (dropout would break antisymmetry).
+
+Length: a judge reads at most ``max_length`` tokens.  The completions are always kept whole;
+a prompt too long to fit is cut *from the left* (its last tokens are kept, as the policy's
+prompt encoding does; :func:`fit_prompt`), with a warning.  If the completions alone do not
+fit, the judge raises ``ValueError`` rather than score truncated text.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -33,6 +40,7 @@ __all__ = [
     "PairwisePreferenceModel",
     "RewardModel",
     "antisymmetric_sigmoid",
+    "fit_prompt",
     "train_judge",
 ]
 
@@ -47,6 +55,56 @@ def _check_lengths(prompts, ys, ys2) -> None:
     if not (len(prompts) == len(ys) == len(ys2)):
         raise ValueError(f"judge got {len(prompts)} prompts, {len(ys)} first and {len(ys2)} "
                          "second completions; the three lists must have equal length")
+
+
+def _n_tokens(tokenizer, text: str) -> int:
+    return len(tokenizer(text)["input_ids"])  # with the tokenizer's special tokens
+
+
+def _prompt_suffix(tokenizer, prompt: str, keep: int) -> str:
+    """The shortest tail of ``prompt`` that holds its last ``keep`` tokens."""
+    if keep <= 0:
+        return ""
+    try:
+        offsets = tokenizer(prompt, add_special_tokens=False,
+                            return_offsets_mapping=True)["offset_mapping"]
+        return prompt[offsets[-keep][0]:] if keep < len(offsets) else prompt
+    except (NotImplementedError, ValueError, KeyError):  # a tokenizer without offsets
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return tokenizer.decode(ids[-keep:]) if keep < len(ids) else prompt
+
+
+def fit_prompt(tokenizer, template: str, max_length: int, *, prompt: str,
+               **fields: str) -> tuple[str, bool]:
+    """``template.format(prompt=..., **fields)`` in at most ``max_length`` tokens of
+    ``tokenizer`` (special tokens included): the other fields (the completions) are kept whole
+    and the prompt loses its *first* tokens until the text fits.
+
+    Returns ``(text, cut)``; raises ``ValueError`` when the text does not fit even with an
+    empty prompt.
+    """
+    text = template.format(prompt=prompt, **fields)
+    if _n_tokens(tokenizer, text) <= max_length:
+        return text, False
+    fixed = _n_tokens(tokenizer, template.format(prompt="", **fields))
+    if fixed > max_length:
+        raise ValueError(f"judge input takes {fixed} tokens without its prompt, more than "
+                         f"max_length = {max_length}: the completions do not fit; raise the "
+                         "judge's max_length (judge_max_length) or shorten max_new_tokens")
+    n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    keep = min(max_length - fixed, n_prompt - 1)
+    while keep > 0:  # token merges at the cut can change the count by one: step down
+        text = template.format(prompt=_prompt_suffix(tokenizer, prompt, keep), **fields)
+        if _n_tokens(tokenizer, text) <= max_length:
+            return text, True
+        keep -= 1
+    return template.format(prompt="", **fields), True
+
+
+def _warn_cut(n_cut: int, max_length: int) -> None:
+    if n_cut:
+        warnings.warn(f"judge: {n_cut} prompt(s) longer than max_length = {max_length} tokens "
+                      "were cut from the left (completions kept whole)", stacklevel=3)
 
 
 def _canonical(ys: Sequence[str], ys2: Sequence[str]):
@@ -72,6 +130,9 @@ class Judge:
 
     @torch.no_grad()
     def preference(self, prompts, ys, ys2) -> torch.Tensor:
+        model = getattr(self, "model", None)
+        if isinstance(model, torch.nn.Module):
+            model.eval()  # scoring never uses dropout: it would break antisymmetry
         return antisymmetric_sigmoid(self.logit(prompts, ys, ys2).float()).cpu()
 
     def __call__(self, prompts: Sequence[str], ys: Sequence[str],
@@ -97,12 +158,25 @@ class _HFScorer(Judge):
     def device(self):
         return next(self.model.parameters()).device
 
+    def _fit(self, template: str, rows: list[dict]) -> list[str]:
+        """Each row's fields formatted into ``template`` within ``max_length`` tokens."""
+        texts, n_cut = [], 0
+        for row in rows:
+            text, cut = fit_prompt(self.tokenizer, template, self.max_length, **row)
+            texts.append(text)
+            n_cut += cut
+        _warn_cut(n_cut, self.max_length)
+        return texts
+
     def _scores(self, texts: list[str]) -> torch.Tensor:
-        """First output logit of the backbone for each text, ``[N]`` (gradient allowed)."""
+        """First output logit of the backbone for each text, ``[N]`` (gradient allowed).
+
+        ``texts`` already fit in ``max_length`` tokens (:meth:`_fit`): nothing is truncated.
+        """
         out = []
         for i in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="pt")
+            enc = self.tokenizer(texts[i:i + self.batch_size], padding=True,
+                                 return_tensors="pt")
             enc = {k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}
             out.append(self.model(**enc).logits[:, 0].float())
         return torch.cat(out)
@@ -140,10 +214,9 @@ class PairwisePreferenceModel(_HFScorer):
 
     def logit(self, prompts, ys, ys2) -> torch.Tensor:
         a, b, sign = _canonical(ys, ys2)
-        fmt = self.template.format
-        texts = [fmt(prompt=x, first=u, second=v) for x, u, v in zip(prompts, a, b)]
-        texts += [fmt(prompt=x, first=v, second=u) for x, u, v in zip(prompts, a, b)]
-        g = self._scores(texts)
+        rows = [{"prompt": x, "first": u, "second": v} for x, u, v in zip(prompts, a, b)]
+        rows += [{"prompt": x, "first": v, "second": u} for x, u, v in zip(prompts, a, b)]
+        g = self._scores(self._fit(self.template, rows))
         n = len(prompts)
         return (g[:n] - g[n:]) * sign.to(g.device)
 
@@ -163,8 +236,8 @@ class RewardModel(_HFScorer):
         """r(x, y) per row, ``[B]`` (gradient allowed; wrap in no_grad to score)."""
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
-        return self._scores([self.template.format(prompt=x, completion=y)
-                             for x, y in zip(prompts, completions)])
+        return self._scores(self._fit(self.template, [
+            {"prompt": x, "completion": y} for x, y in zip(prompts, completions)]))
 
     def logit(self, prompts, ys, ys2) -> torch.Tensor:
         a, b, sign = _canonical(ys, ys2)
@@ -202,10 +275,13 @@ class CallableJudge(Judge):
 
 
 class LLMJudge(Judge):
-    """A causal LM judge: "Which summary is better? ... Answer:" → logit("1") − logit("2").
+    """A causal LM judge: "Which summary is better? ... Answer:" → score("1") − score("2").
 
-    g(x, a, b) is the answer-logit difference with a shown first; the logit is
-    z = (g(x, y, y') − g(x, y', y)) / 2, so position bias cancels and P is antisymmetric.
+    An answer's score is the log-sum-exp of the next-token logits of its single-token spellings
+    ("1" and " 1": BPE models continue "Answer:" with the space-prefixed token), so
+    g(x, a, b) = log P(answer 1) − log P(answer 2) with a shown first, up to the softmax
+    normaliser, which cancels.  The logit is z = (g(x, y, y') − g(x, y', y)) / 2, so position
+    bias cancels and P is antisymmetric.
     """
 
     def __init__(self, model, tokenizer, *, template: str | None = None,
@@ -218,10 +294,17 @@ class LLMJudge(Judge):
             "Which of the following summaries does a better job of summarizing the text?\n"
             "Text: {prompt}\nSummary 1: {first}\nSummary 2: {second}\n"
             "Answer with 1 or 2. Answer:")
-        ids = [tokenizer(a, add_special_tokens=False)["input_ids"] for a in answers]
-        if any(len(i) != 1 for i in ids):
-            raise ValueError(f"judge answers {answers} must each be a single token")
-        self.answer_ids = [i[0] for i in ids]
+        self.answer_ids = []
+        for a in answers:
+            spellings = {a, " " + a.lstrip()}
+            ids = {tuple(tokenizer(v, add_special_tokens=False)["input_ids"]) for v in spellings}
+            single = sorted(i[0] for i in ids if len(i) == 1)
+            if not single:
+                raise ValueError(f"judge answer {a!r}: neither {a!r} nor ' {a.lstrip()}' is a "
+                                 "single token of the judge's tokenizer")
+            self.answer_ids.append(single)
+        if set(self.answer_ids[0]) & set(self.answer_ids[1]):
+            raise ValueError(f"judge answers {answers} share a token")
         self.max_length, self.batch_size = max_length, batch_size
 
     @classmethod
@@ -237,8 +320,13 @@ class LLMJudge(Judge):
     def _g(self, prompts, first, second) -> torch.Tensor:
         from prefgame.llm.policy import encode_prompts
 
-        texts = [self.template.format(prompt=x, first=a, second=b)
-                 for x, a, b in zip(prompts, first, second)]
+        texts, n_cut = [], 0
+        for x, a, b in zip(prompts, first, second):
+            text, cut = fit_prompt(self.tokenizer, self.template, self.max_length, prompt=x,
+                                   first=a, second=b)
+            texts.append(text)
+            n_cut += cut
+        _warn_cut(n_cut, self.max_length)
         device = next(self.model.parameters()).device
         out = []
         for i in range(0, len(texts), self.batch_size):
@@ -247,7 +335,8 @@ class LLMJudge(Judge):
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
             last = logits[:, -1].float()
-            out.append(last[:, self.answer_ids[0]] - last[:, self.answer_ids[1]])
+            one, two = (last[:, i].logsumexp(-1) for i in self.answer_ids)
+            out.append(one - two)
         return torch.cat(out)
 
     def logit(self, prompts, ys, ys2) -> torch.Tensor:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 
@@ -175,10 +176,12 @@ class Policy:
 
 def load_policy(name_or_path: str, *, tokenizer=None, lora_r: int = 0, lora_alpha: float = 16.0,
                 lora_dropout: float = 0.0, lora_target_modules: Sequence[str] = (),
-                dtype: str = "float32", device: str | torch.device | None = None) -> Policy:
+                dtype: str = "float32", device: str | torch.device | None = None,
+                seed: int = 0) -> Policy:
     """Load a policy from the Hugging Face hub or a local directory, optionally with LoRA.
 
-    The tokenizer is checked for a pad token *before* the weights are loaded.
+    The tokenizer is checked for a pad token *before* the weights are loaded; LoRA adapters
+    are initialised from ``seed`` (the global RNG is left untouched).
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -195,26 +198,70 @@ def load_policy(name_or_path: str, *, tokenizer=None, lora_r: int = 0, lora_alph
         model.to(device)
     if lora_r:
         model = add_lora(model, r=lora_r, alpha=lora_alpha, dropout=lora_dropout,
-                         target_modules=lora_target_modules)
+                         target_modules=lora_target_modules, seed=seed)
     return Policy(model, tokenizer)
 
 
 def add_lora(model, *, r: int, alpha: float = 16.0, dropout: float = 0.0,
-             target_modules: Sequence[str] = ()):
-    """Wrap ``model`` with peft LoRA adapters of rank ``r`` (the base stays frozen)."""
+             target_modules: Sequence[str] = (), seed: int = 0):
+    """Wrap ``model`` with peft LoRA adapters of rank ``r`` (the base stays frozen).
+
+    The adapters' random initialisation (A ~ Kaiming-uniform, B = 0) is drawn from ``seed`` in
+    a forked RNG: the same seed gives the same adapters whatever the global RNG state.
+    """
     from peft import LoraConfig, TaskType, get_peft_model
 
     task = TaskType.SEQ_2_SEQ_LM if getattr(model.config, "is_encoder_decoder", False) \
         else TaskType.CAUSAL_LM
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, task_type=task,
                      target_modules=list(target_modules) or None)
-    return get_peft_model(model, cfg)
+    devices = [model.device] if getattr(model, "device", torch.device("cpu")).type == "cuda" \
+        else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return get_peft_model(model, cfg)
+
+
+def special_token_frame(tokenizer, text: str) -> tuple[list[int], list[int], list[int]]:
+    """(prefix, body, suffix): the ids the tokenizer's standard encoding puts around ``text``.
+
+    ``tokenizer(text)`` = prefix + body + suffix, with body = ``tokenizer(text,
+    add_special_tokens=False)``: e.g. ``[<s>]`` + body for Llama, body + ``[</s>]`` for T5,
+    nothing around it for GPT-2.  When the two encodings do not nest that way (an unusual
+    post-processor) the whole standard encoding is returned as the body.
+    """
+    full = tokenizer(text)["input_ids"]
+    body = tokenizer(text, add_special_tokens=False)["input_ids"]
+    n = len(body)
+    for start in range(len(full) - n + 1):
+        if full[start:start + n] == body:
+            return full[:start], body, full[start + n:]
+    return [], full, []
 
 
 def encode_prompts(tokenizer, prompts: Sequence[str], *, max_length: int = 512,
-                   device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded prompt ids and mask, ``[B, Lp]``; long prompts keep their last tokens."""
-    enc = [tokenizer(p, add_special_tokens=False)["input_ids"][-max_length:] for p in prompts]
+                   device=None, add_special_tokens: bool = True
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded prompt ids and mask, ``[B, Lp]``; long prompts keep their last tokens.
+
+    As in standard (SFT) tokenisation the tokenizer's special tokens frame each prompt (BOS for
+    Llama, EOS after a T5 encoder input; none for GPT-2); a prompt longer than ``max_length``
+    loses its *first text tokens*, never those special tokens.  ``add_special_tokens=False``
+    encodes the bare text.
+    """
+    if max_length < 1:
+        raise ValueError(f"max_length = {max_length}, must be >= 1")
+    enc = []
+    for p in prompts:
+        if add_special_tokens:
+            pre, body, post = special_token_frame(tokenizer, p)
+        else:
+            pre, body, post = [], tokenizer(p, add_special_tokens=False)["input_ids"], []
+        keep = max_length - len(pre) - len(post)
+        if keep < 0:
+            raise ValueError(f"max_length = {max_length} cannot hold the tokenizer's "
+                             f"{len(pre) + len(post)} special tokens")
+        enc.append(pre + (body[len(body) - keep:] if keep else []) + post)
     width = max(1, max(len(e) for e in enc))
     ids = torch.full((len(enc), width), tokenizer.pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(enc), width), dtype=torch.long)
@@ -357,14 +404,21 @@ def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> t
     return torch.cat([first, rest], dim=1)
 
 
-def token_logprobs(policy: Policy, batch: SequenceBatch, group: int = 1) -> torch.Tensor:
-    """log π(y_t | x, y_<t) for every completion token, ``[B, T]``, zero where masked.
+def token_logprobs(policy: Policy, batch: SequenceBatch, group: int = 1, *,
+                   temperature: float = 1.0) -> torch.Tensor:
+    """log π_T(y_t | x, y_<t) = log softmax(logits / T)[y_t] for every completion token,
+    ``[B, T]``, zero where masked (T = ``temperature``, 1 = the model itself).
 
     Gradients flow when called outside ``torch.no_grad()``.  ``group`` as in
     :func:`completion_logits` (rows in runs of ``group`` completions of one prompt).
     """
-    logp = _gather_logp(completion_logits(policy, batch, group), batch.completion_ids)
-    return logp * batch.completion_mask
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature = {temperature!r}, must be a finite number > 0")
+    logits = completion_logits(policy, batch, group)
+    if temperature != 1.0:
+        logits = logits.float() / temperature
+    logp = _gather_logp(logits, batch.completion_ids)
+    return torch.where(batch.completion_mask.bool(), logp, torch.zeros_like(logp))
 
 
 def reduce_tokens(token_values: torch.Tensor, mask: torch.Tensor, reduction: str = "sum"):
@@ -378,9 +432,10 @@ def reduce_tokens(token_values: torch.Tensor, mask: torch.Tensor, reduction: str
 
 
 def sequence_logprobs(policy: Policy, batch: SequenceBatch, reduction: str = "sum",
-                      group: int = 1):
+                      group: int = 1, *, temperature: float = 1.0):
     """log π(y | x) per sequence, ``[B]``: prompt and padding tokens masked (see module doc)."""
-    return reduce_tokens(token_logprobs(policy, batch, group), batch.completion_mask, reduction)
+    return reduce_tokens(token_logprobs(policy, batch, group, temperature=temperature),
+                         batch.completion_mask, reduction)
 
 
 def iter_chunks(n: int, size: int) -> Iterator[slice]:
@@ -400,7 +455,7 @@ def policy_from_config(cfg, *, tokenizer=None, device=None) -> tuple[Policy, Pol
     policy = load_policy(cfg.policy_name, tokenizer=tokenizer, lora_r=cfg.lora_r,
                          lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                          lora_target_modules=cfg.lora_target_modules, dtype=cfg.dtype,
-                         device=device)
+                         device=device, seed=cfg.seed)
     if cfg.ref_name:
         ref = load_policy(cfg.ref_name, tokenizer=policy.tokenizer, dtype=cfg.dtype,
                           device=device)

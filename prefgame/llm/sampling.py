@@ -98,6 +98,11 @@ class _Stepper:
         return self.logits
 
 
+def _alive(values: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
+    """``values`` where the row is still generating, exactly 0 elsewhere."""
+    return torch.where(alive, values, torch.zeros_like(values))
+
+
 @torch.no_grad()
 def generate(
     policy: Policy,
@@ -176,15 +181,15 @@ def generate(
         nxt = torch.multinomial(logp_sample.exp(), 1, generator=generator).squeeze(-1)
         alive = ~done
         nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
-        m = alive.to(prompt_mask.dtype)
         ids.append(nxt)
-        masks.append(m)
-        lp_s.append(logp_sample.gather(-1, nxt[:, None]).squeeze(-1) * m)
+        masks.append(alive.to(prompt_mask.dtype))
+        # finished rows hold 0, never −inf × 0 = NaN (the pad token may lie outside top-p)
+        lp_s.append(_alive(logp_sample.gather(-1, nxt[:, None]).squeeze(-1), alive))
         if run_pi:
             plain = beta == 0.0 and temperature == 1.0 and top_p >= 1.0
-            lp_pi.append(lp_s[-1] if plain else _gather_logp(l_pi, nxt) * m)
+            lp_pi.append(lp_s[-1] if plain else _alive(_gather_logp(l_pi, nxt), alive))
         if need_ref:
-            lp_mu.append(_gather_logp(l_mu, nxt) * m)
+            lp_mu.append(_alive(_gather_logp(l_mu, nxt), alive))
         done = done | (nxt == eos)
         if bool(done.all()) or t == max_new_tokens - 1:
             break

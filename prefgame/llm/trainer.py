@@ -36,12 +36,30 @@ Speed: for the pairwise methods each prompt's two samples share one prompt encod
 or encoder states) in sampling, in the μ forward and in the training forward (with gradients),
 see :func:`~prefgame.llm.policy.completion_logits`; under multi-process DDP this sharing is off.
 
+Choices that keep the estimators what the theory says they are:
+
+* dropout is off in every log-prob forward, the training forward included
+  (``disable_dropout``, as TRL): with dropout, π = μ and P ≡ ½ (exact gradient 0) gives a
+  gradient of norm ~10 per rollout on GPT-2;
+* the sampler's temperature T is also applied to the loss's log π and log μ (the trained object
+  is π_T = softmax(logits/T), as TRL does), so samples are on-policy for it; top-p < 1 is
+  refused (see :class:`~prefgame.llm.config.OnlineConfig`);
+* log μ is always recomputed by the same forward path as the training forward's log π (never
+  taken from the KV-cached sampler), so π = μ gives h = 0 exactly, in bf16 too;
+* RL's baseline is leave-one-out by default (unbiased; the batch mean that includes the
+  sample's own reward scales the reward gradient by 1 − 1/B);
+* ``ref`` may not be the policy itself (μ would move with π: no regularisation at all).
+
 Distributed: ``accelerate`` (DDP) wraps the model for the training forward; sampling uses the
-unwrapped module, prompts are sharded by process.  Under FSDP or DeepSpeed ZeRO-3 (chosen in
-accelerate's own config) the sharded parameters are gathered for generation
-(:meth:`OnlineTrainer._full_params`).  None of the multi-GPU paths was tested here (no GPU).
-Checkpoints (safetensors weights + optimiser, scheduler, RNG and data position) every
-``save_every`` steps; ``resume_from`` continues exactly as an uninterrupted run would.
+unwrapped module, prompts are sharded by process, each process samples with its own generator.
+Tested on CPU with two gloo ranks started by ``torchrun --nproc_per_node 2`` (the ranks stay
+identical and equal one process on the same global batch; ``tests/llm/test_distributed.py``).
+Under FSDP or DeepSpeed ZeRO-3 (chosen in accelerate's own config) the sharded parameters are
+gathered for generation (:meth:`OnlineTrainer._full_params`); those paths were not run here.
+Checkpoints go through ``accelerator.save_state`` / ``load_state`` (model, optimiser, RNG states
+of every process, and -- registered for checkpointing -- the scheduler, the data position and
+every process's sampling generator) every ``save_every`` steps; ``resume_from`` continues
+exactly as an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -80,6 +98,7 @@ __all__ = [
     "latest_checkpoint",
     "load_checkpoint",
     "pairwise_loss",
+    "rl_baseline",
     "rl_token_loss",
 ]
 
@@ -114,6 +133,25 @@ def pairwise_loss(name: str, h: torch.Tensor, p: torch.Tensor, *, tau: float) ->
     if name not in L.LOSSES:
         raise ValueError(f"unknown pairwise loss {name!r}; choose one of {sorted(L.LOSSES)}")
     return L.LOSSES[name](h, p, tau=tau)
+
+
+def rl_baseline(reward: torch.Tensor, kind: str = "loo") -> torch.Tensor:
+    """Per-sample baseline b_i of the rewards ``[B]`` of one batch, ``[B]``.
+
+    ``"loo"``: b_i = (Σ_j r_j − r_i)/(B − 1), the mean of the *other* samples (RLOO; independent
+    of y_i, so E[(r_i − b_i) ∇log π(y_i)] = ∇E r exactly);  ``"mean"``: b_i = (1/B) Σ_j r_j,
+    which contains r_i and scales that expectation by 1 − 1/B;  ``"none"``: 0.
+    """
+    if kind == "loo":
+        n = reward.shape[0]
+        if n < 2:
+            raise ValueError("leave-one-out baseline needs at least 2 samples in the batch")
+        return (reward.sum() - reward) / (n - 1)
+    if kind == "mean":
+        return reward.mean().expand_as(reward)
+    if kind == "none":
+        return torch.zeros_like(reward)
+    raise ValueError(f"rl_baseline = {kind!r}; choose 'loo', 'mean' or 'none'")
 
 
 def rl_token_loss(token_logp: torch.Tensor, token_u: torch.Tensor, advantage: torch.Tensor,
@@ -158,13 +196,22 @@ def load_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
     """A copy of ``template`` with the weights saved in ``checkpoint_dir/model.safetensors``."""
     import copy
 
-    from safetensors.torch import load_model
+    from safetensors.torch import load_file
 
     path = Path(checkpoint_dir) / "model.safetensors"
     if not path.is_file():
         raise ValueError(f"no model.safetensors in checkpoint {str(checkpoint_dir)!r}")
-    model = copy.deepcopy(template.model)
-    load_model(model, str(path), device=str(template.device))
+    model = copy.deepcopy(template.base_model)
+    state = {k.removeprefix("module."): v
+             for k, v in load_file(str(path), device=str(template.device)).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    loaded = {model.get_parameter(k).data_ptr() for k in state
+              if k in dict(model.named_parameters())}
+    untied = [k for k in missing if k in dict(model.named_parameters())
+              and model.get_parameter(k).data_ptr() not in loaded]
+    if unexpected or untied:
+        raise ValueError(f"checkpoint {str(checkpoint_dir)!r} does not fit the template model: "
+                         f"missing {untied[:5]}, unexpected {list(unexpected)[:5]}")
     model.eval()
     return Policy(model, template.tokenizer)
 
@@ -220,8 +267,14 @@ class OnlineTrainer:
         self.cfg, self.policy, self.judge, self.prompts = config, policy, judge, prompts
         self.callbacks = list(callbacks)
         self.ref = ref if ref is not None else policy.reference()
-        if self.method.uses_beta and self.ref.same_weights_as(policy):
-            raise ValueError("ref is the policy itself: the mixture would mix π with itself")
+        if self.ref.same_weights_as(policy):
+            raise ValueError(
+                "ref is the policy itself: μ would move with π, so there is no KL "
+                "regularisation at all" + (" and the mixture would mix π with itself"
+                                           if self.method.uses_beta else "")
+                + "; leave ref=None (a frozen copy, or the LoRA base)")
+        if self.ref.base_model is not policy.base_model:
+            self.ref.model.eval()  # μ never runs dropout
 
         self.accelerator = _make_accelerator("bf16" if config.bf16 else "no")
         self._seed_everything(config.seed + self.accelerator.process_index)
@@ -233,10 +286,13 @@ class OnlineTrainer:
         self.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
         self.train_policy = Policy(self.model, policy.tokenizer,
                                    adapters_off=False)  # forwards through DDP when wrapped
-        self.sample_gen = torch.Generator(device=policy.device).manual_seed(config.seed)
+        # each process draws its own samples (process 0 as in a single-process run)
+        self.sample_gen = torch.Generator(device=policy.device).manual_seed(
+            config.seed + 1_000_003 * self.accelerator.process_index)
         self.data_gen = torch.Generator().manual_seed(config.seed)
         self.step_count, self.epoch, self.data_pos = 0, 0, 0
         self._order = self._epoch_order()
+        self.accelerator.register_for_checkpointing(self.scheduler, _Progress(self))
         self.out = Path(config.output_dir)
         self._log_file = None
         self._tb = None
@@ -345,7 +401,8 @@ class OnlineTrainer:
             parts = []
             for sl in iter_chunks(len(batch), self.cfg.micro * 2):
                 with self.accelerator.autocast():
-                    parts.append(token_logprobs(self.ref, batch.select(sl), group))
+                    parts.append(token_logprobs(self.ref, batch.select(sl), group,
+                                                temperature=self.cfg.temperature))
             batch.ref_logp = torch.cat(parts) if parts else None
         return batch
 
@@ -356,10 +413,13 @@ class OnlineTrainer:
         tau, beta = self.current_tau_beta()
         tok = self.policy.tokenizer
         self.policy.model.eval()
+        self.ref.model.eval()
         t0 = time.perf_counter()
         kind = self.method.sampler
         if kind == "pair":
-            both = self._fill_ref_logp(self._sample(prompts, beta, per_prompt=2), self._group)
+            both = self._sample(prompts, beta, per_prompt=2)
+            both.ref_logp = None  # recomputed by the training forward's path, not the sampler's
+            both = self._fill_ref_logp(both, self._group)
             y, y2 = both.select(slice(0, None, 2)), both.select(slice(1, None, 2))
         elif kind == "vs_mixture":
             y, y2 = self._sample(prompts, 0.0), self._sample(prompts, beta)
@@ -413,7 +473,8 @@ class OnlineTrainer:
             # rows interleaved (y_0, y'_0, y_1, y'_1, ...) so that each prompt is encoded once
             inter = torch.arange(2 * n).view(2, n).T.reshape(-1)
             both = SequenceBatch.cat([y, y2], self.policy.tokenizer.pad_token_id).select(inter)
-            logp_tok = token_logprobs(self.train_policy, both, self._group)
+            logp_tok = token_logprobs(self.train_policy, both, self._group,
+                                      temperature=c.temperature)
             logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
             ref = reduce_tokens(both.ref_logp, both.completion_mask, c.logp_reduction)
             h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])
@@ -422,7 +483,7 @@ class OnlineTrainer:
             u = (logp_tok[0::2].detach() - y.ref_logp).sum(-1)
             stats = {"margin": float(h.detach().abs().mean())}
         else:
-            logp_tok = token_logprobs(self.train_policy, y)
+            logp_tok = token_logprobs(self.train_policy, y, temperature=c.temperature)
             u_tok = logp_tok.detach() - y.ref_logp
             mask = y.completion_mask.to(logp_tok.dtype)
             if self.method.loss == "nash_md_pg":
@@ -430,16 +491,19 @@ class OnlineTrainer:
                 loss = L.nash_md_pg_token_loss(logp_tok, u_tok, p, mask, tau=tau).mean()
             else:
                 r = rollout.reward.to(logp_tok.device)
-                base = r.mean() if c.rl_baseline == "mean" else torch.zeros(())
-                loss = rl_token_loss(logp_tok, u_tok, r[rows] - base, mask, tau=tau).mean()
+                adv = r - rl_baseline(r, c.rl_baseline)
+                loss = rl_token_loss(logp_tok, u_tok, adv[rows], mask, tau=tau).mean()
             u = u_tok.sum(-1)
             stats = {}
         stats["kl"] = float(u.mean())
         return loss, stats
 
     def train_on(self, rollout: Rollout) -> dict:
-        """One optimiser step on ``rollout`` (micro-batches, accumulation, clipping)."""
-        self.model.train()
+        """One optimiser step on ``rollout`` (micro-batches, accumulation, clipping).
+
+        The forward runs in eval mode (no dropout) unless ``disable_dropout=False``.
+        """
+        self.model.train(not self.cfg.disable_dropout)
         n = len(rollout.prompts)
         self.optimizer.zero_grad(set_to_none=True)
         total, kls, extra = 0.0, [], {}
@@ -541,65 +605,86 @@ class OnlineTrainer:
     # --- checkpoints ------------------------------------------------------------------------
 
     def save_checkpoint(self) -> Path | None:
-        """Write ``output_dir/checkpoint-<step>/``: weights (safetensors) and trainer state."""
-        from safetensors.torch import save_model
+        """Write ``output_dir/checkpoint-<step>/`` with ``accelerator.save_state``.
 
-        self.accelerator.wait_for_everyone()
-        if not self.accelerator.is_main_process:
-            return None
+        Every process takes part (FSDP / ZeRO-3 gather or shard the weights there); the state
+        is written to a temporary folder and renamed, so a kill never leaves half a checkpoint.
+        Returns the path on the main process, None elsewhere.
+        """
+        acc = self.accelerator
         path = self.out / f"checkpoint-{self.step_count}"
         tmp = self.out / f".tmp-checkpoint-{self.step_count}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_model(_unwrap(self.accelerator.unwrap_model(self.model)),
-                   str(tmp / "model.safetensors"))
-        state = {
-            "step": self.step_count, "epoch": self.epoch, "data_pos": self.data_pos,
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "sample_gen": self.sample_gen.get_state(), "data_gen": self.data_gen.get_state(),
-            "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
-            "numpy_rng": np.random.get_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        }
-        torch.save(state, tmp / "trainer_state.pt")
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp))
+        acc.wait_for_everyone()
+        if not acc.is_main_process:
+            acc.wait_for_everyone()
+            return None
         (tmp / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=1))
         shutil.rmtree(path, ignore_errors=True)
-        os.replace(tmp, path)  # a kill during saving never leaves a half checkpoint
+        os.replace(tmp, path)
         if self.cfg.keep_checkpoints:
             ckpts = sorted(self.out.glob("checkpoint-*"), key=lambda q: int(q.name.split("-")[-1]))
             for old in ckpts[:-self.cfg.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
+        acc.wait_for_everyone()
         return path
 
     def resume(self, checkpoint: str | Path) -> None:
-        """Restore weights, optimiser, scheduler, RNG states and data position."""
-        from safetensors.torch import load_model
-
+        """Restore weights, optimiser, scheduler, every process's RNG states, sampling
+        generator and the data position (``accelerator.load_state``)."""
         path = latest_checkpoint(self.cfg.output_dir) if str(checkpoint) == "latest" \
             else Path(checkpoint)
-        if path is None or not (Path(path) / "trainer_state.pt").is_file():
+        if path is None or not _is_checkpoint(Path(path)):
             raise ValueError(f"no checkpoint to resume from at {str(checkpoint)!r}")
-        load_model(_unwrap(self.accelerator.unwrap_model(self.model)),
-                   str(Path(path) / "model.safetensors"), device=str(self.policy.device))
-        state = torch.load(Path(path) / "trainer_state.pt", weights_only=False)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.sample_gen.set_state(state["sample_gen"])
-        self.data_gen.set_state(state["data_gen"])
-        torch.set_rng_state(state["torch_rng"])
-        random.setstate(state["python_rng"])
-        np.random.set_state(state["numpy_rng"])
-        if state["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        self.step_count, self.epoch, self.data_pos = state["step"], state["epoch"], \
-            state["data_pos"]
-        self._order = self._epoch_order()
+        self.accelerator.load_state(str(path))
         log = self.out / "log.jsonl"
         if self.accelerator.is_main_process and log.is_file():
             # drop the records of steps after the checkpoint: they are about to be redone
             kept = [line for line in log.read_text().splitlines()
                     if line.strip() and json.loads(line).get("step", 0) <= self.step_count]
             log.write_text("".join(line + "\n" for line in kept))
+
+
+def _is_checkpoint(path: Path) -> bool:
+    return (path / "config.json").is_file() and any(path.glob("custom_checkpoint_*.pkl"))
+
+
+class _Progress:
+    """The trainer's position, registered with ``accelerator.register_for_checkpointing``:
+    step, epoch, data position and every process's sampling / data generator states."""
+
+    def __init__(self, trainer: OnlineTrainer):
+        self.trainer = trainer
+
+    def _mine(self) -> dict:
+        t = self.trainer
+        return {"sample_gen": t.sample_gen.get_state(), "data_gen": t.data_gen.get_state()}
+
+    def state_dict(self) -> dict:
+        t = self.trainer
+        gens = [self._mine()]
+        if t.accelerator.num_processes > 1:  # every process calls this (save_state)
+            from accelerate.utils import gather_object
+
+            gens = gather_object(gens)
+        return {"step": t.step_count, "epoch": t.epoch, "data_pos": t.data_pos,
+                "generators": gens}
+
+    def load_state_dict(self, state: dict) -> None:
+        t = self.trainer
+        gens = state["generators"]
+        if len(gens) != t.accelerator.num_processes:
+            raise ValueError(f"checkpoint was written by {len(gens)} process(es), this run has "
+                             f"{t.accelerator.num_processes}")
+        mine = gens[t.accelerator.process_index]
+        t.sample_gen.set_state(mine["sample_gen"])
+        t.data_gen.set_state(mine["data_gen"])
+        t.step_count, t.epoch, t.data_pos = state["step"], state["epoch"], state["data_pos"]
+        t._order = t._epoch_order()
 
 
 class _null:

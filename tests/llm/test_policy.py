@@ -151,3 +151,62 @@ def test_next_token_distribution_matches_the_first_completion_token(tok, make):
     with torch.no_grad():
         first = token_logprobs(policy, batch)[:, 0].exp()
     torch.testing.assert_close(dist[torch.arange(2), cid[:, 0]], first.float(), atol=1e-5, rtol=1e-4)
+
+
+def _framed(tok):
+    """``tok`` with a Llama/T5-like post-processor: ``<bos> text <eos>``."""
+    import copy
+
+    from tokenizers.processors import TemplateProcessing
+
+    framed = copy.deepcopy(tok)
+    framed._tokenizer.post_processor = TemplateProcessing(
+        single="<bos> $A <eos>", special_tokens=[("<bos>", tok.bos_token_id),
+                                                 ("<eos>", tok.eos_token_id)])
+    return framed
+
+
+def test_encode_prompts_keeps_the_tokenizers_special_tokens(tok):
+    framed = _framed(tok)
+    bos, eos = tok.bos_token_id, tok.eos_token_id
+    ids, mask = encode_prompts(framed, ["the cat sat on a mat", "dog"], max_length=4)
+    body = tok("a mat", add_special_tokens=False)["input_ids"]
+    assert ids[0].tolist() == [bos, *body, eos]  # cut from the left, BOS and EOS kept
+    assert ids[1][mask[1].bool()].tolist() == framed("dog")["input_ids"]  # = standard encoding
+    # a plain tokenizer (GPT-2-like) adds nothing; add_special_tokens=False gives the bare text
+    assert encode_prompts(tok, ["dog"])[0].tolist() == [tok("dog")["input_ids"]]
+    bare, _ = encode_prompts(framed, ["dog"], add_special_tokens=False)
+    assert bare.tolist() == [tok("dog", add_special_tokens=False)["input_ids"]]
+    with pytest.raises(ValueError, match="special tokens"):
+        encode_prompts(framed, ["dog"], max_length=1)
+
+
+def test_lora_adapters_are_seeded(tok, tmp_path):
+    """Two runs with the same seed get the same adapters, whatever the global RNG did."""
+    from prefgame.llm import OnlineConfig, policy_from_config
+
+    tiny_gpt2(tok).save_pretrained(tmp_path / "p")
+    tok.save_pretrained(tmp_path / "p")
+    cfg = OnlineConfig(policy_name=str(tmp_path / "p"), lora_r=2,
+                       lora_target_modules=["c_attn"], seed=0)
+    states = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        policy, _ = policy_from_config(cfg)
+        states.append({k: v.clone() for k, v in policy.model.state_dict().items() if "lora" in k})
+    assert states[0] and all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    other, _ = policy_from_config(OnlineConfig(**{**cfg.to_dict(), "seed": 1}))
+    assert not all(torch.equal(v, other.model.state_dict()[k]) for k, v in states[0].items())
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_tempered_logprobs_are_log_softmax_of_scaled_logits(tok, temperature):
+    policy = Policy(tiny_gpt2(tok), tok)
+    pid, pmask = encode_prompts(tok, ["the cat sat"])
+    cid, cmask = encode_completions(tok, ["good dog"])
+    b = SequenceBatch(pid, pmask, cid, cmask)
+    with torch.no_grad():
+        logits = policy.model(input_ids=torch.cat([pid, cid], 1)).logits[0, pid.shape[1] - 1:-1]
+        want = (logits.double() / temperature).log_softmax(-1).gather(-1, cid[0, :, None])[:, 0]
+        got = token_logprobs(policy, b, temperature=temperature)[0]
+    torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=0)

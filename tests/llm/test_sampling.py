@@ -217,3 +217,28 @@ def test_bad_sampling_arguments(tok, kw, msg):
     ids, mask = encode_prompts(tok, ["the cat"])
     with pytest.raises(ValueError, match=msg):
         generate(pi, ids, mask, **kw)
+
+
+def test_no_nan_in_a_sequence_batch_with_top_p(tok):
+    """Finished rows hold exactly 0 in every log-prob field, also when the pad token lies
+    outside the nucleus (−inf × 0 was NaN)."""
+    pi = Policy(tiny_gpt2(tok, seed=0), tok)
+    mu = Policy(tiny_gpt2(tok, seed=1), tok)
+    eos = tok.eos_token_id
+
+    def likely_eos(mod, args, out):  # rows finish at different lengths
+        out[..., eos] += 2.0
+        return out
+
+    for m in (pi, mu):
+        m.model.get_output_embeddings().register_forward_hook(likely_eos)
+    ids, mask = encode_prompts(tok, ["the cat", "a dog ran", "good", "far away"] * 2)
+    for beta in (0.0, 0.5):
+        b = generate(pi, ids, mask, ref=mu, beta=beta, track_ref=True, max_new_tokens=8,
+                     top_p=0.5, temperature=0.8, generator=torch.Generator().manual_seed(0))
+        lengths = b.completion_mask.sum(-1)
+        assert int(lengths.min()) < b.completion_ids.shape[1]  # some rows did finish early
+        for name in ("policy_logp", "ref_logp", "sample_logp"):
+            v = getattr(b, name)
+            assert torch.isfinite(v).all(), name
+            assert (v[b.completion_mask == 0] == 0).all(), name

@@ -43,63 +43,219 @@ def _cfg(tmp_path, **kw):
     return OnlineConfig(**base)
 
 
-@pytest.mark.parametrize("method,reduction", [("online_ipo", "sum"), ("online_ipo", "mean"),
-                                              ("ipo_md", "sum"), ("online_dpo", "sum"),
-                                              ("online_slic", "mean")])
-def test_pairwise_loss_equals_shared_losses(tok, prompts, good_judge, tmp_path, method,
-                                            reduction):
-    beta = 0.25 if method == "ipo_md" else 0.0
-    cfg = _cfg(tmp_path, method=method, beta=beta, tau=0.7, logp_reduction=reduction)
-    policy = Policy(tiny_gpt2(tok), tok)
-    ref = Policy(tiny_gpt2(tok), tok)  # an independent copy of the initial weights
-    tr = OnlineTrainer(cfg, policy, good_judge, prompts)
-    ro = tr.collect()
-    with torch.no_grad():
-        lp = [sequence_logprobs(policy, b, reduction) for b in (ro.y, ro.y2)]
-        lr = [sequence_logprobs(ref, b, reduction) for b in (ro.y, ro.y2)]
-    h = (lp[0] - lr[0]) - (lp[1] - lr[1])
-    p = good_judge(ro.prompts, ro.y.texts(tok), ro.y2.texts(tok))
-    loss_name = method.split("_")[-1] if method != "ipo_md" else "ipo"
-    want = L.LOSSES[loss_name](h, p, tau=0.7).mean()
+# --- the loss at π ≠ μ, h ≠ 0, asymmetric p, against formulas written out by hand -----------
+
+
+def asym_judge():
+    """A soft, position-biased P(y ≻ y') = σ((|y| − |y'|)/4 + 0.3): never ½, not antisymmetric."""
+    import math
+
+    from prefgame.llm import CallableJudge
+
+    return CallableJudge(lambda x, y, y2: 1 / (1 + math.exp(-(len(y) - len(y2)) / 4 - 0.3)))
+
+
+def hand_token_logp(model, batch, i, temperature=1.0):
+    """log softmax(logits/T)[y_t] of row i: one unpadded forward of [prompt | completion]."""
+    p_ids = batch.prompt_ids[i][batch.prompt_mask[i].bool()].tolist()
+    c_ids = batch.completion_ids[i][batch.completion_mask[i].bool()].tolist()
+    logits = model(input_ids=torch.tensor([p_ids + c_ids])).logits[0, len(p_ids) - 1:-1]
+    logp = (logits.double() / temperature).log_softmax(-1)
+    return logp.gather(-1, torch.tensor(c_ids)[:, None])[:, 0]
+
+
+def hand_pairwise_loss(name, pi, mu, ro, tau, reduction="sum", temperature=1.0):
+    """Mean over prompts of the soft-label loss, every term written out; also the margins."""
+    import torch.nn.functional as F
+
+    total, hs = 0.0, []
+    for i in range(len(ro.prompts)):
+        u = []
+        for b in (ro.y, ro.y2):
+            lp = hand_token_logp(pi, b, i, temperature)
+            with torch.no_grad():
+                lm = hand_token_logp(mu, b, i, temperature)
+            k = len(lp) if reduction == "mean" else 1
+            u.append((lp.sum() - lm.sum()) / k)
+        h, p = u[0] - u[1], float(ro.p[i])
+        if name == "ipo":
+            c = 1 / (2 * tau)
+            loss = p * (h - c) ** 2 + (1 - p) * (-h - c) ** 2
+        elif name == "dpo":
+            loss = -p * F.logsigmoid(tau * h) - (1 - p) * F.logsigmoid(-tau * h)
+        else:
+            loss = p * torch.relu(1 - tau * h) + (1 - p) * torch.relu(1 + tau * h)
+        total = total + loss
+        hs.append(float(h))
+    return total / len(ro.prompts), hs
+
+
+def hand_pg_loss(pi, mu, ro, tau, advantage, temperature=1.0):
+    """Mean over samples of −Σ_t sg(A − τ Σ_{s≥t} u_s) log π(y_t | ·), u_s = log π/μ."""
+    total = 0.0
+    for i in range(len(ro.prompts)):
+        lp = hand_token_logp(pi, ro.y, i, temperature)
+        with torch.no_grad():
+            u = lp - hand_token_logp(mu, ro.y, i, temperature)
+        for t in range(len(lp)):
+            total = total - (float(advantage[i]) - tau * float(u[t:].sum())) * lp[t]
+    return total / len(ro.prompts)
+
+
+def assert_same_value_and_gradient(tr, ro, want):
+    params = [q for q in tr.policy.model.parameters() if q.requires_grad]
     got, _ = tr.loss(ro)
-    torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got.double(), want.double(), atol=1e-5, rtol=1e-5)
+    g1 = torch.autograd.grad(got, params, allow_unused=True)
+    g2 = torch.autograd.grad(want, params, allow_unused=True)
+    for a, b in zip(g1, g2):
+        if a is not None or b is not None:
+            torch.testing.assert_close(a.double(), b.double(), atol=1e-5, rtol=1e-3)
+
+
+def two_policies(tok):
+    """π and an independent μ (different random weights: every log-ratio is non-zero)."""
+    return Policy(tiny_gpt2(tok, seed=0), tok), Policy(tiny_gpt2(tok, seed=1), tok)
+
+
+@pytest.mark.parametrize("method,reduction,temperature", [
+    ("online_ipo", "sum", 1.0), ("online_ipo", "mean", 1.0), ("online_ipo", "sum", 0.7),
+    ("ipo_md", "sum", 1.0), ("ipo_md", "sum", 1.5), ("online_dpo", "sum", 1.0),
+    ("online_slic", "mean", 1.0)])
+def test_pairwise_loss_equals_the_formula_by_hand(tok, prompts, tmp_path, method, reduction,
+                                                  temperature):
+    beta = 0.25 if method == "ipo_md" else 0.0
+    cfg = _cfg(tmp_path, method=method, beta=beta, tau=0.7, logp_reduction=reduction,
+               temperature=temperature)
+    policy, ref = two_policies(tok)
+    tr = OnlineTrainer(cfg, policy, asym_judge(), prompts, ref=ref)
+    ro = tr.collect()
+    name = {"online_dpo": "dpo", "online_slic": "slic"}.get(method, "ipo")
+    want, hs = hand_pairwise_loss(name, policy.model, ref.model, ro, 0.7, reduction,
+                                  temperature)
+    assert max(abs(h) for h in hs) > 0.05 and (ro.p - 0.5).abs().mean() > 0.1
+    assert_same_value_and_gradient(tr, ro, want)
     logs = tr.train_on(ro)  # two micro-batches of 2 prompts: the same weighted mean
     assert abs(logs["loss"] - float(want)) < 1e-5
 
 
-def test_nash_md_pg_loss_equals_shared_token_loss(tok, prompts, good_judge, tmp_path):
-    cfg = _cfg(tmp_path, method="nash_md_pg", beta=0.125, tau=0.3)
-    policy, ref = Policy(tiny_gpt2(tok), tok), Policy(tiny_gpt2(tok), tok)
-    tr = OnlineTrainer(cfg, policy, good_judge, prompts)
+@pytest.mark.parametrize("method", ["online_ipo", "online_dpo", "online_slic"])
+def test_swapping_y_and_y2_changes_the_loss_unless_p_flips_too(tok, prompts, tmp_path, method):
+    from dataclasses import replace
+
+    cfg = _cfg(tmp_path, method=method, tau=0.7)
+    policy, ref = two_policies(tok)
+    tr = OnlineTrainer(cfg, policy, asym_judge(), prompts, ref=ref)
     ro = tr.collect()
-    assert ro.y2 is not None
     with torch.no_grad():
-        tl, tr_ref = token_logprobs(policy, ro.y), token_logprobs(ref, ro.y)
-    mask = ro.y.completion_mask.float()
-    p = good_judge(ro.prompts, ro.y.texts(tok), ro.y2.texts(tok))
-    want = L.nash_md_pg_token_loss(tl, tl - tr_ref, p, mask, tau=0.3).mean()
-    got, _ = tr.loss(ro)
-    torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-5)
+        loss = float(tr.loss(ro)[0])
+        swapped = float(tr.loss(replace(ro, y=ro.y2, y2=ro.y))[0])
+        both = float(tr.loss(replace(ro, y=ro.y2, y2=ro.y, p=1 - ro.p))[0])
+    assert abs(swapped - loss) > 1e-3
+    assert abs(both - loss) < 1e-5
 
 
-def test_rl_loss_is_regularised_reward_to_go(tok, prompts, tmp_path):
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_nash_md_pg_loss_equals_the_token_sums_by_hand(tok, prompts, tmp_path, temperature):
+    cfg = _cfg(tmp_path, method="nash_md_pg", beta=0.125, tau=0.3, temperature=temperature)
+    policy, ref = two_policies(tok)
+    tr = OnlineTrainer(cfg, policy, asym_judge(), prompts, ref=ref)
+    ro = tr.collect()
+    assert ro.y2 is not None and (ro.p - 0.5).abs().mean() > 0.1
+    want = hand_pg_loss(policy.model, ref.model, ro, 0.3, ro.p - 0.5, temperature)
+    assert_same_value_and_gradient(tr, ro, want)
+
+
+def test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline(tok, prompts,
+                                                                            tmp_path):
     cfg = _cfg(tmp_path, method="rl", tau=0.2)
-    policy, ref = Policy(tiny_gpt2(tok), tok), Policy(tiny_gpt2(tok), tok)
-    tr = OnlineTrainer(cfg, policy, GoodReward(), prompts)
+    policy, ref = two_policies(tok)
+
+    class LengthReward(GoodReward):
+        def reward(self, prompts, completions):
+            return torch.tensor([float(len(y)) for y in completions])
+
+    tr = OnlineTrainer(cfg, policy, LengthReward(), prompts, ref=ref)
+    ro = tr.collect()
+    r = ro.reward.double()
+    assert r.std() > 0
+    b = torch.stack([torch.cat([r[:i], r[i + 1:]]).mean() for i in range(len(r))])
+    want = hand_pg_loss(policy.model, ref.model, ro, 0.2, r - b)
+    assert_same_value_and_gradient(tr, ro, want)
+
+
+def test_leave_one_out_baseline_is_unbiased_by_exact_enumeration():
+    """E[(1/B) Σ_i (r_i − b_i) ∇log π(y_i)] = ∇ E_π r for a softmax policy over 3 outcomes,
+    summing over all 3^B joint draws; the batch mean (which holds r_i) gives (1 − 1/B) of it."""
+    import itertools
+
+    from prefgame.llm.trainer import rl_baseline
+
+    theta = torch.tensor([0.3, -0.4, 0.8], dtype=torch.float64, requires_grad=True)
+    r = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+    pi = torch.softmax(theta, 0)
+    (want,) = torch.autograd.grad((pi * r).sum(), theta)
+    score = torch.eye(3, dtype=torch.float64) - pi.detach()  # ∇ log π(y) = e_y − π
+    B = 3
+    for kind, factor in (("loo", 1.0), ("mean", 1 - 1 / B)):
+        g = torch.zeros(3, dtype=torch.float64)
+        for ys in itertools.product(range(3), repeat=B):
+            prob = torch.prod(pi.detach()[list(ys)])
+            rew = r[list(ys)]
+            adv = rew - rl_baseline(rew, kind)
+            g += prob * sum(adv[i] * score[y] for i, y in enumerate(ys)) / B
+        torch.testing.assert_close(g, factor * want)
+    with pytest.raises(ValueError, match="at least 2"):
+        rl_baseline(torch.ones(1))
+
+
+# --- the silent-wrong-result cases of issue 10 -----------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["online_ipo", "nash_md_pg"])
+def test_no_dropout_in_the_training_forward(tok, prompts, tmp_path, method):
+    """π = μ and P ≡ ½: the exact gradient is 0; with dropout 0.1 it was of norm ~10."""
+    from prefgame.llm import CallableJudge
+
+    half = CallableJudge(lambda x, y, y2: 0.5)
+    for disable in (True, False):
+        cfg = _cfg(tmp_path, method=method, beta=0.125 if method == "nash_md_pg" else 0.0,
+                   disable_dropout=disable)
+        tr = OnlineTrainer(cfg, Policy(tiny_gpt2(tok, dropout=0.1), tok), half, prompts)
+        logs = tr.train_on(tr.collect())
+        # off: rounding only (grad-enabled and no-grad attention kernels); on: norm ~ 1
+        assert (logs["grad_norm"] < 1e-3 if disable else logs["grad_norm"] > 0.1), logs
+
+
+def test_tempered_sampling_is_on_policy_for_the_loss(tok, prompts, tmp_path):
+    """At T ≠ 1 the loss's log π of y is the log-prob of the distribution y was drawn from."""
+    cfg = _cfg(tmp_path, method="online_ipo", temperature=0.6)
+    policy, ref = two_policies(tok)
+    tr = OnlineTrainer(cfg, policy, asym_judge(), prompts, ref=ref)
     ro = tr.collect()
     with torch.no_grad():
-        tl, tref = token_logprobs(policy, ro.y), token_logprobs(ref, ro.y)
-    r = ro.reward - ro.reward.mean()
-    m = ro.y.completion_mask.float()
-    want = 0.0
-    for i in range(len(r)):  # written out token by token, independently of prefgame.losses
-        T = int(m[i].sum())
-        for t in range(T):
-            to_go = float((tl[i, t:T] - tref[i, t:T]).sum())
-            want += -(float(r[i]) - 0.2 * to_go) * float(tl[i, t])
-    want /= len(r)
-    got, _ = tr.loss(ro)
-    assert abs(float(got) - want) < 1e-4
+        lp = token_logprobs(tr.train_policy, ro.y, temperature=cfg.temperature)
+    torch.testing.assert_close(lp, ro.y.sample_logp, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="top_p"):
+        OnlineConfig(top_p=0.9)
+
+
+def test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16(tok, prompts, good_judge,
+                                                               tmp_path):
+    """log μ comes from the same forward path as log π (not from the KV-cached sampler)."""
+    cfg = _cfg(tmp_path, method="ipo_md", beta=0.5, bf16=True)
+    tr = OnlineTrainer(cfg, Policy(tiny_gpt2(tok), tok), good_judge, prompts)
+    ro = tr.collect()
+    with torch.no_grad(), tr.accelerator.autocast():
+        _, stats = tr.loss(ro)
+    assert stats["margin"] == 0.0
+
+
+@pytest.mark.parametrize("method", ["online_ipo", "online_dpo", "rl"])
+def test_ref_equal_to_the_policy_is_refused_for_every_method(tok, prompts, tmp_path, method):
+    policy = Policy(tiny_gpt2(tok), tok)
+    with pytest.raises(ValueError, match="no KL regularisation"):
+        OnlineTrainer(_cfg(tmp_path, method=method), policy, GoodReward(), prompts, ref=policy)
 
 
 def test_training_on_a_fixed_rollout_lowers_the_loss(tok, prompts, tmp_path):
@@ -182,21 +338,34 @@ def test_resume_after_kill_gives_identical_weights(tok, prompts, good_judge, tmp
                        full["transformer.wte.weight"])
 
 
-def test_gradient_accumulation_is_exact_on_a_fixed_rollout(tok, prompts, good_judge, tmp_path):
-    grads = []
-    for micro in (4, 1):
-        cfg = _cfg(tmp_path, method="online_ipo", micro_batch_size=micro, max_grad_norm=0.0)
-        policy = Policy(tiny_gpt2(tok), tok)
-        tr = OnlineTrainer(cfg, policy, good_judge, prompts)
-        ro = tr.collect(prompts[:4])
-        tr.model.zero_grad()
-        total = 0.0
-        for sl in [slice(i, i + micro) for i in range(0, 4, micro)]:
-            loss, _ = tr.loss(ro, sl)
-            (loss * (sl.stop - sl.start) / 4).backward()
-            total += float(loss) * (sl.stop - sl.start) / 4
-        grads.append(policy.model.transformer.wte.weight.grad.clone())
-    torch.testing.assert_close(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+@pytest.mark.parametrize("method", ["online_ipo", "nash_md_pg", "rl"])
+def test_gradient_accumulation_in_train_on_is_exact(tok, prompts, tmp_path, method):
+    """The gradient that train_on hands to the optimiser is the same for 1, 2 or 4
+    micro-batches and equals the gradient of the full-batch loss."""
+    beta = 0.125 if method == "nash_md_pg" else 0.0
+    judge = GoodReward() if method == "rl" else asym_judge()
+    rollout, grads = None, {}
+    for micro in (4, 2, 1, "full"):
+        cfg = _cfg(tmp_path, method=method, beta=beta, micro_batch_size=4 if micro == "full"
+                   else micro, max_grad_norm=0.0)
+        policy, ref = two_policies(tok)
+        tr = OnlineTrainer(cfg, policy, judge, prompts, ref=ref)
+        rollout = rollout or tr.collect(prompts[:4])
+        params = [q for q in policy.model.parameters() if q.requires_grad]
+        if micro == "full":
+            loss, _ = tr.loss(rollout)
+            grads[micro] = torch.autograd.grad(loss, params, allow_unused=True)
+            continue
+        seen = []
+        tr.optimizer.optimizer.register_step_pre_hook(
+            lambda opt, args, kw: seen.append([q.grad.clone() if q.grad is not None else None
+                                               for q in params]))
+        tr.train_on(rollout)
+        grads[micro] = seen[0]
+    for micro in (4, 2, 1):
+        for a, b in zip(grads[micro], grads["full"]):
+            if a is not None:
+                torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
 
 
 def test_t5_lora_and_adafactor_steps(tok, prompts, good_judge, tmp_path):
