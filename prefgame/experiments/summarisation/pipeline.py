@@ -60,6 +60,11 @@ def quiet_transformers() -> None:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    import logging
+    import warnings
+
+    logging.getLogger("accelerate").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*past_key_values.*", category=FutureWarning)
 
 
 quiet_transformers()

@@ -49,6 +49,17 @@ def _check_same_config(cfg: ExperimentConfig, work: Path) -> None:
         P.save_json(path, cfg.to_dict())
 
 
+def _git_commit() -> str | None:
+    """The commit of the code that produced the results (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def run_experiment(cfg: ExperimentConfig, work: Path, out: Path, *,
                    command: str = "run_experiment") -> dict:
     """SFT → pairs → PM, RM → grid runs → rule τ → headline seeds → summary and report."""
@@ -76,7 +87,7 @@ def run_experiment(cfg: ExperimentConfig, work: Path, out: Path, *,
     summary = results.summarise(cfg, work, rule)
     elapsed = time.time() - t0
     summary["provenance"] = {"command": command, "minutes": round(elapsed / 60, 2),
-                             "config": cfg.to_dict()}
+                             "git_commit": _git_commit(), "config": cfg.to_dict()}
     R.write_results(out, cfg, summary, command, elapsed)
     P.log(f"done in {elapsed / 60:.1f} min; results in {out}")
     return summary
