@@ -285,3 +285,21 @@ def test_reproduce_command_line_fails_cleanly_before_any_work(tmp_path, case):
     if case == "out_is_file":
         assert out.read_text() == "keep me"
     assert time.time() - t0 < 60
+
+
+def test_a_work_folder_refuses_a_different_config(tmp_path):
+    from prefgame.experiments.summarisation.run import _check_same_config
+
+    _check_same_config(C.load(None), tmp_path)
+    _check_same_config(C.load(None, jobs=1), tmp_path)  # execution-only fields may differ
+    with pytest.raises(ValueError, match=r"another config \(fields \['align_steps'\]"):
+        _check_same_config(C.load(None, align_steps=7), tmp_path)
+
+
+def test_output_locations_are_checked(tmp_path):
+    from prefgame.experiments.summarisation.run import check_locations
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        check_locations(tmp_path / "file", tmp_path / "out")
+    check_locations(tmp_path / "new" / "work", tmp_path / "new" / "out")  # creatable: fine
