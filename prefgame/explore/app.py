@@ -69,8 +69,9 @@ def _legend(f, items, loc="top_right", place="center"):
 Shape = tuple  # (actions, learner keys)
 
 
-def _src(**cols) -> ColumnDataSource:
-    return ColumnDataSource({k: np.asarray(v) for k, v in cols.items()})
+def _src(name: str | None = None, **cols) -> ColumnDataSource:
+    """A data source; the named ones (``gap:nash_md``, ``star``, ...) are looked up by the browser test."""
+    return ColumnDataSource({k: np.asarray(v) for k, v in cols.items()}, name=name)
 
 
 def _set(src: ColumnDataSource, **cols) -> None:
@@ -98,12 +99,13 @@ def simplex_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
            text=list(actions), text_align="center", text_baseline="middle", text_font_size="10pt")
     f.x_range, f.y_range = Range1d(-0.12, 1.12), Range1d(-0.12, 0.98)
     empty = {"x": [], "y": []}
-    path, start, star, star_b, mix = (_src(**empty) for _ in range(5))
+    path, start, star_b, mix = (_src(**empty) for _ in range(4))
+    star = _src("star", **empty)
     items = [("τ-path of π*_τ'", [f.line("x", "y", source=path, color="#555555", line_dash="dotted",
                                          line_width=2)])]
     runs = {}
     for key in keys:
-        line, end = _src(**empty), _src(**empty)
+        line, end = _src(f"policy:{key}", **empty), _src(**empty)
         runs[key] = (line, end)
         items.append((LEARNERS[key].label, [
             f.line("x", "y", source=line, color=COLORS[key], line_width=2, alpha=0.85),
@@ -142,7 +144,7 @@ def lines_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
         f = _fig(f"{LEARNERS[key].label}: π_t(y) against t (π*_τ dashed)" if key else "no learner chosen",
                  width=560, height=300, name=f"policy_plot_{key}")
         f.xaxis.axis_label, f.yaxis.axis_label = "step t", "π_t(y)"
-        lines = _src(xs=[[]] * n, ys=[[]] * n, color=colors)
+        lines = _src(f"policy:{key}", xs=[[]] * n, ys=[[]] * n, color=colors)
         stars = _src(xs=[[]] * n, ys=[[]] * n, color=colors)
         f.multi_line("xs", "ys", source=lines, color="color", line_width=2)
         f.multi_line("xs", "ys", source=stars, color="color", line_dash="dashed", line_width=1)
@@ -193,7 +195,7 @@ def gap_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     f.xaxis.axis_label, f.yaxis.axis_label = "step t", f"gap(π_t), drawn ≥ {GAP_FLOOR:g}"
     srcs, items = {}, []
     for key in keys:
-        srcs[key] = _src(x=[], y=[])
+        srcs[key] = _src(f"gap:{key}", x=[], y=[])
         items.append((LEARNERS[key].label, [f.line("x", "y", source=srcs[key], color=COLORS[key],
                                                    line_width=2)]))
     mix = _src(x=[], y=[])
@@ -282,29 +284,29 @@ class Explorer:
         if isinstance(s.game, PreferenceGame):
             self.uploaded = s.game
             names.append(UPLOAD)
-        self.game = W.Select(name="game", options=names, value=UPLOAD if self.uploaded else s.game,
+        self.game = W.Select(label="game", options=names, value=UPLOAD if self.uploaded else s.game,
                              css_classes=["pg-game"])
-        self.n = W.IntSlider(name="n (actions)", start=2, end=12, value=s.n, css_classes=["pg-n"])
-        self.seed = W.IntInput(name="game seed", value=s.seed, start=0, css_classes=["pg-seed"])
-        self.eps = W.FloatSlider(name="ε (three_raters)", start=-0.33, end=0.33, step=0.01, value=s.eps)
+        self.n = W.IntSlider(label="n (actions)", start=2, end=12, value=s.n, css_classes=["pg-n"])
+        self.seed = W.IntInput(label="game seed", value=s.seed, start=0, css_classes=["pg-seed"])
+        self.eps = W.FloatSlider(label="ε (three_raters)", start=-0.33, end=0.33, step=0.01, value=s.eps)
         self.upload = W.FileInput(accept=".npy,.csv,.json", css_classes=["pg-upload"])
-        self.mu = W.TextInput(name="μ (blank: the game's)", value=s.mu, placeholder="e.g. 0.5, 0.3, 0.2",
+        self.mu = W.TextInput(label="μ (blank: the game's)", value=s.mu, placeholder="e.g. 0.5, 0.3, 0.2",
                               css_classes=["pg-mu"])
-        self.tau = W.DiscreteSlider(name="τ", options=TAUS, value=s.tau, css_classes=["pg-tau"])
-        self.beta = W.FloatSlider(name="β (IPO-MD, Nash-MD-PG)", start=0.0, end=0.95, step=0.05,
+        self.tau = W.DiscreteSlider(label="τ", options=TAUS, value=s.tau, css_classes=["pg-tau"])
+        self.beta = W.FloatSlider(label="β (IPO-MD, Nash-MD-PG)", start=0.0, end=0.95, step=0.05,
                                   value=s.beta, css_classes=["pg-beta"])
-        self.own_step = W.Checkbox(name="each learner's own step size", value=s.eta is None,
+        self.own_step = W.Checkbox(label="each learner's own step size", value=s.eta is None,
                                    css_classes=["pg-own-step"])
-        self.eta = W.DiscreteSlider(name="constant step size η / lr", options=ETAS,
+        self.eta = W.DiscreteSlider(label="constant step size η / lr", options=ETAS,
                                     value=0.1 if s.eta is None else s.eta, css_classes=["pg-eta"])
-        self.start = W.Select(name="start policy π_0", value=s.start, css_classes=["pg-start"],
+        self.start = W.Select(label="start policy π_0", value=s.start, css_classes=["pg-start"],
                               options={"μ": "mu", "uniform": "uniform", "random (Dirichlet)": "random",
                                        "custom": "custom"})
-        self.start_seed = W.IntInput(name="start seed", value=s.start_seed, start=0)
-        self.start_custom = W.TextInput(name="custom π_0", value=s.start_custom,
+        self.start_seed = W.IntInput(label="start seed", value=s.start_seed, start=0)
+        self.start_custom = W.TextInput(label="custom π_0", value=s.start_custom,
                                         placeholder="e.g. 0.8, 0.1, 0.1", css_classes=["pg-start-custom"])
-        self.steps = W.DiscreteSlider(name="steps T", options=STEPS, value=s.steps, css_classes=["pg-steps"])
-        self.learners = W.CheckBoxGroup(name="learners", value=list(s.learners),
+        self.steps = W.DiscreteSlider(label="steps T", options=STEPS, value=s.steps, css_classes=["pg-steps"])
+        self.learners = W.CheckBoxGroup(label="learners", value=list(s.learners),
                                         options={v.label: k for k, v in LEARNERS.items()},
                                         inline=False, css_classes=["pg-learners"])
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["pg-error"])
