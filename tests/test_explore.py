@@ -140,14 +140,14 @@ def test_step_size_errors_are_the_learners_messages():
 
 
 @pytest.mark.parametrize("settings, message", [
-    (dict(tau=-1.0), "tau = -1.0, must be a finite number >= 0"),
-    (dict(beta=1.0), "beta = 1.0, must be in [0, 1)"),
-    (dict(mu="0.5, 0.5"), "mu has 2 entries but the game has 3 actions"),
-    (dict(mu="a, b, c"), "mu = 'a, b, c': not a list of numbers"),
-    (dict(mu="0.5, 0.6, -0.1"), "mu[2] = -0.1, must be > 0 (full support)"),
-    (dict(start="custom", start_custom="1, 0, 0"), "start policy[1] = 0, must be > 0 (full support)"),
-    (dict(game="nope"), "unknown game 'nope'"),
-    (dict(learners=("sgd",)), "unknown learner 'sgd'"),
+    ({"tau": -1.0}, "tau = -1.0, must be a finite number >= 0"),
+    ({"beta": 1.0}, "beta = 1.0, must be in [0, 1)"),
+    ({"mu": "0.5, 0.5"}, "mu has 2 entries but the game has 3 actions"),
+    ({"mu": "a, b, c"}, "mu = 'a, b, c': not a list of numbers"),
+    ({"mu": "0.5, 0.6, -0.1"}, "mu[2] = -0.1, must be > 0 (full support)"),
+    ({"start": "custom", "start_custom": "1, 0, 0"}, "start policy[1] = 0, must be > 0 (full support)"),
+    ({"game": "nope"}, "unknown game 'nope'"),
+    ({"learners": ("sgd",)}, "unknown learner 'sgd'"),
 ])
 def test_bad_settings_raise_the_named_error(settings, message):
     with pytest.raises(ValueError) as exc:
@@ -225,6 +225,26 @@ def test_app_redraws_from_the_controls_and_shows_errors():
     _move(app.tau, 0.0)
     assert app.alert.visible and "tau = 0.0, must be a finite number > 0" in app.alert.object
     assert "Traceback" not in app.alert.object
+    app.stop_prefetch()
+
+
+def test_prefetch_makes_the_next_tau_notch_a_cache_hit_with_the_same_numbers():
+    from prefgame.explore.app import Explorer
+
+    app = Explorer(M.Settings(game=_skewed(G.near_cyclic()), tau=0.1, steps=300,
+                              learners=("nash_md", "online_ipo", "online_dpo")))
+    app.prefetch_thread.join(120)
+    _move(app.tau, 0.2)  # the next notch of the τ slider
+    shown = app.last_view
+    assert shown.settings.tau == 0.2
+    assert all(r.seconds == 0.0 for r in shown.runs.values()) and shown.ipo_md.seconds == 0.0
+    M.clear_caches()
+    fresh = M.compute(shown.settings)
+    for key, run in fresh.runs.items():
+        assert run.seconds > 0
+        np.testing.assert_array_equal(shown.runs[key].history, run.history)
+    np.testing.assert_array_equal(shown.ipo_md.mixture, fresh.ipo_md.mixture)
+    app.stop_prefetch()
 
 
 # --------------------------------------------------------------------------- CLI

@@ -205,17 +205,27 @@ def test_bad_input_shows_the_librarys_message_not_a_traceback(server, browser, t
 
 
 def screenshot(path: Path = ROOT / "figures" / "explore.png") -> Path:
-    """Serve the explorer, load it in headless Chromium and save a screenshot (for the README)."""
-    gen = _serve()
-    url = next(gen)
-    driver = _browser(1320, 960)
+    """Serve the explorer (started from a corner, four learners), load it in headless Chromium
+    and save a screenshot for the README."""
+    import panel as pn
+
+    from prefgame.explore import explorer
+
+    port = _free_port()
+    server = pn.serve(lambda: explorer("near_cyclic", tau=0.1, beta=0.5, start="custom",
+                                       start_custom="0.1, 0.1, 0.8",
+                                       learners=("nash_md", "online_ipo", "ipo_md", "online_dpo")),
+                      port=port, address="127.0.0.1", show=False, threaded=True, verbose=False)
+    driver = _browser(1320, 1000)
     try:
-        _load(driver, url)
+        _wait(lambda: server.is_alive())
+        time.sleep(1.0)
+        _load(driver, f"http://127.0.0.1:{port}/")
         time.sleep(1.0)
         driver.save_screenshot(str(path))
     finally:
         driver.quit()
-        gen.close()
+        server.stop()
     return path
 
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 import inspect
 import socket
 import sys
+import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import panel as pn
@@ -30,7 +32,7 @@ from bokeh.plotting import figure
 
 from ..figures import to_simplex
 from ..games import BUILTIN_GAMES, PreferenceGame
-from .model import LEARNERS, Settings, View, compute, game_from_upload
+from .model import LEARNERS, Settings, View, compute, game_from_upload, warm
 
 __all__ = ["Explorer", "explorer", "free_port", "serve"]
 
@@ -240,8 +242,7 @@ def mixture_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
         mix, star_b = view.ipo_md.mixture[-1], view.star_beta.policy
         tau_b = view.settings.tau / (1 - view.settings.beta)
         f.title.text = f"IPO-MD mixture vs π* at τ/(1−β) = {tau_b:.3g}"
-        f.xaxis.axis_label = (f"max abs difference {np.max(np.abs(mix - star_b)):.1e} "
-                              "(Prop. 5.2: 0 at IPO-MD's fixed point)")
+        f.xaxis.axis_label = f"max abs(mixture − π*) = {np.max(np.abs(mix - star_b)):.1e} (Prop. 5.2)"
         _set(src, a=list(view.actions), star_b=star_b, mix=mix, star=view.star.policy,
              pi=view.ipo_md.policy)
 
@@ -252,10 +253,10 @@ def summary_markdown(view: View) -> str:
     """π*_τ with its certificate, and each learner's last gap and distance to π*_τ."""
     eq = view.star
     pol = ", ".join(f"{a} {p:.4f}" for a, p in zip(view.actions, eq.policy))
-    lines = [f"**{view.game.name}**, n = {view.game.n_actions}, τ = {view.settings.tau:g}, "
-             f"β = {view.settings.beta:g}, T = {view.settings.steps}  ",
-             f"π*_τ = ({pol}); duality gap {float(np.max(eq.duality_gap)):.1e}"
-             f"{'' if eq.converged else ' (NOT converged)'}",
+    lines = [(f"**{view.game.name}**, n = {view.game.n_actions}, τ = {view.settings.tau:g}, "
+             f"β = {view.settings.beta:g}, T = {view.settings.steps}  "),
+             (f"π*_τ = ({pol}); duality gap {float(np.max(eq.duality_gap)):.1e}"
+             f"{'' if eq.converged else ' (NOT converged)'}"),
              "", "| learner | gap(π_T) | max abs(π_T − π*_τ) | run time |", "|---|---|---|---|"]
     for run in view.runs.values():
         secs = "cached" if run.seconds == 0 else f"{run.seconds * 1e3:.0f} ms"
@@ -274,10 +275,16 @@ class Explorer:
     Every control change calls :meth:`update`, which builds :class:`Settings`, calls
     :func:`compute` and redraws; a ``ValueError`` from the library is shown in :attr:`alert`.
     ``last_view`` and ``last_seconds`` (compute + redraw) are kept for tests and benchmarks.
+    With ``prefetch`` (default), after each redraw a background thread runs the learners at the
+    τ values next to the current one on the slider, so that the next τ step is served from the
+    cache; any control change stops it between two learner runs.
     """
 
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, *, prefetch: bool = True):
         s = settings or Settings()
+        self.prefetch = prefetch
+        self._generation = 0
+        self.prefetch_thread: threading.Thread | None = None
         self.uploaded: PreferenceGame | None = None
         W = pn.widgets
         names = sorted(BUILTIN_GAMES)
@@ -378,6 +385,7 @@ class Explorer:
     def update(self, *events) -> None:
         """Recompute (cached) and redraw; a library ``ValueError`` goes to the red box."""
         t0 = time.perf_counter()
+        self._generation += 1  # stops a running prefetch
         name = self.game.value
         params = () if name == UPLOAD else tuple(inspect.signature(BUILTIN_GAMES[name]).parameters)
         self.n.disabled, self.seed.disabled = "n" not in params, "seed" not in params
@@ -401,6 +409,29 @@ class Explorer:
             self.last_seconds = time.perf_counter() - t0
             self.summary.object = (summary_markdown(view)
                                    + f" (plots filled in {self.last_seconds * 1e3:.0f} ms)")
+        if self.prefetch:
+            self._start_prefetch(view.settings)
+
+    def stop_prefetch(self) -> None:
+        """Stop a running prefetch (after its current learner run) and wait for it."""
+        self._generation += 1
+        if self.prefetch_thread is not None:
+            self.prefetch_thread.join()
+
+    def _start_prefetch(self, s: Settings) -> None:
+        """Warm the caches for τ one slider notch up and down, in a daemon thread."""
+        if s.tau not in TAUS:
+            return
+        i, gen = TAUS.index(s.tau), self._generation
+        taus = [TAUS[j] for j in (i + 1, i - 1) if 0 <= j < len(TAUS) and TAUS[j] > 0]
+
+        def work() -> None:
+            for tau in taus:
+                warm(replace(s, tau=tau), stop=lambda: self._generation != gen)
+
+        self.prefetch_thread = threading.Thread(target=work, name="prefgame-explore-prefetch",
+                                                daemon=True)
+        self.prefetch_thread.start()
 
 
 _EXTENSION_LOADED = False

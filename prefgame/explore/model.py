@@ -16,6 +16,8 @@ Caches (so that a slider move re-runs only what it changes): equilibria by (game
 τ-path by game, and each learner's run by (game, learner, τ, β if it uses β, step size, start);
 a run asked for fewer steps than a cached one is its prefix (every learner here is deterministic
 and its step t depends only on t and π_t), so moving the number of steps down costs nothing.
+:func:`warm` fills the caches ahead of time (the page runs it for the neighbouring τ values in
+a background thread while the user looks at the plots).
 
 Bad input raises the library's own ``ValueError`` (named field and value); a learner that fails
 (τ = 0 where it needs τ > 0, η τ > 1, divergence) is reported in ``View.errors`` and the others
@@ -27,11 +29,11 @@ from __future__ import annotations
 import hashlib
 import inspect
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,7 @@ __all__ = [
     "game_from_upload",
     "parse_policy",
     "start_policy",
+    "warm",
 ]
 
 #: The τ' grid of the τ-path of equilibria (log-spaced; τ' → ∞ tends to μ, τ' → 0 to a
@@ -213,57 +216,97 @@ def start_policy(s: Settings, game: PreferenceGame) -> np.ndarray | None:
 
 # --------------------------------------------------------------------------- caches
 
-_GAMES: dict[str, PreferenceGame] = {}
+class _LRU:
+    """A small thread-safe least-recently-used cache (the page's thread and the prefetch thread
+    share it); a value is computed outside the lock, so two threads may both compute it once."""
+
+    def __init__(self, size: int):
+        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                return self.data[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+
+_EQUILIBRIA, _PATHS, _RUNS = _LRU(512), _LRU(64), _LRU(128)
 
 
 def _key(game: PreferenceGame) -> str:
     """A content key of the game (P and μ): equal matrices share cached equilibria."""
     h = hashlib.sha1(np.ascontiguousarray(game.P).tobytes())
     h.update(np.ascontiguousarray(game.mu).tobytes())
-    k = h.hexdigest()
-    _GAMES.setdefault(k, game)
-    return k
+    return h.hexdigest()
 
 
-@lru_cache(maxsize=512)
-def _equilibrium(key: str, tau: float) -> Equilibrium:
-    return solve(_GAMES[key], tau)
+def _equilibrium(game: PreferenceGame, key: str, tau: float) -> Equilibrium:
+    eq = _EQUILIBRIA.get((key, tau))
+    if eq is None:
+        eq = solve(game, tau)
+        _EQUILIBRIA.put((key, tau), eq)
+    return eq
 
 
-@lru_cache(maxsize=64)
-def _tau_path(key: str) -> np.ndarray:
-    return np.stack([_equilibrium(key, float(t)).policy for t in PATH_TAUS])
+def _tau_path(game: PreferenceGame, key: str) -> np.ndarray:
+    path = _PATHS.get(key)
+    if path is None:
+        path = np.stack([_equilibrium(game, key, float(t)).policy for t in PATH_TAUS])
+        _PATHS.put(key, path)
+    return path
 
 
-_RUNS: OrderedDict = OrderedDict()
-_MAX_RUNS = 128
-
-
-def _run(key: str, learner: str, tau: float, beta: float, eta: float | None, steps: int,
-         init: np.ndarray | None):
+def _run(game: PreferenceGame, key: str, learner: str, tau: float, beta: float, eta: float | None,
+         steps: int, init: np.ndarray | None):
     """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible."""
     spec = LEARNERS[learner]
     ck = (key, learner, tau, beta if spec.uses_beta else None, eta,
           None if init is None else init.tobytes())
     hit = _RUNS.get(ck)
-    if hit is not None and hit[0].shape[0] > steps:
-        _RUNS.move_to_end(ck)
-        return hit[0][: steps + 1], 0.0
+    if hit is not None and hit.shape[0] > steps:
+        return hit[: steps + 1], 0.0
     t0 = time.perf_counter()
-    run = spec.run(_GAMES[key], tau, beta, eta, steps, init)
-    hist = np.asarray(run.history)
-    _RUNS[ck] = (hist,)
-    while len(_RUNS) > _MAX_RUNS:
-        _RUNS.popitem(last=False)
+    hist = np.asarray(spec.run(game, tau, beta, eta, steps, init).history)
+    _RUNS.put(ck, hist)
     return hist, time.perf_counter() - t0
 
 
 def clear_caches() -> None:
     """Forget every cached equilibrium and run (for timing a cold start)."""
-    _equilibrium.cache_clear()
-    _tau_path.cache_clear()
-    _RUNS.clear()
-    _GAMES.clear()
+    for cache in (_EQUILIBRIA, _PATHS, _RUNS):
+        cache.clear()
+
+
+def warm(s: Settings, *, stop: Callable[[], bool] = lambda: False) -> None:
+    """Fill the caches for ``s`` without building a :class:`View` (the page's prefetch of the
+    neighbouring τ values); returns early, between two learner runs, once ``stop()`` is true.
+    Errors are left for :func:`compute` to report."""
+    try:
+        game = build_game(s)
+        init, key, tau, beta = start_policy(s, game), _key(game), float(s.tau), float(s.beta)
+        _equilibrium(game, key, tau)
+        _equilibrium(game, key, tau / (1.0 - beta))
+    except (ValueError, ZeroDivisionError):
+        return
+    for name in dict.fromkeys((*s.learners, "ipo_md")):
+        if stop():
+            return
+        try:
+            _run(game, key, name, tau, beta, s.eta, int(s.steps), init)
+        except (ValueError, FloatingPointError):
+            pass
 
 
 # --------------------------------------------------------------------------- the view
@@ -331,11 +374,11 @@ def compute(s: Settings, game: PreferenceGame | None = None) -> View:
         raise ValueError(f"unknown learner {unknown[0]!r}; known: {', '.join(LEARNERS)}")
     init = start_policy(s, game)
     key = _key(game)
-    star = _equilibrium(key, tau)           # validates τ (the library's message)
-    view = View(game, s, star, PATH_TAUS, _tau_path(key))
+    star = _equilibrium(game, key, tau)     # validates τ (the library's message)
+    view = View(game, s, star, PATH_TAUS, _tau_path(game, key))
     for name in dict.fromkeys((*s.learners, "ipo_md")):
         try:
-            hist, secs = _run(key, name, tau, beta, s.eta, steps, init)
+            hist, secs = _run(game, key, name, tau, beta, s.eta, steps, init)
             run = LearnerRun(LEARNERS[name].label, hist, _history_gap(game, hist, tau), secs)
         except (ValueError, FloatingPointError) as exc:
             if name in s.learners:
@@ -345,7 +388,7 @@ def compute(s: Settings, game: PreferenceGame | None = None) -> View:
             tau_b = tau / (1.0 - beta)
             run.mixture = D.ipo_md_mixture(hist, game.mu, beta)
             run.mixture_gap = _history_gap(game, run.mixture, tau_b)
-            view.star_beta = _equilibrium(key, tau_b)
+            view.star_beta = _equilibrium(game, key, tau_b)
             view.ipo_md = run
         if name in s.learners:
             view.runs[name] = run
