@@ -228,6 +228,16 @@ def test_app_redraws_from_the_controls_and_shows_errors():
     app.stop_prefetch()
 
 
+def test_explorer_takes_start_values_off_the_slider_grids():
+    from prefgame.explore import explorer
+    from prefgame.explore.app import Explorer
+
+    assert isinstance(explorer("rps", tau=0.03, steps=30), pn.Row)
+    app = Explorer(M.Settings(game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",)), prefetch=False)
+    assert app.last_view.settings == M.Settings(game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",))
+    assert not app.alert.visible and 0.03 in app.tau.options
+
+
 def test_prefetch_makes_the_next_tau_notch_a_cache_hit_with_the_same_numbers():
     from prefgame.explore.app import Explorer
 

@@ -30,7 +30,8 @@ DRIVER = shutil.which("chromedriver")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1400,1000"]
-TIMEOUT = 90.0  # seconds for the page or one redraw (a loaded 2-core CI machine)
+TIMEOUT = 120.0  # seconds for the page or one redraw (a loaded 2-core machine)
+SERVER_TIMEOUT = 300.0  # seconds for `prefgame explore` to import Panel and listen, under load
 
 #: Every element matching a CSS selector, through the shadow roots Bokeh/Panel render into.
 DEEP = """
@@ -69,33 +70,38 @@ def _free_port() -> int:
 
 
 def _serve():
-    """``prefgame explore --no-browser --port P`` in a subprocess; yields its URL."""
+    """``prefgame explore --no-browser --port P`` in a subprocess; yields its URL.
+
+    Its output goes to a file (a pipe nobody reads could fill up and block the server)."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "prefgame.cli", "explore", "--no-browser",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        line = proc.stdout.readline()
-        assert f"serving at {url}" in line, line
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=10) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"the server did not come up: {proc.stdout.read()}") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with tempfile.TemporaryDirectory(prefix="prefgame-explore-") as tmp:
+        log_path = Path(tmp) / "server.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "prefgame.cli", "explore", "--no-browser",
+                                     "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            deadline = time.monotonic() + SERVER_TIMEOUT
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as r:
+                        assert r.status == 200
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError(f"the server did not come up: {log_path.read_text()}") from None
+                    time.sleep(0.2)
+            assert log_path.read_text().startswith(f"prefgame explore: serving at {url}"), log_path.read_text()
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture(scope="module")

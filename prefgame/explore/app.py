@@ -299,12 +299,13 @@ class Explorer:
         self.upload = W.FileInput(accept=".npy,.csv,.json", css_classes=["pg-upload"])
         self.mu = W.TextInput(label="μ (blank: the game's)", value=s.mu, placeholder="e.g. 0.5, 0.3, 0.2",
                               css_classes=["pg-mu"])
-        self.tau = W.DiscreteSlider(label="τ", options=TAUS, value=s.tau, css_classes=["pg-tau"])
+        self.tau = W.DiscreteSlider(label="τ", options=sorted({*TAUS, s.tau}), value=s.tau,
+                                    css_classes=["pg-tau"])
         self.beta = W.FloatSlider(label="β (IPO-MD, Nash-MD-PG)", start=0.0, end=0.95, step=0.05,
                                   value=s.beta, css_classes=["pg-beta"])
         self.own_step = W.Checkbox(label="each learner's own step size", value=s.eta is None,
                                    css_classes=["pg-own-step"])
-        self.eta = W.DiscreteSlider(label="constant step size η / lr", options=ETAS,
+        self.eta = W.DiscreteSlider(label="constant step size η / lr", options=sorted({*ETAS, s.eta or 0.1}),
                                     value=0.1 if s.eta is None else s.eta, css_classes=["pg-eta"])
         self.start = W.Select(label="start policy π_0", value=s.start, css_classes=["pg-start"],
                               options={"μ": "mu", "uniform": "uniform", "random (Dirichlet)": "random",
@@ -312,7 +313,8 @@ class Explorer:
         self.start_seed = W.IntInput(label="start seed", value=s.start_seed, start=0)
         self.start_custom = W.TextInput(label="custom π_0", value=s.start_custom,
                                         placeholder="e.g. 0.8, 0.1, 0.1", css_classes=["pg-start-custom"])
-        self.steps = W.DiscreteSlider(label="steps T", options=STEPS, value=s.steps, css_classes=["pg-steps"])
+        self.steps = W.DiscreteSlider(label="steps T", options=sorted({*STEPS, s.steps}), value=s.steps,
+                                      css_classes=["pg-steps"])
         self.learners = W.CheckBoxGroup(label="learners", value=list(s.learners),
                                         options={v.label: k for k, v in LEARNERS.items()},
                                         inline=False, css_classes=["pg-learners"])
@@ -420,10 +422,11 @@ class Explorer:
 
     def _start_prefetch(self, s: Settings) -> None:
         """Warm the caches for τ one slider notch up and down, in a daemon thread."""
-        if s.tau not in TAUS:
+        grid, gen = self.tau.options, self._generation
+        if s.tau not in grid:
             return
-        i, gen = TAUS.index(s.tau), self._generation
-        taus = [TAUS[j] for j in (i + 1, i - 1) if 0 <= j < len(TAUS) and TAUS[j] > 0]
+        i = grid.index(s.tau)
+        taus = [grid[j] for j in (i + 1, i - 1) if 0 <= j < len(grid) and grid[j] > 0]
 
         def work() -> None:
             for tau in taus:
