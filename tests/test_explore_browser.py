@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,8 @@ DRIVER = shutil.which("chromedriver")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1400,1000"]
-TIMEOUT = 120.0  # seconds for the page or one redraw (a loaded 2-core machine)
+TIMEOUT = 120.0  # seconds for one redraw (a loaded 2-core machine)
+LOAD_TIMEOUT = 300.0  # seconds for the first page (the server computes the session's first view)
 SERVER_TIMEOUT = 300.0  # seconds for `prefgame explore` to import Panel and listen, under load
 
 #: Every element matching a CSS selector, through the shadow roots Bokeh/Panel render into.
@@ -62,8 +63,6 @@ PIXELS = "return arguments[0].map(c => c.toDataURL());"
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -83,12 +82,12 @@ def _serve():
                                      "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                                     stderr=subprocess.STDOUT)
         try:
+            # Listening is enough: a GET of "/" would open (and compute) a whole session.
             deadline = time.monotonic() + SERVER_TIMEOUT
             while True:
                 try:
-                    with urllib.request.urlopen(url, timeout=10) as r:
-                        assert r.status == 200
-                        break
+                    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                    break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise AssertionError(f"the server did not come up: {log_path.read_text()}") from None
@@ -124,6 +123,7 @@ def _browser(width: int = 1400, height: int = 1000):
     opts.add_argument(f"--window-size={width},{height}")
     opts.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='prefgame-chromium-')}")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    opts.page_load_strategy = "none"  # driver.get returns at once; _load waits for the page itself
     return webdriver.Chrome(service=Service(DRIVER), options=opts)
 
 
@@ -135,9 +135,16 @@ def browser():
 
 
 def _wait(what, timeout: float = TIMEOUT, every: float = 0.1):
+    """Poll ``what()`` until it is truthy; a script error while the page is still loading
+    (no document or no ``Bokeh`` yet) counts as not yet."""
+    from selenium.common.exceptions import JavascriptException, WebDriverException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = what()
+        try:
+            value = what()
+        except (JavascriptException, WebDriverException):
+            value = None
         if value:
             return value
         time.sleep(every)
@@ -150,7 +157,7 @@ def _text(driver) -> str:
 
 def _load(driver, url: str) -> None:
     driver.get(url)
-    _wait(lambda: "recomputed in" in _text(driver))
+    _wait(lambda: "recomputed in" in _text(driver), LOAD_TIMEOUT, every=0.5)
     _wait(lambda: driver.execute_script(DATA, "gap:nash_md", "y"))
 
 
