@@ -198,6 +198,16 @@ def test_slider_moves_redraw_the_plots_without_console_errors(server, browser):
     _wait(lambda: _pixels(browser) != pixels0)
     assert _errors(browser) == []
 
+    # More than three actions: the simplex gives way to π_t(y) against t, one plot per learner.
+    from selenium.webdriver.support.ui import Select
+
+    host = browser.execute_script(DEEP, ".pg-game")[0]
+    Select(browser.execute_script(DEEP, "select", host)[0]).select_by_visible_text("cyclic")
+    _wait(lambda: "cyclic5" in _text(browser))
+    ys = _wait(lambda: browser.execute_script(DATA, "policy:nash_md", "ys"))
+    assert len(ys) == 5  # one line per action
+    assert _errors(browser) == []
+
 
 def test_bad_input_shows_the_librarys_message_not_a_traceback(server, browser, tmp_path):
     from selenium.webdriver.common.keys import Keys

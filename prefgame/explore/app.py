@@ -71,13 +71,18 @@ def _legend(f, items, loc="top_right", place="center"):
 Shape = tuple  # (actions, learner keys)
 
 
+def _col(v):
+    """A column: a list stays a list (multi_line wants a list of 1-d arrays), else an array."""
+    return v if isinstance(v, list) else np.asarray(v)
+
+
 def _src(name: str | None = None, **cols) -> ColumnDataSource:
     """A data source; the named ones (``gap:nash_md``, ``star``, ...) are looked up by the browser test."""
-    return ColumnDataSource({k: np.asarray(v) for k, v in cols.items()}, name=name)
+    return ColumnDataSource({k: _col(v) for k, v in cols.items()}, name=name)
 
 
 def _set(src: ColumnDataSource, **cols) -> None:
-    src.data = {k: np.asarray(v) for k, v in cols.items()}
+    src.data = {k: _col(v) for k, v in cols.items()}
 
 
 def _xy(pi) -> dict:
