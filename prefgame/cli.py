@@ -255,15 +255,17 @@ def add_explore(sub) -> None:
 
 
 def run_explore(args: argparse.Namespace) -> int:
-    try:
-        from .explore.app import check_port, serve
-    except ImportError as exc:
-        raise UserError(f"explore needs the 'explore' extra: pip install 'prefgame[explore]' ({exc})") from None
+    from .explore.ports import check_port
+
     try:
         if args.port is not None:
-            check_port(args.port)
+            check_port(args.port)  # before the (slow) Panel import
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    try:
+        from .explore.app import serve
+    except ImportError as exc:
+        raise UserError(f"explore needs the 'explore' extra: pip install 'prefgame[explore]' ({exc})") from None
     serve(args.port, open_browser=not args.no_browser)
     return 0
 

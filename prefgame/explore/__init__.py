@@ -4,7 +4,8 @@ the learners of :mod:`prefgame.dynamics` against the exact equilibria of
 
 * :mod:`prefgame.explore.model` — what is shown, every number from a library call, cached;
 * :mod:`prefgame.explore.app` — the Panel/Bokeh page: :func:`explorer` (one notebook call) and
-  :func:`serve` (``prefgame explore``).
+  :func:`serve` (``prefgame explore``);
+* :mod:`prefgame.explore.ports` — a free port, or a check of the one asked for.
 
 ``explorer`` and ``serve`` are imported lazily, so ``prefgame.explore.model`` works without the
 ``explore`` extra (Panel) installed.

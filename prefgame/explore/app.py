@@ -18,7 +18,6 @@ the library's one-line message in a red box; the previous plots stay.
 from __future__ import annotations
 
 import inspect
-import socket
 import sys
 import threading
 import time
@@ -33,8 +32,9 @@ from bokeh.plotting import figure
 from ..figures import to_simplex
 from ..games import BUILTIN_GAMES, PreferenceGame
 from .model import LEARNERS, Settings, View, compute, game_from_upload, warm
+from .ports import check_port, free_port
 
-__all__ = ["Explorer", "explorer", "free_port", "serve"]
+__all__ = ["Explorer", "check_port", "explorer", "free_port", "serve"]
 
 #: Slider grids (τ and η on log grids; τ = 0 is the LP and shows what needs τ > 0).
 TAUS = [0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
@@ -457,25 +457,6 @@ def explorer(game: str | PreferenceGame = "near_cyclic", **settings) -> pn.Row:
         pn.extension()  # loads Bokeh/Panel's JavaScript into the notebook
         _EXTENSION_LOADED = True
     return Explorer(Settings(game=game, **settings)).layout
-
-
-def free_port(address: str = "127.0.0.1") -> int:
-    """A TCP port free on ``address`` now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
-
-
-def check_port(port: int, address: str = "127.0.0.1") -> None:
-    """Raise ``ValueError`` naming the port if it cannot be bound on ``address``."""
-    if not 0 < port < 65536:
-        raise ValueError(f"--port {port}: must be in 1..65535")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((address, port))
-        except OSError as exc:
-            raise ValueError(f"--port {port}: cannot listen on {address}:{port} ({exc.strerror})") from None
 
 
 def serve(port: int | None = None, *, open_browser: bool = True, address: str = "127.0.0.1",
