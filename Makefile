@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT     ?= results
 
-.PHONY: setup run test lint clean
+.PHONY: setup browser run test lint clean
 
 setup: $(STAMP)
 
@@ -18,14 +18,23 @@ $(STAMP): pyproject.toml
 	if ! command -v nvidia-smi >/dev/null 2>&1; then \
 	  $(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q "torch>=2.2,<3"; \
 	fi
-	$(BIN)/python -m pip install -q -e ".[llm,notebooks,dev]"
+	$(BIN)/python -m pip install -q -e ".[llm,notebooks,dev,explore]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: setup
 	$(BIN)/prefgame study --out $(OUT)
 
-test: setup
+# Headless Chromium + its driver for the explorer's browser test (Debian packages, as root);
+# where that fails the test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium chromium-driver >/dev/null; } || \
+	  echo "make: no headless Chromium could be installed; the explorer's browser test will skip"
+
+test: setup browser
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: setup

@@ -244,10 +244,37 @@ def run_study_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- explore
+
+
+def add_explore(sub) -> None:
+    p = sub.add_parser("explore", help="interactive explorer in the browser (needs the 'explore' extra)")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.set_defaults(run=run_explore)
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    from .explore.ports import check_port
+
+    try:
+        if args.port is not None:
+            check_port(args.port)  # before the (slow) Panel import
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        from .explore.app import serve
+    except ImportError as exc:
+        raise UserError(f"explore needs the 'explore' extra: pip install 'prefgame[explore]' ({exc})") from None
+    serve(args.port, open_browser=not args.no_browser)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 #: Subcommand registrars, in the order they appear in ``--help``.
 COMMANDS: list[Callable] = [add_solve, add_equivalence, add_figures, add_study]
+COMMANDS.append(add_explore)
 
 
 def build_parser() -> argparse.ArgumentParser:

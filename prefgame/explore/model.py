@@ -1,0 +1,396 @@
+"""What the explorer shows, computed by the library and cached: no maths of its own.
+
+:func:`compute` turns one :class:`Settings` (game, τ, β, step size, start policy, steps,
+learners) into a :class:`View`, whose every number comes from a library call:
+
+=====================================  ==================================================
+π*_τ and its duality-gap certificate    :func:`prefgame.equilibrium.solve` (LP at τ = 0)
+the τ-path  τ' ↦ π*_τ'                  ``solve`` on a log grid of τ' (cached per game)
+a learner's iterates π_0 … π_T          the learner of :mod:`prefgame.dynamics`, ``record_every=1``
+gap(π_t) at τ                           :func:`prefgame.equilibrium.duality_gap` on the whole history
+IPO-MD's mixture (π_t)^{1−β} μ^β         :func:`prefgame.dynamics.ipo_md_mixture`
+π* at τ/(1−β) (Prop. 5.2)               ``solve``
+=====================================  ==================================================
+
+Caches (so that a slider move re-runs only what it changes): equilibria by (game, τ), the
+τ-path by game, and each learner's run by (game, learner, τ, β if it uses β, step size, start);
+a run asked for fewer steps than a cached one is its prefix (every learner here is deterministic
+and its step t depends only on t and π_t), so moving the number of steps down costs nothing.
+:func:`warm` fills the caches ahead of time (the page runs it for the neighbouring τ values in
+a background thread while the user looks at the plots).
+
+Bad input raises the library's own ``ValueError`` (named field and value); a learner that fails
+(τ = 0 where it needs τ > 0, η τ > 1, divergence) is reported in ``View.errors`` and the others
+are still shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import dynamics as D
+from ..equilibrium import Equilibrium, duality_gap, solve
+from ..games import BUILTIN_GAMES, PreferenceGame, load_game, make_game, validate_policy
+
+__all__ = [
+    "LEARNERS",
+    "PATH_TAUS",
+    "Learner",
+    "LearnerRun",
+    "Settings",
+    "View",
+    "build_game",
+    "compute",
+    "game_from_upload",
+    "parse_policy",
+    "start_policy",
+    "warm",
+]
+
+#: The τ' grid of the τ-path of equilibria (log-spaced; τ' → ∞ tends to μ, τ' → 0 to a
+#: von Neumann winner).
+PATH_TAUS = np.geomspace(1e-3, 1e2, 41)
+
+
+# --------------------------------------------------------------------------- learners
+
+
+@dataclass(frozen=True)
+class Learner:
+    """One learner of :mod:`prefgame.dynamics` as the explorer runs it.
+
+    ``run(game, tau, beta, eta, steps, init)`` returns a Trajectory with every iterate recorded;
+    ``eta=None`` means the library's own step (``default_step`` says which).
+    """
+
+    label: str
+    run: Callable
+    uses_beta: bool = False
+    default_step: str = ""
+
+
+def _rec(**kw) -> dict:
+    return {"record_every": 1, **kw}
+
+
+LEARNERS: dict[str, Learner] = {
+    "nash_md": Learner(
+        "Nash-MD", lambda g, t, b, e, s, i: D.nash_md(g, t, eta=e, steps=s, init=i, **_rec()),
+        default_step="η_t = 2/(τ(t+2))"),
+    "online_ipo": Learner(
+        "online IPO", lambda g, t, b, e, s, i: D.online_ipo(g, t, lr="auto" if e is None else e,
+                                                             steps=s, init=i, **_rec()),
+        default_step="lr = 'auto'"),
+    "ipo_md": Learner(
+        "IPO-MD", lambda g, t, b, e, s, i: D.ipo_md(g, t, b, lr="auto" if e is None else e,
+                                                     steps=s, init=i, **_rec()),
+        uses_beta=True, default_step="lr = 'auto'"),
+    "online_dpo": Learner(
+        "online DPO", lambda g, t, b, e, s, i: D.online_dpo(g, t, lr="auto" if e is None else e,
+                                                             steps=s, init=i, **_rec()),
+        default_step="lr = 'auto'"),
+    "offline_ipo": Learner(
+        "offline IPO", lambda g, t, b, e, s, i: D.offline_ipo(g, t, lr="auto" if e is None else e,
+                                                               steps=s, init=i, **_rec()),
+        default_step="lr = 'auto'"),
+    "rlhf": Learner(
+        "RLHF", lambda g, t, b, e, s, i: D.rlhf(g, t, lr=e, steps=s, init=i, **_rec()),
+        default_step="lr = 0.5/τ"),
+    "omd": Learner(
+        "OMD", lambda g, t, b, e, s, i: D.online_mirror_descent(g, t, eta=0.1 if e is None else e,
+                                                                 steps=s, init=i, **_rec()),
+        default_step="η = 0.1"),
+    "self_play_pg": Learner(
+        "self-play PG", lambda g, t, b, e, s, i: D.self_play_pg(g, t, lr=0.1 if e is None else e,
+                                                                 steps=s, init=i, **_rec()),
+        default_step="lr = 0.1"),
+    "nash_md_pg": Learner(
+        "Nash-MD-PG(β)", lambda g, t, b, e, s, i: D.nash_md_pg(g, t, b, lr=0.1 if e is None else e,
+                                                                steps=s, init=i, **_rec()),
+        uses_beta=True, default_step="lr = 0.1"),
+}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the explorer's controls set.
+
+    Attributes:
+        game: a built-in game's name (:data:`prefgame.games.BUILTIN_GAMES`) or a PreferenceGame.
+        n, seed, eps: parameters of the built-in game, passed only where its constructor takes them.
+        mu: reference policy μ as text (``"0.5, 0.3, 0.2"``); blank keeps the game's.
+        tau: τ ≥ 0 (the learners need τ > 0; ``solve`` takes τ = 0 as an LP).
+        beta: IPO-MD's (and Nash-MD-PG's) mixture weight β ∈ [0, 1).
+        eta: the constant step size of every learner, or None for each learner's library default.
+        start: ``"mu"``, ``"uniform"``, ``"random"`` (Dirichlet(1), ``start_seed``) or ``"custom"``.
+        start_custom: π_0 as text when ``start == "custom"``.
+        steps: number of learner steps T.
+        learners: keys of :data:`LEARNERS` to run.
+    """
+
+    game: str | PreferenceGame = "near_cyclic"
+    n: int = 5
+    seed: int = 0
+    eps: float = 0.1
+    mu: str = ""
+    tau: float = 0.1
+    beta: float = 0.25
+    eta: float | None = None
+    start: str = "mu"
+    start_seed: int = 0
+    start_custom: str = ""
+    steps: int = 2000
+    learners: tuple[str, ...] = ("nash_md", "online_ipo", "ipo_md")
+
+
+def parse_policy(text: str, n: int, *, name: str) -> np.ndarray:
+    """``"0.2, 0.3, 0.5"`` → a validated policy (:func:`prefgame.games.validate_policy`)."""
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"{name} = {text!r}: not a list of numbers") from None
+    return validate_policy(values, n, name=name)
+
+
+def build_game(s: Settings) -> PreferenceGame:
+    """The game of the settings: a built-in one (only the parameters its constructor takes), with μ."""
+    if isinstance(s.game, PreferenceGame):
+        game = s.game
+    else:
+        if s.game not in BUILTIN_GAMES:
+            make_game(s.game)  # raises the library's "unknown game ... known games: ..."
+        params = inspect.signature(BUILTIN_GAMES[s.game]).parameters
+        kwargs = {k: v for k, v in (("n", s.n), ("seed", s.seed), ("eps", s.eps)) if k in params}
+        game = make_game(s.game, **kwargs)
+    if game.batched:
+        raise ValueError(f"{game.name}: a batch of {game.n_contexts} contexts; the explorer shows "
+                         "one game (a single [n, n] matrix)")
+    if s.mu.strip():
+        game = game.with_mu(parse_policy(s.mu, game.n_actions, name="mu"))
+    return game
+
+
+def game_from_upload(filename: str, data: bytes) -> PreferenceGame:
+    """A game from an uploaded ``.npy``/``.csv``/``.json`` file, by :func:`prefgame.games.load_game`.
+
+    The library's message names the file as the user called it (not the temporary copy).
+    """
+    name = Path(filename).name or "upload"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            return load_game(path)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace(str(path), name).replace(f"{tmp}/", "")) from None
+
+
+def start_policy(s: Settings, game: PreferenceGame) -> np.ndarray | None:
+    """π_0: None (μ, the learners' default), uniform, a seeded Dirichlet(1) draw, or the text."""
+    n = game.n_actions
+    if s.start == "mu":
+        return None
+    if s.start == "uniform":
+        return np.full(n, 1.0 / n)
+    if s.start == "random":  # the same draw as `prefgame equivalence --init-seed`
+        pi = np.maximum(np.random.default_rng(s.start_seed).dirichlet(np.ones(n)), 1e-6)
+        return pi / pi.sum()
+    if s.start == "custom":
+        return parse_policy(s.start_custom, n, name="start policy")
+    raise ValueError(f"start = {s.start!r}, must be 'mu', 'uniform', 'random' or 'custom'")
+
+
+# --------------------------------------------------------------------------- caches
+
+class _LRU:
+    """A small thread-safe least-recently-used cache (the page's thread and the prefetch thread
+    share it); a value is computed outside the lock, so two threads may both compute it once."""
+
+    def __init__(self, size: int):
+        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                return self.data[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+
+_EQUILIBRIA, _PATHS, _RUNS = _LRU(512), _LRU(64), _LRU(128)
+
+
+def _key(game: PreferenceGame) -> str:
+    """A content key of the game (P and μ): equal matrices share cached equilibria."""
+    h = hashlib.sha1(np.ascontiguousarray(game.P).tobytes())
+    h.update(np.ascontiguousarray(game.mu).tobytes())
+    return h.hexdigest()
+
+
+def _equilibrium(game: PreferenceGame, key: str, tau: float) -> Equilibrium:
+    eq = _EQUILIBRIA.get((key, tau))
+    if eq is None:
+        eq = solve(game, tau)
+        _EQUILIBRIA.put((key, tau), eq)
+    return eq
+
+
+def _tau_path(game: PreferenceGame, key: str) -> np.ndarray:
+    path = _PATHS.get(key)
+    if path is None:
+        path = np.stack([_equilibrium(game, key, float(t)).policy for t in PATH_TAUS])
+        _PATHS.put(key, path)
+    return path
+
+
+def _run(game: PreferenceGame, key: str, learner: str, tau: float, beta: float, eta: float | None,
+         steps: int, init: np.ndarray | None):
+    """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible."""
+    spec = LEARNERS[learner]
+    ck = (key, learner, tau, beta if spec.uses_beta else None, eta,
+          None if init is None else init.tobytes())
+    hit = _RUNS.get(ck)
+    if hit is not None and hit.shape[0] > steps:
+        return hit[: steps + 1], 0.0
+    t0 = time.perf_counter()
+    hist = np.asarray(spec.run(game, tau, beta, eta, steps, init).history)
+    _RUNS.put(ck, hist)
+    return hist, time.perf_counter() - t0
+
+
+def clear_caches() -> None:
+    """Forget every cached equilibrium and run (for timing a cold start)."""
+    for cache in (_EQUILIBRIA, _PATHS, _RUNS):
+        cache.clear()
+
+
+def warm(s: Settings, *, stop: Callable[[], bool] = lambda: False) -> None:
+    """Fill the caches for ``s`` without building a :class:`View` (the page's prefetch of the
+    neighbouring τ values); returns early, between two learner runs, once ``stop()`` is true.
+    Errors are left for :func:`compute` to report."""
+    try:
+        game = build_game(s)
+        init, key, tau, beta = start_policy(s, game), _key(game), float(s.tau), float(s.beta)
+        _equilibrium(game, key, tau)
+        _equilibrium(game, key, tau / (1.0 - beta))
+    except (ValueError, ZeroDivisionError):
+        return
+    for name in dict.fromkeys((*s.learners, "ipo_md")):
+        if stop():
+            return
+        try:
+            _run(game, key, name, tau, beta, s.eta, int(s.steps), init)
+        except (ValueError, FloatingPointError):
+            pass
+
+
+# --------------------------------------------------------------------------- the view
+
+
+@dataclass
+class LearnerRun:
+    """One learner's iterates and their duality gaps at τ (and, for IPO-MD, its mixture)."""
+
+    label: str
+    history: np.ndarray          # [T+1, n]: π_0 … π_T
+    gap: np.ndarray              # [T+1]: gap(π_t) in the game at τ
+    seconds: float               # 0.0 when served from the cache
+    mixture: np.ndarray | None = None      # IPO-MD: (π_t)^{1−β} μ^β, [T+1, n]
+    mixture_gap: np.ndarray | None = None  # its gap at τ/(1−β), [T+1]
+
+    @property
+    def policy(self) -> np.ndarray:
+        return self.history[-1]
+
+
+@dataclass
+class View:
+    """Everything the explorer draws for one :class:`Settings`."""
+
+    game: PreferenceGame
+    settings: Settings
+    star: Equilibrium                       # π*_τ
+    path_taus: np.ndarray                   # [K]
+    path: np.ndarray                        # [K, n]: π*_τ' on PATH_TAUS
+    runs: dict[str, LearnerRun] = field(default_factory=dict)
+    ipo_md: LearnerRun | None = None        # always run (the mixture panel), shown if chosen
+    star_beta: Equilibrium | None = None    # π* at τ/(1−β)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return self.game.actions or tuple(f"y{i + 1}" for i in range(self.game.n_actions))
+
+
+def _history_gap(game: PreferenceGame, hist: np.ndarray, tau: float) -> np.ndarray:
+    """gap(π_t) for every row of ``hist``, by one batched :func:`duality_gap` call."""
+    P = np.broadcast_to(game.P, hist.shape + hist.shape[-1:])
+    return np.asarray(duality_gap(P, hist, tau, np.broadcast_to(game.mu, hist.shape)))
+
+
+def compute(s: Settings, game: PreferenceGame | None = None) -> View:
+    """The :class:`View` of the settings (see the module docstring).
+
+    Raises the library's ``ValueError`` for bad settings that leave nothing to draw (an invalid
+    game, μ, start policy, τ < 0, β outside [0, 1)); a failing learner only adds to ``errors``.
+    """
+    t0 = time.perf_counter()
+    game = build_game(s) if game is None else game
+    tau = float(s.tau)
+    beta = float(s.beta)
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta = {beta}, must be in [0, 1)")
+    steps = int(s.steps)
+    if steps < 1:
+        raise ValueError(f"steps = {steps}, must be >= 1")
+    unknown = [k for k in s.learners if k not in LEARNERS]
+    if unknown:
+        raise ValueError(f"unknown learner {unknown[0]!r}; known: {', '.join(LEARNERS)}")
+    init = start_policy(s, game)
+    key = _key(game)
+    star = _equilibrium(game, key, tau)     # validates τ (the library's message)
+    view = View(game, s, star, PATH_TAUS, _tau_path(game, key))
+    for name in dict.fromkeys((*s.learners, "ipo_md")):
+        try:
+            hist, secs = _run(game, key, name, tau, beta, s.eta, steps, init)
+            run = LearnerRun(LEARNERS[name].label, hist, _history_gap(game, hist, tau), secs)
+        except (ValueError, FloatingPointError) as exc:
+            if name in s.learners:
+                view.errors.append(f"{LEARNERS[name].label}: {exc}")
+            continue
+        if name == "ipo_md":
+            tau_b = tau / (1.0 - beta)
+            run.mixture = D.ipo_md_mixture(hist, game.mu, beta)
+            run.mixture_gap = _history_gap(game, run.mixture, tau_b)
+            view.star_beta = _equilibrium(game, key, tau_b)
+            view.ipo_md = run
+        if name in s.learners:
+            view.runs[name] = run
+    view.seconds = time.perf_counter() - t0
+    return view

@@ -1,0 +1,273 @@
+"""The explorer without a browser: every number it shows is the library's, its cache is exact,
+bad input gives the library's message, and ``prefgame explore`` checks its port first.
+
+(The page in a real headless Chromium: ``tests/test_explore_browser.py``.)
+"""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from prefgame import dynamics as D
+from prefgame import games as G
+from prefgame.cli import main
+from prefgame.equilibrium import duality_gap, solve
+from prefgame.explore import model as M
+
+STEPS = 60
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    M.clear_caches()
+    yield
+    M.clear_caches()
+
+
+def _skewed(game: G.PreferenceGame) -> G.PreferenceGame:
+    """The game under a non-uniform μ (so π_0 = μ ≠ π* and nothing is symmetric)."""
+    mu = np.linspace(1.0, 2.0, game.n_actions)
+    return game.with_mu(mu / mu.sum())
+
+
+def test_numbers_are_the_librarys():
+    game = _skewed(G.random_intransitive(4, seed=3))
+    s = M.Settings(game=game, tau=0.2, beta=0.4, steps=STEPS, learners=tuple(M.LEARNERS))
+    view = M.compute(s)
+    assert not view.errors
+    np.testing.assert_array_equal(view.star.policy, solve(game, 0.2).policy)
+    for k, t in enumerate(M.PATH_TAUS):
+        np.testing.assert_array_equal(view.path[k], solve(game, float(t)).policy)
+    direct = {
+        "nash_md": D.nash_md(game, 0.2, steps=STEPS, record_every=1),
+        "online_ipo": D.online_ipo(game, 0.2, steps=STEPS, record_every=1),
+        "ipo_md": D.ipo_md(game, 0.2, 0.4, steps=STEPS, record_every=1),
+        "online_dpo": D.online_dpo(game, 0.2, steps=STEPS, record_every=1),
+        "offline_ipo": D.offline_ipo(game, 0.2, steps=STEPS, record_every=1),
+        "rlhf": D.rlhf(game, 0.2, steps=STEPS, record_every=1),
+        "omd": D.online_mirror_descent(game, 0.2, steps=STEPS, record_every=1),
+        "self_play_pg": D.self_play_pg(game, 0.2, steps=STEPS, record_every=1),
+        "nash_md_pg": D.nash_md_pg(game, 0.2, 0.4, steps=STEPS, record_every=1),
+    }
+    assert set(direct) == set(M.LEARNERS)
+    for key, run in direct.items():
+        shown = view.runs[key]
+        np.testing.assert_array_equal(shown.history, run.history, err_msg=key)
+        assert shown.history.shape == (STEPS + 1, 4)
+        np.testing.assert_allclose(shown.history[0], game.mu, rtol=1e-14)  # default start: μ
+        gaps = [duality_gap(game, p, 0.2) for p in run.history]
+        np.testing.assert_allclose(shown.gap, gaps, rtol=1e-12, atol=1e-300, err_msg=key)
+    mix = D.ipo_md_mixture(direct["ipo_md"].history, game.mu, 0.4)
+    np.testing.assert_array_equal(view.ipo_md.mixture, mix)
+    np.testing.assert_array_equal(view.star_beta.policy, solve(game, 0.2 / 0.6).policy)
+    np.testing.assert_allclose(view.ipo_md.mixture_gap, [duality_gap(game, p, 0.2 / 0.6) for p in mix],
+                               rtol=1e-12, atol=1e-300)
+
+
+def test_ipo_md_mixture_lands_on_pi_star_at_tau_over_one_minus_beta():
+    """What the mixture panel shows (Prop. 5.2), at μ ≠ uniform and a start π_0 ≠ μ."""
+    game = _skewed(G.near_cyclic())
+    s = M.Settings(game=game, tau=0.1, beta=0.5, steps=2000, start="custom",
+                   start_custom="0.7, 0.2, 0.1", learners=("ipo_md",))
+    view = M.compute(s)
+    np.testing.assert_allclose(view.runs["ipo_md"].history[0], [0.7, 0.2, 0.1], rtol=1e-14)
+    assert np.max(np.abs(view.ipo_md.mixture[-1] - view.star_beta.policy)) < 1e-9
+    assert view.ipo_md.mixture_gap[-1] < 1e-12
+    # ... and IPO-MD's own policy is *not* π*_τ (its gap at τ stays away from 0).
+    assert view.runs["ipo_md"].gap[-1] > 1e-4
+
+
+@pytest.mark.parametrize("key", list(M.LEARNERS))
+def test_a_shorter_run_is_a_prefix_of_a_longer_one(key):
+    """The run cache serves T steps from a longer cached run: exact only if every learner's
+    first T iterates do not depend on the total number of steps (checked against a fresh run)."""
+    game = _skewed(G.random_intransitive(5, seed=1))
+    s = M.Settings(game=game, tau=0.3, beta=0.3, steps=3 * STEPS, start="random", start_seed=2,
+                   learners=(key,))
+    long = M.compute(s).runs[key]
+    assert long.seconds > 0  # really ran
+    short = M.compute(M.Settings(**{**s.__dict__, "steps": STEPS})).runs[key]
+    assert short.seconds == 0.0  # served from the cache
+    M.clear_caches()
+    fresh = M.compute(M.Settings(**{**s.__dict__, "steps": STEPS})).runs[key]
+    assert fresh.seconds > 0
+    np.testing.assert_array_equal(short.history, fresh.history)
+    np.testing.assert_array_equal(short.gap, fresh.gap)
+
+
+def test_cache_keys_separate_what_changes_a_run():
+    game = G.rock_paper_scissors()
+    base = M.Settings(game=game, tau=0.2, beta=0.2, steps=STEPS, learners=("nash_md", "ipo_md"))
+    v1 = M.compute(base)
+    v2 = M.compute(M.Settings(**{**base.__dict__, "beta": 0.6}))
+    # Nash-MD does not use β: served from the cache, unchanged; IPO-MD re-ran.
+    assert v2.runs["nash_md"].seconds == 0.0
+    np.testing.assert_array_equal(v1.runs["nash_md"].history, v2.runs["nash_md"].history)
+    assert v2.runs["ipo_md"].seconds > 0
+    # A different μ is a different game: nothing may come from the uniform-μ cache.
+    v3 = M.compute(M.Settings(**{**base.__dict__, "mu": "0.5, 0.3, 0.2"}))
+    assert all(r.seconds > 0 for r in v3.runs.values())
+    np.testing.assert_array_equal(v3.star.policy, solve(game.with_mu([0.5, 0.3, 0.2]), 0.2).policy)
+
+
+def test_start_policies():
+    game = G.cyclic(5)
+    for start, expect in [("mu", game.mu), ("uniform", np.full(5, 0.2))]:
+        v = M.compute(M.Settings(game=game, tau=0.5, steps=5, start=start, learners=("omd",)))
+        np.testing.assert_array_equal(v.runs["omd"].history[0], expect)
+    v = M.compute(M.Settings(game=game, tau=0.5, steps=5, start="random", start_seed=7, learners=("omd",)))
+    pi0 = v.runs["omd"].history[0]
+    assert abs(pi0.sum() - 1) < 1e-12 and np.all(pi0 > 0) and np.max(np.abs(pi0 - 0.2)) > 0.01
+
+
+def test_tau_zero_is_the_lp_and_each_learner_that_needs_tau_positive_says_so():
+    game = G.three_rater_types(0.2)
+    v = M.compute(M.Settings(game=game, tau=0.0, steps=20, learners=("nash_md", "online_ipo", "omd")))
+    np.testing.assert_array_equal(v.star.policy, solve(game, 0.0).policy)
+    assert "omd" in v.runs  # OMD (Hedge) runs at τ = 0
+    assert v.errors == ["Nash-MD: tau = 0.0, must be a finite number > 0",
+                        "online IPO: tau = 0.0, must be a finite number > 0"]
+    assert v.ipo_md is None and v.star_beta is None
+
+
+def test_step_size_errors_are_the_learners_messages():
+    v = M.compute(M.Settings(game="rps", tau=1.0, eta=2.0, steps=10, learners=("nash_md", "omd")))
+    assert v.errors == ["Nash-MD: eta * tau = 2, must be in (0, 1] (mixture weight)",
+                        "OMD: eta = 2.0, must be > 0 with eta * tau <= 1"]
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"tau": -1.0}, "tau = -1.0, must be a finite number >= 0"),
+    ({"beta": 1.0}, "beta = 1.0, must be in [0, 1)"),
+    ({"mu": "0.5, 0.5"}, "mu has 2 entries but the game has 3 actions"),
+    ({"mu": "a, b, c"}, "mu = 'a, b, c': not a list of numbers"),
+    ({"mu": "0.5, 0.6, -0.1"}, "mu[2] = -0.1, must be > 0 (full support)"),
+    ({"start": "custom", "start_custom": "1, 0, 0"}, "start policy[1] = 0, must be > 0 (full support)"),
+    ({"game": "nope"}, "unknown game 'nope'"),
+    ({"learners": ("sgd",)}, "unknown learner 'sgd'"),
+])
+def test_bad_settings_raise_the_named_error(settings, message):
+    with pytest.raises(ValueError) as exc:
+        M.compute(M.Settings(**{"game": "near_cyclic", "steps": 5, **settings}))
+    assert message in str(exc.value)
+
+
+def test_builtin_parameters_reach_the_constructor():
+    g = M.build_game(M.Settings(game="random_intransitive", n=7, seed=4))
+    np.testing.assert_array_equal(g.P, G.random_intransitive(7, seed=4).P)
+    g = M.build_game(M.Settings(game="three_raters", n=7, eps=0.25))  # n is not a parameter here
+    np.testing.assert_array_equal(g.P, G.three_rater_types(0.25).P)
+
+
+def test_uploads(tmp_path):
+    P = G.random_intransitive(4, seed=5).P
+    np.save(tmp_path / "p.npy", P)
+    g = M.game_from_upload("mine.npy", (tmp_path / "p.npy").read_bytes())
+    np.testing.assert_array_equal(g.P, P)
+    assert g.name == "mine"
+    g = M.game_from_upload("m.json", b'{"P": [[0.5, 0.9], [0.1, 0.5]], "mu": [0.25, 0.75]}')
+    np.testing.assert_array_equal(g.mu, [0.25, 0.75])
+    with pytest.raises(ValueError, match=r"^bad\.csv: P must be square, got shape \(2, 3\)$"):
+        M.game_from_upload("bad.csv", b"0.5,0.2,0.3\n0.8,0.5,0.1\n")
+    with pytest.raises(ValueError, match=r"^asym\.csv: P\[0,1\] \+ P\[1,0\] = 1\.5, must be 1$"):
+        M.game_from_upload("asym.csv", b"0.5,0.9\n0.6,0.5\n")
+    with pytest.raises(ValueError, match=r"^x\.txt: unknown file type '\.txt'"):
+        M.game_from_upload("x.txt", b"1")
+    batch = G.random_intransitive(3, seed=0, contexts=2)
+    with pytest.raises(ValueError, match="a batch of 2 contexts"):
+        M.compute(M.Settings(game=batch, steps=5))
+
+
+# --------------------------------------------------------------------------- the Panel app
+
+pn = pytest.importorskip("panel")
+
+
+def _move(widget, value) -> None:
+    """Set a slider as a release of the mouse does: ``value`` then ``value_throttled``."""
+    import param
+
+    widget.value = value
+    if "value_throttled" in widget.param:
+        with param.edit_constant(widget):
+            widget.value_throttled = value
+
+
+def test_app_redraws_from_the_controls_and_shows_errors():
+    from prefgame.explore.app import Explorer
+
+    app = Explorer(M.Settings(game="near_cyclic", tau=0.1, steps=200))
+    v0 = app.last_view
+    assert not app.alert.visible and "near_cyclic" in app.summary.object
+    _move(app.tau, 0.5)
+    v1 = app.last_view
+    assert v1 is not v0 and v1.settings.tau == 0.5
+    np.testing.assert_array_equal(v1.star.policy, solve(G.near_cyclic(), 0.5).policy)
+    assert app.last_seconds < 60  # measured for the benchmark; here only defined
+
+    app.mu.value = "0.5, 0.5"
+    assert app.alert.visible and "mu has 2 entries but the game has 3 actions" in app.alert.object
+    assert app.last_view is v1  # the last good plots stay
+    app.mu.value = ""
+    assert not app.alert.visible
+
+    app.upload.filename = "bad.csv"
+    app.upload.value = b"0.5,0.2,0.3\n0.8,0.5,0.1\n"
+    assert app.alert.object == "bad.csv: P must be square, got shape (2, 3)"
+    app.upload.filename = "ok.csv"
+    app.upload.value = b"0.5,0.7,0.2,0.4\n0.3,0.5,0.9,0.6\n0.8,0.1,0.5,0.35\n0.6,0.4,0.65,0.5\n"
+    assert app.game.value == "uploaded file" and app.last_view.game.n_actions == 4
+    assert not app.alert.visible
+
+    _move(app.tau, 0.0)
+    assert app.alert.visible and "tau = 0.0, must be a finite number > 0" in app.alert.object
+    assert "Traceback" not in app.alert.object
+    app.stop_prefetch()
+
+
+def test_explorer_takes_start_values_off_the_slider_grids():
+    from prefgame.explore import explorer
+    from prefgame.explore.app import Explorer
+
+    assert isinstance(explorer("rps", tau=0.03, steps=30), pn.Row)
+    app = Explorer(M.Settings(game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",)), prefetch=False)
+    assert app.last_view.settings == M.Settings(game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",))
+    assert not app.alert.visible and 0.03 in app.tau.options
+
+
+def test_prefetch_makes_the_next_tau_notch_a_cache_hit_with_the_same_numbers():
+    from prefgame.explore.app import Explorer
+
+    app = Explorer(M.Settings(game=_skewed(G.near_cyclic()), tau=0.1, steps=300,
+                              learners=("nash_md", "online_ipo", "online_dpo")))
+    app.prefetch_thread.join(120)
+    _move(app.tau, 0.2)  # the next notch of the τ slider
+    shown = app.last_view
+    assert shown.settings.tau == 0.2
+    assert all(r.seconds == 0.0 for r in shown.runs.values()) and shown.ipo_md.seconds == 0.0
+    M.clear_caches()
+    fresh = M.compute(shown.settings)
+    for key, run in fresh.runs.items():
+        assert run.seconds > 0
+        np.testing.assert_array_equal(shown.runs[key].history, run.history)
+    np.testing.assert_array_equal(shown.ipo_md.mixture, fresh.ipo_md.mixture)
+    app.stop_prefetch()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_explore_checks_the_port_before_serving(capsys):
+    assert main(["explore", "--no-browser", "--port", "70000"]) == 2
+    assert "--port 70000: must be in 1..65535" in capsys.readouterr().err
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["explore", "--no-browser", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"prefgame: error: --port {port}: cannot listen on 127.0.0.1:{port}")
+    assert len(err.splitlines()) == 1
