@@ -82,6 +82,16 @@ def _tau(value: str) -> float:
     return tau
 
 
+def _tol(value: str) -> float:
+    try:
+        tol = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tol = {value!r}, must be a number") from None
+    if not np.isfinite(tol) or tol <= 0:
+        raise argparse.ArgumentTypeError(f"tol = {value}, must be a finite number > 0")
+    return tol
+
+
 # --------------------------------------------------------------------------- solve
 
 
@@ -89,7 +99,8 @@ def add_solve(sub) -> None:
     p = sub.add_parser("solve", help="exact (regularised) Nash equilibrium with its duality gap")
     add_game_options(p)
     p.add_argument("--tau", type=_tau, required=True, help="KL strength τ >= 0 (0: LP)")
-    p.add_argument("--tol", type=float, default=1e-12, help="duality-gap tolerance")
+    p.add_argument("--tol", type=_tol, default=None,
+                   help="duality-gap tolerance > 0 (default: the solver's own, 1e-12 Newton, 1e-9 LP)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_solve)
 

@@ -43,6 +43,7 @@ __all__ = [
     "exploitability",
     "fixed_point_residual",
     "kl",
+    "residual_floor",
     "solve",
     "solve_regularized",
     "solve_unregularized",
@@ -104,6 +105,16 @@ def _check_tau(tau: float, *, allow_zero: bool = False) -> float:
     return tau
 
 
+def _check_tol(tol: float) -> float:
+    try:
+        tol = float(tol)
+    except (TypeError, ValueError):
+        raise ValueError(f"tol = {tol!r}, must be a number") from None
+    if not np.isfinite(tol) or tol <= 0:
+        raise ValueError(f"tol = {tol}, must be a finite number > 0")
+    return tol
+
+
 def kl(p: np.ndarray, q: np.ndarray | None = None, *, logp=None, logq=None) -> np.ndarray:
     """KL(p‖q) = Σ p log(p/q) over the last axis, as a sum of non-negative terms.
 
@@ -154,16 +165,50 @@ def duality_gap(game, policy, tau: float, mu=None) -> np.ndarray | float:
 exploitability = duality_gap
 
 
-def fixed_point_residual(game, policy, tau: float, mu=None) -> np.ndarray | float:
-    """max_y |F(y)|, F = log π − log μ − Pπ/τ minus its mean: zero iff π = π*_τ."""
+def fixed_point_residual(game, policy, tau: float, mu=None, *, log_policy=None) -> np.ndarray | float:
+    """max_y |F(y)|, F = log π − log μ − Aπ/τ minus its mean (A = P − ½): zero iff π = π*_τ.
+
+    A = P − ½ gives the same centred F as P (½·1ᵀπ is constant across y) with half the
+    magnitude, hence half the rounding floor ≈ ε·(|log π| + |log μ| + ½/τ).  Pass
+    ``log_policy`` (e.g. ``log_softmax`` of the solver's logits) where entries of π underflow
+    to 0: log 0 would make F infinite or NaN although π is the correctly rounded equilibrium.
+    """
     P, mu = game_arrays(game, mu)
     tau = _check_tau(tau)
     pi = np.asarray(policy, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        F = np.log(pi) - np.log(mu) - np.einsum("...ij,...j->...i", P, pi) / tau
-    F = F - F.mean(axis=-1, keepdims=True)
+    if log_policy is None:
+        with np.errstate(divide="ignore"):
+            log_policy = np.log(pi)
+    F = _centred_F(P - 0.5, np.log(mu), tau, np.asarray(log_policy, dtype=np.float64), pi)
     r = np.max(np.abs(F), axis=-1)
     return float(r) if np.ndim(r) == 0 else r
+
+
+def _centred_F(A, logmu, tau, logpi, pi):
+    """F = log π − log μ − Aπ/τ, centred (mean over actions removed); NaN-free for finite logs."""
+    with np.errstate(invalid="ignore"):
+        F = logpi - logmu - np.einsum("...ij,...j->...i", A, pi) / tau
+        return F - F.mean(axis=-1, keepdims=True)
+
+
+def residual_floor(A, logmu, tau: float, pi) -> np.ndarray:
+    """Rounding floor of the centred residual, per context ``[c]``:
+
+        16 ε ‖J‖∞ (1 + max|log μ| + max|Aπ|/τ),   J = I − A S/τ,  S = diag π − ππᵀ.
+
+    The logits z are floats of size ≈ |log μ| + |Aπ|/τ, known to a few ulps; F(z) amplifies
+    that error by its Jacobian J, whose norm grows like 1/τ.  No float64 π has a smaller
+    residual than this, so the residual test must not ask for less (at τ = 1e-6 the floor is
+    ≈ 1e-7 while the duality gap is ≈ 1e-21).
+    """
+    eps = np.finfo(np.float64).eps
+    Ap = np.einsum("...ij,...j->...i", A, pi)
+    AS = A * pi[..., None, :] - Ap[..., :, None] * pi[..., None, :]
+    n = pi.shape[-1]
+    J = np.eye(n) - AS / tau
+    norm_J = np.max(np.sum(np.abs(J), axis=-1), axis=-1)
+    scale = 1.0 + np.max(np.abs(logmu), axis=-1) + np.max(np.abs(Ap), axis=-1) / tau
+    return 16.0 * eps * norm_J * scale
 
 
 # --------------------------------------------------------------------------- τ > 0: Newton
@@ -234,13 +279,16 @@ def solve_regularized(game, tau: float, mu=None, *, tol: float = 1e-12, max_iter
                       init=None) -> Equilibrium:
     """π*_τ for τ > 0 and full-support μ (single game or batch), by Newton with continuation.
 
-    Converged means: duality gap ≤ ``tol`` and centred residual ‖F‖∞ ≤ 1e-9 (the residual is
-    linear in the error, the gap quadratic) in every context.  If that is not met, the result
+    Converged means: duality gap ≤ ``tol`` and centred residual ‖F‖∞ ≤ max(1e-9, its rounding
+    floor :func:`residual_floor`) (the residual is linear in the error, the gap quadratic) in
+    every context.  F is computed with A = P − ½ and log π from the logits, so entries of π that
+    underflow to 0 do not turn it into NaN.  If that is not met, the result
     says ``converged=False``; it is never silently wrong.
     """
     t0 = time.perf_counter()
     P, mu = game_arrays(game, mu)
     tau = _check_tau(tau)
+    tol = _check_tol(tol)
     if P.shape[-1] < _SINGLE_THREAD_BELOW:
         with _BLAS.limit(limits=1, user_api="blas"):
             return _solve_regularized(P, mu, tau, tol, max_iter, init, t0)
@@ -271,10 +319,13 @@ def _solve_regularized(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
         # Intermediate stages only need to land in the next stage's basin of attraction.
         z, it, res = _newton(A, logmu, t, z, tol=res_tol if last else 0.1, max_iter=max_iter)
         iters += it
-    pi = softmax(z, axis=-1)
+    # log π from the logits: entries of π may underflow to 0 at small τ (log 0 → NaN in F).
+    logpi = log_softmax(z, axis=-1)
+    pi = np.exp(logpi)
     gap = np.atleast_1d(duality_gap(Pb, pi, tau, mub))
-    res = np.atleast_1d(fixed_point_residual(Pb, pi, tau, mub))
-    converged = bool(np.all(gap <= tol) and np.all(res <= 1e-9))
+    res = np.max(np.abs(_centred_F(A, logmu, tau, logpi, pi)), axis=-1)
+    res_ok = res <= np.maximum(1e-9, residual_floor(A, logmu, tau, pi))
+    converged = bool(np.all(gap <= tol) and np.all(res_ok))
     if single:
         return Equilibrium(pi[0], float(gap[0]), float(res[0]), iters, converged, tau,
                            time.perf_counter() - t0)
@@ -292,6 +343,7 @@ def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
     """
     t0 = time.perf_counter()
     P, _ = game_arrays(game)
+    tol = _check_tol(tol)
     single = P.ndim == 2
     Pb = P[None] if single else P
     pis, its = [], 0
@@ -318,8 +370,14 @@ def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
 
 
 def solve(game, tau: float, mu=None, **kwargs) -> Equilibrium:
-    """π*_τ for τ > 0 (Newton), or a von Neumann winner for τ = 0 (LP)."""
+    """π*_τ for τ > 0 (Newton), or a von Neumann winner for τ = 0 (LP).
+
+    ``tol=None`` (or absent) keeps each solver's own gap tolerance: 1e-12 for Newton, 1e-9 for
+    the LP (HiGHS is accurate to its feasibility tolerance, not to 1e-12).
+    """
     tau = _check_tau(tau, allow_zero=True)
+    if kwargs.get("tol", 0) is None:
+        del kwargs["tol"]
     if tau == 0:
         return solve_unregularized(game, **kwargs)
     return solve_regularized(game, tau, mu, **kwargs)

@@ -84,3 +84,23 @@ def test_console_script_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "prefgame.cli", "solve", "--game", "rps", "--tau", "-2"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_tau_zero_keeps_the_lp_tolerance(tmp_path, capsys):
+    """HiGHS is accurate to ≈ 1e-10 here; the CLI must not impose Newton's 1e-12 on the LP."""
+    rng = np.random.default_rng(6)
+    S = rng.uniform(-1, 1, (200, 200))
+    P = 0.5 + 0.45 * (S - S.T) / 2
+    P = np.round(P, 3)
+    P = (P + 1 - P.T) / 2
+    np.save(tmp_path / "p.npy", P)
+    code, out, err = run(capsys, "solve", "--matrix", str(tmp_path / "p.npy"), "--tau", "0", "--json")
+    doc = json.loads(out)
+    assert doc["duality_gap"] > 1e-12  # the case under test: an LP answer between 1e-12 and 1e-9
+    assert code == 0 and doc["converged"] is True
+
+
+@pytest.mark.parametrize("tol", ["nan", "-1", "0", "inf", "abc"])
+def test_bad_tol_exits_2(capsys, tol):
+    code, out, err = run(capsys, "solve", "--game", "rps", "--tau", "1", f"--tol={tol}")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "tol = " in err

@@ -11,6 +11,7 @@ from prefgame.equilibrium import (
     best_response,
     duality_gap,
     fixed_point_residual,
+    residual_floor,
     kl,
     solve,
     solve_regularized,
@@ -171,3 +172,52 @@ def test_matches_pygambit_logit_qre_when_installed():
         qre = gbt.qre.logit_solve_lambda(g, [1.0 / tau])[0]
         pi = np.array([float(qre.profile[s]) for s in next(iter(g.players)).strategies])
         np.testing.assert_allclose(solve(game, tau).policy, pi, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- no false failures
+
+
+@pytest.mark.parametrize("tau", [1e-4, 1e-5, 1e-6])
+def test_entries_of_pi_that_underflow_to_zero_are_still_certified(tau):
+    """A dominated action gets π(y) ≈ exp(−0.4/τ) = 0.0 in float64: log 0 must not make the
+    residual NaN and the correct equilibrium 'not converged'."""
+    P = np.array([[0.5, 0.0, 0.5], [1.0, 0.5, 0.9], [0.5, 0.1, 0.5]])
+    res = solve(P, tau)
+    assert np.min(res.policy) == 0.0  # the case under test: an exact underflow
+    assert np.isfinite(res.residual) and res.duality_gap <= 1e-12
+    assert res.converged
+    np.testing.assert_allclose(res.policy, [0.0, 1.0, 0.0], atol=1e-300)
+
+
+@pytest.mark.parametrize("n, tau", [(50, 1e-5), (50, 1e-6), (120, 1e-6)])
+def test_small_tau_is_converged_up_to_the_residual_rounding_floor(n, tau):
+    """At τ = 1e-6 the Jacobian J = I − A S/τ has norm ≈ 1e5, so no float64 π has a residual
+    below ≈ 1e-7; the gap (≈ 1e-21 here) certifies the answer."""
+    game = G.random_intransitive(n, seed=0)
+    res = solve(game, tau)
+    assert res.duality_gap <= 1e-12 and np.isfinite(res.residual)
+    assert res.converged
+    A = np.asarray(game.P) - 0.5
+    floor = residual_floor(A, np.log(game.mu), tau, res.policy)
+    assert res.residual <= max(1e-9, floor)
+    # and the floor is a floor: one ulp of change in the logits moves the residual by about it
+    z = np.log(np.maximum(res.policy, 1e-300))
+    support = res.policy > 1e-3
+    z2 = np.where(support, np.nextafter(z, np.inf), z)
+    r2 = fixed_point_residual(game, np.exp(z2) / np.exp(z2).sum(), tau)
+    assert r2 > 1e-3 * floor
+
+
+def test_a_bad_policy_is_still_not_converged_at_small_tau():
+    """The looser floor does not let a wrong answer through: the gap still judges."""
+    game = G.random_intransitive(50, seed=0)
+    res = solve_regularized(game, 1e-6, max_iter=1)
+    assert not res.converged
+
+
+@pytest.mark.parametrize("tol", [float("nan"), -1.0, 0.0, float("inf")])
+def test_bad_tolerance_is_refused(tol):
+    with pytest.raises(ValueError, match="tol = "):
+        solve(G.rock_paper_scissors(), 0.1, tol=tol)
+    with pytest.raises(ValueError, match="tol = "):
+        solve(G.rock_paper_scissors(), 0.0, tol=tol)

@@ -1,0 +1,7 @@
+"""``python -m prefgame`` = the ``prefgame`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
