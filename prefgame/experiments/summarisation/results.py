@@ -177,6 +177,13 @@ def summarise(cfg: ExperimentConfig, work: Path, rule: dict) -> dict:
            "rule_tau": rule,
            "sft": {k: sft[k] for k in ("covered", "invented", "data_covered", "data_invented",
                                        "q", "data_q", "repeated", "data_repeated")}}
+    runs = sorted((work / "align").glob("*/*/*/run.json"))
+    out["timing"] = {
+        "sft_min": round(sft["time_s"] / 60, 2),
+        **{f"{k}_min": round(P.read_json(work / f"{k}.json")["time_s"] / 60, 2)
+           for k in ("pm", "rm") if (work / f"{k}.json").exists()},
+        "alignment_runs": len(runs),
+        "alignment_process_min": round(sum(P.read_json(r)["time_s"] for r in runs) / 60, 1)}
     if "learned" in cfg.arms:
         out.update(gate_results(cfg, work))
     out["arms"] = {arm: arm_results(cfg, work, arm, rule) for arm in cfg.arms}
