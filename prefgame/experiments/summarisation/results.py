@@ -81,7 +81,7 @@ def _table(cfg, scores: _Scores, runs: dict, sft: list, rng) -> dict:
         lo_, hi_ = S.percentile_ci(reps)
         vs[m] = {"mean": float(w.mean()), "ci": [lo_, hi_],
                  "kl": float(np.mean([r[2] for r in runs[m]])), "seeds": len(runs[m])}
-    r4 = lambda a: np.round(a, 4).tolist()  # noqa: E731
+    r4 = lambda a: np.round(a, 4).tolist()
     return {"methods": ms, "mean": r4(mean), "ci_low": r4(lo), "ci_high": r4(hi),
             "std": r4(std), "vs_sft": vs}
 
