@@ -114,7 +114,9 @@ def learner_entry(game: PreferenceGame, tau: float, name: str, *, star: np.ndarr
     ``average_max_abs_diff``, ``average_duality_gap`` (both against the target), ``steps_to_target``
     (first step each iterate was within ``target_tol``, or None), ``stopped``, ``guarantee``,
     ``rate`` (the claim), ``fitted_rate`` (:func:`fit_rate` of the promised iterate's curve:
-    the contraction factor per step for "last", the power-law exponent for "average"), ``eta``,
+    the distance contraction factor ρ per step for "last", the power-law exponent for "average"),
+    for last-iterate learners ``claimed_kl_factor`` (the theorem's factor on KL(π*‖π_t), which
+    is quadratic in the distance, so it is to be compared with ρ²), ``eta``,
     ``source``, and with ``curve=True`` the distance curve (about 200 log-spaced points).
     """
     if name not in LEARNERS:
@@ -162,6 +164,8 @@ def learner_entry(game: PreferenceGame, tau: float, name: str, *, star: np.ndarr
                        steps_to_target=first,
                        fitted_rate=fit_rate(ts_a, dl_a if spec.guarantee == "last" else da_a,
                                             "linear" if spec.guarantee == "last" else "power"))
+    if spec.claimed_factor is not None:
+        out["claimed_kl_factor"] = float(spec.claimed_factor(out["eta"], tau))
     if curve:
         k = _log_grid(ts_a)
         out["curve"] = {"steps": ts_a[k].tolist(), "last": dl_a[k].tolist(), "average": da_a[k].tolist()}

@@ -29,7 +29,8 @@ class LearnerSpec:
         name: the CLI name.  function: the learner.  regularised: True → it takes τ and targets
         π*_τ; False → it ignores τ and targets the τ = 0 LP solution.  guarantee: "last" or
         "average" (the iterate the theory promises converges).  rate: the claimed rate, in words.
-        source: the paper (arXiv link).
+        source: the paper (arXiv link).  claimed_factor: (η, τ) ↦ the per-step factor the
+        theorem puts on KL(π*‖π_t) (last-iterate learners; None otherwise).
     """
 
     name: str
@@ -38,6 +39,7 @@ class LearnerSpec:
     guarantee: str
     rate: str
     source: str
+    claimed_factor: Callable[[float, float], float] | None = None
 
     def run(self, game, tau: float, **kw) -> Trajectory:
         return self.function(game, tau, **kw) if self.regularised else self.function(game, **kw)
@@ -49,13 +51,13 @@ class LearnerSpec:
 
 LEARNERS: dict[str, LearnerSpec] = {s.name: s for s in (
     LearnerSpec("mmd", mmd, True, "last", "KL(π*‖π_{t+1}) ≤ (1+ητ)^{-t} KL(π*‖π_1), η ≤ τ/L²",
-                "Sokota et al. 2023, https://arxiv.org/abs/2206.05825"),
+                "Sokota et al. 2023, https://arxiv.org/abs/2206.05825", lambda eta, tau: 1 / (1 + eta * tau)),
     LearnerSpec("omwu", omwu, True, "last", "KL(π*‖π_t) ≤ 2(1−ητ)^t KL(π*‖π_0), η ≤ min(1/(2τ+2L), 1/(4L))",
-                "Cen, Wei & Chi 2021, https://arxiv.org/abs/2105.15186"),
+                "Cen, Wei & Chi 2021, https://arxiv.org/abs/2105.15186", lambda eta, tau: 1 - eta * tau),
     LearnerSpec("extragradient", extragradient, True, "last", "KL(π*‖π_t) ≤ (1−ητ)^t KL(π*‖π_0), η ≤ 1/(τ+L)",
-                "Zhou, Fazel & Du 2025 (EGPO), https://arxiv.org/abs/2503.08942"),
+                "Zhou, Fazel & Du 2025 (EGPO), https://arxiv.org/abs/2503.08942", lambda eta, tau: 1 - eta * tau),
     LearnerSpec("inpo", inpo, True, "last", "KL(π*‖π_{t+1}) ≤ (1−ητ)^t KL(π*‖π_1), η ≤ τ/(L²+τ²)",
-                "Zhang et al. 2024, https://arxiv.org/abs/2407.00617"),
+                "Zhang et al. 2024, https://arxiv.org/abs/2407.00617", lambda eta, tau: 1 - eta * tau),
     LearnerSpec("sppo", sppo, False, "average", "gap_0(π̄_T) ≤ 2D/(ηT) + η/4 = O(1/√T) at η = √(8D/T)",
                 "Wu et al. 2024, https://arxiv.org/abs/2405.00675"),
     LearnerSpec("dno", dno, False, "average", "as SPPO with η_DNO = 1/η_SPPO (the same map)",
