@@ -1,4 +1,5 @@
 """Executable checks of magnetic mirror descent (Sokota et al. 2023) — post_paper_learners.md §1."""
+# ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
 import pytest
@@ -71,7 +72,7 @@ def test_c_kl_bound_and_rate_on_random_games():
 def test_c_rate_against_step_size_and_tau(tau):
     """Sweep η ∈ {¼, ½, 1}·τ/L²: the measured KL factor ρ² is below the claim 1/(1+ητ) and
     decreases with η (larger steps, faster)."""
-    P, mu, _, rng = GAMES[3]
+    P, mu, _, _ = GAMES[3]
     star = solve_pi(P, mu, tau)
     eta0 = tau / payoff_scale(P) ** 2
     rhos = []

@@ -1,4 +1,5 @@
 """Executable checks of SPO (Swamy et al. 2024) in its exact FTRL form — post_paper_learners.md §6."""
+# ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
 from _proof_helpers import games, random_policy, softmax

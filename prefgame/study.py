@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from . import games as G
-from .equilibrium import solve as G_solve
 from .dynamics import (
     ipo_md,
     nash_md_pg,
@@ -43,6 +42,7 @@ from .dynamics import (
     self_play_pg,
 )
 from .dynamics.registry import LEARNERS
+from .equilibrium import solve as G_solve
 from .equivalence import TARGET_TOL, equivalence_study, learner_entry, method_entry
 from .files import atomic_write
 
@@ -166,8 +166,8 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
         rows = [p for p in parts if p["tau"] == tau]
         if not rows:
             continue
-        lines += [f"### τ = {tau:g}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
-                  "(– = not within the cap)", "", hdr, "|---|" + "---|" * len(names)]
+        lines += [(f"### τ = {tau:g}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
+                   "(– = not within the cap)"), "", hdr, "|---|" + "---|" * len(names)]
         for p in rows:
             lines.append(f"| {p['label']} | " + " | ".join(_steps_cell(p["learners"][n]) for n in names) + " |")
         lines += ["", f"### τ = {tau:g}: max-abs distance to the target at the end, last / average iterate",
@@ -176,10 +176,10 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
             cells = [f"{_fmt(p['learners'][n]['target_max_abs_diff'])} / "
                      f"{_fmt(p['learners'][n]['average_max_abs_diff'])}" for n in names]
             lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
-        lines += ["", f"### τ = {tau:g}: fitted rate of the promised iterate — last-iterate learners: "
-                  "ρ², ρ the fitted contraction factor of the distance per step, next to the theorem's "
-                  "factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ claim is the check); "
-                  "average-iterate learners: exponent p of distance ∝ tᵖ over the last decade", "",
+        lines += ["", (f"### τ = {tau:g}: fitted rate of the promised iterate — last-iterate learners: "
+                       "ρ², ρ the fitted contraction factor of the distance per step, next to the theorem's "
+                       "factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ claim is the check); "
+                       "average-iterate learners: exponent p of distance ∝ tᵖ over the last decade"), "",
                   hdr, "|---|" + "---|" * len(names)]
         for p in rows:
             cells = []

@@ -132,21 +132,32 @@ def test_bad_input_names_the_problem(call, needle):
         call(G.rock_paper_scissors())
 
 
-def test_study_part_has_the_comparison_and_the_figure(tmp_path):
+def test_study_comparison_report_and_figure(tmp_path):
+    """The study's learner comparison on one game: the promised iterates reach π*_τ, the τ-free
+    learners are reused across τ (same entry, τ-dependent fields recomputed), the report has the
+    tables and the figure draws (``run_study`` itself is exercised in tests/test_study.py)."""
     from prefgame.figures import fig_learner_distances, save_figure
-    from prefgame.study import run_study
+    from prefgame.study import _learner_sections, run_learners, start_policy
 
-    run_study(tmp_path, taus=[1.0], games=["three_raters"], figures=False, progress=False)
-    part = json.loads((tmp_path / "parts" / "three_raters__tau1.json").read_text())
-    star = solve(G.three_rater_types(0.1), 1.0).policy
-    for m in LAST:
-        e = part["learners"][m]
-        assert e["converged"] and np.max(np.abs(np.array(e["policy"]) - star)) <= 1e-8
-        assert e["curve"]["last"][-1] <= 1e-8 and e["curve"]["steps"][-1] == e["steps"]
-    for m in ("sppo", "dno", "spo"):
-        assert part["learners"][m]["target"] == "tau=0 LP" and len(part["learners"][m]["curve"]["steps"]) > 50
-    report = (tmp_path / "report.md").read_text()
-    assert "post-paper learners" in report and "| three_raters |" in report
-    fig = fig_learner_distances("three_raters", [part])
+    g = G.three_rater_types(0.1)
+    init = start_policy(3, 0)
+    parts = []
+    for tau in (0.3, 1.0):
+        star = np.asarray(solve(g, tau).policy)
+        learners = run_learners(g, tau, init, star)
+        for m in LAST:
+            e = learners[m]
+            assert e["converged"] and np.max(np.abs(np.array(e["policy"]) - star)) <= 1e-8
+            assert e["curve"]["last"][-1] <= 1e-8 and e["curve"]["steps"][-1] == e["steps"]
+        for m in ("sppo", "dno", "spo"):
+            e = learners[m]
+            assert e["target"] == "tau=0 LP" and len(e["curve"]["steps"]) > 50
+            assert e["max_abs_diff"] == pytest.approx(np.max(np.abs(np.array(e["policy"]) - star)))
+        parts.append({"label": "three_raters", "tau": tau, "learners": learners})
+    assert parts[0]["learners"]["spo"]["policy"] == parts[1]["learners"]["spo"]["policy"]
+    assert parts[0]["learners"]["spo"]["max_abs_diff"] != parts[1]["learners"]["spo"]["max_abs_diff"]
+    text = "\n".join(_learner_sections(parts, [0.3, 1.0]))
+    assert "post-paper learners" in text and text.count("| three_raters |") == 6
+    fig = fig_learner_distances("three_raters", parts)
     paths = save_figure(fig, tmp_path / "learners_three_raters")
     assert paths[0].stat().st_size > 10_000

@@ -62,12 +62,9 @@ from ._common import Trajectory
 from .extragradient import extragradient, extragradient_step
 from .inpo import inpo, inpo_step
 from .magnetic_mirror_descent import mmd, mmd_step
-from .optimistic import omwu, omwu_step
-from .registry import LEARNERS, LearnerSpec
-from .self_play_hedge import dno, hedge_step, sppo
-from .spo import spo, spo_bound, spo_step
 from .mirror_descent import omd_step, online_mirror_descent
 from .nash_md import nash_md, nash_md_bound, nash_md_fixed_point, nash_md_step
+from .optimistic import omwu, omwu_step
 from .pairwise import (
                        LOSS_DERIVATIVES,
                        expected_gradient,
@@ -92,6 +89,9 @@ from .policy_gradient import (
                        rlhf_policy,
                        self_play_pg,
 )
+from .registry import LEARNERS, LearnerSpec
+from .self_play_hedge import dno, hedge_step, sppo
+from .spo import spo, spo_bound, spo_step
 
 __all__ = [
                        "LEARNERS",
@@ -99,24 +99,18 @@ __all__ = [
                        "LearnerSpec",
                        "Trajectory",
                        "dno",
+                       "expected_gradient",
+                       "expected_loss",
                        "extragradient",
                        "extragradient_step",
+                       "fit_bradley_terry",
                        "hedge_step",
                        "inpo",
                        "inpo_step",
-                       "mmd",
-                       "mmd_step",
-                       "omwu",
-                       "omwu_step",
-                       "spo",
-                       "spo_bound",
-                       "spo_step",
-                       "sppo",
-                       "expected_gradient",
-                       "expected_loss",
-                       "fit_bradley_terry",
                        "ipo_md",
                        "ipo_md_mixture",
+                       "mmd",
+                       "mmd_step",
                        "nash_md",
                        "nash_md_bound",
                        "nash_md_fixed_point",
@@ -129,6 +123,8 @@ __all__ = [
                        "offline_ipo_optimum",
                        "offline_slic",
                        "omd_step",
+                       "omwu",
+                       "omwu_step",
                        "online_dpo",
                        "online_ipo",
                        "online_mirror_descent",
@@ -137,4 +133,8 @@ __all__ = [
                        "rlhf",
                        "rlhf_policy",
                        "self_play_pg",
+                       "spo",
+                       "spo_bound",
+                       "spo_step",
+                       "sppo",
 ]
