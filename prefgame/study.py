@@ -6,7 +6,7 @@ online DPO, RLHF) plus offline IPO / DPO, online SLiC, self-play PG, Nash-MD-PG(
 descent and IPO-MD at a second β, all in their exact-expectation flavour from the same seeded
 starting policy, and writes
 
-* ``DIR/parts/<game>__tau<τ>.json`` — one file per (game, τ), written atomically as soon as it is
+* ``DIR/parts/<game>__tau<repr(τ)>.json`` — one file per (game, exact τ), verified on load, written atomically as soon as it is
   done; a rerun skips the parts already there (``--force`` recomputes);
 * ``DIR/figures/*.png|svg``        — the figures of :mod:`prefgame.figures`;
 * ``DIR/report.md``                — tables of every method's duality gap and max-abs distance to
@@ -23,8 +23,10 @@ per τ).  The τ-free learners (SPPO, DNO, SPO) are run once per game and reused
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,8 +48,8 @@ from .equilibrium import solve as G_solve
 from .equivalence import TARGET_TOL, equivalence_study, learner_entry, method_entry
 from .files import atomic_write
 
-__all__ = ["EXTRA_METHODS", "LEARNER_STEPS", "STUDY_GAMES", "run_learners", "run_study", "run_unit",
-           "write_report"]
+__all__ = ["EXTRA_METHODS", "LEARNER_STEPS", "STUDY_GAMES", "game_fingerprint", "load_part", "part_path",
+           "run_learners", "run_study", "run_unit", "write_report"]
 
 #: (label, constructor) of the games in the study.
 STUDY_GAMES: dict[str, Callable[[], G.PreferenceGame]] = {
@@ -131,6 +133,12 @@ def run_unit(game: G.PreferenceGame, tau: float, *, seed: int = 0, max_steps: in
     return out
 
 
+def _tau_str(tau: float) -> str:
+    """τ as ``:g`` when that is exact, else its full ``repr`` (0.1 vs 0.1000001 stay apart)."""
+    short = f"{tau:g}"
+    return short if float(short) == tau else repr(float(tau))
+
+
 def _fmt(x: float) -> str:
     return f"{x:.2e}" if x != 0 else "0"
 
@@ -166,17 +174,17 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
         rows = [p for p in parts if p["tau"] == tau]
         if not rows:
             continue
-        lines += [(f"### τ = {tau:g}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
+        lines += [(f"### τ = {_tau_str(tau)}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
                    "(– = not within the cap)"), "", hdr, "|---|" + "---|" * len(names)]
         for p in rows:
             lines.append(f"| {p['label']} | " + " | ".join(_steps_cell(p["learners"][n]) for n in names) + " |")
-        lines += ["", f"### τ = {tau:g}: max-abs distance to the target at the end, last / average iterate",
+        lines += ["", f"### τ = {_tau_str(tau)}: max-abs distance to the target at the end, last / average iterate",
                   "", hdr, "|---|" + "---|" * len(names)]
         for p in rows:
             cells = [f"{_fmt(p['learners'][n]['target_max_abs_diff'])} / "
                      f"{_fmt(p['learners'][n]['average_max_abs_diff'])}" for n in names]
             lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
-        lines += ["", (f"### τ = {tau:g}: fitted rate of the promised iterate — last-iterate learners: "
+        lines += ["", (f"### τ = {_tau_str(tau)}: fitted rate of the promised iterate — last-iterate learners: "
                        "ρ², ρ the fitted contraction factor of the distance per step, next to the theorem's "
                        "factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ claim is the check); "
                        "average-iterate learners: exponent p of distance ∝ tᵖ over the last decade"), "",
@@ -222,7 +230,7 @@ def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], 
         rows = [p for p in parts if p["tau"] == tau]
         if not rows:
             continue
-        lines += [f"## Summary, τ = {tau:g}: max |π_T − π*_τ|", ""]
+        lines += [f"## Summary, τ = {_tau_str(tau)}: max |π_T − π*_τ|", ""]
         lines += ["| game | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
         for p in rows:
             cells = [_fmt(p[m]["max_abs_diff"]) if m in p else _fmt(p["extra_methods"][m]["max_abs_diff"])
@@ -231,7 +239,7 @@ def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], 
         lines.append("")
     lines += ["## Per game", ""]
     for p in parts:
-        lines += [f"### {p['label']} (n = {p['n']}), τ = {p['tau']:g}", ""]
+        lines += [f"### {p['label']} (n = {p['n']}), τ = {_tau_str(p['tau'])}", ""]
         lines += ["| method | gap | max\\|π−π*\\| | steps | converged |", "|---|---|---|---|---|"]
         for m in ["exact", *MAIN_ORDER]:
             e = p[m]
@@ -258,6 +266,48 @@ def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], 
     return path
 
 
+def part_path(out_dir: Path, name: str, tau: float) -> Path:
+    """``parts/<game>__tau<repr(τ)>.json``: the exact τ (``repr`` round-trips a float), so that
+    τ = 0.1 and τ = 0.1000001 never share a file."""
+    return Path(out_dir) / "parts" / f"{name}__tau{float(tau)!r}.json"
+
+
+def game_fingerprint(game: G.PreferenceGame) -> str:
+    """sha256 of the game's P, μ and ρ (float64 bytes): a part is reused only for the same game."""
+    h = hashlib.sha256()
+    for a in (game.P, game.mu, game.rho):
+        if a is not None:
+            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict | None:
+    """The finished part at ``path`` if it is for this game (label and fingerprint) and exactly this
+    τ; ``None`` if there is none or it was computed for other parameters (it is then recomputed).
+
+    A part that cannot be read (not a JSON object, a directory, bad bytes) is a ``ValueError``
+    naming the file and suggesting ``--force``.
+    """
+    if not path.exists():
+        return None
+    hint = "delete it or rerun with --force"
+    if not path.is_file():
+        raise ValueError(f"{path}: study part is not a file; {hint}")
+    try:
+        part = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: corrupt study part ({exc}); {hint}") from None
+    if not isinstance(part, dict) or not {"tau", "label", "exact"} <= set(part):
+        raise ValueError(f"{path}: corrupt study part (not a finished part: keys tau, label, exact "
+                         f"missing); {hint}")
+    if part["label"] != name or part["tau"] != tau:
+        return None
+    fp = part.get("game_fingerprint")
+    if fp is not None and fp != game_fingerprint(game):
+        return None  # the game's parameters changed since: recompute
+    return part
+
+
 def run_study(out_dir: str | os.PathLike = "results", *, taus=(0.1, 1.0), games=None, force: bool = False,
               figures: bool = True, max_steps: int = 200_000, progress: bool = True) -> Path:
     """Run every (game, τ) part not already on disk, the figures, and the report; returns its path."""
@@ -274,6 +324,11 @@ def run_study(out_dir: str | os.PathLike = "results", *, taus=(0.1, 1.0), games=
     for t in taus:
         if not (np.isfinite(t) and t > 0):
             raise ValueError(f"tau = {t}, must be a finite number > 0")
+    for what, seq in (("game", names), ("tau", taus)):
+        repeated = sorted({repr(x) if what == "tau" else x for x in seq if seq.count(x) > 1})
+        if repeated:
+            print(f"prefgame study: note: repeated {what} {', '.join(repeated)} run once", file=sys.stderr)
+    names, taus = list(dict.fromkeys(names)), list(dict.fromkeys(taus))
     units = [(n, t) for t in taus for n in names]
     fig_names = list(FIGURES) if figures else []
     labels = list(dict.fromkeys(names))
@@ -282,12 +337,14 @@ def run_study(out_dir: str | os.PathLike = "results", *, taus=(0.1, 1.0), games=
     bar = tqdm(total=len(units) + len(fig_names) + n_learner_figs, desc="prefgame study", unit="part",
                disable=not progress)
     for k, (name, tau) in enumerate(units):
-        path = out_dir / "parts" / f"{name}__tau{tau:g}.json"
-        bar.set_postfix_str(f"{name} τ={tau:g}")
-        part = json.loads(path.read_text()) if path.exists() and not force else None
+        path = part_path(out_dir, name, tau)
+        bar.set_postfix_str(f"{name} τ={tau!r}")
+        game = STUDY_GAMES[name]()
+        part = None if force else load_part(path, name, tau, game)
         if part is None or "learners" not in part:  # missing, forced, or written before the learners
-            part = run_unit(STUDY_GAMES[name](), tau, max_steps=max_steps)
+            part = run_unit(game, tau, max_steps=max_steps)
             part["label"] = name
+            part["game_fingerprint"] = game_fingerprint(game)
             atomic_write(path, json.dumps(part))
         parts.append(part)
         write_report(out_dir, parts, taus=taus, figures=[],

@@ -15,7 +15,7 @@ def test_study_writes_parts_and_report_then_resumes(tmp_path, capsys, monkeypatc
     assert rc == 0
     report = (out / "report.md").read_text()
     assert "| three_raters |" in report and "Incomplete" not in report
-    part = json.loads((out / "parts" / "three_raters__tau1.json").read_text())
+    part = json.loads((out / "parts" / "three_raters__tau1.0.json").read_text())
     assert part["online_ipo"]["max_abs_diff"] <= 1e-8
     assert part["nash_md"]["max_abs_diff"] <= 1e-6
     assert part["rlhf"]["max_abs_diff"] > 1e-3
@@ -42,8 +42,8 @@ def test_interrupting_the_study_keeps_what_is_finished(tmp_path, monkeypatch):
     monkeypatch.setattr(S, "run_unit", flaky)
     with pytest.raises(KeyboardInterrupt):
         S.run_study(tmp_path, taus=[1.0], games=["rps", "dice"], figures=False, progress=False)
-    assert (tmp_path / "parts" / "rps__tau1.json").exists()
-    assert not (tmp_path / "parts" / "dice__tau1.json").exists()
+    assert (tmp_path / "parts" / "rps__tau1.0.json").exists()
+    assert not (tmp_path / "parts" / "dice__tau1.0.json").exists()
     assert "Incomplete: 1 part" in (tmp_path / "report.md").read_text()
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no temporary files left
 
@@ -63,3 +63,53 @@ def test_errors_exit_2(tmp_path, capsys, argv, needle):
     rc = main(argv + ["--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and needle in err and err.count("\n") == 1
+
+
+def test_close_taus_get_their_own_parts_and_repeats_run_once(tmp_path, capsys, monkeypatch):
+    """τ = 0.1 and 0.1000001 must not share a part (they did with ``{tau:g}`` names)."""
+    calls, reports = [], []
+    monkeypatch.setattr(S, "run_unit", lambda game, tau, **k: calls.append(tau) or _fake_part(tau))
+    monkeypatch.setattr(S, "write_report", lambda out, parts, taus, **k: reports.append(list(taus)) or out)
+    rc = main(["study", "--out", str(tmp_path), "--tau", "0.1", "0.1000001", "0.1", "--games", "rps", "rps",
+               "--no-figures", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0 and calls == [0.1, 0.1000001]
+    assert "repeated game rps" in err and "repeated tau 0.1 " in err
+    assert json.loads(S.part_path(tmp_path, "rps", 0.1000001).read_text())["tau"] == 0.1000001
+    assert reports[-1] == [0.1, 0.1000001]
+    assert S._tau_str(0.1000001) == "0.1000001" and S._tau_str(0.1) == "0.1" and S._tau_str(1.0) == "1"
+
+
+def _fake_part(tau):
+    e = {"policy": [1 / 3] * 3, "duality_gap": 0.0, "max_abs_diff": 0.0, "steps": 1, "converged": True,
+         "kl": 0.0, "kl_bound": 1.0, "target": 1e-6}
+    return {"tau": tau, "n": 3, "beta": 0.125, "exact": {"policy": [1 / 3] * 3, "duality_gap": 0.0},
+            "online_ipo": e, "nash_md": e, "learners": {}}
+
+
+def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(S, "run_unit", lambda game, tau, **k: calls.append(tau) or _fake_part(tau))
+    path = S.part_path(tmp_path, "rps", 0.5)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**_fake_part(0.5000001), "label": "rps"}))  # wrong τ inside
+    assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) is None
+    part = {**_fake_part(0.5), "label": "rps", "game_fingerprint": "0" * 64}  # other game parameters
+    path.write_text(json.dumps(part))
+    assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) is None
+    part["game_fingerprint"] = S.game_fingerprint(S.STUDY_GAMES["rps"]())
+    path.write_text(json.dumps(part))
+    assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) == part
+
+
+@pytest.mark.parametrize("content", ["{}", "{", "[1, 2]", None])
+def test_a_corrupt_part_is_one_line_naming_the_file(tmp_path, capsys, content):
+    path = S.part_path(tmp_path, "rps", 1.0)
+    if content is None:
+        path.mkdir(parents=True)
+    else:
+        path.parent.mkdir(parents=True)
+        path.write_text(content)
+    rc = main(["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and str(path) in err and "--force" in err
