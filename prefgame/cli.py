@@ -1,14 +1,19 @@
 """The ``prefgame`` command line.
 
-Each subcommand is a pair ``add_<name>(subparsers)`` / ``run_<name>(args) -> int``.  User errors
-(bad files, invalid matrices, bad options) exit with status 2 and one line on stderr naming the
-problem; no traceback.
+Each subcommand is a pair ``add_<name>(subparsers)`` / ``run_<name>(args) -> int``.
+
+Error contract (README, "Error contract"): exit 0 success, 1 "did not converge" (``solve`` only),
+2 bad input or unusable output location, with one line on stderr naming the file, field or value;
+no traceback unless ``--debug`` or ``PREFGAME_DEBUG=1``.  Output folders are checked before any
+work; inputs needing more memory than the machine has are refused up front with the estimate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -30,17 +35,77 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse_kv(items: Sequence[str] | None) -> dict:
-    """``--param eps=0.2 --param n=5`` → {"eps": 0.2, "n": 5}."""
+    """``--param eps=0.2 --param n=5`` → {"eps": 0.2, "n": 5}; non-finite numbers are refused."""
     out = {}
     for item in items or []:
         if "=" not in item:
             raise UserError(f"--param {item!r}: expected NAME=VALUE")
         k, v = item.split("=", 1)
         try:
-            out[k] = json.loads(v)
+            val = json.loads(v)
         except json.JSONDecodeError:
-            out[k] = v
+            val = v
+        if isinstance(val, float) and not math.isfinite(val):
+            raise UserError(f"--param {k}={v}: value is not a finite number")
+        out[k] = val
     return out
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable), or the physical memory if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+#: The solver and the learners hold about this many n×n float64 arrays at once.
+ARRAYS_PER_GAME = 8
+
+
+def check_memory(n: int, contexts: int = 1, *, what: str) -> None:
+    """Refuse (UserError) a game of n actions whose working set 8 · ARRAYS_PER_GAME · c n² bytes
+    exceeds the memory available."""
+    need = 8 * ARRAYS_PER_GAME * contexts * n * n
+    have = available_memory()
+    if need > have:
+        raise UserError(f"{what}: n = {n} needs about {need / 2**30:.1f} GiB "
+                        f"({ARRAYS_PER_GAME} arrays of {contexts}×{n}×{n} float64), "
+                        f"{have / 2**30:.1f} GiB available")
+
+
+def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> None:
+    """An output folder must be a folder (or creatable) and writable: checked before any work."""
+    p = os.path.abspath(path)
+    if os.path.exists(p) and not os.path.isdir(p):
+        raise UserError(f"{option} {path}: is a file, expected a folder")
+    probe = p
+    while not os.path.exists(probe):  # the nearest existing ancestor must let us create it
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise UserError(f"{option} {path}: {probe} is a file, cannot create a folder under it")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: {probe} is not writable")
+
+
+def dumps(obj) -> str:
+    """One line of strict JSON: NaN and ±inf become null (bare NaN is not JSON)."""
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+    return json.dumps(clean(obj), allow_nan=False)
 
 
 def add_game_options(p: argparse.ArgumentParser) -> None:
@@ -58,12 +123,24 @@ def game_from_args(args: argparse.Namespace) -> G.PreferenceGame:
     try:
         if args.game is not None:
             kwargs = _parse_kv(args.param)
+            n = kwargs.get("n")
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                check_memory(n, what=f"--game {args.game} --param n={n}")
+            params = " ".join(f"--param {k}={v}" for k, v in kwargs.items())
             try:
                 game = G.make_game(args.game, **kwargs)
             except TypeError as exc:
                 raise UserError(f"--game {args.game}: bad --param ({exc})") from None
+            except (ValueError, OverflowError) as exc:
+                if args.game not in G.BUILTIN_GAMES:
+                    raise UserError(str(exc)) from None
+                raise UserError(f"--game {args.game} {params}: {exc}") from None
             if args.mu is not None:
-                game = game.with_mu(G.load_policy(args.mu))
+                mu = G.load_policy(args.mu)
+                try:
+                    game = game.with_mu(mu)
+                except ValueError as exc:
+                    raise UserError(f"--mu {args.mu}: {exc}") from None
             return game
         if args.param:
             raise UserError("--param applies to --game, not --matrix")
@@ -107,6 +184,7 @@ def add_solve(sub) -> None:
 
 def run_solve(args: argparse.Namespace) -> int:
     game = game_from_args(args)
+    check_memory(game.n_actions, game.n_contexts if game.batched else 1, what="the game")
     res = solve(game, args.tau, tol=args.tol)
     out = {
         "policy": np.asarray(res.policy).tolist(),
@@ -118,7 +196,7 @@ def run_solve(args: argparse.Namespace) -> int:
         "converged": bool(res.converged),
     }
     if args.json:
-        print(json.dumps(out))
+        print(dumps(out))
     else:
         names = game.actions or tuple(str(i) for i in range(game.n_actions))
         print(f"{game.name}: n = {game.n_actions}, tau = {args.tau:g}")
@@ -154,13 +232,23 @@ def _positive_tau(value: str) -> float:
     return tau
 
 
+def _seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed = {value!r}, must be an integer >= 0") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"seed = {value}, must be an integer >= 0")
+    return seed
+
+
 def add_equivalence(sub) -> None:
     p = sub.add_parser("equivalence",
                        help="online IPO = Nash-MD: run the exact solver and the learners to convergence")
     add_game_options(p)
     p.add_argument("--tau", type=_positive_tau, required=True, help="KL strength τ > 0")
     p.add_argument("--beta", type=_beta, default=0.25, help="IPO-MD mixture weight β in [0, 1) (default 0.25)")
-    p.add_argument("--init-seed", type=int, default=None,
+    p.add_argument("--init-seed", type=_seed, default=None,
                    help="start every learner from a random policy (Dirichlet(1), this seed) instead of μ")
     p.add_argument("--max-steps", type=int, default=1_000_000, help="cap on each learner's steps")
     p.add_argument("--methods", nargs="+", metavar="NAME", default=[],
@@ -178,6 +266,7 @@ def run_equivalence(args: argparse.Namespace) -> int:
             raise UserError(f"--methods {m}: unknown method; known: {' '.join(LEARNER_METHODS)}")
     methods = list(dict.fromkeys(args.methods))
     game = game_from_args(args)
+    check_memory(game.n_actions, game.n_contexts if game.batched else 1, what="the game")
     if args.max_steps < 1:
         raise UserError(f"--max-steps {args.max_steps}: must be >= 1")
     init = None
@@ -192,14 +281,14 @@ def run_equivalence(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps(out))
+        print(dumps(out))
         return 0
     print(f"{game.name}: n = {game.n_actions}, tau = {args.tau:g}, beta = {args.beta:g}")
-    print(f"  {'method':<11s} {'duality gap':>12s} {'max|pi - pi*|':>14s} {'steps':>8s}  converged")
+    print(f"  {'method':<11s} {'duality gap':>12s} {'max|pi - pi*|':>14s} {'steps':>8s}  {'stopped':<15s} at pi*")
     for m in METHODS:
         e = out[m]
         print(f"  {m:<11s} {e['duality_gap']:12.3e} {e['max_abs_diff']:14.3e} {e['steps']:8d}  "
-              f"{'yes' if e['converged'] else 'NO'}")
+              f"{e.get('stopped', '-'):<15s} {'yes' if e['at_equilibrium'] else 'NO'}")
     nm = out["nash_md"]
     within = "within" if nm["converged"] else "NOT within"
     print(f"Nash-MD (eta_t = 2/(tau(t+2))): {within} {nm['target']:g} after {nm['steps']} steps, "
@@ -237,6 +326,7 @@ def add_figures(sub) -> None:
 def run_figures(args: argparse.Namespace) -> int:
     from .figures import make_figures
 
+    check_output_dir(args.out)
     try:
         paths = make_figures(args.out, args.only, progress=lambda n: print(f"  drew {n}", file=sys.stderr))
     except ValueError as exc:
@@ -264,6 +354,7 @@ def add_study(sub) -> None:
 def run_study_cmd(args: argparse.Namespace) -> int:
     from .study import run_study
 
+    check_output_dir(args.out)
     try:
         path = run_study(args.out, taus=args.tau, games=args.games, force=args.force,
                          figures=not args.no_figures, progress=not args.quiet)
@@ -307,23 +398,58 @@ COMMANDS.append(add_explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="prefgame", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="prefgame", description=__doc__.splitlines()[0],
+                     epilog="--debug (anywhere) or PREFGAME_DEBUG=1: show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in COMMANDS:
         add(sub)
     return parser
 
 
+def _debug(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("PREFGAME_DEBUG", "") not in ("", "0")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand under the error contract (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug(argv)
+    argv = [a for a in argv if a != "--debug"]
     try:
         args = build_parser().parse_args(argv)
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()
+        return code
     except UserError as exc:
-        print(f"prefgame: error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        print(f"prefgame: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `prefgame ... | head -1`: the reader left; not an error.  Point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("prefgame: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        if debug:
+            raise
+        print(f"prefgame: error: out of memory ({_one_line(exc)}); try a smaller input", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, ValueError, OverflowError) as exc:
+        if debug:
+            raise
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+        print(f"prefgame: error: {where}{msg} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -14,7 +14,11 @@ convergence (exact-expectation flavours) and measures each against π*_τ:
   rock–paper–scissors under uniform μ as the exception).
 
 Each method's entry has ``policy``, ``duality_gap`` (in the game at τ), ``max_abs_diff`` (max |π − π*_τ|),
-``steps``, ``converged`` and ``seconds``.
+``steps``, ``seconds``, ``at_equilibrium`` (max |π − π*_τ| ≤ :data:`AT_EQUILIBRIUM_TOL`) and, for the
+learners, ``stopped`` — why the run ended: "step below tol" (the iterate stopped moving, which
+is *not* the same as being at π*_τ: online DPO and RLHF stop far from it), "target reached" or
+"max_steps".  ``converged`` is kept for old readers and is **deprecated**: for the learners it
+means only that the run stopped before ``max_steps``; read ``stopped`` and ``at_equilibrium``.
 
 ``methods=(...)`` adds the post-paper learners of :data:`prefgame.dynamics.LEARNERS` (``mmd``,
 ``omwu``, ``extragradient``, ``inpo``, ``sppo``, ``dno``, ``spo``; derivations in
@@ -53,6 +57,8 @@ METHODS = ("exact", "nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf")
 LEARNER_METHODS = tuple(LEARNERS)
 #: "Reached the target" means max |π − π_target| ≤ this.
 TARGET_TOL = 1e-8
+#: ``at_equilibrium`` means max |π − π*_τ| ≤ this.
+AT_EQUILIBRIUM_TOL = 1e-6
 
 
 def _total_gap(game: PreferenceGame, pi: np.ndarray, tau: float) -> float:
@@ -62,10 +68,16 @@ def _total_gap(game: PreferenceGame, pi: np.ndarray, tau: float) -> float:
 
 
 def method_entry(game: PreferenceGame, tau: float, star: np.ndarray, pi: np.ndarray, **extra) -> dict:
-    """{"policy", "duality_gap", "max_abs_diff", **extra} for one method's policy."""
+    """{"policy", "duality_gap", "max_abs_diff", "at_equilibrium", **extra} for one method's policy."""
     pi = np.asarray(pi, dtype=np.float64)
+    d = float(np.max(np.abs(pi - star)))
     return {"policy": pi.tolist(), "duality_gap": _total_gap(game, pi, tau),
-            "max_abs_diff": float(np.max(np.abs(pi - star))), **extra}
+            "max_abs_diff": d, "at_equilibrium": bool(d <= AT_EQUILIBRIUM_TOL), **extra}
+
+
+def _stopped(run) -> str:
+    """Why a learner's run ended: its own step tolerance met, or the step cap."""
+    return "step below tol" if run.converged else "max_steps"
 
 
 def _timed(f: Callable):
@@ -210,6 +222,7 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
     T = run.iterations
     out["nash_md"] = method_entry(
         game, tau, star, run.policy, steps=T, converged=bool(run.converged), seconds=secs,
+        stopped="target reached" if run.converged else "max_steps",
         schedule="eta_t = 2/(tau (t+2))", target=nash_md_target,
         kl=float(np.max(kl(star, run.policy))), kl_bound=float(nash_md_bound(tau, T)))
     biased = []
@@ -223,23 +236,23 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
 
     run, secs = _timed(lambda: online_ipo(game, tau, steps=max_steps, tol=1e-12, init=init))
     out["online_ipo"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                                     converged=bool(run.converged), seconds=secs)
+                                     converged=bool(run.converged), stopped=_stopped(run), seconds=secs)
 
     run, secs = _timed(lambda: ipo_md(game, tau, beta, steps=max_steps, tol=1e-12, init=init))
     mix = ipo_md_mixture(run.policy, game.mu, beta)
     star_b = np.asarray(solve(game, tau / (1.0 - beta)).policy)
     out["ipo_md"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                                 converged=bool(run.converged), seconds=secs,
+                                 converged=bool(run.converged), stopped=_stopped(run), seconds=secs,
                                  mixture=mix.tolist(), mixture_tau=tau / (1.0 - beta),
                                  mixture_max_abs_diff=float(np.max(np.abs(mix - star_b))))
 
     run, secs = _timed(lambda: online_dpo(game, tau, steps=min(max_steps, 200_000), tol=1e-11, init=init))
     out["online_dpo"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                                     converged=bool(run.converged), seconds=secs)
+                                     converged=bool(run.converged), stopped=_stopped(run), seconds=secs)
 
     run, secs = _timed(lambda: rlhf(game, tau, steps=min(max_steps, 10_000), tol=1e-13, init=init))
     out["rlhf"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                               converged=bool(run.converged), seconds=secs,
+                               converged=bool(run.converged), stopped=_stopped(run), seconds=secs,
                                reward=np.asarray(run.extra["reward"]).tolist())
     lp = None
     for m in methods:

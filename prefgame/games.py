@@ -122,7 +122,8 @@ def validate_policy(pi, n: int | None = None, *, name: str = "mu", full_support:
     if arr.ndim < 1:
         raise ValueError(f"{name} must be a vector of probabilities, got a scalar")
     if n is not None and arr.shape[-1] != n:
-        raise ValueError(f"{name} has {arr.shape[-1]} entries but the game has {n} actions")
+        what = "contexts" if name == "rho" else "actions"
+        raise ValueError(f"{name} has {arr.shape[-1]} entries but the game has {n} {what}")
     bad = ~np.isfinite(arr)
     if bad.any():
         k = tuple(int(v) for v in np.argwhere(bad)[0])
@@ -184,6 +185,9 @@ class PreferenceGame:
                 raise ValueError(f"mu must have shape [{n}] or [{c}, {n}] for P of shape {P.shape}, got {mu.shape}")
             rho = np.full(c, 1.0 / c) if self.rho is None else self.rho
             rho = validate_policy(rho, c, name="rho", full_support=False)
+        if self.actions is not None and (isinstance(self.actions, (str, bytes))
+                                         or not isinstance(self.actions, (list, tuple))):
+            raise ValueError(f"actions = {self.actions!r}, must be a list of {n} names")
         if self.actions is not None and len(self.actions) != n:
             raise ValueError(f"{len(self.actions)} action names given for {n} actions")
         P.setflags(write=False)
@@ -457,8 +461,10 @@ def make_game(name: str, **kwargs) -> PreferenceGame:
 def load_matrix(path: str | os.PathLike) -> np.ndarray:
     """Load a preference matrix from ``.npy``, ``.csv`` or ``.json`` (key ``"P"`` or a bare list)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"{path}: no such file")
+    if not path.is_file():
+        raise ValueError(f"{path}: is a directory, expected a file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
@@ -505,13 +511,18 @@ def load_game(path: str | os.PathLike, mu_path: str | os.PathLike | None = None)
         if isinstance(data, dict):
             meta = {k: data[k] for k in ("mu", "rho", "name", "actions") if k in data}
     P = load_matrix(path)
-    if mu_path is not None:
-        meta["mu"] = load_policy(mu_path)
+    mu = load_policy(mu_path) if mu_path is not None else None
     try:
-        return PreferenceGame(P, meta.get("mu"), meta.get("rho"), meta.get("name", path.stem),
+        game = PreferenceGame(P, meta.get("mu") if mu is None else None, meta.get("rho"), meta.get("name", path.stem),
                               meta.get("actions"))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
+    if mu is None:
+        return game
+    try:  # a --mu file's errors name that file, not the matrix
+        return game.with_mu(mu)
+    except ValueError as exc:
+        raise ValueError(f"{mu_path}: {exc}") from None
 
 
 def save_game(game: PreferenceGame, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -551,6 +562,10 @@ def save_game(game: PreferenceGame, path: str | os.PathLike, *, overwrite: bool 
 
 
 def _read_json(path: Path):
+    if not path.exists():
+        raise ValueError(f"{path}: no such file")
+    if not path.is_file():
+        raise ValueError(f"{path}: is a directory, expected a .json file")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
