@@ -31,7 +31,7 @@ def two_ranks(tmp_path_factory):
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
          "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
          str(REPO / "tests" / "llm" / "ddp_worker.py"), str(out)],
-        capture_output=True, text=True, env=env, timeout=600, check=False)
+        capture_output=True, text=True, env=env, timeout=1800, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
 
