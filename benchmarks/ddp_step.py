@@ -32,8 +32,8 @@ sys.path.insert(0, str(HERE))
 def main(argv=None) -> int:
     import torch
     import torch.distributed as dist
-
     from online_step import MODEL_SIZES, _vocab_words
+
     from prefgame.llm import (
         OnlineConfig,
         OnlineTrainer,

@@ -15,7 +15,7 @@ import torch
 
 torch.set_num_threads(1)
 
-from prefgame.llm import (  # noqa: E402
+from prefgame.llm import (
     CallableJudge,
     OnlineConfig,
     OnlineTrainer,

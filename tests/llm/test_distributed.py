@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ddp_worker as W  # tests/llm/ddp_worker.py (pytest puts tests/llm on sys.path)
 import pytest
 import torch
-
-import ddp_worker as W  # tests/llm/ddp_worker.py (pytest puts tests/llm on sys.path)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,14 +6,12 @@ import json
 import pytest
 import torch
 
-from prefgame import losses as L
 from prefgame.llm import (
     Judge,
     OnlineConfig,
     OnlineTrainer,
     Policy,
     add_lora,
-    sequence_logprobs,
     tiny_gpt2,
     tiny_t5,
     token_logprobs,
@@ -365,8 +363,8 @@ def test_gradient_accumulation_in_train_on_is_exact(tok, prompts, tmp_path, meth
             continue
         seen = []
         tr.optimizer.optimizer.register_step_pre_hook(
-            lambda opt, args, kw: seen.append([q.grad.clone() if q.grad is not None else None
-                                               for q in params]))
+            lambda opt, args, kw, seen=seen, params=params: seen.append(
+                [q.grad.clone() if q.grad is not None else None for q in params]))
         tr.train_on(rollout)
         grads[micro] = seen[0]
     for micro in (4, 2, 1):
