@@ -7,8 +7,13 @@ that should notice it run there; a mutant is *killed* when they fail.
     python tools/mutants.py --list
 
 Prints one line per mutant (killed / SURVIVED / not applied) and a summary; the exit status is
-1 when a mutant survives that is not listed as equivalent.  The tests run with ``nice -n 19``
-on one thread (the machine is shared); a full run takes a few minutes per mutant at worst.
+1 when a mutant survives that is not listed as equivalent.
+
+By default every mutant's tests run in this one process (``pytest.main``): torch, transformers
+and accelerate are imported once and only ``prefgame`` and the test modules are re-imported
+from the mutated copy, so a mutant costs its tests, not the imports.  ``--fresh-process`` runs
+each mutant in its own ``pytest`` process instead (with a timeout).  Run it niced on a shared
+machine: ``nice -n 19 python tools/mutants.py``.
 """
 
 from __future__ import annotations
@@ -158,6 +163,11 @@ MUTANTS = [
     Mutant("sampler: top-p keeps one token too few", "prefgame/llm/sampling.py",
            "drop_sorted = probs.cumsum(-1) - probs >= top_p",
            "drop_sorted = probs.cumsum(-1) >= top_p", ("tests/llm/test_sampling.py",)),
+    # --- control: nothing changes, so the tests must pass (no false kills from re-imports) ----
+    Mutant("control: no change (must survive)", "prefgame/losses.py", "def ipo_loss(",
+           "def ipo_loss(", (*LOSS_TESTS, *_t("test_gradient_accumulation_in_train_on_is_exact",
+                                             "test_resume_after_kill_gives_identical_weights")),
+           equivalent="the control: the code is unchanged"),
 ]
 
 
@@ -191,11 +201,38 @@ def run(mutant: Mutant, work: Path, timeout: int) -> str:
         path.write_text(original)
 
 
+def run_in_process(mutant: Mutant, work: Path) -> str:
+    """Apply ``mutant`` in ``work``, re-import prefgame and the tests from there, run them."""
+    import contextlib
+    import io
+
+    import pytest
+
+    path = work / mutant.path
+    original = path.read_text()
+    if original.count(mutant.old) != 1:
+        return "not applied"
+    path.write_text(original.replace(mutant.old, mutant.new))
+    try:
+        for name in list(sys.modules):
+            if name == "prefgame" or name.startswith(("prefgame.", "test_", "conftest",
+                                                      "tests.", "ddp_worker")):
+                del sys.modules[name]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *mutant.tests])
+        return "killed" if code == 1 else "SURVIVED" if code == 0 else f"error (pytest exit {code})"
+    finally:
+        path.write_text(original)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", default="", help="only mutants whose name contains this")
     ap.add_argument("--list", action="store_true")
-    ap.add_argument("--timeout", type=int, default=900, help="seconds per mutant")
+    ap.add_argument("--timeout", type=int, default=900,
+                    help="seconds per mutant (--fresh-process only)")
+    ap.add_argument("--fresh-process", action="store_true",
+                    help="one pytest process per mutant (slower: imports torch every time)")
     args = ap.parse_args(argv)
     chosen = [m for m in MUTANTS if args.k.lower() in m.name.lower()]
     if args.list:
@@ -207,9 +244,16 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="prefgame-mutants-") as tmp:
         work = Path(tmp)
         _copy_repo(work)
+        if not args.fresh_process:
+            import torch
+
+            torch.set_num_threads(1)
+            os.chdir(work)
+            sys.path.insert(0, str(work))
         for m in chosen:
             t0 = time.perf_counter()
-            status = run(m, work, args.timeout)
+            status = run(m, work, args.timeout) if args.fresh_process \
+                else run_in_process(m, work)
             note = f"  (equivalent: {m.equivalent})" if m.equivalent and status == "SURVIVED" \
                 else ""
             print(f"{status:18s} {m.name:50s} {time.perf_counter() - t0:6.0f} s{note}",
@@ -218,6 +262,7 @@ def main(argv=None) -> int:
             counts[key] = counts.get(key, 0) + 1
             if status != "killed" and not status.startswith("killed") and not m.equivalent:
                 unexpected.append(m.name)
+        os.chdir(REPO)
     print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
           + f" of {len(chosen)}")
     if unexpected:
