@@ -53,7 +53,7 @@ def test_two_ranks_run_and_stay_identical(two_ranks, method):
 @pytest.mark.parametrize("method", list(W.METHODS))
 def test_two_ranks_equal_one_process_on_the_same_global_batch(two_ranks, tmp_path, method):
     """Replaying both ranks' rollouts (the global batch of 4 prompts) in one process gives the
-    same gradient at every step, and the same weights."""
+    same gradient at every step (to 1e-6), and the same weights (to 1e-4 after Adam)."""
     from prefgame.llm import CallableJudge, OnlineTrainer, Policy, SequenceBatch, tiny_gpt2
     from prefgame.llm.trainer import Rollout
 
@@ -75,5 +75,8 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(two_ranks, tmp_pat
         for g, g_ddp in zip(grads[step], r0["grads"][step]):
             torch.testing.assert_close(g, g_ddp, atol=1e-6, rtol=1e-4)
         state = policy.model.state_dict()
+        # Adam divides by sqrt(v): rounding-level gradient differences (above, to 1e-6) move a
+        # weight whose gradient is near 0 by up to ~1e-4 at lr = 1e-2; a wrong gradient would
+        # move many weights by ~lr
         for k, v in r0["weights"][step].items():
-            torch.testing.assert_close(state[k], v, atol=2e-5, rtol=0)
+            torch.testing.assert_close(state[k], v, atol=1e-4, rtol=0)
