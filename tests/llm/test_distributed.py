@@ -52,8 +52,8 @@ def test_two_ranks_run_and_stay_identical(two_ranks, method):
 
 @pytest.mark.parametrize("method", list(W.METHODS))
 def test_two_ranks_equal_one_process_on_the_same_global_batch(two_ranks, tmp_path, method):
-    """Replaying both ranks' rollouts (the global batch of 4 prompts) in one process gives the
-    same gradient at every step (to 1e-6), and the same weights (to 1e-4 after Adam)."""
+    """Replaying both ranks' rollouts (the global batch of 4 prompts) in one process, from the
+    ranks' weights before each step, gives the gradient that DDP handed to the optimiser."""
     from prefgame.llm import CallableJudge, OnlineTrainer, Policy, SequenceBatch, tiny_gpt2
     from prefgame.llm.trainer import Rollout
 
@@ -68,15 +68,18 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(two_ranks, tmp_pat
         lambda opt, a, k: grads.append([q.grad.detach().clone() for q in params]))
     pad = tok.pad_token_id
     for step, (a, b) in enumerate(zip(r0["rollouts"], r1["rollouts"])):
+        if step:
+            policy.model.load_state_dict(r0["weights"][step - 1])
         both = Rollout(a.prompts + b.prompts, SequenceBatch.cat([a.y, b.y], pad),
                        SequenceBatch.cat([a.y2, b.y2], pad), torch.cat([a.p, b.p]), None,
                        a.tau, a.beta)
         tr.train_on(both)
+        # rounding only (one process shares the prompt encoding, DDP does not); a gradient
+        # not averaged over the ranks, or from one rank's half of the batch, is off by O(1)
         for g, g_ddp in zip(grads[step], r0["grads"][step]):
-            torch.testing.assert_close(g, g_ddp, atol=1e-6, rtol=1e-4)
+            torch.testing.assert_close(g, g_ddp, atol=1e-5, rtol=1e-3)
         state = policy.model.state_dict()
-        # Adam divides by sqrt(v): rounding-level gradient differences (above, to 1e-6) move a
-        # weight whose gradient is near 0 by up to ~1e-4 at lr = 1e-2; a wrong gradient would
-        # move many weights by ~lr
+        # Adam divides by sqrt(v): a weight whose exact gradient is 0 (e.g. GPT-2's key bias)
+        # moves by up to ~lr on rounding noise, so weights agree only to a fraction of lr = 1e-2
         for k, v in r0["weights"][step].items():
-            torch.testing.assert_close(state[k], v, atol=1e-4, rtol=0)
+            torch.testing.assert_close(state[k], v, atol=2e-3, rtol=0)
