@@ -12,9 +12,14 @@ tokenizer (pad token), then the weights.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
+from prefgame.files import atomic_write
 from prefgame.llm.config import OnlineConfig, _f
 
 __all__ = ["RunConfig", "main"]
@@ -31,6 +36,8 @@ class RunConfig(OnlineConfig):
     prompt_limit: int = _f(0, "use only the first N prompts (0 = all)")
     judge_kind: str = _f("reward", "'reward' (Bradley–Terry RM) or 'pairwise' (PM)")
     judge_name: str = _f("", "Hugging Face name or path of the judge's sequence classifier")
+    overwrite: bool = _f(False, "allow a run into a non-empty output_dir (its old files are mixed "
+                                "with the new run's otherwise, so it is refused)")
     judge_max_length: int = _f(512, "tokens the judge reads; completions are kept whole and "
                                     "longer prompts are cut from the left")
 
@@ -49,6 +56,73 @@ class RunConfig(OnlineConfig):
         if not (isinstance(self.judge_max_length, int) and self.judge_max_length > 0):
             raise ValueError(f"judge_max_length = {self.judge_max_length!r}, must be an "
                              "integer > 0")
+        if self.prompt_template:
+            import string
+
+            try:
+                keys = {k for _, k, _, _ in string.Formatter().parse(self.prompt_template) if k is not None}
+            except ValueError as exc:
+                raise ValueError(f"prompt_template = {self.prompt_template!r}: {exc}") from None
+            if keys - {"prompt"}:
+                raise ValueError(f"prompt_template = {self.prompt_template!r} has unknown field(s) "
+                                 f"{sorted(keys - {'prompt'})}; only {{prompt}} is filled")
+
+
+def check_output_dir(cfg: RunConfig) -> Path:
+    """``output_dir`` must be a folder we can write; a non-empty one only with ``resume_from`` or
+    ``overwrite`` (otherwise two runs' logs and checkpoints would mix)."""
+    out = Path(cfg.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output_dir = {cfg.output_dir!r} is a file, expected a folder")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"output_dir = {cfg.output_dir!r}: {str(probe)!r} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"output_dir = {cfg.output_dir!r}: {str(probe)!r} is not writable")
+    if out.is_dir() and any(out.iterdir()) and not (cfg.resume_from or cfg.overwrite):
+        raise ValueError(f"output_dir = {cfg.output_dir!r} is not empty; give resume_from "
+                         "(e.g. 'latest') to continue that run, overwrite: true to reuse it, "
+                         "or another output_dir")
+    return out
+
+
+def check_source(name: str, field: str) -> None:
+    """A hub name (not a local path) fails fast, before any download is tried, when it is not
+    in the local cache and HF_HUB_OFFLINE is set or huggingface.co cannot be reached."""
+    if Path(name).exists():
+        return
+    if name.startswith(("/", "./", "../", "~")) or name.count("/") > 1:
+        raise ValueError(f"{field} = {name!r}: no such file or folder")
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return
+    except Exception:  # noqa: BLE001 -- an invalid repo id: let the reachability test decide
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        raise ValueError(f"{field} = {name!r} is not a local path nor in the hub cache, and "
+                         "HF_HUB_OFFLINE is set")
+    import socket
+
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+    except OSError:
+        raise ValueError(f"{field} = {name!r} is not a local path nor in the hub cache, and "
+                         "huggingface.co cannot be reached (no network)") from None
+
+
+def check_judge_is_a_classifier(name: str) -> None:
+    """The judge must be a sequence classifier: a causal LM would get a randomly initialised
+    score head (only a transformers warning says so) and training would chase noise."""
+    from transformers import AutoConfig
+
+    arch = getattr(AutoConfig.from_pretrained(name), "architectures", None) or []
+    if arch and not any(a.endswith("ForSequenceClassification") for a in arch):
+        raise ValueError(f"judge_name = {name!r} is a {arch[0]}, not a sequence classifier "
+                         "(…ForSequenceClassification); its score head would be random")
 
 
 def main(argv=None) -> int:
@@ -59,10 +133,26 @@ def main(argv=None) -> int:
     from prefgame.llm.trainer import OnlineTrainer
 
     cfg = RunConfig.from_args(sys.argv[1:] if argv is None else argv)
-    prompts = load_prompts(cfg.prompts, column=cfg.prompt_column, split=cfg.prompt_split,
-                           limit=cfg.prompt_limit or None,
-                           template=cfg.prompt_template or None)
-    import os
+    out = check_output_dir(cfg)
+    if not Path(cfg.prompts).exists() and not Path(cfg.prompts).suffix:  # a hub dataset name
+        check_source(cfg.prompts, "prompts")
+    src = Path(cfg.prompts)
+    if src.is_file() and not src.read_bytes().strip():
+        raise ValueError(f"prompts = {cfg.prompts!r} is an empty file")
+    try:
+        prompts = load_prompts(cfg.prompts, column=cfg.prompt_column, split=cfg.prompt_split,
+                               limit=cfg.prompt_limit or None,
+                               template=cfg.prompt_template or None)
+    except (ValueError, KeyError):
+        raise
+    except Exception as exc:  # noqa: BLE001 -- datasets/pyarrow raise many types on a bad file
+        raise ValueError(f"prompts = {cfg.prompts!r} cannot be read "
+                         f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
+    if not prompts:
+        raise ValueError(f"prompts = {cfg.prompts!r} holds no prompts")
+    check_source(cfg.policy_name, "policy_name")
+    check_source(cfg.judge_name, "judge_name")
+    check_judge_is_a_classifier(cfg.judge_name)
 
     import torch
 
@@ -73,13 +163,27 @@ def main(argv=None) -> int:
     judge_cls = RewardModel if cfg.judge_kind == "reward" else PairwisePreferenceModel
     judge = judge_cls.from_pretrained(cfg.judge_name, max_length=cfg.judge_max_length)
     judge.model.to(policy.device).eval()
+    out.mkdir(parents=True, exist_ok=True)  # the resolved config, beside the logs
+    atomic_write(out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1))
     OnlineTrainer(cfg, policy, judge, prompts, ref=ref).train()
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> int:
+    """:func:`main` under the error contract: a bad input (or an unusable output_dir, or a file
+    that cannot be read) is one line on stderr and exit 2; ``PREFGAME_DEBUG=1`` shows the traceback."""
+    debug = os.environ.get("PREFGAME_DEBUG", "") not in ("", "0")
     try:
-        sys.exit(main())
-    except ValueError as err:  # a bad input: one clear line, exit status 2
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        return main()
+    except (ValueError, OSError, KeyError) as err:  # a bad input: one clear line, exit status 2
+        if debug:
+            raise
+        msg = " ".join(str(err).split()) or type(err).__name__
+        if isinstance(err, KeyError):
+            msg = f"missing key {msg} (a prompt template field or data column?)"
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -21,12 +21,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import sys
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from numpy import bool_ as np_bool
 
 __all__ = [
     "METHOD_NAMES",
@@ -118,6 +121,9 @@ class OnlineConfig:
     progress_bar: bool = _f(True, "show a tqdm bar")
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # strict types first: True is not 1, 2.5 is not 3
+            setattr(self, f.name, _check_type(f.name, hints[f.name], getattr(self, f.name)))
         if self.method not in METHOD_NAMES:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHOD_NAMES}")
         _positive(self, "tau", "temperature", "batch_size", "max_steps", "max_new_tokens",
@@ -221,21 +227,37 @@ def schedule_value(spec: str, base: float, step: int, total_steps: int) -> float
 def _read_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ValueError(f"config file {str(path)!r} {what}")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {str(path)!r} is not UTF-8 text") from None
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
-        data = yaml.safe_load(text) or {}
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}" if where is not None else ""
+            raise ValueError(f"config file {str(path)!r}: malformed YAML{at} "
+                             f"({getattr(exc, 'problem', None) or exc})") from None
     elif path.suffix == ".toml":
         try:
             import tomllib
         except ImportError:  # Python 3.10
             raise ValueError("TOML config files need Python >= 3.11; use .json or .yaml") \
                 from None
-        data = tomllib.loads(text)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"config file {str(path)!r}: malformed TOML ({exc})") from None
     elif path.suffix == ".json":
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config file {str(path)!r}: malformed JSON ({exc})") from None
     else:
         raise ValueError(f"config file {str(path)!r}: use .json, .yaml/.yml or .toml")
     if not isinstance(data, dict):
@@ -248,7 +270,7 @@ def _coerce(cls, name: str, raw: Any) -> Any:
     hints = typing.get_type_hints(cls)
     typ = hints[name]
     if not isinstance(raw, str):
-        return raw
+        return _check_type(name, typ, raw)
     try:
         if typ is bool:
             if raw.lower() in ("1", "true", "yes", "on"):
@@ -266,6 +288,36 @@ def _coerce(cls, name: str, raw: Any) -> Any:
         raise ValueError(f"{name} = {raw!r} is not a valid {getattr(typ, '__name__', typ)}") \
             from None
     return raw
+
+
+def _check_type(name: str, typ: Any, value: Any) -> Any:
+    """A file value (YAML/JSON/TOML already typed) must have the declared type, strictly:
+    a bool is not an int, 2.5 is not an int (``{"max_steps": 2.5}`` must not run 3 steps);
+    an int is accepted for a float."""
+    tname = getattr(typ, "__name__", str(typ))
+    if typ is bool:
+        ok = isinstance(value, (bool, np_bool))
+        if ok:
+            value = bool(value)
+    elif typ is int:  # numpy integers count, bools (also integral) do not
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np_bool))
+        if ok:
+            value = int(value)
+    elif typ is float:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np_bool))
+        if ok:
+            value = float(value)
+    elif typ is str:
+        ok = isinstance(value, str)
+    elif typ is list or typing.get_origin(typ) is list:
+        ok = isinstance(value, list)
+    elif typ is dict or typing.get_origin(typ) is dict:
+        ok = isinstance(value, dict)
+    else:
+        ok = True
+    if not ok:
+        raise ValueError(f"{name} = {value!r} ({type(value).__name__}), must be of type {tname}")
+    return value
 
 
 def load_config(cls: type[T], path: str | Path | None = None,
@@ -322,6 +374,11 @@ def config_help(cls: type) -> str:
     """Usage text: ``[--config FILE] [--field value ...]`` and one line per field."""
     lines = [f"usage: [--config FILE.json|.yaml|.toml] [--FIELD VALUE ...]   ({cls.__name__})", ""]
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else "(required)"
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # e.g. a list: show the value
+            default = f.default_factory()
+        else:
+            default = "(required)"
         lines.append(f"  --{f.name:<24} {default!r:<14} {f.metadata.get('help', '')}")
     return "\n".join(lines)
