@@ -194,3 +194,41 @@ def run_study(out_dir: str | os.PathLike = "results", *, taus=(0.1, 1.0), games=
         bar.update(1)
     bar.close()
     return write_report(out_dir, parts, taus=taus, figures=done_figs)
+
+
+# --------------------------------------------------------------------------- your own game / learner
+
+#: The built-in study games (a user's game may not take one of these names).
+BUILTIN_STUDY_GAMES = frozenset(STUDY_GAMES)
+
+
+def register_game(name: str, game: G.PreferenceGame, *, replace: bool = False) -> str:
+    """Add ``game`` to the study under ``name`` (the part files are ``parts/<name>__tau<τ>.json``).
+
+    After ``register_game("mine", g)``, ``run_study(out, games=["mine"])`` runs every learner on it;
+    ``prefgame study --matrix P.npy`` does this with the file's stem as the name.
+    """
+    if not isinstance(game, G.PreferenceGame):
+        raise ValueError(f"register_game({name!r}, ...): expected a PreferenceGame, got {type(game).__name__}")
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ValueError(f"study game name {name!r}: must be non-empty, without '/' or a leading '.'")
+    if name in STUDY_GAMES and not replace:
+        raise ValueError(f"study game {name!r} exists; pass replace=True or choose another name")
+    STUDY_GAMES[name] = lambda g=game: g
+    return name
+
+
+def register_method(name: str, learner: Callable, *, replace: bool = False) -> str:
+    """Add a learner to every part of the study, beside :data:`EXTRA_METHODS`.
+
+    ``learner(game, tau, init, steps)`` gets the game, τ, the study's common start policy π_0 and a
+    step cap, and returns a :class:`~prefgame.dynamics.Trajectory` (``policy``, ``iterations``,
+    ``converged``) — e.g. ``lambda g, t, i, s: preference_optimisation(g, t, loss=f, init=i, steps=s)``.
+    The report then lists its duality gap and distance to π*_τ next to every built-in learner.
+    """
+    if not callable(learner):
+        raise ValueError(f"register_method({name!r}, ...): the learner must be callable")
+    if name in MAIN_ORDER or name == "exact" or (name in EXTRA_METHODS and not replace):
+        raise ValueError(f"study method {name!r} exists; pass replace=True or choose another name")
+    EXTRA_METHODS[name] = learner
+    return name

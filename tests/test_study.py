@@ -60,3 +60,58 @@ def test_errors_exit_2(tmp_path, capsys, argv, needle):
     rc = main(argv + ["--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and needle in err and err.count("\n") == 1
+
+
+def test_study_takes_your_matrix_and_your_learner(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from prefgame.dynamics import preference_optimisation
+    from prefgame.equilibrium import solve
+    from prefgame.games import near_cyclic
+
+    monkeypatch.setattr(S, "STUDY_GAMES", dict(S.STUDY_GAMES))
+    monkeypatch.setattr(S, "EXTRA_METHODS", dict(S.EXTRA_METHODS))
+    P = near_cyclic((0.9, 0.6, 0.75)).P
+    np.save(tmp_path / "mine.npy", P)
+
+    def triple_ipo(h, p, *, tau):
+        return 3.0 * ((h - (p - 0.5) / tau) ** 2)
+
+    S.register_method("triple_ipo", lambda g, t, i, s: preference_optimisation(
+        g, t, loss=triple_ipo, dloss=lambda h, p, tau: 6.0 * (h - (p - 0.5) / tau), init=i, steps=s,
+        tol=1e-12))
+    out = tmp_path / "res"
+    rc = main(["study", "--matrix", str(tmp_path / "mine.npy"), "--tau", "0.1", "--out", str(out),
+               "--no-figures", "--quiet"])
+    assert rc == 0
+    part = json.loads((out / "parts" / "mine__tau0.1.json").read_text())
+    star = solve(P, 0.1).policy
+    assert np.abs(np.asarray(part["exact"]["policy"]) - star).max() < 1e-12
+    assert part["online_ipo"]["max_abs_diff"] <= 1e-8
+    assert part["extra_methods"]["triple_ipo"]["max_abs_diff"] <= 1e-8
+    assert part["rlhf"]["max_abs_diff"] > 1e-3
+    report = (out / "report.md").read_text()
+    assert "| mine |" in report and "triple_ipo" in report
+    with pytest.raises(ValueError, match="exists"):
+        S.register_method("online_ipo", lambda *a: None)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["study", "--mu", "mu.npy", "--no-figures"], "--mu applies to --matrix"),
+    (["study", "--matrix", "nope.npy", "--no-figures"], "no such file"),
+])
+def test_study_matrix_errors_exit_2(tmp_path, capsys, argv, needle):
+    rc = main(argv + ["--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_study_matrix_may_not_shadow_a_builtin_game(tmp_path, capsys):
+    import numpy as np
+
+    from prefgame.games import rock_paper_scissors
+
+    np.save(tmp_path / "rps.npy", rock_paper_scissors().P)
+    rc = main(["study", "--matrix", str(tmp_path / "rps.npy"), "--out", str(tmp_path / "o"), "--no-figures"])
+    assert rc == 2
+    assert "built-in study game" in capsys.readouterr().err
