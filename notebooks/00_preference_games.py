@@ -152,7 +152,7 @@ print("gap(pi*_tau) =", eq.duality_gap, "   gap(mu) =", duality_gap(game, mu, ta
 taus = np.geomspace(1e-3, 10, 60)
 path = np.array([solve(game, t).policy for t in taus])
 fig, ax = plt.subplots()
-triangle(ax, game.actions, "the τ-path of π*_τ (zoomed: the centre of the triangle)")
+triangle(ax, ("", "", ""), "the τ-path of π*_τ (zoom on the centre of the triangle)")
 sc = ax.scatter(*xy(path).T, c=np.log10(taus), cmap="viridis", s=14)
 ax.plot(*xy(mu), "s", color="tab:gray", ms=9, label="μ (τ → ∞)")
 ax.plot(*xy(vn.policy), "D", color="tab:red", ms=8, label="von Neumann winner (τ = 0)")
