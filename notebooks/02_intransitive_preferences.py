@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -18,6 +20,12 @@
 # represent a preference cycle. The Nash solution (NLHF) optimises against the preferences directly. Here we
 # compare the two on rock–paper–scissors, the intransitive dice, a near-cycle and NLHF's three rater types,
 # as ε and τ vary. Everything comes from `prefgame` (games, `equilibrium.solve`, `dynamics.rlhf_policy`).
+# Terms (Bradley–Terry, von Neumann winner, π*_τ, duality gap) are defined in [00](00_preference_games.ipynb).
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
+# Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
+# NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.
+# [arXiv:2310.12036](https://arxiv.org/abs/2310.12036).
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,7 +52,7 @@ for g in (rock_paper_scissors(), intransitive_dice(), near_cyclic()):
     print(f"{g.name:12s} BT reward {r}   Nash {nash}   RLHF {rl}   P(Nash ≻ RLHF) = {nash @ g.P @ rl:.3f}")
 
 # %% [markdown]
-# ## Three rater types (NLHF §3.2)
+# ## Three rater types ([NLHF §3.2](https://arxiv.org/abs/2312.00886))
 # Type 1 (share 1/3 − ε) prefers y2 ≻ y1, type 2 prefers y1 ≻ y3, type 3 prefers y3 ≻ y2. The unregularised Nash
 # equilibrium is (1/3 + ε/2, 1/3 + ε/2, 1/3 − ε): it moves smoothly with ε. RLHF with a small τ concentrates on
 # the action with the highest fitted reward, which jumps from y1 to y2 as ε changes sign.

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,7 +18,13 @@
 #
 # Three actions, near-cyclic preferences (y1 ≻ y2 w.p. 0.9, y2 ≻ y3 w.p. 0.8, y3 ≻ y1 w.p. 0.7 — a stand-in for
 # Calandriello et al. App. E, whose exact matrix was not recovered), uniform μ, τ = 0.1. All learners are the
-# exact-expectation tabular ones from `prefgame.dynamics`; every policy is drawn on the 2-simplex.
+# exact-expectation tabular ones from `prefgame.dynamics`; every policy is drawn on the 2-simplex. This is the
+# game of [00](00_preference_games.ipynb), which draws one Nash-MD step on it.
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
+# Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
+# NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.
+# [arXiv:2310.12036](https://arxiv.org/abs/2310.12036).
 
 # %%
 import matplotlib.pyplot as plt
@@ -46,7 +54,7 @@ print("pi*_tau =", np.round(star, 4))
 # %% [markdown]
 # ## Nash-MD and online IPO reach π*_τ; online DPO does not
 # Nash-MD (η_t = 2/(τ(t+2))) and online IPO both converge to the regularised equilibrium (Prop. 4.1); online DPO
-# spirals into a different point (Calandriello App. F; its stationarity condition is in
+# spirals into a different point ([Calandriello et al. App. F](https://arxiv.org/abs/2403.08635); its stationarity condition is in
 # `paper_proofs/online_dpo.md`). Offline IPO's answer μ exp(Pμ/τ)/Z and the RLHF policy are marked too.
 
 # %%
