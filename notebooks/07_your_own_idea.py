@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · Test your own idea
+# # 07 · Test your own idea
 #
 # The researcher's path: your own preference matrix P → `solve` → your own loss or learner → `duality_gap`
 # → the same comparison as the study's built-in learners → `prefgame study --matrix P.npy`. Symbols as in
