@@ -1,13 +1,14 @@
 # One command for each job on a fresh machine; each does its own set-up.
 #   make run    -- the main job: the whole tabular study on the built-in games -> results/
 #   make test   -- the full test suite (tabular core, proofs, notebooks, LLM backend on CPU)
+#   make mutants -- plant known bugs in the loss/trainer/sampler code; lists survivors
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT     ?= results
 
-.PHONY: setup browser run test lint clean
+.PHONY: setup browser run test lint clean mutants
 
 setup: $(STAMP)
 
@@ -36,6 +37,10 @@ browser:
 
 test: setup browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# mutation check of the losses, the trainer's loss/sampling/checkpoint code and the sampler
+mutants: setup
+	$(BIN)/python tools/mutants.py
 
 lint: setup
 	$(BIN)/ruff check prefgame tests paper_proofs benchmarks llm

@@ -152,13 +152,20 @@ def add_equivalence(sub) -> None:
     p.add_argument("--init-seed", type=int, default=None,
                    help="start every learner from a random policy (Dirichlet(1), this seed) instead of μ")
     p.add_argument("--max-steps", type=int, default=1_000_000, help="cap on each learner's steps")
+    p.add_argument("--methods", nargs="+", metavar="NAME", default=[],
+                   help="also run these post-paper learners (docs/algorithms.md): "
+                        "mmd omwu extragradient inpo sppo dno spo")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_equivalence)
 
 
 def run_equivalence(args: argparse.Namespace) -> int:
-    from .equivalence import METHODS, equivalence_study
+    from .equivalence import LEARNER_METHODS, METHODS, TARGET_TOL, equivalence_study
 
+    for m in args.methods:
+        if m not in LEARNER_METHODS:
+            raise UserError(f"--methods {m}: unknown method; known: {' '.join(LEARNER_METHODS)}")
+    methods = list(dict.fromkeys(args.methods))
     game = game_from_args(args)
     if args.max_steps < 1:
         raise UserError(f"--max-steps {args.max_steps}: must be >= 1")
@@ -169,7 +176,8 @@ def run_equivalence(args: argparse.Namespace) -> int:
         init = np.maximum(init, 1e-6)
         init = init / init.sum(axis=-1, keepdims=True)
     try:
-        out = equivalence_study(game, args.tau, args.beta, init=init, max_steps=args.max_steps)
+        out = equivalence_study(game, args.tau, args.beta, init=init, max_steps=args.max_steps,
+                                methods=methods)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if args.json:
@@ -190,6 +198,16 @@ def run_equivalence(args: argparse.Namespace) -> int:
     im = out["ipo_md"]
     print(f"IPO-MD mixture pi^(1-beta) mu^beta vs pi* at tau/(1-beta) = {im['mixture_tau']:g}: "
           f"max abs diff {im['mixture_max_abs_diff']:.3e} (Prop. 5.2)")
+    if methods:
+        print(f"post-paper learners (target within {TARGET_TOL:g}; steps to it, last / average iterate):")
+        for m in methods:
+            e = out[m]
+            s = e["steps_to_target"]
+            print(f"  {m:<13s} target {e['target']:<8s} {e['guarantee']:>7s}-iterate claim  "
+                  f"last {e['target_max_abs_diff']:.3e}  average {e['average_max_abs_diff']:.3e}  "
+                  f"steps {s['last'] if s['last'] is not None else '-'} / "
+                  f"{s['average'] if s['average'] is not None else '-'}  "
+                  f"{'reached' if e['converged'] else 'NOT reached'}")
     return 0
 
 

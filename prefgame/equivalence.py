@@ -15,6 +15,12 @@ convergence (exact-expectation flavours) and measures each against π*_τ:
 
 Each method's entry has ``policy``, ``duality_gap`` (in the game at τ), ``max_abs_diff`` (max |π − π*_τ|),
 ``steps``, ``converged`` and ``seconds``.
+
+``methods=(...)`` adds the post-paper learners of :data:`prefgame.dynamics.LEARNERS` (``mmd``,
+``omwu``, ``extragradient``, ``inpo``, ``sppo``, ``dno``, ``spo``; derivations in
+``docs/algorithms.md``), one entry each from :func:`learner_entry`: each runs from the same start
+until the iterate its theory promises (last or average) is within ``target_tol`` (1e-8) of its
+target — π*_τ, or the τ = 0 LP solution for SPPO, DNO and SPO — or ``max_steps``.
 """
 
 from __future__ import annotations
@@ -34,13 +40,19 @@ from .dynamics import (
     online_ipo,
     rlhf,
 )
+from .dynamics.registry import LEARNERS
 from .equilibrium import duality_gap, kl, solve
 from .games import PreferenceGame
 
-__all__ = ["METHODS", "equivalence_study", "method_entry"]
+__all__ = ["LEARNER_METHODS", "METHODS", "TARGET_TOL", "equivalence_study", "fit_rate", "learner_entry",
+           "method_entry"]
 
 #: The methods of the study, in report order.
 METHODS = ("exact", "nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf")
+#: The post-paper learners ``--methods`` accepts, in report order.
+LEARNER_METHODS = tuple(LEARNERS)
+#: "Reached the target" means max |π − π_target| ≤ this.
+TARGET_TOL = 1e-8
 
 
 def _total_gap(game: PreferenceGame, pi: np.ndarray, tau: float) -> float:
@@ -62,9 +74,108 @@ def _timed(f: Callable):
     return out, time.perf_counter() - t0
 
 
+def fit_rate(steps: np.ndarray, dist: np.ndarray, kind: str) -> float | None:
+    """Fitted rate of a distance curve (least squares on its tail above 1e-13).
+
+    kind "linear": the per-step contraction factor ρ in dist ≈ C ρ^t (fit of log dist on t over
+    the points with 1e-13 < dist < 1e-2).  kind "power": the exponent p in dist ≈ C t^p (fit of
+    log dist on log t over the last decade of steps).  None when too few points qualify.
+    """
+    steps, dist = np.asarray(steps, dtype=np.float64), np.asarray(dist, dtype=np.float64)
+    if kind == "linear":
+        sel = (dist > 1e-13) & (dist < 1e-2)
+        if sel.sum() < 3:
+            return None
+        return float(np.exp(np.polyfit(steps[sel], np.log(dist[sel]), 1)[0]))
+    sel = (steps >= steps.max() / 10) & (dist > 1e-13) & (steps > 0)
+    if sel.sum() < 3:
+        return None
+    return float(np.polyfit(np.log(steps[sel]), np.log(dist[sel]), 1)[0])
+
+
+def _log_grid(t: np.ndarray, keep: int = 200) -> np.ndarray:
+    """Indices of about ``keep`` points of an increasing step array, log-spaced, first and last kept."""
+    if len(t) <= keep:
+        return np.arange(len(t))
+    want = np.unique(np.geomspace(1, len(t), keep).astype(int) - 1)
+    return np.unique(np.r_[0, want, len(t) - 1])
+
+
+def learner_entry(game: PreferenceGame, tau: float, name: str, *, star: np.ndarray | None = None,
+                  target: np.ndarray | None = None, init=None, max_steps: int = 100_000,
+                  target_tol: float = TARGET_TOL, check_every: int = 1, curve: bool = False) -> dict:
+    """Run one post-paper learner (``LEARNERS[name]``) and measure it against its target.
+
+    The learner runs (exact expectation) until the iterate its guarantee covers is within
+    ``target_tol`` (max-abs) of its target — π*_τ, or the τ = 0 LP solution for τ-free learners —
+    checked every ``check_every`` steps, or for ``max_steps``.  ``star`` (π*_τ) and ``target`` may
+    be passed to avoid re-solving.  Returns the :func:`method_entry` fields (against π*_τ) plus
+    ``target``, ``target_tau``, ``target_max_abs_diff``, ``target_duality_gap``, ``average_policy``,
+    ``average_max_abs_diff``, ``average_duality_gap`` (both against the target), ``steps_to_target``
+    (first step each iterate was within ``target_tol``, or None), ``stopped``, ``guarantee``,
+    ``rate`` (the claim), ``fitted_rate`` (:func:`fit_rate` of the promised iterate's curve:
+    the distance contraction factor ρ per step for "last", the power-law exponent for "average"),
+    for last-iterate learners ``claimed_kl_factor`` (the theorem's factor on KL(π*‖π_t), which
+    is quadratic in the distance, so it is to be compared with ρ²), ``eta``,
+    ``source``, and with ``curve=True`` the distance curve (about 200 log-spaced points).
+    """
+    if name not in LEARNERS:
+        raise ValueError(f"unknown method {name!r}; known: {', '.join(LEARNERS)}")
+    spec = LEARNERS[name]
+    tau = float(tau)
+    if star is None:
+        star = np.asarray(solve(game, tau).policy)
+    ttau = spec.target_tau(tau)
+    if target is None:
+        target = star if ttau == tau else np.asarray(solve(game, ttau).policy)
+    tgt = np.asarray(target).reshape(-1, game.n_actions)
+    first: dict[str, int | None] = {"last": None, "average": None}
+    ts, d_last, d_avg = [0], [], []
+    pi0 = np.broadcast_to(np.asarray(game.mu if init is None else init, dtype=np.float64), star.shape)
+    d0 = float(np.max(np.abs(pi0.reshape(tgt.shape) - tgt)))
+    d_last.append(d0)
+    d_avg.append(d0)
+
+    def monitor(t, pi, avg):
+        dl, da = float(np.max(np.abs(pi - tgt))), float(np.max(np.abs(avg - tgt)))
+        ts.append(t)
+        d_last.append(dl)
+        d_avg.append(da)
+        for k, d in (("last", dl), ("average", da)):
+            if first[k] is None and d <= target_tol:
+                first[k] = t
+        return first[spec.guarantee] is not None
+
+    run, secs = _timed(lambda: spec.run(game, tau, steps=max_steps, init=init, check_every=check_every,
+                                        monitor=monitor))
+    avg = np.asarray(run.extra["average"])
+    promised = run.policy if spec.guarantee == "last" else avg
+    reached = bool(np.max(np.abs(np.atleast_2d(promised) - tgt)) <= target_tol)
+    ts_a, dl_a, da_a = np.asarray(ts), np.asarray(d_last), np.asarray(d_avg)
+    out = method_entry(game, tau, star, run.policy, steps=run.iterations, converged=reached,
+                       stopped="target reached" if reached else "max_steps", seconds=secs,
+                       eta=float(run.extra["eta"]), guarantee=spec.guarantee, rate=spec.rate,
+                       source=spec.source, target="pi*_tau" if spec.regularised else "tau=0 LP",
+                       target_tau=ttau, target_max_abs_diff=float(np.max(np.abs(np.atleast_2d(run.policy) - tgt))),
+                       target_duality_gap=_total_gap(game, run.policy, ttau),
+                       average_policy=avg.tolist(),
+                       average_max_abs_diff=float(np.max(np.abs(np.atleast_2d(avg) - tgt))),
+                       average_duality_gap=_total_gap(game, avg, ttau),
+                       steps_to_target=first,
+                       fitted_rate=fit_rate(ts_a, dl_a if spec.guarantee == "last" else da_a,
+                                            "linear" if spec.guarantee == "last" else "power"))
+    if spec.claimed_factor is not None:
+        out["claimed_kl_factor"] = float(spec.claimed_factor(out["eta"], tau))
+    if curve:
+        k = _log_grid(ts_a)
+        out["curve"] = {"steps": ts_a[k].tolist(), "last": dl_a[k].tolist(), "average": da_a[k].tolist()}
+    return out
+
+
 def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, init=None,
                       max_steps: int = 1_000_000, nash_md_target: float = 1e-6,
-                      constant_etas: tuple[float, ...] = (1.0, 0.1, 0.01)) -> dict:
+                      constant_etas: tuple[float, ...] = (1.0, 0.1, 0.01),
+                      methods: tuple[str, ...] | list[str] = ()) -> dict:
     """Run the study (module docstring) and return one JSON-ready dict.
 
     Args:
@@ -72,6 +183,7 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
         init: start policy of every learner (default μ).
         max_steps: cap on each learner's steps.  nash_md_target: Nash-MD stops once its max-abs
             distance to π*_τ is ≤ this (a measurement; the step count is reported).
+        methods: names from :data:`LEARNER_METHODS` to add (one entry each, :func:`learner_entry`).
     """
     if not isinstance(game, PreferenceGame):
         raise TypeError("equivalence_study needs a PreferenceGame")
@@ -81,6 +193,9 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
     beta = float(beta)
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"beta = {beta}, must be in [0, 1)")
+    for m in methods:
+        if m not in LEARNERS:
+            raise ValueError(f"unknown method {m!r}; known: {', '.join(LEARNERS)}")
     eq, secs = _timed(lambda: solve(game, tau))
     star = np.asarray(eq.policy)
     out: dict = {"game": game.name, "n": game.n_actions, "tau": tau, "beta": beta}
@@ -126,4 +241,10 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
     out["rlhf"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
                                converged=bool(run.converged), seconds=secs,
                                reward=np.asarray(run.extra["reward"]).tolist())
+    lp = None
+    for m in methods:
+        if not LEARNERS[m].regularised and lp is None:
+            lp = np.asarray(solve(game, 0.0).policy)
+        out[m] = learner_entry(game, tau, m, star=star, target=star if LEARNERS[m].regularised else lp,
+                               init=init, max_steps=max_steps)
     return out

@@ -12,6 +12,9 @@ file, then rename) so an interrupted run never leaves a half-written image.
   Nash-MD (with the mixture) converges with the same step.
 * ``adam_beta1``           — online IPO with Adam: β1 = 0.9 orbits the cycle, β1 = 0 settles.
 * ``sampling_error``       — sampled online IPO's error against the number of pairs per step.
+
+:func:`fig_learner_distances` draws, from the study's parts, every post-paper learner's distance to
+its target against steps on one log–log plot per game (``figures/learners_<game>.png``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from .equilibrium import duality_gap, kl, solve
 from .files import atomic_path
 from .optim import Adam
 
-__all__ = ["FIGURES", "make_figures", "save_figure", "simplex_axes", "to_simplex"]
+__all__ = ["FIGURES", "fig_learner_distances", "make_figures", "plot_learner_curves", "save_figure",
+           "simplex_axes", "to_simplex"]
 
 INIT3 = np.array([0.1, 0.2, 0.7])
 
@@ -231,6 +235,35 @@ def fig_sampling_error(tau: float = 0.5):
     ax.set_ylabel("RMS ‖π_T − π*_τ‖ (48 seeds)")
     ax.set_title(f"three raters (ε = 0.2), τ = {tau:g}, 800 steps", fontsize=9)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learner_curves(ax, learners: dict, title: str = "", tol: float = 1e-8) -> None:
+    """Distance to the target against steps for each learner entry (with a ``curve``) on ``ax``.
+
+    Solid: last iterate; dashed: average iterate; log–log; zero distances drawn at 1e-17.
+    """
+    for k, (name, e) in enumerate(learners.items()):
+        c = e["curve"]
+        t = np.asarray(c["steps"], dtype=float) + 1
+        star = "" if e["target"] == "pi*_tau" else " (τ=0 target)"
+        ax.loglog(t, np.maximum(c["last"], 1e-17), color=f"C{k}", lw=1.3, label=f"{name}{star}")
+        ax.loglog(t, np.maximum(c["average"], 1e-17), color=f"C{k}", lw=0.9, ls="--")
+    ax.axhline(tol, color="k", lw=0.6, ls=":")
+    ax.set_xlabel("step t + 1")
+    ax.set_ylabel("max |π − π_target|  (solid: last, dashed: average)")
+    ax.set_title(title, fontsize=9)
+
+
+def fig_learner_distances(label: str, parts: list[dict]):
+    """One figure per game: a panel per τ with every post-paper learner's distance curve."""
+    plt = _plt()
+    parts = sorted(parts, key=lambda p: p["tau"])
+    fig, axes = plt.subplots(1, len(parts), figsize=(6 * len(parts), 4.4), squeeze=False)
+    for ax, p in zip(axes[0], parts):
+        plot_learner_curves(ax, p["learners"], f"{label}, τ = {p['tau']:g}: target π*_τ (τ = 0 for SPPO, DNO, SPO)")
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -12,6 +12,13 @@ starting policy, and writes
 * ``DIR/report.md``                — tables of every method's duality gap and max-abs distance to
   π*_τ, rewritten (atomically) after every part, so an interrupted run still leaves a report of
   what is finished.
+
+Each part also holds ``learners``: the post-paper learners of :data:`prefgame.dynamics.LEARNERS`
+(MMD, OMWU, extragradient, INPO, SPPO, DNO, SPO; ``docs/algorithms.md``) measured by
+:func:`prefgame.equivalence.learner_entry` — steps until the promised iterate is within 1e-8 of
+its target (π*_τ, or the τ = 0 LP solution for SPPO, DNO and SPO), last and average iterate, and
+the distance curve drawn in ``figures/learners_<game>.png`` (all learners, log scale, one panel
+per τ).  The τ-free learners (SPPO, DNO, SPO) are run once per game and reused across τ.
 """
 
 from __future__ import annotations
@@ -34,10 +41,13 @@ from .dynamics import (
     online_slic,
     self_play_pg,
 )
-from .equivalence import equivalence_study, method_entry
+from .dynamics.registry import LEARNERS
+from .equilibrium import solve as G_solve
+from .equivalence import TARGET_TOL, equivalence_study, learner_entry, method_entry
 from .files import atomic_write
 
-__all__ = ["EXTRA_METHODS", "STUDY_GAMES", "run_study", "run_unit", "write_report"]
+__all__ = ["EXTRA_METHODS", "LEARNER_STEPS", "STUDY_GAMES", "run_learners", "run_study", "run_unit",
+           "write_report"]
 
 #: (label, constructor) of the games in the study.
 STUDY_GAMES: dict[str, Callable[[], G.PreferenceGame]] = {
@@ -65,6 +75,14 @@ EXTRA_METHODS: dict[str, Callable] = {
 
 MAIN_ORDER = ("nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf")
 
+#: Step caps of the post-paper learners in the study, by the iterate their guarantee covers: the
+#: last-iterate ones converge linearly (≲ 10³ steps to 1e-8 here); the average-iterate ones
+#: converge like 1/√T at best, so 1e-8 is out of reach and the cap sets the curve's length.
+LEARNER_STEPS = {"last": 100_000, "average": 10_000}
+
+#: τ-free learners' entries, keyed by (P, μ, π_0): computed once per game, reused across τ.
+_TAU_FREE_CACHE: dict[tuple, dict] = {}
+
 
 def start_policy(n: int, seed: int) -> np.ndarray:
     """The common starting policy π_0: Dirichlet(1) with this seed, floored at 1e-3."""
@@ -72,9 +90,32 @@ def start_policy(n: int, seed: int) -> np.ndarray:
     return pi / pi.sum()
 
 
+def run_learners(game: G.PreferenceGame, tau: float, init: np.ndarray, star: np.ndarray) -> dict:
+    """Every learner of :data:`LEARNERS` on one game at one τ, with its distance curve."""
+    out, lp = {}, None
+    for name, spec in LEARNERS.items():
+        steps = LEARNER_STEPS[spec.guarantee]
+        check = 1 if spec.guarantee == "last" else 10
+        if spec.regularised:
+            out[name] = learner_entry(game, tau, name, star=star, target=star, init=init, max_steps=steps,
+                                      check_every=check, curve=True)
+            continue
+        key = (name, game.P.tobytes(), np.asarray(game.mu).tobytes(), init.tobytes(), steps)
+        if key not in _TAU_FREE_CACHE:
+            if lp is None:
+                lp = np.asarray(G_solve(game, 0.0).policy)
+            _TAU_FREE_CACHE[key] = learner_entry(game, tau, name, star=star, target=lp, init=init,
+                                                 max_steps=steps, check_every=check, curve=True)
+        e = dict(_TAU_FREE_CACHE[key])
+        e.update(method_entry(game, tau, star, np.asarray(e["policy"])))  # τ-dependent fields
+        out[name] = e
+    return out
+
+
 def run_unit(game: G.PreferenceGame, tau: float, *, seed: int = 0, max_steps: int = 200_000,
              beta: float = 0.125) -> dict:
-    """The equivalence study plus :data:`EXTRA_METHODS` on one game at one τ (JSON-ready)."""
+    """The equivalence study, :data:`EXTRA_METHODS` and the post-paper learners on one game at one
+    τ (JSON-ready)."""
     init = start_policy(game.n_actions, seed)
     out = equivalence_study(game, tau, beta, init=init, max_steps=max(max_steps, 1_000_000))
     star = np.asarray(out["exact"]["policy"])
@@ -86,11 +127,74 @@ def run_unit(game: G.PreferenceGame, tau: float, *, seed: int = 0, max_steps: in
         out["extra_methods"][name] = method_entry(game, tau, star, run.policy, steps=run.iterations,
                                                   converged=bool(run.converged),
                                                   seconds=time.perf_counter() - t0)
+    out["learners"] = run_learners(game, tau, init, star)
     return out
 
 
 def _fmt(x: float) -> str:
     return f"{x:.2e}" if x != 0 else "0"
+
+
+def _steps_cell(e: dict) -> str:
+    s = e["steps_to_target"]
+    return " / ".join("–" if s[k] is None else str(s[k]) for k in ("last", "average"))
+
+
+def _learner_sections(parts: list[dict], taus) -> list[str]:
+    """The post-paper learners' comparison (tables per τ, claims and fitted rates)."""
+    parts = [p for p in parts if "learners" in p]
+    if not parts:
+        return []
+    names = list(parts[0]["learners"])
+    lines = ["## The post-paper learners: who reaches which equilibrium, how fast", "",
+             ("Each learner (exact expectation, same start π_0, default step of its theorem; derivations "
+              "in `docs/algorithms.md`) runs until the iterate its theory promises is within "
+              f"{TARGET_TOL:g} (max-abs) of its target, or up to {LEARNER_STEPS['last']:,} steps "
+              f"(last-iterate learners) / {LEARNER_STEPS['average']:,} steps (average-iterate learners). "
+              "Target: π*_τ for `mmd`, `omwu`, `extragradient`, `inpo`; the τ = 0 LP solution (von Neumann "
+              "winner; μ only sets π_0) for `sppo`, `dno`, `spo`†, which are the same in every τ section. "
+              "INPO is MMD with η/(1 − ητ) and DNO is SPPO with η ↔ 1/η — the same maps, so their rows "
+              "coincide (`docs/algorithms.md` §4, §5)."), ""]
+    claims = ["| learner | target | guarantee | claimed rate | source |", "|---|---|---|---|---|"]
+    for n in names:
+        e = parts[0]["learners"][n]
+        claims.append(f"| {n} | {e['target']} | {e['guarantee']} iterate | {e['rate']} | {e['source']} |")
+    lines += claims + [""]
+    hdr = "| game | " + " | ".join(n + ("†" if parts[0]["learners"][n]["target"] != "pi*_tau" else "")
+                                   for n in names) + " |"
+    for tau in taus:
+        rows = [p for p in parts if p["tau"] == tau]
+        if not rows:
+            continue
+        lines += [(f"### τ = {tau:g}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
+                   "(– = not within the cap)"), "", hdr, "|---|" + "---|" * len(names)]
+        for p in rows:
+            lines.append(f"| {p['label']} | " + " | ".join(_steps_cell(p["learners"][n]) for n in names) + " |")
+        lines += ["", f"### τ = {tau:g}: max-abs distance to the target at the end, last / average iterate",
+                  "", hdr, "|---|" + "---|" * len(names)]
+        for p in rows:
+            cells = [f"{_fmt(p['learners'][n]['target_max_abs_diff'])} / "
+                     f"{_fmt(p['learners'][n]['average_max_abs_diff'])}" for n in names]
+            lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
+        lines += ["", (f"### τ = {tau:g}: fitted rate of the promised iterate — last-iterate learners: "
+                       "ρ², ρ the fitted contraction factor of the distance per step, next to the theorem's "
+                       "factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ claim is the check); "
+                       "average-iterate learners: exponent p of distance ∝ tᵖ over the last decade"), "",
+                  hdr, "|---|" + "---|" * len(names)]
+        for p in rows:
+            cells = []
+            for n in names:
+                e = p["learners"][n]
+                r = e["fitted_rate"]
+                if r is None:
+                    cells.append("–")
+                elif "claimed_kl_factor" in e:
+                    cells.append(f"{r * r:.4g} ({e['claimed_kl_factor']:.4g})")
+                else:
+                    cells.append(f"{r:.3g}")
+            lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], pending: int = 0) -> Path:
@@ -144,6 +248,7 @@ def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], 
                   f"- Constant-step Nash-MD, bias of its fixed point: {bias}.",
                   (f"- IPO-MD (β = {p['beta']:g}): mixture vs π* at τ/(1−β) = {im['mixture_tau']:g}: "
                    f"{_fmt(im['mixture_max_abs_diff'])}."), ""]
+    lines += _learner_sections(parts, taus)
     if figures:
         lines += ["## Figures", ""]
         for f in figures:
@@ -171,27 +276,43 @@ def run_study(out_dir: str | os.PathLike = "results", *, taus=(0.1, 1.0), games=
             raise ValueError(f"tau = {t}, must be a finite number > 0")
     units = [(n, t) for t in taus for n in names]
     fig_names = list(FIGURES) if figures else []
+    labels = list(dict.fromkeys(names))
+    n_learner_figs = len(labels) if figures else 0
     parts: list[dict] = []
-    bar = tqdm(total=len(units) + len(fig_names), desc="prefgame study", unit="part", disable=not progress)
+    bar = tqdm(total=len(units) + len(fig_names) + n_learner_figs, desc="prefgame study", unit="part",
+               disable=not progress)
     for k, (name, tau) in enumerate(units):
         path = out_dir / "parts" / f"{name}__tau{tau:g}.json"
         bar.set_postfix_str(f"{name} τ={tau:g}")
-        if path.exists() and not force:
-            part = json.loads(path.read_text())
-        else:
+        part = json.loads(path.read_text()) if path.exists() and not force else None
+        if part is None or "learners" not in part:  # missing, forced, or written before the learners
             part = run_unit(STUDY_GAMES[name](), tau, max_steps=max_steps)
             part["label"] = name
             atomic_write(path, json.dumps(part))
         parts.append(part)
-        write_report(out_dir, parts, taus=taus, figures=[], pending=len(units) - k - 1 + len(fig_names))
+        write_report(out_dir, parts, taus=taus, figures=[],
+                     pending=len(units) - k - 1 + len(fig_names) + n_learner_figs)
         bar.update(1)
     done_figs: list[str] = []
     for f in fig_names:
         bar.set_postfix_str(f"figure {f}")
         make_figures(out_dir / "figures", [f], skip_existing=not force)
         done_figs.append(f)
-        write_report(out_dir, parts, taus=taus, figures=done_figs, pending=len(fig_names) - len(done_figs))
+        write_report(out_dir, parts, taus=taus, figures=done_figs,
+                     pending=len(fig_names) - len(done_figs) + n_learner_figs)
         bar.update(1)
+    if figures:
+        import matplotlib.pyplot as plt
+
+        from .figures import fig_learner_distances, save_figure
+        for i, label in enumerate(labels):
+            bar.set_postfix_str(f"figure learners_{label}")
+            fig = fig_learner_distances(label, [p for p in parts if p["label"] == label])
+            save_figure(fig, out_dir / "figures" / f"learners_{label}")
+            plt.close(fig)
+            done_figs.append(f"learners_{label}")
+            write_report(out_dir, parts, taus=taus, figures=done_figs, pending=len(labels) - i - 1)
+            bar.update(1)
     bar.close()
     return write_report(out_dir, parts, taus=taus, figures=done_figs)
 

@@ -19,6 +19,9 @@ def test_study_writes_parts_and_report_then_resumes(tmp_path, capsys, monkeypatc
     assert part["online_ipo"]["max_abs_diff"] <= 1e-8
     assert part["nash_md"]["max_abs_diff"] <= 1e-6
     assert part["rlhf"]["max_abs_diff"] > 1e-3
+    # the post-paper learners' comparison (tests/test_learners.py checks it in detail)
+    assert part["learners"]["mmd"]["converged"] and part["learners"]["mmd"]["max_abs_diff"] <= 1e-8
+    assert "post-paper learners" in report
     # a rerun finds both parts on disk and recomputes nothing
     monkeypatch.setattr(S, "run_unit", lambda *a, **k: pytest.fail("recomputed a finished part"))
     assert main(["study", "--out", str(out), "--tau", "1", "--games", "rps", "three_raters",

@@ -276,7 +276,7 @@ def test_reproduce_command_line_fails_cleanly_before_any_work(tmp_path, case):
         args += ["--seeds=-1"]
     t0 = time.time()
     proc = subprocess.run([sys.executable, str(ROOT / "llm" / "reproduce.py"), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr

@@ -29,6 +29,19 @@ Public API (names are stable; the notebooks import them):
 ``ipo_md_mixture(pi, mu, beta)``          closed forms
 =====================================  ======================================================
 
+Post-paper learners (one module each; ``LEARNERS`` maps the CLI names to them with their claims;
+derivations in ``docs/algorithms.md``).  Each returns ``extra["average"]``, the average iterate.
+
+=====================================  ======================================================
+``mmd(game, tau, *, eta)``                magnetic mirror descent, magnet μ         → π*_τ (last)
+``omwu(game, tau, *, eta)``               optimistic MWU on the regularised game    → π*_τ (last)
+``extragradient(game, tau, *, eta)``      extragradient / EGPO                      → π*_τ (last)
+``inpo(game, tau, *, eta)``               INPO (= OMD; = MMD with η/(1 − ητ))       → π*_τ (last)
+``sppo(game, *, eta)``                    SPPO: Hedge self-play                     → τ=0 (average)
+``dno(game, *, eta)``                     DNO: the same map as SPPO with η ↔ 1/η    → τ=0 (average)
+``spo(game, *, eta)``                     SPO: FTRL on its own win rates, η/√k      → τ=0 (average)
+=====================================  ======================================================
+
 Optimisers and schedules (``optimizer=SGD(lr, momentum)`` / ``Adam(lr, beta1, beta2)``,
 ``lr=`` a number or a schedule t ↦ lr_t) live in :mod:`prefgame.optim`; gradient-based learners
 take their gradient from the shared losses in :mod:`prefgame.losses` (closed forms proved equal
@@ -46,8 +59,12 @@ Example::
 """
 
 from ._common import Trajectory
+from .extragradient import extragradient, extragradient_step
+from .inpo import inpo, inpo_step
+from .magnetic_mirror_descent import mmd, mmd_step
 from .mirror_descent import omd_step, online_mirror_descent
 from .nash_md import nash_md, nash_md_bound, nash_md_fixed_point, nash_md_step
+from .optimistic import omwu, omwu_step
 from .pairwise import (
                        LOSS_DERIVATIVES,
                        expected_gradient,
@@ -72,15 +89,28 @@ from .policy_gradient import (
                        rlhf_policy,
                        self_play_pg,
 )
+from .registry import LEARNERS, LearnerSpec
+from .self_play_hedge import dno, hedge_step, sppo
+from .spo import spo, spo_bound, spo_step
 
 __all__ = [
+                       "LEARNERS",
                        "LOSS_DERIVATIVES",
+                       "LearnerSpec",
                        "Trajectory",
+                       "dno",
                        "expected_gradient",
                        "expected_loss",
+                       "extragradient",
+                       "extragradient_step",
                        "fit_bradley_terry",
+                       "hedge_step",
+                       "inpo",
+                       "inpo_step",
                        "ipo_md",
                        "ipo_md_mixture",
+                       "mmd",
+                       "mmd_step",
                        "nash_md",
                        "nash_md_bound",
                        "nash_md_fixed_point",
@@ -93,6 +123,8 @@ __all__ = [
                        "offline_ipo_optimum",
                        "offline_slic",
                        "omd_step",
+                       "omwu",
+                       "omwu_step",
                        "online_dpo",
                        "online_ipo",
                        "online_mirror_descent",
@@ -101,4 +133,8 @@ __all__ = [
                        "rlhf",
                        "rlhf_policy",
                        "self_play_pg",
+                       "spo",
+                       "spo_bound",
+                       "spo_step",
+                       "sppo",
 ]

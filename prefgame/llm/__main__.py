@@ -62,7 +62,14 @@ def main(argv=None) -> int:
     prompts = load_prompts(cfg.prompts, column=cfg.prompt_column, split=cfg.prompt_split,
                            limit=cfg.prompt_limit or None,
                            template=cfg.prompt_template or None)
-    policy, ref = policy_from_config(cfg)
+    import os
+
+    import torch
+
+    # one process per GPU (torchrun / accelerate launch): each loads onto its own device
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() \
+        else None
+    policy, ref = policy_from_config(cfg, device=device)
     judge_cls = RewardModel if cfg.judge_kind == "reward" else PairwisePreferenceModel
     judge = judge_cls.from_pretrained(cfg.judge_name, max_length=cfg.judge_max_length)
     judge.model.to(policy.device).eval()

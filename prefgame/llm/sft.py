@@ -80,7 +80,7 @@ def train_sft(policy: Policy, batches: BatchFn, *, steps: int, batch_size: int =
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     warm = min(warmup_steps, steps)
-    decay = min(int(round(decay_frac * steps)), steps - warm)
+    decay = min(round(decay_frac * steps), steps - warm)
     sched = get_wsd_schedule(opt, num_warmup_steps=warm, num_decay_steps=decay,
                              num_stable_steps=steps - warm - decay)
     curve: list[float] = []

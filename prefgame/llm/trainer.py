@@ -218,15 +218,20 @@ def load_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
 
 def _make_accelerator(mixed_precision: str):
     """An ``Accelerator``; a later trainer in the same process may change the precision
-    (accelerate keeps one global state, which is reset then; the process group is kept)."""
+    (accelerate keeps one global state, which is reset then; the process group is kept).
+
+    Without a GPU, a ``torchrun`` launch (WORLD_SIZE > 1) asks for accelerate's CPU mode:
+    only then does accelerate start gloo ranks (otherwise each process runs alone).
+    """
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
+    cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
-        return Accelerator(mixed_precision=mixed_precision)
+        return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
     except ValueError:
         AcceleratorState._reset_state()
-        return Accelerator(mixed_precision=mixed_precision)
+        return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
 
 
 def _unwrap(model):

@@ -41,6 +41,8 @@ def test_cli_errors_before_loading_models(saved, tmp_path):
         main(base + ["--prompts", str(saved / "prompts.jsonl")])
     with pytest.raises(ValueError, match="judge_kind"):
         main(base + ["--prompts", "x.jsonl", "--judge_kind", "oracle"])
+    with pytest.raises(ValueError, match="judge_max_length = 0"):  # a config field (issue 10)
+        main(base + ["--prompts", "x.jsonl", "--judge_max_length", "0"])
 
 
 def test_cli_reports_a_bad_input_in_one_line():

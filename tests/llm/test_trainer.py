@@ -6,14 +6,12 @@ import json
 import pytest
 import torch
 
-from prefgame import losses as L
 from prefgame.llm import (
     Judge,
     OnlineConfig,
     OnlineTrainer,
     Policy,
     add_lora,
-    sequence_logprobs,
     tiny_gpt2,
     tiny_t5,
     token_logprobs,
@@ -300,13 +298,14 @@ def test_a_tiny_online_run_learns_the_preference(tok, prompts, tmp_path, method)
     assert len(lines) == 25 and json.loads(lines[-1])["step"] == 25
 
 
-def _run(tok, prompts, judge, out, kill_at=None, resume=""):
+def _run(tok, prompts, judge, out, kill_at=None, resume="", dropout=0.0):
     cfg = OnlineConfig(method="ipo_md", beta=0.5, beta_schedule="linear:0.1", tau=0.5,
                        batch_size=4, micro_batch_size=2, generation_batch_size=2, max_steps=6,
                        save_every=2, max_new_tokens=5, lr=1e-2, warmup_steps=2,
                        lr_schedule="linear", output_dir=str(out), progress_bar=False,
-                       log_tensorboard=True, win_rate_every=3, resume_from=resume)
-    policy = Policy(tiny_gpt2(tok), tok)
+                       log_tensorboard=True, win_rate_every=3, resume_from=resume,
+                       disable_dropout=not dropout)
+    policy = Policy(tiny_gpt2(tok, dropout=dropout), tok)
 
     def kill(trainer, logs):
         if trainer.step_count == kill_at:
@@ -320,11 +319,17 @@ def _run(tok, prompts, judge, out, kill_at=None, resume=""):
     return policy.model.state_dict()
 
 
-def test_resume_after_kill_gives_identical_weights(tok, prompts, good_judge, tmp_path):
-    full = _run(tok, prompts, good_judge, tmp_path / "full")
-    _run(tok, prompts, good_judge, tmp_path / "killed", kill_at=3)  # dies after step 3
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_resume_after_kill_gives_identical_weights(tok, prompts, good_judge, tmp_path, dropout):
+    """Bit-identical weights after a kill and resume; with dropout on in the training forward
+    (``disable_dropout=False``) every step also consumes the global torch RNG, which the
+    checkpoint must restore."""
+    full = _run(tok, prompts, good_judge, tmp_path / "full", dropout=dropout)
+    _run(tok, prompts, good_judge, tmp_path / "killed", kill_at=3, dropout=dropout)
     assert latest_checkpoint(tmp_path / "killed").name == "checkpoint-2"
-    resumed = _run(tok, prompts, good_judge, tmp_path / "killed", resume="latest")
+    torch.rand(1000)  # whatever ran in between leaves the global RNG elsewhere
+    resumed = _run(tok, prompts, good_judge, tmp_path / "killed", resume="latest",
+                   dropout=dropout)
     assert full.keys() == resumed.keys()
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
@@ -358,8 +363,8 @@ def test_gradient_accumulation_in_train_on_is_exact(tok, prompts, tmp_path, meth
             continue
         seen = []
         tr.optimizer.optimizer.register_step_pre_hook(
-            lambda opt, args, kw: seen.append([q.grad.clone() if q.grad is not None else None
-                                               for q in params]))
+            lambda opt, args, kw, seen=seen, params=params: seen.append(
+                [q.grad.clone() if q.grad is not None else None for q in params]))
         tr.train_on(rollout)
         grads[micro] = seen[0]
     for micro in (4, 2, 1):
@@ -415,6 +420,7 @@ torch.save(policy.model.state_dict(), os.path.join(out, "final.pt"))
 
 
 def test_resume_after_sigkill_in_a_subprocess(tmp_path):
+    import os
     import signal
     import subprocess
     import sys
@@ -422,9 +428,14 @@ def test_resume_after_sigkill_in_a_subprocess(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(_KILL_SCRIPT)
 
+    from pathlib import Path
+
+    # the script must import this checkout's prefgame, not an installed one
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
     def run(out, kill_at, resume="-"):
         return subprocess.run([sys.executable, str(script), str(out), str(kill_at), resume],
-                              capture_output=True, text=True, check=False)
+                              capture_output=True, text=True, check=False, env=env)
 
     assert run(tmp_path / "full", -1).returncode == 0
     killed = run(tmp_path / "k", 3)

@@ -78,15 +78,15 @@ class ExperimentConfig:
     pm_gate: float = _f(0.85, "gate: agreement with the gold majority on writer pairs")
     pm_gate_policy: float = _f(0.70, "gate: agreement on pairs of SFT-policy samples")
     # --- alignment --------------------------------------------------------------------------
-    arms: list = _f(list(ARMS), f"arms to run, from {ARMS}")
-    methods: list = _f(list(PAPER_ORDER), "methods, from the paper's six")
-    tau_grid: dict = _f({
+    arms: list = _f(list(ARMS), f"arms to run, from {ARMS}")  # noqa: RUF009
+    methods: list = _f(list(PAPER_ORDER), "methods, from the paper's six")  # noqa: RUF009
+    tau_grid: dict = _f({  # noqa: RUF009
         "online_ipo": [0.3, 0.05, 0.01, 0.002], "ipo_md": [0.3, 0.05, 0.01, 0.002],
         "online_dpo": [1.0, 0.2, 0.04, 0.008], "online_slic": [3.0, 0.5, 0.1, 0.02],
         "nash_md_pg": [0.3, 0.05, 0.008, 0.002], "rl": [0.3, 0.05, 0.01, 0.002]},
         "τ frontier per method (one seed per point)")
-    paper_tau: dict = _f(dict(PAPER_TAU), "the paper's τ per method (headline table 1)")
-    beta: dict = _f(dict(PAPER_BETA), "mixture β of IPO-MD and Nash-MD-PG")
+    paper_tau: dict = _f(dict(PAPER_TAU), "the paper's τ per method (headline table 1)")  # noqa: RUF009
+    beta: dict = _f(dict(PAPER_BETA), "mixture β of IPO-MD and Nash-MD-PG")  # noqa: RUF009
     kl_target: float = _f(1.0, "rule for headline table 2: per method the grid τ whose KL on "
                                "training prompts is closest to this (log scale)")
     logp_reduction: str = _f("sum", "'sum' (sequence log-probability, the theory's π(y)) or "

@@ -148,7 +148,7 @@ def fit_gold_reward(gold: FS.GoldJudge, prompts: Sequence[str], ys: Sequence[str
 class GoldReward(RewardModel):
     """The oracle RL reward r(x, y) = w·φ(x, y) (:func:`fit_gold_reward`); P = σ(r − r')."""
 
-    def __init__(self, gold: FS.GoldJudge, weights: Sequence[float]):  # noqa: D107
+    def __init__(self, gold: FS.GoldJudge, weights: Sequence[float]):
         self.gold, self.weights = gold, np.asarray(weights, dtype=float)
         if self.weights.shape != (4,):
             raise ValueError(f"weights has shape {self.weights.shape}, must be (4,)")

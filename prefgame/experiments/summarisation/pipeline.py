@@ -101,7 +101,7 @@ def stream_seed(*parts) -> int:
 
 def load_policy(path: Path, dev: torch.device | str = "cpu") -> Policy:
     """A saved policy (model + tokenizer) in eval mode."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, AutoConfig
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(path)
     conf = AutoConfig.from_pretrained(path)

@@ -174,14 +174,14 @@ def winrates_json(summary: dict) -> dict:
 def _gate_md(name: str, g: dict) -> list[str]:
     b = g["breakdown"]["policy"]
     lines = [
-        f"**{name}** ({g['params']:,} parameters, {g['train_pairs']:,} training pairs, "
+        (f"**{name}** ({g['params']:,} parameters, {g['train_pairs']:,} training pairs, "
         f"{g['time_s'] / 60:.1f} min): label accuracy {g['label_accuracy']:.3f} (one-vote "
         f"ceiling {g['one_vote_ceiling']:.3f}); agreement with the gold majority "
         f"{g['agreement_with_gold_majority']:.3f} on writer pairs and "
         f"{g['agreement_on_policy_pairs']:.3f} on pairs of SFT samples (ceiling 1; "
         f"document-blind baseline {g['no_document_ceiling']:.3f} and "
         f"{g['no_document_ceiling_policy_pairs']:.3f}).  Gate ≥ {g['gate']['writer_pairs']:.2f}"
-        f" / ≥ {g['gate']['policy_pairs']:.2f}: **{'passed' if g['gate']['passed'] else 'NOT passed'}**."]
+        f" / ≥ {g['gate']['policy_pairs']:.2f}: **{'passed' if g['gate']['passed'] else 'NOT passed'}**.")]
     if "bt_oracle_agreement" in g:
         lines.append(f"The best Bradley–Terry reward (fitted to the gold judge) agrees on "
                      f"{g['bt_oracle_agreement']:.3f} / {g['bt_oracle_agreement_policy_pairs']:.3f}.")
@@ -194,33 +194,38 @@ def _gate_md(name: str, g: dict) -> list[str]:
 
 def results_markdown(cfg: ExperimentConfig, summary: dict, command: str, elapsed: float) -> str:
     s = summary
+    t = s["timing"]
     parts = [f"# FactSum reproduction of Calandriello et al. (2024), Table 2 — `{cfg.name}`", "",
-             f"Produced by `{command}` in {elapsed / 60:.1f} min.  {s['eval_prompts']} held-out "
+             f"Produced by `{command}` (this invocation: {elapsed / 60:.1f} min; finished steps "
+             f"are reused).  Compute, from the artefacts: SFT {t['sft_min']:.1f} min, "
+             + (f"PM {t['pm_min']:.1f} min, RM {t['rm_min']:.1f} min, " if "pm_min" in t else "")
+             + f"{t['alignment_runs']} alignment runs {t['alignment_process_min']:.0f} process-"
+             f"minutes in {cfg.jobs} processes.  {s['eval_prompts']} held-out "
              f"prompts, {s['seeds']} seeds per headline τ (independent sampling streams for "
              f"every policy and for SFT), 95 % CIs from a paired bootstrap over prompts and "
              f"seeds ({cfg.bootstrap} resamples).  Log-probabilities: **{s['logp_reduction']}** "
              "over tokens (the theory's sequence probability π(y); with the paper's τ this "
              "allows the pairwise methods only a tiny move from μ, which the τ frontier shows).",
              *([] if cfg.paper_tau == PAPER_TAU else
-               ["", f"**Note:** this config replaces the paper's τ by {cfg.paper_tau}; the "
-                    "tables headed \"paper's τ\" use those values."]),
+               ["", (f"**Note:** this config replaces the paper's τ by {cfg.paper_tau}; the "
+                    "tables headed \"paper's τ\" use those values.")]),
              "", "## SFT policy", "",
-             f"Covered key facts {s['sft']['covered']:.2f} per summary (its training data "
+             (f"Covered key facts {s['sft']['covered']:.2f} per summary (its training data "
              f"{s['sft']['data_covered']:.2f}), invented entities {s['sft']['invented']:.2f} "
              f"(data {s['sft']['data_invented']:.2f}), gold quality q {s['sft']['q']:.2f} "
-             f"(data {s['sft']['data_q']:.2f}).", ""]
+             f"(data {s['sft']['data_q']:.2f})."), ""]
     if "pm" in s:
         parts += ["## Preference and reward models", ""]
         parts += _gate_md("PM", s["pm"]) + [""] + _gate_md("RM", s["rm"]) + [""]
         ok = s["pm"]["gate"]["passed"] and s["rm"]["gate"]["passed"]
         if not ok:
-            parts += ["**The gate is not met: the learned arm's results below do not test the "
+            parts += [("**The gate is not met: the learned arm's results below do not test the "
                       "paper** (they measure the learned models as much as the algorithms); the "
-                      "oracle arms do.", ""]
+                      "oracle arms do."), ""]
     parts += ["## τ frontiers", "", "![frontiers](frontier.png)", "",
-              f"Rule for the second headline table, fixed before any result: per method, the "
+              (f"Rule for the second headline table, fixed before any result: per method, the "
               f"grid τ whose KL(π‖μ) on {cfg.n_kl_prompts} *training* prompts (seed 0) is "
-              f"closest to {cfg.kl_target:g} nat on a log scale.  It reads no gold judge.", ""]
+              f"closest to {cfg.kl_target:g} nat on a log scale.  It reads no gold judge."), ""]
     for arm, a in s["arms"].items():
         title = {"learned": "Learned PM/RM arm", "oracle": "Oracle arm (gold judge)",
                  "oracle_no_cycle": "Oracle arm without the style cycle (λ = 0)"}[arm]
@@ -229,12 +234,16 @@ def results_markdown(cfg: ExperimentConfig, summary: dict, command: str, elapsed
                                                    and s["rm"]["gate"]["passed"]):
             parts += ["*Gate not met: this arm does not test the paper.*", ""]
         for label, tab in (("rule τ (matched KL)", a), ("paper's τ", a["paper_tau"])):
-            parts += [f"### At the {label}", "", vs_sft_markdown(tab), "",
+            kls = [max(tab["vs_sft"][m]["kl"], 1e-9) for m in tab["methods"]]
+            spread = (f"KL(π‖μ) differs by a factor {max(kls) / min(kls):.1f} across methods "
+                      "here (the grid is coarse), so these comparisons mix algorithm and "
+                      "distance from μ; the frontier compares at equal KL.")
+            parts += [f"### At the {label}", "", vs_sft_markdown(tab), "", spread, "",
                       "P(row ≻ column) [95 % CI] (paper's Table 2 in parentheses):", "",
                       matrix_markdown(tab), ""]
             text, count = claims_markdown(tab)
-            parts += [f"The paper's claims: {count['confirmed']} confirmed, "
-                      f"{count['refuted']} refuted, {count['not tested']} not tested.", "",
+            parts += [(f"The paper's claims: {count['confirmed']} confirmed, "
+                      f"{count['refuted']} refuted, {count['not tested']} not tested."), "",
                       text, ""]
         parts += ["Frontier (seed 0; KL on held-out prompts):", "",
                   "| method | " + " | ".join("τ, KL, P(≻ SFT)" for _ in range(1)) + " |",

@@ -81,7 +81,7 @@ def _table(cfg, scores: _Scores, runs: dict, sft: list, rng) -> dict:
         lo_, hi_ = S.percentile_ci(reps)
         vs[m] = {"mean": float(w.mean()), "ci": [lo_, hi_],
                  "kl": float(np.mean([r[2] for r in runs[m]])), "seeds": len(runs[m])}
-    r4 = lambda a: np.round(a, 4).tolist()  # noqa: E731
+    r4 = lambda a: np.round(a, 4).tolist()
     return {"methods": ms, "mean": r4(mean), "ci_low": r4(lo), "ci_high": r4(hi),
             "std": r4(std), "vs_sft": vs}
 
@@ -177,6 +177,13 @@ def summarise(cfg: ExperimentConfig, work: Path, rule: dict) -> dict:
            "rule_tau": rule,
            "sft": {k: sft[k] for k in ("covered", "invented", "data_covered", "data_invented",
                                        "q", "data_q", "repeated", "data_repeated")}}
+    runs = sorted((work / "align").glob("*/*/*/run.json"))
+    out["timing"] = {
+        "sft_min": round(sft["time_s"] / 60, 2),
+        **{f"{k}_min": round(P.read_json(work / f"{k}.json")["time_s"] / 60, 2)
+           for k in ("pm", "rm") if (work / f"{k}.json").exists()},
+        "alignment_runs": len(runs),
+        "alignment_process_min": round(sum(P.read_json(r)["time_s"] for r in runs) / 60, 1)}
     if "learned" in cfg.arms:
         out.update(gate_results(cfg, work))
     out["arms"] = {arm: arm_results(cfg, work, arm, rule) for arm in cfg.arms}

@@ -55,7 +55,7 @@ def _git_commit() -> str | None:
 
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
+                              cwd=Path(__file__).parent, timeout=10, check=False).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -64,6 +64,7 @@ def run_experiment(cfg: ExperimentConfig, work: Path, out: Path, *,
                    command: str = "run_experiment") -> dict:
     """SFT → pairs → PM, RM → grid runs → rule τ → headline seeds → summary and report."""
     t0 = time.time()
+    commit = _git_commit()  # the code that runs the steps below
     check_locations(work, out)
     work.mkdir(parents=True, exist_ok=True)
     _check_same_config(cfg, work)
@@ -87,7 +88,7 @@ def run_experiment(cfg: ExperimentConfig, work: Path, out: Path, *,
     summary = results.summarise(cfg, work, rule)
     elapsed = time.time() - t0
     summary["provenance"] = {"command": command, "minutes": round(elapsed / 60, 2),
-                             "git_commit": _git_commit(), "config": cfg.to_dict()}
+                             "git_commit": commit, "config": cfg.to_dict()}
     R.write_results(out, cfg, summary, command, elapsed)
     P.log(f"done in {elapsed / 60:.1f} min; results in {out}")
     return summary

@@ -1,0 +1,67 @@
+"""The post-paper learners by name, with what their papers promise (``prefgame equivalence --methods``).
+
+Each :class:`LearnerSpec` records the learner, the equilibrium its theory targets (π*_τ, or the
+τ = 0 LP solution for the Hedge-type self-play methods), which iterate the guarantee is for, the
+claimed rate and the source.  ``run(game, tau, **kw)`` calls the learner with τ where it takes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ._common import Trajectory
+from .extragradient import extragradient
+from .inpo import inpo
+from .magnetic_mirror_descent import mmd
+from .optimistic import omwu
+from .self_play_hedge import dno, sppo
+from .spo import spo
+
+__all__ = ["LEARNERS", "LearnerSpec"]
+
+
+@dataclass(frozen=True)
+class LearnerSpec:
+    """A learner and its claim.
+
+    Attributes:
+        name: the CLI name.  function: the learner.  regularised: True → it takes τ and targets
+        π*_τ; False → it ignores τ and targets the τ = 0 LP solution.  guarantee: "last" or
+        "average" (the iterate the theory promises converges).  rate: the claimed rate, in words.
+        source: the paper (arXiv link).  claimed_factor: (η, τ) ↦ the per-step factor the
+        theorem puts on KL(π*‖π_t) (last-iterate learners; None otherwise).
+    """
+
+    name: str
+    function: Callable[..., Trajectory]
+    regularised: bool
+    guarantee: str
+    rate: str
+    source: str
+    claimed_factor: Callable[[float, float], float] | None = None
+
+    def run(self, game, tau: float, **kw) -> Trajectory:
+        return self.function(game, tau, **kw) if self.regularised else self.function(game, **kw)
+
+    def target_tau(self, tau: float) -> float:
+        """The τ of the equilibrium this learner targets in a study at ``tau``."""
+        return float(tau) if self.regularised else 0.0
+
+
+LEARNERS: dict[str, LearnerSpec] = {s.name: s for s in (
+    LearnerSpec("mmd", mmd, True, "last", "KL(π*‖π_{t+1}) ≤ (1+ητ)^{-t} KL(π*‖π_1), η ≤ τ/L²",
+                "Sokota et al. 2023, https://arxiv.org/abs/2206.05825", lambda eta, tau: 1 / (1 + eta * tau)),
+    LearnerSpec("omwu", omwu, True, "last", "KL(π*‖π_t) ≤ 2(1−ητ)^t KL(π*‖π_0), η ≤ min(1/(2τ+2L), 1/(4L))",
+                "Cen, Wei & Chi 2021, https://arxiv.org/abs/2105.15186", lambda eta, tau: 1 - eta * tau),
+    LearnerSpec("extragradient", extragradient, True, "last", "KL(π*‖π_t) ≤ (1−ητ)^t KL(π*‖π_0), η ≤ 1/(τ+L)",
+                "Zhou, Fazel & Du 2025 (EGPO), https://arxiv.org/abs/2503.08942", lambda eta, tau: 1 - eta * tau),
+    LearnerSpec("inpo", inpo, True, "last", "KL(π*‖π_{t+1}) ≤ (1−ητ)^t KL(π*‖π_1), η ≤ τ/(L²+τ²)",
+                "Zhang et al. 2024, https://arxiv.org/abs/2407.00617", lambda eta, tau: 1 - eta * tau),
+    LearnerSpec("sppo", sppo, False, "average", "gap_0(π̄_T) ≤ 2D/(ηT) + η/4 = O(1/√T) at η = √(8D/T)",
+                "Wu et al. 2024, https://arxiv.org/abs/2405.00675"),
+    LearnerSpec("dno", dno, False, "average", "as SPPO with η_DNO = 1/η_SPPO (the same map)",
+                "Rosset et al. 2024, https://arxiv.org/abs/2404.03715"),
+    LearnerSpec("spo", spo, False, "average", "gap_0(π̄_T) ≤ 2D/(η√T) + η/(2√T) = O(1/√T), η_k = η/√k",
+                "Swamy et al. 2024, https://arxiv.org/abs/2401.04056"),
+)}

@@ -1,0 +1,163 @@
+"""The post-paper learners (MMD, OMWU, extragradient, INPO, SPPO, DNO, SPO): the CLI's
+``equivalence --methods``, batching, the sampled flavour, input errors and the study's comparison.
+The theory checks (fixed points, rates, failures) are in ``paper_proofs/check_{mmd,omwu,...}.py``."""
+
+import json
+
+import numpy as np
+import pytest
+
+from prefgame import games as G
+from prefgame.cli import main
+from prefgame.dynamics import LEARNERS, dno, extragradient, inpo, mmd, omwu, spo, sppo
+from prefgame.equilibrium import solve
+from prefgame.equivalence import METHODS, equivalence_study
+
+ALL = list(LEARNERS)
+LAST = [n for n, s in LEARNERS.items() if s.guarantee == "last"]
+EXISTING_FIELDS = {"policy", "duality_gap", "max_abs_diff", "steps", "converged", "seconds"}
+
+
+def _cli(capsys, *argv):
+    rc = main(["equivalence", *argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@pytest.mark.parametrize("n,seed,tau", [(6, 11, 0.1), (12, 4, 0.3)])
+def test_last_iterate_learners_reach_pi_star_through_the_cli(tmp_path, capsys, n, seed, tau):
+    """Done-when: random intransitive games, non-uniform μ — every learner whose theory promises
+    last-iterate convergence to π*_τ is within 1e-8 of it (checked against the Newton solver)."""
+    g = G.random_intransitive(n, seed=seed).with_mu(np.random.default_rng(seed).dirichlet(np.ones(n)))
+    np.save(tmp_path / "P.npy", g.P)
+    np.save(tmp_path / "mu.npy", g.mu)
+    rc, stdout, _ = _cli(capsys, "--matrix", str(tmp_path / "P.npy"), "--mu", str(tmp_path / "mu.npy"),
+                         "--tau", str(tau), "--methods", *ALL, "--max-steps", "4000", "--json")
+    assert rc == 0
+    out = json.loads(stdout)
+    star = solve(g, tau).policy
+    lp = solve(g, 0.0).policy
+    for m in ALL:
+        e = out[m]
+        assert EXISTING_FIELDS <= set(e) and "average_policy" in e and "stopped" in e
+        assert e["guarantee"] == LEARNERS[m].guarantee
+    for m in LAST:
+        e = out[m]
+        assert e["target"] == "pi*_tau" and e["converged"] and e["stopped"] == "target reached"
+        assert np.max(np.abs(np.array(e["policy"]) - star)) <= 1e-8
+        assert e["steps_to_target"]["last"] == e["steps"] < 4000
+        assert e["claimed_kl_factor"] < 1 and e["fitted_rate"] ** 2 <= e["claimed_kl_factor"] + 1e-6
+    # the same maps: INPO = MMD with η/(1 − ητ) at the default steps, DNO = SPPO
+    np.testing.assert_allclose(out["inpo"]["policy"], out["mmd"]["policy"], atol=1e-12)
+    assert out["inpo"]["steps"] == out["mmd"]["steps"]
+    np.testing.assert_allclose(out["dno"]["average_policy"], out["sppo"]["average_policy"], atol=1e-12)
+    for m in ("sppo", "dno", "spo"):
+        e = out[m]
+        assert e["target"] == "tau=0 LP" and e["target_tau"] == 0.0
+        assert not e["converged"] and e["stopped"] == "max_steps" and e["steps"] == 4000
+        assert e["target_max_abs_diff"] == pytest.approx(np.max(np.abs(np.array(e["policy"]) - lp)))
+        assert e["average_duality_gap"] < 0.05  # the average approaches the LP solution ...
+        assert e["max_abs_diff"] > 1e-3          # ... which is not π*_τ
+    # Hedge's last iterate is worse than its average on an intransitive game
+    assert out["sppo"]["target_duality_gap"] > 2 * out["sppo"]["average_duality_gap"]
+
+
+def test_text_output_lists_the_learners(capsys):
+    rc, stdout, _ = _cli(capsys, "--game", "three_raters", "--tau", "0.5", "--methods", "mmd", "spo",
+                         "--max-steps", "500")
+    assert rc == 0 and "post-paper learners" in stdout
+    assert "mmd" in stdout and "spo" in stdout and "reached" in stdout
+
+
+def test_without_methods_the_output_is_unchanged(capsys):
+    rc, stdout, _ = _cli(capsys, "--game", "rps", "--tau", "0.5", "--json", "--max-steps", "20000")
+    assert rc == 0
+    assert set(json.loads(stdout)) == {"game", "n", "tau", "beta", "nash_md_constant", *METHODS}
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--game", "rps", "--tau", "0.1", "--methods", "nope"], "--methods nope"),
+    (["--game", "rps", "--tau", "0.1", "--methods"], "--methods"),
+])
+def test_unknown_method_exits_2(capsys, argv, needle):
+    rc, stdout, stderr = _cli(capsys, *argv)
+    assert rc == 2 and stdout == "" and needle in stderr and stderr.count("\n") == 1
+
+
+def test_study_function_rejects_unknown_methods():
+    with pytest.raises(ValueError, match="unknown method 'x'"):
+        equivalence_study(G.rock_paper_scissors(), 0.1, methods=["x"])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_batch_of_contexts_equals_one_run_per_context(name):
+    """Batched over contexts = one run per context (same step, given explicitly)."""
+    g = G.random_intransitive(5, seed=3, contexts=3)
+    mu = np.random.default_rng(0).dirichlet(np.ones(5), size=3)
+    spec = LEARNERS[name]
+    kw = {"eta": 0.3, "steps": 50}
+    batch = spec.run(G.PreferenceGame(g.P, mu), 0.4, **kw)
+    assert batch.policy.shape == (3, 5) and batch.extra["average"].shape == (3, 5)
+    for c in range(3):
+        one = spec.run(G.PreferenceGame(g.P[c], mu[c]), 0.4, **kw)
+        np.testing.assert_allclose(batch.policy[c], one.policy, atol=1e-13)
+        np.testing.assert_allclose(batch.extra["average"][c], one.extra["average"], atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_sampled_flavour_is_seeded_and_tracks_the_exact_one(name):
+    g = G.three_rater_types(0.2).with_mu([0.5, 0.3, 0.2])
+    spec = LEARNERS[name]
+    a = spec.run(g, 0.5, steps=200, samples=400, seed=7, eta=0.2)
+    b = spec.run(g, 0.5, steps=200, samples=400, seed=7, eta=0.2)
+    c = spec.run(g, 0.5, steps=200, samples=400, seed=8, eta=0.2)
+    exact = spec.run(g, 0.5, steps=200, eta=0.2)
+    np.testing.assert_array_equal(a.policy, b.policy)
+    assert not np.array_equal(a.policy, c.policy)
+    assert np.max(np.abs(a.extra["average"] - exact.extra["average"])) < 0.03
+
+
+@pytest.mark.parametrize("call,needle", [
+    (lambda g: mmd(g, 0.0), "tau = 0.0"),
+    (lambda g: mmd(g, 0.1, eta=-1), "eta = -1"),
+    (lambda g: inpo(g, 1.0, eta=2.0), "eta * tau"),
+    (lambda g: omwu(g, 1.0, eta=1.5), "eta * tau"),
+    (lambda g: extragradient(g, 0.1, eta=float("nan")), "eta = nan"),
+    (lambda g: sppo(g, eta=0), "eta = 0"),
+    (lambda g: dno(g, steps=-1), "steps = -1"),
+    (lambda g: spo(g, samples=0), "samples = 0"),
+])
+def test_bad_input_names_the_problem(call, needle):
+    with pytest.raises(ValueError, match=needle.replace("*", r"\*")):
+        call(G.rock_paper_scissors())
+
+
+def test_study_comparison_report_and_figure(tmp_path):
+    """The study's learner comparison on one game: the promised iterates reach π*_τ, the τ-free
+    learners are reused across τ (same entry, τ-dependent fields recomputed), the report has the
+    tables and the figure draws (``run_study`` itself is exercised in tests/test_study.py)."""
+    from prefgame.figures import fig_learner_distances, save_figure
+    from prefgame.study import _learner_sections, run_learners, start_policy
+
+    g = G.three_rater_types(0.1)
+    init = start_policy(3, 0)
+    parts = []
+    for tau in (0.3, 1.0):
+        star = np.asarray(solve(g, tau).policy)
+        learners = run_learners(g, tau, init, star)
+        for m in LAST:
+            e = learners[m]
+            assert e["converged"] and np.max(np.abs(np.array(e["policy"]) - star)) <= 1e-8
+            assert e["curve"]["last"][-1] <= 1e-8 and e["curve"]["steps"][-1] == e["steps"]
+        for m in ("sppo", "dno", "spo"):
+            e = learners[m]
+            assert e["target"] == "tau=0 LP" and len(e["curve"]["steps"]) > 50
+            assert e["max_abs_diff"] == pytest.approx(np.max(np.abs(np.array(e["policy"]) - star)))
+        parts.append({"label": "three_raters", "tau": tau, "learners": learners})
+    assert parts[0]["learners"]["spo"]["policy"] == parts[1]["learners"]["spo"]["policy"]
+    assert parts[0]["learners"]["spo"]["max_abs_diff"] != parts[1]["learners"]["spo"]["max_abs_diff"]
+    text = "\n".join(_learner_sections(parts, [0.3, 1.0]))
+    assert "post-paper learners" in text and text.count("| three_raters |") == 6
+    fig = fig_learner_distances("three_raters", parts)
+    paths = save_figure(fig, tmp_path / "learners_three_raters")
+    assert paths[0].stat().st_size > 10_000
