@@ -330,7 +330,7 @@ def register_game(name: str, game: G.PreferenceGame, *, replace: bool = False) -
     ``prefgame study --matrix P.npy`` does this with the file's stem as the name.
     """
     if not isinstance(game, G.PreferenceGame):
-        raise ValueError(f"register_game({name!r}, ...): expected a PreferenceGame, got {type(game).__name__}")
+        raise TypeError(f"register_game({name!r}, ...): expected a PreferenceGame, got {type(game).__name__}")
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         raise ValueError(f"study game name {name!r}: must be non-empty, without '/' or a leading '.'")
     if name in STUDY_GAMES and not replace:
@@ -348,7 +348,7 @@ def register_method(name: str, learner: Callable, *, replace: bool = False) -> s
     The report then lists its duality gap and distance to π*_τ next to every built-in learner.
     """
     if not callable(learner):
-        raise ValueError(f"register_method({name!r}, ...): the learner must be callable")
+        raise TypeError(f"register_method({name!r}, ...): the learner must be callable")
     if name in MAIN_ORDER or name == "exact" or (name in EXTRA_METHODS and not replace):
         raise ValueError(f"study method {name!r} exists; pass replace=True or choose another name")
     EXTRA_METHODS[name] = learner
