@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -148,7 +150,7 @@ ax.set_title("only losses whose stationary point is π*_τ reach gap 0")
 plt.show()
 
 # %% [markdown]
-# Read the table: "stopped" is each learner's own stopping test. Three losses stop at a positive gap — their
+# Read the table: "stopped" is each learner's own stopping test. Two custom losses (like online DPO and RLHF) stop at a positive gap — their
 # stationary point is not π*_τ. For the squared win-probability loss that is no surprise (it is DPO-like).
 # For **cubed IPO** it is the lesson: having IPO's minimiser *pair by pair* is not enough. At π*_τ the pairs'
 # residuals h − (p − ½)/τ are not zero (n² pairs, n − 1 free logits); only their π-weighted *average* is, and
