@@ -118,3 +118,26 @@ def test_study_matrix_may_not_shadow_a_builtin_game(tmp_path, capsys):
     rc = main(["study", "--matrix", str(tmp_path / "rps.npy"), "--out", str(tmp_path / "o"), "--no-figures"])
     assert rc == 2
     assert "built-in study game" in capsys.readouterr().err
+
+
+def test_report_opens_with_the_takeaway_and_a_reach_table():
+    def part(label, tau, diffs):
+        entry = lambda d: {"max_abs_diff": d, "duality_gap": d, "steps": 1, "converged": True}  # noqa: E731
+        p = {"label": label, "tau": tau, "exact": {"duality_gap": 1e-15}, "extra_methods": {}}
+        for m in S.MAIN_ORDER:
+            p[m] = entry(diffs.get(m, 1.0))
+        for m in S.EXTRA_METHODS:
+            p["extra_methods"][m] = entry(diffs.get(m, 1.0))
+        return p
+
+    parts = [part("g1", 0.1, {"nash_md": 1e-7, "online_ipo": 1e-12}), part("g2", 0.1, {"online_ipo": 1e-9})]
+    lines = S._takeaway(parts, [0.1])
+    text = "\n".join(lines)
+    assert "in every part: online_ipo." in text          # nash_md misses g2 (1.0 > 1e-6)
+    assert "nash_md (1/2)" in text
+    assert "Never: rlhf" not in text and "rlhf" in text.split("Never:")[1].split("\n")[0]
+    row = next(line for line in lines if line.startswith("| g2 |"))
+    cols = next(line for line in lines if line.startswith("| game |")).split(" | ")
+    cells = row.split(" | ")
+    assert cells[cols.index("online_ipo")].strip(" |") == "✓"
+    assert cells[cols.index("nash_md")].strip(" |") == "✗"
