@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,7 +18,15 @@
 #
 # Calandriello et al. (ICML 2024) show that online IPO and Nash-MD solve the same regularised
 # preference game. This notebook reproduces each step numerically with `prefgame`; the proofs
-# themselves are in [`paper_proofs/`](../paper_proofs/README.md), where every step has a test.
+# themselves are in [`paper_proofs/`](../paper_proofs/README.md), where every step has a test. It continues
+# [00](00_preference_games.ipynb), which defines every term used here (P, μ, τ, BR, π*_τ, gap, sg(π), h, p,
+# Nash-MD) on the near-cycle; section 0 checks the claims there again, then the proof runs on a 5-action
+# game with a non-uniform μ so that nothing is symmetric.
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
+# Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
+# NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.
+# [arXiv:2310.12036](https://arxiv.org/abs/2310.12036).
 #
 # Steps: (1) the regularised game and its unique equilibrium π*_τ; (2) the soft-label IPO loss is a
 # shifted square; (3) Prop. 4.1 — online IPO stops only at π*_τ; (4) Prop. 4.2 — its expected gradient
@@ -31,7 +41,8 @@ from prefgame import losses
 from prefgame.dynamics import (expected_gradient, ipo_md, ipo_md_mixture, nash_md, nash_md_bound,
                                nash_md_pg_gradient)
 from prefgame.equilibrium import best_response, duality_gap, kl, solve
-from prefgame.games import PreferenceGame, random_intransitive, rock_paper_scissors
+from prefgame.dynamics import online_ipo
+from prefgame.games import PreferenceGame, near_cyclic, random_intransitive, rock_paper_scissors
 
 plt.rcParams["figure.figsize"] = (6.4, 3.6)
 rng = np.random.default_rng(0)
@@ -40,7 +51,20 @@ tau = 0.2
 P, mu = game.P, game.mu
 
 # %% [markdown]
-# ## 1. The regularised game has a unique equilibrium (NLHF Prop. 1)
+# ## 0. Where notebook 00 stopped: the near-cycle at τ = 0.1
+# π*_τ from `solve`, then online IPO and Nash-MD (η_t = 2/(τ(t+2))) from the same start: both end at π*_τ.
+
+# %%
+nc = near_cyclic()
+star_nc = solve(nc, 0.1).policy
+ipo_nc = online_ipo(nc, 0.1, steps=5000, tol=1e-12, init=[0.1, 0.8, 0.1])
+md_nc = nash_md(nc, 0.1, steps=20000, init=[0.1, 0.8, 0.1])
+print("pi*_tau =", np.round(star_nc, 6))
+print("online IPO: max|pi_T - pi*| =", np.abs(ipo_nc.policy - star_nc).max(), " after", ipo_nc.iterations, "steps")
+print("Nash-MD:    max|pi_T - pi*| =", np.abs(md_nc.policy - star_nc).max(), " after", md_nc.iterations, "steps")
+
+# %% [markdown]
+# ## 1. The regularised game has a unique equilibrium ([NLHF Prop. 1](https://arxiv.org/abs/2312.00886))
 # π*_τ is the fixed point π = BR(π) = softmax(log μ + Pπ/τ); its duality gap 2τ KL(π‖BR(π)) is 0 there and
 # positive everywhere else. Below: the gap along the segment from μ through π* (in logit space).
 
@@ -72,7 +96,7 @@ plt.xlabel("margin h"); plt.ylabel("soft IPO loss (τ = 0.5)"); plt.legend(); pl
 plt.show()
 
 # %% [markdown]
-# ## 3. Prop. 4.1 — online IPO's self-consistent minimiser is π*_τ
+# ## 3. [Prop. 4.1](https://arxiv.org/abs/2403.08635) — online IPO's self-consistent minimiser is π*_τ
 # With both samples from sg(π), the expected online-IPO gradient vanishes exactly at π*. Along the same
 # segment as above it is zero only at t = 1.
 

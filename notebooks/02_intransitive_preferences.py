@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -18,6 +20,12 @@
 # represent a preference cycle. The Nash solution (NLHF) optimises against the preferences directly. Here we
 # compare the two on rock–paper–scissors, the intransitive dice, a near-cycle and NLHF's three rater types,
 # as ε and τ vary. Everything comes from `prefgame` (games, `equilibrium.solve`, `dynamics.rlhf_policy`).
+# Terms (Bradley–Terry, von Neumann winner, π*_τ, duality gap) are defined in [00](00_preference_games.ipynb).
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
+# Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
+# NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.
+# [arXiv:2310.12036](https://arxiv.org/abs/2310.12036).
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,7 +52,7 @@ for g in (rock_paper_scissors(), intransitive_dice(), near_cyclic()):
     print(f"{g.name:12s} BT reward {r}   Nash {nash}   RLHF {rl}   P(Nash ≻ RLHF) = {nash @ g.P @ rl:.3f}")
 
 # %% [markdown]
-# ## Three rater types (NLHF §3.2)
+# ## Three rater types ([NLHF §3.2](https://arxiv.org/abs/2312.00886))
 # Type 1 (share 1/3 − ε) prefers y2 ≻ y1, type 2 prefers y1 ≻ y3, type 3 prefers y3 ≻ y2. The unregularised Nash
 # equilibrium is (1/3 + ε/2, 1/3 + ε/2, 1/3 − ε): it moves smoothly with ε. RLHF with a small τ concentrates on
 # the action with the highest fitted reward, which jumps from y1 to y2 as ε changes sign.
@@ -66,15 +74,16 @@ for ax in axes:
 axes[0].set_ylabel("probability"); plt.show()
 
 # %% [markdown]
-# **Head to head and exploitability.** The unregularised Nash solution (von Neumann winner, black) beats or ties
-# every policy: P(π_vNW ≻ π_RLHF) ≥ ½, with equality when RLHF plays an action in its support (it ties with each
-# of them). The regularised Nash solutions are close to ½ against RLHF, and may lose by a little, because
-# regularisation costs them exactness. The clear difference is exploitability in the unregularised game (duality
-# gap at τ = 0, 2·max_y P(y ≻ π) − 1): small for the Nash solutions, large for RLHF, which plays a
-# near-deterministic policy that some other action beats.
+# **Exploitability, then head to head.** The point of the Nash solution is that no policy exploits it. Left (the
+# main panel): exploitability in the unregularised game (duality gap at τ = 0, 2·max_y P(y ≻ π) − 1) — small for
+# the Nash solutions, large for RLHF, which plays a near-deterministic policy that some other action beats.
+# Right: the head-to-head win rate P(π_Nash ≻ π_RLHF) is *not* the measure to look at. The unregularised Nash
+# solution (von Neumann winner, black) beats or ties every policy (≥ ½, with equality when RLHF plays inside its
+# support); the regularised ones sit near ½ and may lose by a little, because regularisation costs them
+# exactness — against one fixed opponent a policy can do better by being exploitable elsewhere.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.6, 1]})
 for t in (0.01, 0.05, 0.2):
     wins, gap_n, gap_r = [], [], []
     for e in eps_grid:
@@ -82,15 +91,17 @@ for t in (0.01, 0.05, 0.2):
         a, b = solve(g, t).policy, rlhf_policy(g, t)
         wins.append(a @ g.P @ b)
         gap_n.append(duality_gap(g, a, 0.0)); gap_r.append(duality_gap(g, b, 0.0))
-    axes[0].plot(eps_grid, wins, label=f"τ = {t}")
-    line, = axes[1].plot(eps_grid, gap_r, label=f"RLHF τ = {t}")
-    axes[1].plot(eps_grid, gap_n, ls="--", color=line.get_color(), label=f"Nash τ = {t}")
+    line, = axes[0].plot(eps_grid, gap_r, label=f"RLHF, τ = {t}")
+    axes[0].plot(eps_grid, gap_n, ls="--", color=line.get_color(), label=f"Nash, τ = {t}")
+    axes[1].plot(eps_grid, wins, color=line.get_color(), label=f"Nash vs RLHF, both τ = {t}")
 vnw_wins = [solve(three_rater_types(e), 0.0).policy @ three_rater_types(e).P @ rlhf_policy(three_rater_types(e), 0.01)
             for e in eps_grid]
-axes[0].plot(eps_grid, vnw_wins, "k", lw=2, label="τ = 0 Nash vs RLHF τ = 0.01")
-axes[0].axhline(0.5, color="k", lw=0.8, ls=":"); axes[0].set_title("P(π_Nash ≻ π_RLHF)"); axes[0].set_xlabel("ε")
-axes[1].set_title("exploitability in the τ = 0 game"); axes[1].set_xlabel("ε")
-axes[0].legend(fontsize=8); axes[1].legend(fontsize=7); plt.show()
+axes[1].plot(eps_grid, vnw_wins, "k", lw=2, label="τ = 0 Nash vs RLHF τ = 0.01")
+axes[1].axhline(0.5, color="k", lw=0.8, ls=":"); axes[1].set_title("head to head: P(π_Nash ≻ π_RLHF)")
+axes[0].set_title("exploitability in the τ = 0 game (lower is better)"); axes[0].set_ylabel("duality gap at τ = 0")
+for ax in axes:
+    ax.set_xlabel("ε"); ax.legend(fontsize=8)
+plt.show()
 
 # %% [markdown]
 # ## As τ varies

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,7 +18,13 @@
 #
 # Three actions, near-cyclic preferences (y1 ≻ y2 w.p. 0.9, y2 ≻ y3 w.p. 0.8, y3 ≻ y1 w.p. 0.7 — a stand-in for
 # Calandriello et al. App. E, whose exact matrix was not recovered), uniform μ, τ = 0.1. All learners are the
-# exact-expectation tabular ones from `prefgame.dynamics`; every policy is drawn on the 2-simplex.
+# exact-expectation tabular ones from `prefgame.dynamics`; every policy is drawn on the 2-simplex. This is the
+# game of [00](00_preference_games.ipynb), which draws one Nash-MD step on it.
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
+# Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
+# NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.
+# [arXiv:2310.12036](https://arxiv.org/abs/2310.12036).
 
 # %%
 import matplotlib.pyplot as plt
@@ -46,7 +54,7 @@ print("pi*_tau =", np.round(star, 4))
 # %% [markdown]
 # ## Nash-MD and online IPO reach π*_τ; online DPO does not
 # Nash-MD (η_t = 2/(τ(t+2))) and online IPO both converge to the regularised equilibrium (Prop. 4.1); online DPO
-# spirals into a different point (Calandriello App. F; its stationarity condition is in
+# spirals into a different point ([Calandriello et al. App. F](https://arxiv.org/abs/2403.08635); its stationarity condition is in
 # `paper_proofs/online_dpo.md`). Offline IPO's answer μ exp(Pμ/τ)/Z and the RLHF policy are marked too.
 
 # %%
@@ -69,7 +77,8 @@ for name, run in runs.items():
 # ## IPO-MD: the β sweep
 # β interpolates between online IPO (β = 0) and offline IPO (β = 1). The fixed point moves along a curve from π*_τ
 # to μ exp(Pμ/τ)/Z; its *mixture* π^{1−β} μ^β is exactly the equilibrium at the weaker regularisation τ/(1−β)
-# (Prop. 5.2, dotted markers).
+# (Prop. 5.2). Markers: **o** where each β's run ends (the policy π_T); **×** in the same colour, π* at τ/(1−β),
+# which the run's mixture π_T^{1−β} μ^β hits exactly (the mixture itself is not drawn).
 
 # %%
 fig, ax = plt.subplots()
@@ -87,25 +96,41 @@ ax.legend(fontsize=8, loc="upper right"); plt.show()
 
 # %% [markdown]
 # ## Last iterate vs average iterate vs self-play, on rock–paper–scissors
-# Without regularisation (τ = 0), self-play policy gradient and online mirror descent against the current policy
-# (Hedge) both circle the equilibrium instead of converging (with discrete steps they drift slowly outwards);
-# only Hedge's *average* iterate converges. Nash-MD's last iterate goes straight to the (here uniform)
-# equilibrium of the regularised game.
+# Left, without regularisation (τ = 0): self-play policy gradient and online mirror descent against the current
+# policy (Hedge) both circle the equilibrium instead of converging (with discrete steps they drift slowly
+# outwards); only Hedge's *average* iterate converges. Nash-MD needs τ > 0, so it is not in this panel.
+#
+# Right, every method at the **same** τ = 0.05: regularisation alone makes self-play PG and OMD converge in last
+# iterate too, to the same π*_τ. What Nash-MD's mixture adds is not convergence on this small game but a
+# *guarantee*: with the theorem's step sizes η_t = 2/(τ(t+2)), KL(π*_τ‖π_T) ≤ 8/(τ²(T+1)) for any number of
+# actions, with no step size to tune. (The printout: after 600 steps self-play PG and OMD are within 2e-3 and
+# 2e-2 of π*_τ and still closing in; Nash-MD lands on π*_τ at once here only because its first step, with
+# η_0τ = 1, replaces π_0 by μ, which on rock–paper–scissors with a uniform μ is already π*_τ.)
 
 # %%
 rps = rock_paper_scissors()
 start = np.array([0.6, 0.25, 0.15])
-fig, ax = plt.subplots()
-simplex_axes(ax, rps.actions)
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 5.2))
+simplex_axes(ax0, rps.actions)
 sp = self_play_pg(rps, 0.0, steps=600, lr=0.2, init=start, record_every=1)
 omd = online_mirror_descent(rps, 0.0, eta=0.1, steps=600, init=start, record_every=1)
-nmd = nash_md(rps, 0.05, steps=600, init=start, record_every=1)
-ax.plot(*xy(sp.history).T, lw=1, label="self-play PG, τ = 0")
-ax.plot(*xy(omd.history).T, lw=1, label="OMD/Hedge, τ = 0 (last iterate)")
-ax.plot(*xy(omd.extra["average"]), "o", label="OMD average iterate")
-ax.plot(*xy(nmd.history).T, lw=1.5, label="Nash-MD, τ = 0.05")
-ax.set_aspect("equal"); ax.axis("off"); ax.set_title("rock–paper–scissors", pad=18)
-ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2)
+ax0.plot(*xy(sp.history).T, lw=1, label="self-play PG")
+ax0.plot(*xy(omd.history).T, lw=1, label="OMD/Hedge (last iterate)")
+ax0.plot(*xy(omd.extra["average"]), "o", label="OMD average iterate")
+ax0.set_title("τ = 0 (no regularisation)", pad=18)
+t_ = 0.05
+simplex_axes(ax1, rps.actions)
+runs_rps = {"self-play PG": self_play_pg(rps, t_, steps=600, lr=0.2, init=start, record_every=1),
+            "OMD/Hedge (last iterate)": online_mirror_descent(rps, t_, eta=0.1, steps=600, init=start, record_every=1),
+            "Nash-MD, η_t = 2/(τ(t+2))": nash_md(rps, t_, steps=600, init=start, record_every=1)}
+for name, run in runs_rps.items():
+    ax1.plot(*xy(run.history).T, lw=1.2, label=name)
+    print(f"τ = {t_}: {name:26s} max|π_600 − π*_τ| = {np.abs(run.policy - solve(rps, t_).policy).max():.1e}")
+ax1.plot(*xy(solve(rps, t_).policy), "k*", ms=12, label="π*_τ")
+ax1.set_title(f"every method at τ = {t_}", pad=18)
+for ax in (ax0, ax1):
+    ax.set_aspect("equal"); ax.axis("off")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2)
 plt.show()
 
 # %% [markdown]

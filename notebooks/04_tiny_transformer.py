@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -21,11 +23,16 @@
 # loses to each word with probability 0.8). The model's next-token distribution is then a policy over four
 # actions, its initial distribution is μ, and `prefgame.equilibrium.solve` gives the exact targets:
 #
-# * online IPO and Nash-MD-PG(β = 0) → π*_τ (Prop. 4.1 / 4.2);
+# * online IPO and Nash-MD-PG(β = 0) → π*_τ ([Prop. 4.1 / 4.2](https://arxiv.org/abs/2403.08635));
 # * IPO-MD(β) and Nash-MD-PG(β) → BR_τ(π*_{τ/(1−β)}) (Prop. 5.2);
-# * online DPO → its own stationary point (App. F; computed by the tabular `prefgame.dynamics.online_dpo`).
+# * online DPO → its own stationary point ([App. F](https://arxiv.org/abs/2403.08635); computed by the tabular `prefgame.dynamics.online_dpo`).
 #
 # Training is stochastic (sampled pairs, Adam), so the policies hover near their targets rather than hitting them.
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
+# Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
+# NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.
+# [arXiv:2310.12036](https://arxiv.org/abs/2310.12036). Adam's β1 is not the mixture β.
 
 # %%
 import tempfile

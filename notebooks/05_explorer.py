@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,6 +22,11 @@
 # follow it, IPO-MD does not — but its *mixture* (π_T)^{1−β} μ^β lands on π* at τ/(1−β) (the square), the
 # content of Calandriello et al.'s Prop. 5.2. Set τ = 0 and the learners that need τ > 0 say so; upload a
 # matrix that is not a preference matrix and the page shows the library's message.
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
+# Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
+# NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.
+# [arXiv:2310.12036](https://arxiv.org/abs/2310.12036).
 
 # %%
 from prefgame.explore import explorer

@@ -21,6 +21,9 @@
 # equilibria are known to machine precision. Three questions: which equilibrium does each one reach, in the last
 # or the average iterate, and how fast? The same measurements, on every built-in game, are in the report of
 # `prefgame study`; the theory checks are in `paper_proofs/check_{mmd,omwu,extragradient,inpo,sppo_dno,spo}.py`.
+#
+# Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight); papers
+# with arXiv links there and in [`docs/algorithms.md`](../docs/algorithms.md).
 
 # %%
 import matplotlib.pyplot as plt

@@ -345,6 +345,9 @@ def add_study(sub) -> None:
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--tau", type=_positive_tau, nargs="+", default=[0.1, 1.0], help="τ values (default 0.1 1)")
     p.add_argument("--games", nargs="+", metavar="NAME", help="subset of the study's games")
+    p.add_argument("--matrix", help="your own preference matrix (.npy, .csv or .json): study it "
+                                    "(with --games: beside those built-in games)")
+    p.add_argument("--mu", help="reference policy file for --matrix (default uniform)")
     p.add_argument("--force", action="store_true", help="recompute parts already in --out")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -352,11 +355,26 @@ def add_study(sub) -> None:
 
 
 def run_study_cmd(args: argparse.Namespace) -> int:
-    from .study import run_study
+    from .study import BUILTIN_STUDY_GAMES, register_game, run_study
 
     check_output_dir(args.out)
+    games = args.games
+    if args.mu is not None and args.matrix is None:
+        raise UserError("--mu applies to --matrix")
+    if args.matrix is not None:
+        from pathlib import Path
+
+        try:
+            game = G.load_game(args.matrix, args.mu)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        name = Path(args.matrix).stem
+        if name in BUILTIN_STUDY_GAMES:
+            raise UserError(f"--matrix {args.matrix}: its name {name!r} is a built-in study game; rename the file")
+        register_game(name, game, replace=True)
+        games = [name, *(args.games or [])]
     try:
-        path = run_study(args.out, taus=args.tau, games=args.games, force=args.force,
+        path = run_study(args.out, taus=args.tau, games=games, force=args.force,
                          figures=not args.no_figures, progress=not args.quiet)
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -8,7 +8,8 @@ file, then rename) so an interrupted run never leaves a half-written image.
   (Calandriello App. E): online IPO, offline IPO, IPO-MD (β = 0.25, 0.5, 0.75), Nash-MD, online DPO.
 * ``nash_md_bound``        — Nash-MD's KL(π*‖π_t) against 8/(τ²(t+1)), and every method's gap by step.
 * ``dpo_collapse``         — two actions, P(y1 ≻ y2) = 1: DPO → (1, 0), IPO → σ(1/(2τ)).
-* ``rps_cycling``          — Hedge self-play, self-play PG and OMD past its step limit cycle on RPS;
+* ``rps_cycling``          — Hedge self-play and self-play PG (τ = 0) cycle on RPS; at τ = 0.1 OMD with a
+  stable step converges, past its step limit it cycles;
   Nash-MD (with the mixture) converges with the same step.
 * ``adam_beta1``           — online IPO with Adam: β1 = 0.9 orbits the cycle, β1 = 0 settles.
 * ``sampling_error``       — sampled online IPO's error against the number of pairs per step.
@@ -179,6 +180,8 @@ def fig_rps_cycling():
         "Hedge self-play (OMD, τ = 0, η = 0.1)": online_mirror_descent(g, 0.0, eta=0.1, steps=3000, init=init, record_every=1),
         "self-play softmax PG (τ = 0, lr = 0.5, no preconditioning)":
             self_play_pg(g, 0.0, lr=0.5, precondition=False, steps=3000, init=init, record_every=1),
+        "OMD, τ = 0.1, η = 0.5 (within its stability limit)":
+            online_mirror_descent(g, 0.1, eta=0.5, steps=3000, init=init, record_every=1),
         "OMD, τ = 0.1, η = 6 (past its stability limit)":
             online_mirror_descent(g, 0.1, eta=6.0, steps=3000, init=init, record_every=1),
         "Nash-MD, τ = 0.1, constant η = 6": nash_md(g, 0.1, eta=6.0, steps=3000, init=init, record_every=1),
@@ -192,8 +195,10 @@ def fig_rps_cycling():
     b.set_xscale("log")
     b.set_xlabel("step + 1")
     b.set_ylabel("max |π_t − uniform|")
+    b.legend(fontsize=8, loc="lower left")
     b.set_title("rock–paper–scissors, start (0.5, 0.3, 0.2): distance of the last iterate", fontsize=9)
-    a.set_title("Hedge (= natural-gradient self-play PG) and OMD cycle; Nash-MD converges", fontsize=9)
+    a.set_title("τ = 0: Hedge and self-play PG cycle. τ = 0.1: OMD with a stable step converges\n"
+                "like Nash-MD; OMD cycles only past its step-size limit", fontsize=9)
     fig.tight_layout()
     return fig
 

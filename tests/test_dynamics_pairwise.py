@@ -1,5 +1,7 @@
 """Pairwise learners: gradients equal autograd of the shared losses; fixed points match the theory."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -21,7 +23,7 @@ from prefgame.dynamics import (
     rlhf_policy,
 )
 from prefgame.dynamics.pairwise import LOSS_DERIVATIVES, autograd_loss_derivative
-from prefgame.equilibrium import solve
+from prefgame.equilibrium import duality_gap, solve
 
 
 @st.composite
@@ -233,3 +235,54 @@ def test_bad_input_raises_clear_errors():
         online_ipo(g, 0.1, samples=10)
     with pytest.raises(ValueError, match="P"):
         online_ipo(np.array([[0.5, 0.9], [0.9, 0.5]]), 0.1)
+
+
+# --------------------------------------------------------------------------- custom losses
+
+
+def _scaled_ipo(h, p, *, tau):
+    """A custom loss: 3 × soft IPO (same minimiser in h, (p − ½)/τ)."""
+    return 3.0 * L.ipo_soft_loss(h, p, tau=tau)
+
+
+def _scaled_ipo_dh(h, p, tau):
+    return 6.0 * (h - (p - 0.5) / tau)
+
+
+def _sq_logit(h, p, *, tau):
+    """A custom loss whose stationary point is not π*_τ: (σ(τh) − p)² (σ written with tanh)."""
+    t = 0.5 * tau * h
+    return (0.5 * (1.0 + (t.tanh() if hasattr(t, "tanh") else np.tanh(t))) - p) ** 2
+
+
+def test_custom_loss_numpy_derivative_matches_autograd_and_needs_no_torch_warning():
+    game = G.random_intransitive(4, seed=2).with_mu([0.1, 0.2, 0.3, 0.4])
+    P, logmu = game.P[None], np.log(game.mu)[None]
+    z = np.random.default_rng(0).normal(size=(1, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the read-only P must not trigger torch's warning
+        g_auto = expected_gradient(z, P, logmu, 0.3, loss=_scaled_ipo)
+        g_np = expected_gradient(z, P, logmu, 0.3, loss=_scaled_ipo, dloss=_scaled_ipo_dh)
+        g_sq = expected_gradient(z, P, logmu, 0.3, loss=_sq_logit)
+    np.testing.assert_allclose(g_np, g_auto, rtol=1e-12, atol=1e-14)
+    # 3 × IPO: exactly three times the built-in IPO gradient, at π ≠ μ, h ≠ 0.
+    np.testing.assert_allclose(g_np, 3 * expected_gradient(z, P, logmu, 0.3, loss="ipo"), rtol=1e-12)
+    assert np.abs(g_sq).max() > 1e-3
+
+
+def test_custom_loss_reaches_pi_star_only_if_its_stationary_point_is_pi_star():
+    game = G.near_cyclic().with_mu([0.5, 0.3, 0.2])
+    tau = 0.2
+    star = solve(game, tau).policy
+    run = preference_optimisation(game, tau, loss=_scaled_ipo, dloss=_scaled_ipo_dh, steps=20_000, tol=1e-12)
+    assert run.converged and np.abs(run.policy - star).max() < 1e-9
+    assert run.method == "online__scaled_ipo"
+    # (σ(τh) − p)² stops (its update vanishes) away from π*_τ: converged, yet a positive gap.
+    other = preference_optimisation(game, tau, loss=_sq_logit, steps=20_000, tol=1e-10)
+    assert other.converged
+    assert duality_gap(game, other.policy, tau) > 1e-6
+
+
+def test_dloss_needs_a_callable_loss():
+    with pytest.raises(ValueError, match="dloss"):
+        preference_optimisation(G.rock_paper_scissors(), 0.1, loss="ipo", dloss=_scaled_ipo_dh)

@@ -113,3 +113,81 @@ def test_a_corrupt_part_is_one_line_naming_the_file(tmp_path, capsys, content):
     rc = main(["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and str(path) in err and "--force" in err
+
+
+def test_study_takes_your_matrix_and_your_learner(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from prefgame.dynamics import preference_optimisation
+    from prefgame.equilibrium import solve
+    from prefgame.games import near_cyclic
+
+    monkeypatch.setattr(S, "STUDY_GAMES", dict(S.STUDY_GAMES))
+    monkeypatch.setattr(S, "EXTRA_METHODS", dict(S.EXTRA_METHODS))
+    P = near_cyclic((0.9, 0.6, 0.75)).P
+    np.save(tmp_path / "mine.npy", P)
+
+    def triple_ipo(h, p, *, tau):
+        return 3.0 * ((h - (p - 0.5) / tau) ** 2)
+
+    S.register_method("triple_ipo", lambda g, t, i, s: preference_optimisation(
+        g, t, loss=triple_ipo, dloss=lambda h, p, tau: 6.0 * (h - (p - 0.5) / tau), init=i, steps=s,
+        tol=1e-12))
+    out = tmp_path / "res"
+    rc = main(["study", "--matrix", str(tmp_path / "mine.npy"), "--tau", "0.1", "--out", str(out),
+               "--no-figures", "--quiet"])
+    assert rc == 0
+    part = json.loads((out / "parts" / "mine__tau0.1.json").read_text())
+    star = solve(P, 0.1).policy
+    assert np.abs(np.asarray(part["exact"]["policy"]) - star).max() < 1e-12
+    assert part["online_ipo"]["max_abs_diff"] <= 1e-8
+    assert part["extra_methods"]["triple_ipo"]["max_abs_diff"] <= 1e-8
+    assert part["rlhf"]["max_abs_diff"] > 1e-3
+    report = (out / "report.md").read_text()
+    assert "| mine |" in report and "triple_ipo" in report
+    with pytest.raises(ValueError, match="exists"):
+        S.register_method("online_ipo", lambda *a: None)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["study", "--mu", "mu.npy", "--no-figures"], "--mu applies to --matrix"),
+    (["study", "--matrix", "nope.npy", "--no-figures"], "no such file"),
+])
+def test_study_matrix_errors_exit_2(tmp_path, capsys, argv, needle):
+    rc = main(argv + ["--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_study_matrix_may_not_shadow_a_builtin_game(tmp_path, capsys):
+    import numpy as np
+
+    from prefgame.games import rock_paper_scissors
+
+    np.save(tmp_path / "rps.npy", rock_paper_scissors().P)
+    rc = main(["study", "--matrix", str(tmp_path / "rps.npy"), "--out", str(tmp_path / "o"), "--no-figures"])
+    assert rc == 2
+    assert "built-in study game" in capsys.readouterr().err
+
+
+def test_report_opens_with_the_takeaway_and_a_reach_table():
+    def part(label, tau, diffs):
+        entry = lambda d: {"max_abs_diff": d, "duality_gap": d, "steps": 1, "converged": True}  # noqa: E731
+        p = {"label": label, "tau": tau, "exact": {"duality_gap": 1e-15}, "extra_methods": {}}
+        for m in S.MAIN_ORDER:
+            p[m] = entry(diffs.get(m, 1.0))
+        for m in S.EXTRA_METHODS:
+            p["extra_methods"][m] = entry(diffs.get(m, 1.0))
+        return p
+
+    parts = [part("g1", 0.1, {"nash_md": 1e-7, "online_ipo": 1e-12}), part("g2", 0.1, {"online_ipo": 1e-9})]
+    lines = S._takeaway(parts, [0.1])
+    text = "\n".join(lines)
+    assert "in every part: online_ipo." in text          # nash_md misses g2 (1.0 > 1e-6)
+    assert "nash_md (1/2)" in text
+    assert "Never: rlhf" not in text and "rlhf" in text.split("Never:")[1].split("\n")[0]
+    row = next(line for line in lines if line.startswith("| g2 |"))
+    cols = next(line for line in lines if line.startswith("| game |")).split(" | ")
+    cells = row.split(" | ")
+    assert cells[cols.index("online_ipo")].strip(" |") == "✓"
+    assert cells[cols.index("nash_md")].strip(" |") == "✗"

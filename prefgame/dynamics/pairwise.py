@@ -109,21 +109,36 @@ def autograd_loss_derivative(loss: Callable) -> Callable:
     import torch
 
     def dh(h, p, tau):
-        ht = torch.tensor(np.asarray(h, dtype=np.float64), requires_grad=True)
-        pt = torch.as_tensor(np.asarray(p, dtype=np.float64))
+        # Copies: P arrives read-only (PreferenceGame freezes it) and torch cannot wrap that.
+        ht = torch.tensor(np.array(h, dtype=np.float64), requires_grad=True)
+        pt = torch.tensor(np.array(p, dtype=np.float64))
         (g,) = torch.autograd.grad(loss(ht, pt, tau=tau).sum(), ht)
         return g.numpy()
 
     return dh
 
 
-def loss_derivative(loss: LossLike) -> tuple[str, Callable]:
-    """(name, ∂ℓ/∂h) for a loss given by name (``"ipo"``, ``"dpo"``, ``"slic"``) or as a callable."""
+def _custom_name(loss: Callable) -> str:
+    """A custom loss's label; never a built-in name (which would select a built-in shortcut)."""
+    name = getattr(loss, "__name__", "custom")
+    return f"custom_{name}" if name in LOSS_DERIVATIVES else name
+
+
+def loss_derivative(loss: LossLike, dloss: Callable | None = None) -> tuple[str, Callable]:
+    """(name, ∂ℓ/∂h) for a loss given by name (``"ipo"``, ``"dpo"``, ``"slic"``) or as a callable.
+
+    A custom loss ``f(h, p, *, tau)`` is differentiated by torch autograd unless ``dloss`` — its
+    derivative ``dloss(h, p, tau)`` in numpy — is given (then torch is not needed).
+    """
+    if dloss is not None:
+        if not callable(loss) or not callable(dloss):
+            raise ValueError("dloss= needs a callable loss f(h, p, *, tau) and a callable dloss(h, p, tau)")
+        return _custom_name(loss), dloss
     if callable(loss):
         for name, f in L.LOSSES.items():
             if f is loss:
                 return name, LOSS_DERIVATIVES[name]
-        return getattr(loss, "__name__", "custom"), autograd_loss_derivative(loss)
+        return _custom_name(loss), autograd_loss_derivative(loss)
     if loss not in LOSS_DERIVATIVES:
         raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSS_DERIVATIVES)} (or pass a callable)")
     return loss, LOSS_DERIVATIVES[loss]
@@ -153,9 +168,12 @@ def expected_loss(z, P, logmu, tau: float, *, loss: LossLike = "ipo", sampler: s
 
 
 def expected_gradient(z, P, logmu, tau: float, *, loss: LossLike = "ipo", sampler: str = "online",
-                      beta: float = 0.0) -> np.ndarray:
-    """∂L/∂z with sg(w): ∂L/∂u(k) = Σ_{y'} W[k,y'] G[k,y'] − Σ_y W[y,k] G[y,k] (module docstring)."""
-    _, dh = loss_derivative(loss)
+                      beta: float = 0.0, dloss: Callable | None = None) -> np.ndarray:
+    """∂L/∂z with sg(w): ∂L/∂u(k) = Σ_{y'} W[k,y'] G[k,y'] − Σ_y W[y,k] G[y,k] (module docstring).
+
+    ``dloss``: the numpy derivative ∂ℓ/∂h of a custom ``loss`` (see :func:`loss_derivative`).
+    """
+    _, dh = loss_derivative(loss, dloss)
     w = np.exp(_log_sampler(z, logmu, sampler, beta))
     u = log_softmax(z) - logmu
     G = dh(u[..., :, None] - u[..., None, :], P, tau)
@@ -216,14 +234,20 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
                             precondition: bool = True, samples: int | None = None,
                             labels: str = "soft", seed: int = 0, init=None, mu=None,
                             record_every: int | None = None, tol: float | None = None,
-                            check_every: int = 10, auto_every: int = 20, max_move: float = 0.1, method: str | None = None
-                            ) -> Trajectory:
+                            check_every: int = 10, auto_every: int = 20, max_move: float = 0.1, method: str | None = None,
+                            dloss: Callable | None = None) -> Trajectory:
     """Minimise the expected pairwise loss (module docstring) on a batch of games.
 
     Args:
         game: PreferenceGame (single or batched) or matrix P; ``mu`` overrides its μ.
         tau: τ > 0 of the loss.
-        loss: ``"ipo"``, ``"dpo"``, ``"slic"`` (the shared definitions) or a callable ``f(h, p, *, tau)``.
+        loss: ``"ipo"``, ``"dpo"``, ``"slic"`` (the shared definitions) or a callable ``f(h, p, *, tau)``
+            (elementwise; written with array-API operations so that torch autograd can differentiate it).
+        dloss: the derivative ∂ℓ/∂h of a custom ``loss`` as a numpy function ``dloss(h, p, tau)``;
+            given, torch is not needed (use it where the derivative is simple).  A custom loss reaches
+            π*_τ only if its stationarity condition E_{y'∼w}[∂ℓ/∂h(h(y, y'), P(y, y'))] = 0 has π*_τ as
+            its solution; ``converged`` says only that the update stopped, so check the result with
+            ``duality_gap`` (zero only at π*_τ).
         sampler: ``"online"`` (w = sg π), ``"mixture"`` (w ∝ sg π^{1−β} μ^β), ``"offline"`` (w = μ).
         lr: ``"auto"`` (exact flavour only: Jacobian-based step, see module docstring), a number
             or a schedule t ↦ lr_t (plain SGD on the direction).
@@ -245,7 +269,7 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
         raise ValueError(f"unknown sampler {sampler!r}; known: online, offline, mixture")
     if labels not in ("soft", "hard"):
         raise ValueError(f"labels = {labels!r}, must be 'soft' or 'hard'")
-    name, dh = loss_derivative(loss)
+    name, dh = loss_derivative(loss, dloss)
     P, logmu, single = game_arrays(game, mu)
     rng = np.random.default_rng(seed)
     if samples is not None:
