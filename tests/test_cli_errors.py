@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def prefgame(*argv: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
     full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "prefgame", *argv], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "prefgame", *argv], capture_output=True, text=True, check=False,
                           env=full_env, timeout=timeout, cwd=ROOT)
 
 

@@ -94,7 +94,7 @@ def test_tau_zero_keeps_the_lp_tolerance(tmp_path, capsys):
     P = np.round(P, 3)
     P = (P + 1 - P.T) / 2
     np.save(tmp_path / "p.npy", P)
-    code, out, err = run(capsys, "solve", "--matrix", str(tmp_path / "p.npy"), "--tau", "0", "--json")
+    code, out, _ = run(capsys, "solve", "--matrix", str(tmp_path / "p.npy"), "--tau", "0", "--json")
     doc = json.loads(out)
     assert doc["duality_gap"] > 1e-12  # the case under test: an LP answer between 1e-12 and 1e-9
     assert code == 0 and doc["converged"] is True

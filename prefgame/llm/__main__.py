@@ -100,7 +100,7 @@ def check_source(name: str, field: str) -> None:
 
         if isinstance(try_to_load_from_cache(name, "config.json"), str):
             return
-    except Exception:  # noqa: BLE001 -- an invalid repo id: let the reachability test decide
+    except Exception:  # noqa: BLE001, S110 -- an invalid repo id: let the reachability test decide
         pass
     if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
         raise ValueError(f"{field} = {name!r} is not a local path nor in the hub cache, and "

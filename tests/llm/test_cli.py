@@ -119,9 +119,9 @@ def test_a_rerun_into_a_used_output_dir_is_refused_and_the_config_is_saved(saved
 
 
 def test_help_shows_default_factory_values(capsys):
-    from prefgame.llm.config import config_help
     from prefgame.llm.__main__ import RunConfig
+    from prefgame.llm.config import config_help
 
     text = config_help(RunConfig)
     assert "(required)" not in text
-    assert [ln for ln in text.splitlines() if ln.strip().startswith("--lora_target_modules")][0].split()[1] == "[]"
+    assert next(ln for ln in text.splitlines() if ln.strip().startswith("--lora_target_modules")).split()[1] == "[]"
