@@ -125,3 +125,29 @@ def test_help_shows_default_factory_values(capsys):
     text = config_help(RunConfig)
     assert "(required)" not in text
     assert next(ln for ln in text.splitlines() if ln.strip().startswith("--lora_target_modules")).split()[1] == "[]"
+
+
+def test_hub_names_fail_fast_without_network(monkeypatch):
+    """An uncached hub name fails at once, naming the field, when HF_HUB_OFFLINE is set, and
+    when huggingface.co cannot be reached -- never a long wait inside a download."""
+    import socket
+    import time
+
+    from prefgame.llm.__main__ import check_source
+
+    name = "no-such-org-prefgame/never-cached-model"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match=r"policy_name = .*HF_HUB_OFFLINE is set"):
+        check_source(name, "policy_name")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+
+    def unreachable(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    t0 = time.time()
+    with pytest.raises(ValueError, match=r"judge_name = .*cannot be reached"):
+        check_source(name, "judge_name")
+    assert time.time() - t0 < 5
+    with pytest.raises(ValueError, match="no such file or folder"):
+        check_source("/nonexistent/model", "policy_name")
