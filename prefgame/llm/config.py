@@ -18,6 +18,7 @@ Schedules: ``tau``, ``beta`` and ``lr`` peaks are numbers; ``tau_schedule`` and
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -47,8 +48,10 @@ T = TypeVar("T")
 
 
 def _f(default: Any, help: str, **kw) -> Any:
+    """A dataclass field with a help text; list/dict defaults are deep-copied per instance."""
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata={"help": help},
+                     **kw)
     return field(default=default, metadata={"help": help}, **kw)
 
 

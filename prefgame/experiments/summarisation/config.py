@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefgame.llm.config import METHOD_NAMES
+from prefgame.llm.config import METHOD_NAMES, _f
 
 __all__ = ["ARMS", "PAPER_BETA", "PAPER_ORDER", "PAPER_TAU", "ExperimentConfig", "load"]
 
@@ -28,13 +28,6 @@ PAPER_BETA = {"ipo_md": 0.125, "nash_md_pg": 0.125}
 #: learned: the PM/RM trained on one-vote labels; oracle: the gold judge itself (RL: the
 #: Bradley–Terry reward fitted to it); oracle_no_cycle: the same with the style cycle off (λ = 0).
 ARMS = ("learned", "oracle", "oracle_no_cycle")
-
-
-def _f(default: Any, help: str) -> Any:
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: json.loads(json.dumps(d)),
-                     metadata={"help": help})
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass

@@ -20,18 +20,15 @@ __all__ = ["check_locations", "run_experiment"]
 
 
 def check_locations(work: Path, out: Path) -> None:
-    """Refuse unusable output locations before any work: a path that is a file, or a folder
-    that cannot be created or written."""
-    import os
+    """Refuse unusable output locations before any work (``prefgame.cli.check_output_dir``: a
+    file, a folder under a file, a folder that cannot be written), as a ``ValueError``."""
+    from prefgame.cli import UserError, check_output_dir
 
     for name, p in (("work folder", work), ("results folder", out)):
-        if p.exists() and not p.is_dir():
-            raise ValueError(f"{name} {str(p)!r} is a file, not a folder")
-        probe = p
-        while not probe.exists():
-            probe = probe.parent
-        if not os.access(probe, os.W_OK):
-            raise ValueError(f"{name} {str(p)!r} is not writable")
+        try:
+            check_output_dir(p, option=name)
+        except UserError as e:
+            raise ValueError(str(e)) from None
 
 
 def _check_same_config(cfg: ExperimentConfig, work: Path) -> None:
