@@ -37,9 +37,9 @@ def damped_fixed_point(P: np.ndarray, tau: float, *, alpha: float = 0.5, tol: fl
     t0 = time.perf_counter()
     for k in range(1, max_iter + 1):
         pi = (1 - alpha) * pi + alpha * best_response(P, pi, tau)
-        if k % 10 == 0:
-            if duality_gap(P, pi, tau) <= tol or time.perf_counter() - t0 > max_seconds:
-                break
+        if k % 10 == 0 and (duality_gap(P, pi, tau) <= tol
+                            or time.perf_counter() - t0 > max_seconds):
+            break
     return pi, k
 
 
@@ -51,7 +51,7 @@ def _gambit_worker(P, tau, queue):
     t = time.perf_counter()
     q = gbt.qre.logit_solve_lambda(g, [1.0 / tau])[0]
     seconds = time.perf_counter() - t
-    pi = np.array([float(q.profile[s]) for s in list(g.players)[0].strategies])
+    pi = np.array([float(q.profile[s]) for s in next(iter(g.players)).strategies])
     queue.put((seconds, pi))
 
 
@@ -88,7 +88,7 @@ def main() -> None:
         P = random_intransitive(n, seed=0).P
         for tau in args.taus:
             solve(P, tau)  # warm-up (BLAS threads, imports)
-            s_pg, res = timed(lambda: solve(P, tau))
+            s_pg, res = timed(lambda P=P, tau=tau: solve(P, tau))
             t = time.perf_counter()
             pi_fp, it_fp = damped_fixed_point(P, tau, max_seconds=args.fp_seconds)
             s_fp = time.perf_counter() - t

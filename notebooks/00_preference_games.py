@@ -31,8 +31,14 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from prefgame.dynamics import (expected_gradient, fit_bradley_terry, nash_md, nash_md_step, online_ipo,
-                               rlhf_policy)
+from prefgame.dynamics import (
+    expected_gradient,
+    fit_bradley_terry,
+    nash_md,
+    nash_md_step,
+    online_ipo,
+    rlhf_policy,
+)
 from prefgame.equilibrium import best_response, duality_gap, kl, solve
 from prefgame.games import bradley_terry, near_cyclic, rock_paper_scissors
 from prefgame.losses import ipo_soft_loss, ipo_soft_target
@@ -198,8 +204,8 @@ print("mixture π_t^μ =", np.round(mix, 4), "  π_{t+1} =", np.round(pi_next, 4
 fig, ax = plt.subplots()
 triangle(ax, game.actions, f"one Nash-MD step (τ = {tau}, η = {eta:g}, ητ = {eta * tau:g})")
 ax.plot(*xy(curve).T, ":", color="tab:gray", label="π_t^{1−b} μ^b, b from 0 to 1")
-ax.annotate("", xy(mix), xy(pi_t), arrowprops=dict(arrowstyle="->", color="tab:purple", lw=2))
-ax.annotate("", xy(pi_next), xy(mix), arrowprops=dict(arrowstyle="->", color="tab:orange", lw=2))
+ax.annotate("", xy(mix), xy(pi_t), arrowprops={"arrowstyle": "->", "color": "tab:purple", "lw": 2})
+ax.annotate("", xy(pi_next), xy(mix), arrowprops={"arrowstyle": "->", "color": "tab:orange", "lw": 2})
 for p, m, col, lab in [(pi_t, "o", "tab:blue", "π_t"), (mu, "s", "tab:gray", "μ"),
                        (mix, "^", "tab:purple", "π_t^μ, after 1. the mixture (purple)"),
                        (pi_next, "v", "tab:orange", "π_{t+1}, after 2. the softmax step (orange)")]:

@@ -38,11 +38,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from prefgame import losses
-from prefgame.dynamics import (expected_gradient, ipo_md, ipo_md_mixture, nash_md, nash_md_bound,
-                               nash_md_pg_gradient)
+from prefgame.dynamics import (
+    expected_gradient,
+    ipo_md,
+    nash_md,
+    nash_md_bound,
+    nash_md_pg_gradient,
+    online_ipo,
+)
 from prefgame.equilibrium import best_response, duality_gap, kl, solve
-from prefgame.dynamics import online_ipo
-from prefgame.games import PreferenceGame, near_cyclic, random_intransitive, rock_paper_scissors
+from prefgame.games import near_cyclic, random_intransitive, rock_paper_scissors
 
 plt.rcParams["figure.figsize"] = (6.4, 3.6)
 rng = np.random.default_rng(0)

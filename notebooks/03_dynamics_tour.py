@@ -30,8 +30,16 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from prefgame.dynamics import (ipo_md, nash_md, offline_ipo_optimum, online_dpo, online_ipo,
-                               online_mirror_descent, rlhf_policy, self_play_pg)
+from prefgame.dynamics import (
+    ipo_md,
+    nash_md,
+    offline_ipo_optimum,
+    online_dpo,
+    online_ipo,
+    online_mirror_descent,
+    rlhf_policy,
+    self_play_pg,
+)
 from prefgame.equilibrium import duality_gap, solve
 from prefgame.figures import simplex_axes
 from prefgame.figures import to_simplex as xy

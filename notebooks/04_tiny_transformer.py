@@ -45,8 +45,15 @@ import torch
 from prefgame.dynamics import online_dpo
 from prefgame.equilibrium import best_response, kl, solve
 from prefgame.games import PreferenceGame
-from prefgame.llm import (CallableJudge, OnlineConfig, OnlineTrainer, Policy, build_word_tokenizer,
-                          next_token_distribution, tiny_gpt2)
+from prefgame.llm import (
+    CallableJudge,
+    OnlineConfig,
+    OnlineTrainer,
+    Policy,
+    build_word_tokenizer,
+    next_token_distribution,
+    tiny_gpt2,
+)
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -106,7 +113,7 @@ for method, beta, lr in (("online_ipo", 0.0, 3e-3), ("ipo_md", 0.5, 3e-3), ("nas
         cfg = OnlineConfig(method=method, tau=tau, beta=beta, batch_size=32, max_steps=120, max_new_tokens=1,
                            lr=lr, output_dir=out, progress_bar=False, log_tensorboard=False, win_rate_every=0,
                            seed=0)
-        OnlineTrainer(cfg, policy, judge, [prompt], callbacks=[lambda tr, logs: trace.append(first_token_policy(policy))]).train()
+        OnlineTrainer(cfg, policy, judge, [prompt], callbacks=[lambda tr, logs, trace=trace, policy=policy: trace.append(first_token_policy(policy))]).train()
     runs[f"{method} β={beta}"] = (np.array(trace), target(method, beta))
 
 # %%

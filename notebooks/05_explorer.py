@@ -47,7 +47,7 @@ from prefgame.games import near_cyclic
 view = compute(Settings(game="near_cyclic", tau=0.1, beta=0.25, steps=2000,
                         learners=("nash_md", "online_ipo", "ipo_md", "online_dpo")))
 star = solve(near_cyclic(), 0.1).policy
-for key, run in view.runs.items():
+for run in view.runs.values():
     print(f"{run.label:12s} gap(π_T) = {run.gap[-1]:.1e}   max|π_T − π*_τ| = {np.max(np.abs(run.policy - star)):.1e}")
 mix_err = np.max(np.abs(view.ipo_md.mixture[-1] - solve(near_cyclic(), 0.1 / 0.75).policy))
 print(f"IPO-MD mixture vs π* at τ/(1−β): max abs difference {mix_err:.1e}")

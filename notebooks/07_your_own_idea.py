@@ -142,7 +142,7 @@ print(f"{'learner':28s} {'steps':>6s} {'stopped':>8s} {'gap':>10s} {'max|π−π
 for label, run in {**builtin, **mine}.items():
     gaps = [duality_gap(game, pi, tau) for pi in run.history]
     ax.semilogy(run.steps, np.maximum(gaps, 1e-30), "--" if label in mine else "-", label=label)
-    print(f"{label:28s} {run.iterations:6d} {str(run.converged):>8s} {run.duality_gap(game):10.2e} "
+    print(f"{label:28s} {run.iterations:6d} {run.converged!s:>8s} {run.duality_gap(game):10.2e} "
           f"{np.abs(run.policy - star).max():10.2e}")
 ax.set_xlabel("step"); ax.set_ylabel(f"duality gap at τ = {tau}"); ax.set_xlim(0, 3000)
 ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -165,8 +165,8 @@ plt.show()
 # matrix with the built-in learners (the file's stem names it).
 
 # %%
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+from pathlib import Path
 
 register_game("mine", game, replace=True)
 register_method("sq_winprob", lambda g, t, i, s: preference_optimisation(
@@ -175,5 +175,4 @@ with tempfile.TemporaryDirectory() as tmp:
     report = run_study(tmp, taus=[tau], games=["mine"], figures=False, progress=False)
     text = Path(report).read_text()
     save_game(game, Path(tmp) / "mine.json")                   # the same game as a file, for the CLI
-print("\n".join(line for line in text.splitlines() if line.startswith("| sq_winprob")
-                or line.startswith("| online_ipo") or line.startswith("| method")))
+print("\n".join(line for line in text.splitlines() if line.startswith(("| sq_winprob", "| online_ipo", "| method"))))

@@ -3,7 +3,7 @@
 A preference model over n responses is a matrix P with P[y, y'] = P(y ≻ y') ∈ [0, 1],
 P + Pᵀ = 1 (all ones) and diag(P) = ½.  A batch of c contexts is an array ``[c, n, n]`` with
 context weights ρ (``[c]``, summing to 1) and one reference policy per context (``[c, n]``).
-See ``../shared/reference/theory.md`` §1 and §7.
+See Munos et al. 2023 (arXiv:2312.00886) and ``docs/notation.md``.
 
 Every constructor returns a validated :class:`PreferenceGame`; invalid input raises
 ``ValueError`` with a message that names the offending entry and its value.

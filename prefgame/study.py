@@ -226,9 +226,9 @@ def _takeaway(parts: list[dict], taus) -> list[str]:
     worst = max(float(np.max(p["exact"]["duality_gap"])) for p in parts)
     games = sorted({p["label"] for p in parts})
     lines = ["## What this report shows", "",
-             f"1. π*_τ solved exactly for {len(games)} game(s) × {len(parts) // max(len(games), 1)} τ value(s) "
-             f"(largest certified duality gap {_fmt(worst)}); every learner runs from the same π_0 and is "
-             "measured against it.",
+             (f"1. π*_τ solved exactly for {len(games)} game(s) × {len(parts) // max(len(games), 1)} τ value(s) "
+              f"(largest certified duality gap {_fmt(worst)}); every learner runs from the same π_0 and is "
+              "measured against it."),
              f"2. Reach π*_τ (max|π_T − π*_τ| ≤ {REACH_TOL:g}) in every part: {', '.join(every) or 'none'}.",
              f"3. Never: {', '.join(never) or 'none'}; in some parts: {', '.join(some) or 'none'}.",
              ("4. By the theory, IPO-MD's policy is not π*_τ (its mixture is π* at τ/(1−β), checked per game "

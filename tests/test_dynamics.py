@@ -172,7 +172,7 @@ def test_self_play_gradient_is_a_positive_multiple_of_online_ipo_gradient():
 
 
 def test_prop_5_1_gradients_differ_off_the_fixed_point_for_beta_positive():
-    """The caution in theory.md §5: IPO-MD's gradient is not a multiple of Nash-MD-PG(β)'s."""
+    """The caution in docs/notation.md: IPO-MD's gradient is not a multiple of Nash-MD-PG(β)'s."""
     g = G.random_intransitive(5, seed=1)
     rng = np.random.default_rng(3)
     z, logmu, tau, beta = rng.normal(size=(1, 5)), np.log(np.full((1, 5), 0.2)), 0.2, 0.5

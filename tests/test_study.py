@@ -172,7 +172,7 @@ def test_study_matrix_may_not_shadow_a_builtin_game(tmp_path, capsys):
 
 def test_report_opens_with_the_takeaway_and_a_reach_table():
     def part(label, tau, diffs):
-        entry = lambda d: {"max_abs_diff": d, "duality_gap": d, "steps": 1, "converged": True}  # noqa: E731
+        entry = lambda d: {"max_abs_diff": d, "duality_gap": d, "steps": 1, "converged": True}
         p = {"label": label, "tau": tau, "exact": {"duality_gap": 1e-15}, "extra_methods": {}}
         for m in S.MAIN_ORDER:
             p[m] = entry(diffs.get(m, 1.0))

@@ -10,7 +10,7 @@ from prefgame.optim import SGD, Adam
 
 
 def test_nash_md_kl_decays_like_one_over_t_squared_far_inside_the_bound():
-    """theory.md §9: with η_t = 2/(τ(t+2)) the KL falls ≈ 1/T² (the bound only promises 1/T)."""
+    """docs/notation.md: with η_t = 2/(τ(t+2)) the KL falls ≈ 1/T² (the bound only promises 1/T)."""
     g = G.random_intransitive(8, seed=3).with_mu(np.arange(1, 9) / 36)
     tau = 0.2
     star = solve(g, tau).policy
@@ -65,7 +65,7 @@ def test_heavy_ball_momentum_slows_the_last_iterate_on_a_cycle():
 
 @pytest.mark.parametrize("tau,cycles", [(0.2, True), (0.25, True), (0.35, False), (0.5, False)])
 def test_best_response_iteration_cycles_below_root3_over_6_on_rps(tau, cycles):
-    """theory.md §9: π ← BR(π) (online IPO solved exactly each round = natural step lr ½) is
+    """docs/notation.md: π ← BR(π) (online IPO solved exactly each round = natural step lr ½) is
     stable on RPS iff ρ(A S*/τ) = √3/(6τ) < 1, i.e. τ > √3/6 ≈ 0.289."""
     run = online_ipo(G.rock_paper_scissors(), tau, lr=0.5, steps=400, init=[0.34, 0.33, 0.33],
                      record_every=1)

@@ -1,4 +1,4 @@
-"""Learning dynamics on tabular preference games (theory: ``../shared/reference/theory.md`` §2–§6).
+"""Learning dynamics on tabular preference games (notation: ``docs/notation.md``; Munos et al. 2023, arXiv:2312.00886; Calandriello et al. 2024, arXiv:2403.08635).
 
 Every learner takes a game — a :class:`~prefgame.games.PreferenceGame` (single, or a batch of
 contexts ``[c, n, n]``) or a bare matrix P (with ``mu=``) — and τ, runs on softmax logits for a

@@ -1,7 +1,7 @@
 """Pairwise preference optimisation on tabular policies: online / offline / mixture IPO, DPO, SLiC.
 
 Every learner here minimises the expected soft-label loss of the shared definition
-(:mod:`prefgame.losses`, theory.md §3–§5)
+(:mod:`prefgame.losses`, docs/notation.md)
 
     L(z) = E_{y, y' ∼ sg(w)} [ ℓ(h_π(y, y'), P(y ≻ y')) ],     h_π(y, y') = u(y) − u(y'),
     u = log π − log μ,  π = softmax(z),
@@ -31,7 +31,7 @@ gradient).  For online IPO d = 2[u − E_π u − (Pπ − ½)/τ], so its only 
 π ∝ μ exp(Pπ/τ) = π*_τ (Prop. 4.1); the step ``lr="auto"`` picks lr = min_k Re λ_k / |λ_k|² from
 the eigenvalues λ_k of the Jacobian of d (finite differences, refreshed every ``auto_every``
 steps), which makes the linearised iteration a contraction even when P is a strong cycle
-(plain best-response iteration, lr = ½ here, cycles there: theory.md §9).
+(plain best-response iteration, lr = ½ here, cycles there: docs/notation.md).
 
 Sampled flavour (``samples=m``): m pairs (y, y') ∼ w per step and context, soft labels P(y ≻ y')
 (or Bernoulli labels with ``labels="hard"``), d̂(k) = (1/m) Σ_i G_i [1{y_i = k} − 1{y'_i = k}] / (2 w(k)).
@@ -372,7 +372,7 @@ def offline_slic(game, tau: float, *, lr=0.05, **kw) -> Trajectory:
 
 
 def offline_ipo_optimum(game, tau: float, mu=None) -> np.ndarray:
-    """Offline IPO's population optimum π(y) ∝ μ(y) exp(P(y ≻ μ)/τ) (theory.md §3)."""
+    """Offline IPO's population optimum π(y) ∝ μ(y) exp(P(y ≻ μ)/τ) (docs/notation.md)."""
     tau = check_tau(tau)
     P, logmu, single = game_arrays(game, mu)
     pi = softmax(logmu + matvec(P, np.exp(logmu)) / tau)

@@ -1,6 +1,6 @@
 """Policy-gradient learners: Nash-MD-PG(β), self-play PG, and RLHF with a fitted Bradley–Terry reward.
 
-**Nash-MD-PG(β)** (NLHF §7, theory.md §6): y ∼ π, y' ∼ sg(π^{1−β} μ^β), ascend
+**Nash-MD-PG(β)** (NLHF §7, docs/notation.md): y ∼ π, y' ∼ sg(π^{1−β} μ^β), ascend
 
     ĝ = ∇log π(y) [P(y ≻ y') − ½ − τ u(y)],     u = log π/μ,
 
@@ -10,7 +10,7 @@ expectation (w the mixture, S = diag π − ππᵀ):  g = S (P w − ½ − τ 
 Stationary point: π ∝ μ exp(P w / τ), the IPO-MD equation.  With τ = 0 self-play only ascends
 P(π ≻ sg π) and cycles on rock–paper–scissors.
 
-**RLHF** (theory.md §3, §4): fit a Bradley–Terry reward r by minimising the soft-label logistic
+**RLHF** (docs/notation.md): fit a Bradley–Terry reward r by minimising the soft-label logistic
 loss E_{y,y'∼ν}[dpo_soft_loss(r(y) − r(y'), P(y ≻ y'); τ = 1)] (the shared DPO loss with the reward
 margin in place of h; ν = μ by default), then ascend E_π[r] − τ KL(π‖μ) by policy gradient
 (advantage r − τu, :func:`prefgame.losses.policy_gradient_loss`).  Its optimum is μ exp(r/τ)/Z.

@@ -2,7 +2,7 @@
 
 For methods A and B with seed instances A_1..A_m and B_1..B_n, every prompt x gets one completion
 from each instance (seeded sampling), and the judge scores P(y_{A_i} ≻ y_{B_j} | x) for every seed
-pairing (i, j) — the paper's 3×3 pairings (theory.md §8).  The cell (A, B) reports
+pairing (i, j) — the paper's 3×3 pairings (docs/notation.md).  The cell (A, B) reports
 
 * ``mean``: the average over prompts and pairings;
 * ``std``: the standard deviation over pairings of the per-pairing means (the paper's "(std)");

@@ -1,6 +1,6 @@
 """Samplers: batched generation from π, from μ, and from the token-level geometric mixture.
 
-The mixture of Nash-MD-PG and IPO-MD (theory.md §6) samples each token from
+The mixture of Nash-MD-PG and IPO-MD (docs/notation.md) samples each token from
 
     softmax( ((1 − β) · logits_π + β · logits_μ) / temperature ),  then top-p,
 

@@ -14,7 +14,7 @@ rl              y ~ π                                       same token loss wit
 ==============  ==========================================  ===================================
 
 with h = log π(y)/μ(y) − log π(y')/μ(y') (per-sequence log-probs, summed or averaged over
-tokens), p = P(y ≻ y' | x) from the judge (soft labels, theory.md §3), u_t the per-token
+tokens), p = P(y ≻ y' | x) from the judge (soft labels, docs/notation.md), u_t the per-token
 log-ratio.  Nash-MD-PG and RL credit token t with the log-ratios from t on (reward-to-go of
 the KL term), as in the paper.
 
