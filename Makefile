@@ -1,6 +1,6 @@
 # One command for each job on a fresh machine; each does its own set-up.
 #   make run    -- the main job: the whole tabular study on the built-in games -> results/
-#   make test   -- the full test suite (tabular core, proofs, notebooks, LLM backend on CPU)
+#   make test   -- lint + the full test suite (tabular core, proofs, notebooks, LLM backend on CPU)
 #   make mutants -- plant known bugs in the loss/trainer/sampler code; lists survivors
 PY      ?= python3
 VENV    ?= .venv
@@ -35,15 +35,17 @@ browser:
 	      --no-install-recommends chromium chromium-driver >/dev/null; } || \
 	  echo "make: no headless Chromium could be installed; the explorer's browser test will skip"
 
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest -n 2 -q
 
 # mutation check of the losses, the trainer's loss/sampling/checkpoint code and the sampler
 mutants: setup
 	$(BIN)/python tools/mutants.py
 
+# the whole tree: lint rules and formatting (notebooks are checked through their .py pairs)
 lint: setup
-	$(BIN)/ruff check prefgame tests paper_proofs benchmarks llm
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

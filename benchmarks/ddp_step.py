@@ -67,19 +67,31 @@ def main(argv=None) -> int:
     words = _vocab_words(252)
     tok = build_word_tokenizer([" ".join(words)], max_vocab=256)
     n_pos = max(128, args.prompt_len + args.new_tokens + 8)
-    policy = Policy(tiny_gpt2(tok, **MODEL_SIZES[args.model_size], n_positions=n_pos,
-                              seed=0).to(device), tok)
-    rm = RewardModel(tiny_sequence_classifier(tok, n_positions=n_pos, seed=1).to(device).eval(),
-                     tok)
+    policy = Policy(
+        tiny_gpt2(tok, **MODEL_SIZES[args.model_size], n_positions=n_pos, seed=0).to(device), tok
+    )
+    rm = RewardModel(
+        tiny_sequence_classifier(tok, n_positions=n_pos, seed=1).to(device).eval(), tok
+    )
     rng = random.Random(0)
     prompts = [" ".join(rng.choice(words) for _ in range(args.prompt_len)) for _ in range(512)]
     beta = 0.125 if args.method in ("ipo_md", "nash_md_pg") else 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = OnlineConfig(method=args.method, beta=beta, tau=0.1, batch_size=args.batch,
-                           max_new_tokens=args.new_tokens, max_prompt_length=args.prompt_len,
-                           lr=1e-6, max_steps=10**6, win_rate_every=0, progress_bar=False,
-                           log_tensorboard=False, output_dir=tmp,
-                           bf16=args.precision == "bf16")
+        cfg = OnlineConfig(
+            method=args.method,
+            beta=beta,
+            tau=0.1,
+            batch_size=args.batch,
+            max_new_tokens=args.new_tokens,
+            max_prompt_length=args.prompt_len,
+            lr=1e-6,
+            max_steps=10**6,
+            win_rate_every=0,
+            progress_bar=False,
+            log_tensorboard=False,
+            output_dir=tmp,
+            bf16=args.precision == "bf16",
+        )
         tr = OnlineTrainer(cfg, policy, rm, prompts)
         acc = tr.accelerator
         if device.type == "cuda":
@@ -95,26 +107,38 @@ def main(argv=None) -> int:
                 times.append(time.perf_counter() - t0)
                 tok_s.append(logs["tokens_per_s"])
         flat = torch.cat([q.detach().float().flatten() for q in policy.model.parameters()])
-        peak = torch.tensor([torch.cuda.max_memory_allocated() / 2**30
-                             if device.type == "cuda" else 0.0], device=device)
+        peak = torch.tensor(
+            [torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0],
+            device=device,
+        )
         tps = torch.tensor([statistics.median(tok_s)], device=device)
         diff = torch.zeros(1, device=device)
         if acc.num_processes > 1:
             ref = flat.clone()
             dist.broadcast(ref, 0)
             diff = (flat - ref).abs().max().reshape(1)
-            for t, op in ((peak, dist.ReduceOp.MAX), (tps, dist.ReduceOp.SUM),
-                          (diff, dist.ReduceOp.MAX)):
+            for t, op in (
+                (peak, dist.ReduceOp.MAX),
+                (tps, dist.ReduceOp.SUM),
+                (diff, dist.ReduceOp.MAX),
+            ):
                 dist.all_reduce(t, op=op)
-        result = {"ranks": acc.num_processes, "distributed_type": str(acc.distributed_type),
-                  "device": torch.cuda.get_device_name(local) if device.type == "cuda"
-                  else "cpu", "method": args.method, "model_size": args.model_size,
-                  "policy_params": sum(q.numel() for q in policy.model.parameters()),
-                  "batch_per_rank": args.batch, "new_tokens": args.new_tokens,
-                  "precision": args.precision, "seconds_per_step": statistics.median(times),
-                  "sampling_tokens_per_s_all_ranks": float(tps),
-                  "peak_memory_gib": float(peak), "ranks_identical": float(diff) == 0.0,
-                  "max_weight_diff_across_ranks": float(diff)}
+        result = {
+            "ranks": acc.num_processes,
+            "distributed_type": str(acc.distributed_type),
+            "device": torch.cuda.get_device_name(local) if device.type == "cuda" else "cpu",
+            "method": args.method,
+            "model_size": args.model_size,
+            "policy_params": sum(q.numel() for q in policy.model.parameters()),
+            "batch_per_rank": args.batch,
+            "new_tokens": args.new_tokens,
+            "precision": args.precision,
+            "seconds_per_step": statistics.median(times),
+            "sampling_tokens_per_s_all_ranks": float(tps),
+            "peak_memory_gib": float(peak),
+            "ranks_identical": float(diff) == 0.0,
+            "max_weight_diff_across_ranks": float(diff),
+        }
         if acc.is_main_process:
             print("RESULT " + json.dumps(result), flush=True)
             if args.out:

@@ -67,12 +67,19 @@ def main() -> None:
     agree = float(np.max(np.abs(ref - run.policy[:k])))
 
     print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}")
-    print(f"{a.games} games x {a.n} actions x {a.steps} exact online-IPO steps (tau = {a.tau:g}, lr = {a.lr:g})")
-    print(f"batched (prefgame.dynamics.online_ipo): {batched:.2f} s  (best of {a.repeats}: "
-          + ", ".join(f"{t:.2f}" for t in times) + ")")
+    print(
+        f"{a.games} games x {a.n} actions x {a.steps} exact online-IPO steps (tau = {a.tau:g}, lr = {a.lr:g})"
+    )
+    print(
+        f"batched (prefgame.dynamics.online_ipo): {batched:.2f} s  (best of {a.repeats}: "
+        + ", ".join(f"{t:.2f}" for t in times)
+        + ")"
+    )
     print(f"per-game Python loop: {loop:.1f} s  (measured on {k} games, extrapolated)")
-    print(f"speed-up: {loop / batched:.0f}x;  batched vs loop max |diff| = {agree:.1e};  "
-          f"max |pi_T - pi*| over the batch = {err:.1e}")
+    print(
+        f"speed-up: {loop / batched:.0f}x;  batched vs loop max |diff| = {agree:.1e};  "
+        f"max |pi_T - pi*| over the batch = {err:.1e}"
+    )
 
 
 if __name__ == "__main__":

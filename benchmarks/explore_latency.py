@@ -36,7 +36,9 @@ def _move(widget, value) -> None:
 def bench(game: str, n: int, steps: int, learners: tuple[str, ...]) -> dict[str, list[float]]:
     M.clear_caches()
     t0 = time.perf_counter()
-    app = Explorer(M.Settings(game=game, n=n, tau=0.1, steps=steps, learners=learners), prefetch=False)
+    app = Explorer(
+        M.Settings(game=game, n=n, tau=0.1, steps=steps, learners=learners), prefetch=False
+    )
     out = {"first load (cold)": [time.perf_counter() - t0]}
     assert not app.alert.visible, app.alert.object
     for tau in (0.2, 0.5, 1.0, 0.05):
@@ -68,17 +70,23 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3, help="best of this many repeats")
     args = ap.parse_args()
-    print(f"{platform.machine()}, {os.cpu_count()} cores, load average "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}, steps {args.steps}")
-    cases = [("near_cyclic", 3, ("nash_md", "online_ipo", "ipo_md")),
-             ("random_intransitive", 10, ("nash_md", "online_ipo", "ipo_md")),
-             ("random_intransitive", 10, ("nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf"))]
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}, steps {args.steps}"
+    )
+    cases = [
+        ("near_cyclic", 3, ("nash_md", "online_ipo", "ipo_md")),
+        ("random_intransitive", 10, ("nash_md", "online_ipo", "ipo_md")),
+        ("random_intransitive", 10, ("nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf")),
+    ]
     print("| game | n | learners | move | seconds (median; max) |\n|---|---|---|---|---|")
     for game, n, learners in cases:
         runs = [bench(game, n, args.steps, learners) for _ in range(args.repeats)]
         best = {k: np.min([r[k] for r in runs], axis=0) for k in runs[0]}
         for move, secs in best.items():
-            print(f"| {game} | {n} | {len(learners)} | {move} | {np.median(secs):.3f}; {np.max(secs):.3f} |")
+            print(
+                f"| {game} | {n} | {len(learners)} | {move} | {np.median(secs):.3f}; {np.max(secs):.3f} |"
+            )
 
 
 if __name__ == "__main__":

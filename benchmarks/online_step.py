@@ -47,14 +47,97 @@ HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 
 #: Policy sizes: "3m" (3.26M parameters with the 256-word vocabulary) and "100m" (~85M).
-MODEL_SIZES = {"3m": {"n_layer": 4, "n_embd": 256, "n_head": 4},
-               "100m": {"n_layer": 12, "n_embd": 768, "n_head": 12}}
+MODEL_SIZES = {
+    "3m": {"n_layer": 4, "n_embd": 256, "n_head": 4},
+    "100m": {"n_layer": 12, "n_embd": 768, "n_head": 12},
+}
 
-WORDS = ("the a cat dog sat ran on under mat rug far away near good bad fine short long text "  # noqa: SIM905
-         "summary post reddit story about my friend and i went to see when it was very not "
-         "so then we said that this is what you think how why who where one two three four "
-         "five six seven eight nine ten day night week year time home work school car bus "
-         "road city town house room door window table chair food water coffee tea bread").split()
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "ran",
+    "on",
+    "under",
+    "mat",
+    "rug",
+    "far",
+    "away",
+    "near",
+    "good",
+    "bad",
+    "fine",
+    "short",
+    "long",
+    "text",
+    "summary",
+    "post",
+    "reddit",
+    "story",
+    "about",
+    "my",
+    "friend",
+    "and",
+    "i",
+    "went",
+    "to",
+    "see",
+    "when",
+    "it",
+    "was",
+    "very",
+    "not",
+    "so",
+    "then",
+    "we",
+    "said",
+    "that",
+    "this",
+    "is",
+    "what",
+    "you",
+    "think",
+    "how",
+    "why",
+    "who",
+    "where",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "day",
+    "night",
+    "week",
+    "year",
+    "time",
+    "home",
+    "work",
+    "school",
+    "car",
+    "bus",
+    "road",
+    "city",
+    "town",
+    "house",
+    "room",
+    "door",
+    "window",
+    "table",
+    "chair",
+    "food",
+    "water",
+    "coffee",
+    "tea",
+    "bread",
+]
 
 
 def _vocab_words(n: int) -> list[str]:
@@ -84,8 +167,7 @@ def setup(workdir: Path, args) -> dict:
     size = MODEL_SIZES[args.model_size]
     n_pos = max(128, args.prompt_len + args.new_tokens + 8)
     policy = tiny_gpt2(tok, **size, n_positions=n_pos, seed=0)
-    rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2,
-                                  n_positions=n_pos, seed=1)
+    rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2, n_positions=n_pos, seed=1)
     rng = random.Random(0)
     prompts = [" ".join(rng.choice(words) for _ in range(args.prompt_len)) for _ in range(256)]
     for name, model in (("policy", policy), ("rm", rm)):
@@ -94,8 +176,11 @@ def setup(workdir: Path, args) -> dict:
     (workdir / "prompts.json").write_text(json.dumps(prompts))
     n_params = sum(p.numel() for p in policy.parameters())
     del torch
-    return {"policy_params": n_params, "vocab": len(tok),
-            "rm_params": sum(p.numel() for p in rm.parameters())}
+    return {
+        "policy_params": n_params,
+        "vocab": len(tok),
+        "rm_params": sum(p.numel() for p in rm.parameters()),
+    }
 
 
 # --- workers ----------------------------------------------------------------------------------
@@ -127,11 +212,22 @@ def worker_prefgame(args) -> dict:
     cuda = args.device.startswith("cuda")
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    cfg = OnlineConfig(method=args.method, beta=beta, tau=args.tau, batch_size=args.batch,
-                       max_new_tokens=args.new_tokens, max_prompt_length=args.prompt_len,
-                       lr=1e-6, max_steps=10**6, win_rate_every=0, progress_bar=False,
-                       log_tensorboard=False, output_dir=str(d / f"out-{args.method}"),
-                       max_grad_norm=1.0, bf16=args.precision == "bf16")
+    cfg = OnlineConfig(
+        method=args.method,
+        beta=beta,
+        tau=args.tau,
+        batch_size=args.batch,
+        max_new_tokens=args.new_tokens,
+        max_prompt_length=args.prompt_len,
+        lr=1e-6,
+        max_steps=10**6,
+        win_rate_every=0,
+        progress_bar=False,
+        log_tensorboard=False,
+        output_dir=str(d / f"out-{args.method}"),
+        max_grad_norm=1.0,
+        bf16=args.precision == "bf16",
+    )
     trainer = OnlineTrainer(cfg, policy, judge, prompts)
     lengths, tok_s = [], []
 
@@ -143,9 +239,12 @@ def worker_prefgame(args) -> dict:
         tok_s.append(logs["tokens_per_s"])
 
     times = _timed(step, args.warmup, args.steps)
-    out = {"seconds_per_step": statistics.median(times), "times": times,
-           "gen_len": statistics.mean(lengths),
-           "sampling_tokens_per_s": statistics.median(tok_s[args.warmup:])}
+    out = {
+        "seconds_per_step": statistics.median(times),
+        "times": times,
+        "gen_len": statistics.mean(lengths),
+        "sampling_tokens_per_s": statistics.median(tok_s[args.warmup :]),
+    }
     if cuda:
         out["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     return out
@@ -163,26 +262,34 @@ def worker_mixture(args) -> dict:
     prompts = json.loads((d / "prompts.json").read_text())[: 2 * args.batch]
     policy = load_policy(str(d / "policy"), device=args.device)
     ref = policy.reference()
-    ids, mask = encode_prompts(policy.tokenizer, prompts, max_length=args.prompt_len,
-                               device=args.device)
+    ids, mask = encode_prompts(
+        policy.tokenizer, prompts, max_length=args.prompt_len, device=args.device
+    )
     gen = torch.Generator(device=args.device).manual_seed(0)
     per_step = {0.0: [], 0.5: []}
-    autocast = torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16,
-                              enabled=args.precision == "bf16")
+    autocast = torch.autocast(
+        args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.precision == "bf16"
+    )
     for i in range(args.warmup + args.steps):
         for beta in (0.0, 0.5):
             t0 = time.perf_counter()
             with autocast:
-                b = generate(policy, ids, mask, ref=ref, beta=beta,
-                             max_new_tokens=args.new_tokens, generator=gen)
+                b = generate(
+                    policy,
+                    ids,
+                    mask,
+                    ref=ref,
+                    beta=beta,
+                    max_new_tokens=args.new_tokens,
+                    generator=gen,
+                )
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t0
             if i >= args.warmup:
                 per_step[beta].append(dt / b.completion_ids.shape[1])
     plain, mix = statistics.median(per_step[0.0]), statistics.median(per_step[0.5])
-    return {"plain_s_per_token_step": plain, "mixture_s_per_token_step": mix,
-            "ratio": mix / plain}
+    return {"plain_s_per_token_step": plain, "mixture_s_per_token_step": mix, "ratio": mix / plain}
 
 
 class _StepTimer:
@@ -219,11 +326,22 @@ def _trl_common(args):
     ref = AutoModelForCausalLM.from_pretrained(str(d / "policy"))
     rm = AutoModelForSequenceClassification.from_pretrained(str(d / "rm"), num_labels=1)
     data = Dataset.from_dict({"prompt": prompts})
-    common = {"output_dir": str(d / f"trl-{args.worker}"), "per_device_train_batch_size": args.batch,
-                  "max_new_tokens": args.new_tokens, "learning_rate": 1e-6, "beta": args.tau,
-                  "max_steps": args.warmup + args.steps, "logging_steps": 10**6, "save_strategy": "no",
-                  "report_to": [], "temperature": 1.0, "use_cpu": True, "seed": 0,
-                  "dataloader_num_workers": 0, "disable_tqdm": True}
+    common = {
+        "output_dir": str(d / f"trl-{args.worker}"),
+        "per_device_train_batch_size": args.batch,
+        "max_new_tokens": args.new_tokens,
+        "learning_rate": 1e-6,
+        "beta": args.tau,
+        "max_steps": args.warmup + args.steps,
+        "logging_steps": 10**6,
+        "save_strategy": "no",
+        "report_to": [],
+        "temperature": 1.0,
+        "use_cpu": True,
+        "seed": 0,
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
     if not args.trl_defaults:
         # the same computation as prefgame: the chosen precision, no activation recomputation
         # (TRL's defaults are bf16 autocast and gradient checkpointing; --trl-defaults keeps them)
@@ -247,14 +365,24 @@ def worker_trl_online_dpo(args) -> dict:
     except ImportError:  # older TRL kept it at the top level
         from trl import OnlineDPOConfig, OnlineDPOTrainer
     tok, model, ref, rm, data, common = _trl_common(args)
-    cfg = OnlineDPOConfig(**_filtered(OnlineDPOConfig, {**common, "loss_type": "ipo",
-                                                        "max_length": args.prompt_len + args.new_tokens + 8}))
+    cfg = OnlineDPOConfig(
+        **_filtered(
+            OnlineDPOConfig,
+            {**common, "loss_type": "ipo", "max_length": args.prompt_len + args.new_tokens + 8},
+        )
+    )
     timer = _StepTimer.make()
     import inspect
 
     params = inspect.signature(OnlineDPOTrainer.__init__).parameters
-    kw = {"model": model, "ref_model": ref, "args": cfg, "train_dataset": data,
-          "processing_class": tok, "callbacks": [timer]}
+    kw = {
+        "model": model,
+        "ref_model": ref,
+        "args": cfg,
+        "train_dataset": data,
+        "processing_class": tok,
+        "callbacks": [timer],
+    }
     if "reward_funcs" in params:
         kw["reward_funcs"] = rm
         if "reward_processing_classes" in params:
@@ -265,9 +393,12 @@ def worker_trl_online_dpo(args) -> dict:
             kw["reward_processing_class"] = tok
     trainer = OnlineDPOTrainer(**kw)
     trainer.train()
-    times = timer.times[args.warmup:]
-    return {"seconds_per_step": statistics.median(times), "times": times,
-            "trl_version": trl.__version__}
+    times = timer.times[args.warmup :]
+    return {
+        "seconds_per_step": statistics.median(times),
+        "times": times,
+        "trl_version": trl.__version__,
+    }
 
 
 def worker_trl_nash_md(args) -> dict:
@@ -283,40 +414,82 @@ def worker_trl_nash_md(args) -> dict:
     import inspect
 
     params = inspect.signature(NashMDTrainer.__init__).parameters
-    kw = {"model": model, "ref_model": ref, "args": cfg, "train_dataset": data,
-          "processing_class": tok, "callbacks": [timer]}
+    kw = {
+        "model": model,
+        "ref_model": ref,
+        "args": cfg,
+        "train_dataset": data,
+        "processing_class": tok,
+        "callbacks": [timer],
+    }
     kw["reward_funcs" if "reward_funcs" in params else "reward_model"] = rm
     kw = {k: v for k, v in kw.items() if k in params}
     trainer = NashMDTrainer(**kw)
     trainer.train()
-    times = timer.times[args.warmup:]
-    return {"seconds_per_step": statistics.median(times), "times": times,
-            "trl_version": trl.__version__}
+    times = timer.times[args.warmup :]
+    return {
+        "seconds_per_step": statistics.median(times),
+        "times": times,
+        "trl_version": trl.__version__,
+    }
 
 
-WORKERS = {"prefgame": worker_prefgame, "mixture": worker_mixture,
-           "trl_online_dpo": worker_trl_online_dpo, "trl_nash_md": worker_trl_nash_md}
+WORKERS = {
+    "prefgame": worker_prefgame,
+    "mixture": worker_mixture,
+    "trl_online_dpo": worker_trl_online_dpo,
+    "trl_nash_md": worker_trl_nash_md,
+}
 
 
 # --- driver -----------------------------------------------------------------------------------
 
 
 def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
-    cmd = [python, str(HERE), "--worker", worker, "--dir", args.dir, "--method", method or "-",
-           "--batch", str(args.batch), "--new-tokens", str(args.new_tokens),
-           "--prompt-len", str(args.prompt_len), "--steps", str(args.steps),
-           "--warmup", str(args.warmup), "--threads", str(args.threads), "--tau", str(args.tau),
-           "--device", args.device, "--model-size", args.model_size]
+    cmd = [
+        python,
+        str(HERE),
+        "--worker",
+        worker,
+        "--dir",
+        args.dir,
+        "--method",
+        method or "-",
+        "--batch",
+        str(args.batch),
+        "--new-tokens",
+        str(args.new_tokens),
+        "--prompt-len",
+        str(args.prompt_len),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--threads",
+        str(args.threads),
+        "--tau",
+        str(args.tau),
+        "--device",
+        args.device,
+        "--model-size",
+        args.model_size,
+    ]
     cmd += ["--precision", args.precision] + (["--trl-defaults"] if args.trl_defaults else [])
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "WANDB_DISABLED": "true",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO),
-                          check=False)
+    env = {
+        **os.environ,
+        "TOKENIZERS_PARALLELISM": "false",
+        "WANDB_DISABLED": "true",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO), check=False)
     for line in reversed(proc.stdout.strip().splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"worker {worker} {method} failed (exit {proc.returncode}):\n"
-                       f"{proc.stderr[-4000:]}")
+            return json.loads(line[len("RESULT ") :])
+    raise RuntimeError(
+        f"worker {worker} {method} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+    )
 
 
 def main(argv=None) -> int:
@@ -331,23 +504,38 @@ def main(argv=None) -> int:
     p.add_argument("--new-tokens", type=int, default=32, help="max new tokens")
     p.add_argument("--prompt-len", type=int, default=32, help="prompt length in tokens")
     p.add_argument("--vocab", type=int, default=256, help="vocabulary size")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads in every worker (1: the 2 shared cores thrash with 2)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads in every worker (1: the 2 shared cores thrash with 2)",
+    )
     p.add_argument("--tau", type=float, default=0.1, help="τ (TRL's beta)")
     p.add_argument("--trl-python", default="/work/trl-venv/bin/python")
     p.add_argument("--trl112-python", default="/work/trl112-venv/bin/python")
     p.add_argument("--no-trl", action="store_true", help="skip the TRL online DPO comparison")
-    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
-                   help="bf16 autocast (TRL's default; fast on CPUs with AVX512-BF16/AMX) or "
-                        "fp32, for every contestant")
-    p.add_argument("--trl-defaults", action="store_true",
-                   help="run TRL exactly with its defaults (bf16 autocast and gradient "
-                        "checkpointing); default: --precision, no checkpointing, like prefgame")
+    p.add_argument(
+        "--precision",
+        choices=("bf16", "fp32"),
+        default="bf16",
+        help="bf16 autocast (TRL's default; fast on CPUs with AVX512-BF16/AMX) or "
+        "fp32, for every contestant",
+    )
+    p.add_argument(
+        "--trl-defaults",
+        action="store_true",
+        help="run TRL exactly with its defaults (bf16 autocast and gradient "
+        "checkpointing); default: --precision, no checkpointing, like prefgame",
+    )
     p.add_argument("--no-trl112", action="store_true", help="skip the TRL 1.12 Nash-MD runs")
     p.add_argument("--device", default="cpu", help="cpu or cuda (prefgame workers)")
-    p.add_argument("--model-size", choices=sorted(MODEL_SIZES), default="3m",
-                   help="3m: the CPU comparison; 100m: ~100M parameters (GPU: tokens/s, memory; "
-                        "TRL runs are skipped)")
+    p.add_argument(
+        "--model-size",
+        choices=sorted(MODEL_SIZES),
+        default="3m",
+        help="3m: the CPU comparison; 100m: ~100M parameters (GPU: tokens/s, memory; "
+        "TRL runs are skipped)",
+    )
     p.add_argument("--out", default="", help="write all measurements to this JSON file")
     args = p.parse_args(argv)
 
@@ -361,15 +549,20 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="online_step_") as tmp:
         args.dir = tmp
         info = setup(Path(tmp), args)
-        print(f"setting: policy {info['policy_params'] / 1e6:.2f}M params, vocab {info['vocab']}, "
-              f"RM {info['rm_params'] / 1e6:.2f}M, batch {args.batch}, prompt {args.prompt_len} "
-              f"tokens, <= {args.new_tokens} new tokens, {args.threads} threads, "
-              f"{args.precision}{', TRL defaults' if args.trl_defaults else ''}", flush=True)
+        print(
+            f"setting: policy {info['policy_params'] / 1e6:.2f}M params, vocab {info['vocab']}, "
+            f"RM {info['rm_params'] / 1e6:.2f}M, batch {args.batch}, prompt {args.prompt_len} "
+            f"tokens, <= {args.new_tokens} new tokens, {args.threads} threads, "
+            f"{args.precision}{', TRL defaults' if args.trl_defaults else ''}",
+            flush=True,
+        )
         plan = [("prefgame online_ipo", sys.executable, "prefgame", "online_ipo")]
         if not args.no_trl:
             plan.append(("TRL online DPO (ipo)", args.trl_python, "trl_online_dpo", ""))
-        plan += [("prefgame ipo_md", sys.executable, "prefgame", "ipo_md"),
-                 ("prefgame nash_md_pg", sys.executable, "prefgame", "nash_md_pg")]
+        plan += [
+            ("prefgame ipo_md", sys.executable, "prefgame", "ipo_md"),
+            ("prefgame nash_md_pg", sys.executable, "prefgame", "nash_md_pg"),
+        ]
         if not args.no_trl112:
             plan.append(("TRL 1.12 NashMD", args.trl112_python, "trl_nash_md", ""))
         plan.append(("mixture sampler", sys.executable, "mixture", ""))
@@ -384,11 +577,27 @@ def main(argv=None) -> int:
     def med(name, key="seconds_per_step"):
         return statistics.median(x[key] for x in results[name])
 
-    summary = {"setting": {**info, **{k: getattr(args, k) for k in
-                                       ("batch", "new_tokens", "prompt_len", "threads",
-                                        "rounds", "steps", "warmup", "tau", "precision",
-                                        "trl_defaults")}},
-               "raw": results}
+    summary = {
+        "setting": {
+            **info,
+            **{
+                k: getattr(args, k)
+                for k in (
+                    "batch",
+                    "new_tokens",
+                    "prompt_len",
+                    "threads",
+                    "rounds",
+                    "steps",
+                    "warmup",
+                    "tau",
+                    "precision",
+                    "trl_defaults",
+                )
+            },
+        },
+        "raw": results,
+    }
     print("\nmedian seconds per step:")
     for name, runs in results.items():
         if name != "mixture sampler":

@@ -29,16 +29,24 @@ def timed(fn, repeats: int = 3):
     return best, out
 
 
-def damped_fixed_point(P: np.ndarray, tau: float, *, alpha: float = 0.5, tol: float = 1e-12,
-                       max_seconds: float = 10.0, max_iter: int = 200_000):
+def damped_fixed_point(
+    P: np.ndarray,
+    tau: float,
+    *,
+    alpha: float = 0.5,
+    tol: float = 1e-12,
+    max_seconds: float = 10.0,
+    max_iter: int = 200_000,
+):
     """π ← (1 − α)π + α BR(π) from uniform, until gap ≤ tol or the budget runs out."""
     n = P.shape[0]
     pi = np.full(n, 1.0 / n)
     t0 = time.perf_counter()
     for k in range(1, max_iter + 1):
         pi = (1 - alpha) * pi + alpha * best_response(P, pi, tau)
-        if k % 10 == 0 and (duality_gap(P, pi, tau) <= tol
-                            or time.perf_counter() - t0 > max_seconds):
+        if k % 10 == 0 and (
+            duality_gap(P, pi, tau) <= tol or time.perf_counter() - t0 > max_seconds
+        ):
             break
     return pi, k
 
@@ -80,8 +88,10 @@ def main() -> None:
     ap.add_argument("--fp-seconds", type=float, default=10.0, help="budget of the fixed-point run")
     args = ap.parse_args()
 
-    print("| n | τ | prefgame s | prefgame gap | iters | fixed-point s | fixed-point gap | "
-          "pygambit s | pygambit gap | pygambit / prefgame |")
+    print(
+        "| n | τ | prefgame s | prefgame gap | iters | fixed-point s | fixed-point gap | "
+        "pygambit s | pygambit gap | pygambit / prefgame |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     ratios_100 = []
     for n in args.sizes:
@@ -103,8 +113,11 @@ def main() -> None:
                 gb_s, gb_gap, ratio = f"{s_gb:.3f}", f"{gb_gap_v:.1e}", f"{s_gb / s_pg:.0f}×"
                 if n == 100:
                     ratios_100.append(s_gb / s_pg)
-            print(f"| {n} | {tau:g} | {s_pg:.4f} | {res.duality_gap:.1e} | {res.iterations} | "
-                  f"{s_fp:.2f} | {g_fp:.1e} ({it_fp} it) | {gb_s} | {gb_gap} | {ratio} |", flush=True)
+            print(
+                f"| {n} | {tau:g} | {s_pg:.4f} | {res.duality_gap:.1e} | {res.iterations} | "
+                f"{s_fp:.2f} | {g_fp:.1e} ({it_fp} it) | {gb_s} | {gb_gap} | {ratio} |",
+                flush=True,
+            )
     if ratios_100:
         print(f"speedup_vs_pygambit_n100={float(np.exp(np.mean(np.log(ratios_100)))):.1f}")
 

@@ -59,7 +59,9 @@ def triangle(ax, labels, title=""):
     ax.plot(*np.vstack([c, c[:1]]).T, color="0.6", lw=0.8)
     for (x, y), lab, (dx, dy) in zip(c, labels, [(-0.05, -0.04), (0.05, -0.04), (0, 0.04)]):
         ax.text(x + dx, y + dy, lab, ha="center", va="center")
-    ax.set_aspect("equal"); ax.axis("off"); ax.set_title(title)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title)
 
 
 # %% [markdown]
@@ -97,8 +99,10 @@ print("RPS: fitted Bradley–Terry reward r =", fit_bradley_terry(rps))
 game = near_cyclic()
 P = game.P
 cycle = [(0, 1), (1, 2), (2, 0)]
-print("near-cycle: sum of log-odds around the cycle =",
-      sum(np.log(P[i, j] / P[j, i]) for i, j in cycle))
+print(
+    "near-cycle: sum of log-odds around the cycle =",
+    sum(np.log(P[i, j] / P[j, i]) for i, j in cycle),
+)
 
 r = fit_bradley_terry(game)
 P_bt = bradley_terry(r).P
@@ -121,8 +125,12 @@ print("Bradley–Terry cycle log-odds:", sum(np.log(P_bt[i, j] / P_bt[j, i]) for
 # to HiGHS. For RPS it is the uniform policy; for the near-cycle it is (1/3, 2/9, 4/9).
 
 # %%
-print("RPS:        winner", np.round(solve(rps, 0).policy, 4), " gap of 'always rock':",
-      duality_gap(rps, [1, 0, 0], 0))
+print(
+    "RPS:        winner",
+    np.round(solve(rps, 0).policy, 4),
+    " gap of 'always rock':",
+    duality_gap(rps, [1, 0, 0], 0),
+)
 vn = solve(game, 0)
 print("near-cycle: winner", np.round(vn.policy, 4), " gap", vn.duality_gap)
 print("near-cycle: P(winner ≻ y') for each y' =", vn.policy @ P)
@@ -147,8 +155,14 @@ eq = solve(game, tau)
 star = eq.policy
 print("pi*_tau     =", np.round(star, 6), " (tau = 0.1)")
 print("BR(pi*_tau) =", np.round(best_response(P, star, tau, mu), 6))
-print("gap(pi*_tau) =", eq.duality_gap, "   gap(mu) =", duality_gap(game, mu, tau),
-      "   gap(von Neumann winner) =", duality_gap(game, vn.policy, tau))
+print(
+    "gap(pi*_tau) =",
+    eq.duality_gap,
+    "   gap(mu) =",
+    duality_gap(game, mu, tau),
+    "   gap(von Neumann winner) =",
+    duality_gap(game, vn.policy, tau),
+)
 
 # %% [markdown]
 # As τ grows, π*_τ moves to μ (the penalty dominates); as τ → 0 it moves to the von Neumann winner. Below
@@ -164,7 +178,8 @@ ax.plot(*xy(mu), "s", color="tab:gray", ms=9, label="μ (τ → ∞)")
 ax.plot(*xy(vn.policy), "D", color="tab:red", ms=8, label="von Neumann winner (τ = 0)")
 ax.plot(*xy(star), "k*", ms=14, label="π*_τ, τ = 0.1")
 fig.colorbar(sc, ax=ax, shrink=0.7, label="log₁₀ τ")
-ax.set_xlim(0.3, 0.7); ax.set_ylim(0.15, 0.45)
+ax.set_xlim(0.3, 0.7)
+ax.set_ylim(0.15, 0.45)
 ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, 0.0))
 plt.show()
 
@@ -194,21 +209,32 @@ print("best-response iteration, max|π − π*_τ| after 10, 20, 30 rounds:", np
 eta = 5.0
 pi_t = np.array([0.1, 0.8, 0.1])
 lam = np.linspace(0, 1, 50)[:, None]
-curve = np.array([geometric_mixture(pi_t, mu, b) for b in lam[:, 0]])      # π_t^{1−b} μ^b, b ∈ [0, 1]
-mix = geometric_mixture(pi_t, mu, eta * tau)                                # step 1
-pi_next = softmax(np.log(mix) + eta * P @ mix)                              # step 2
+curve = np.array([geometric_mixture(pi_t, mu, b) for b in lam[:, 0]])  # π_t^{1−b} μ^b, b ∈ [0, 1]
+mix = geometric_mixture(pi_t, mu, eta * tau)  # step 1
+pi_next = softmax(np.log(mix) + eta * P @ mix)  # step 2
 lib = np.exp(nash_md_step(np.log(pi_t)[None], P[None], np.log(mu)[None], tau, eta)[0])
-print("mixture π_t^μ =", np.round(mix, 4), "  π_{t+1} =", np.round(pi_next, 4),
-      "  max|by hand − nash_md_step| =", np.abs(pi_next - lib).max())
+print(
+    "mixture π_t^μ =",
+    np.round(mix, 4),
+    "  π_{t+1} =",
+    np.round(pi_next, 4),
+    "  max|by hand − nash_md_step| =",
+    np.abs(pi_next - lib).max(),
+)
 
 fig, ax = plt.subplots()
 triangle(ax, game.actions, f"one Nash-MD step (τ = {tau}, η = {eta:g}, ητ = {eta * tau:g})")
 ax.plot(*xy(curve).T, ":", color="tab:gray", label="π_t^{1−b} μ^b, b from 0 to 1")
 ax.annotate("", xy(mix), xy(pi_t), arrowprops={"arrowstyle": "->", "color": "tab:purple", "lw": 2})
-ax.annotate("", xy(pi_next), xy(mix), arrowprops={"arrowstyle": "->", "color": "tab:orange", "lw": 2})
-for p, m, col, lab in [(pi_t, "o", "tab:blue", "π_t"), (mu, "s", "tab:gray", "μ"),
-                       (mix, "^", "tab:purple", "π_t^μ, after 1. the mixture (purple)"),
-                       (pi_next, "v", "tab:orange", "π_{t+1}, after 2. the softmax step (orange)")]:
+ax.annotate(
+    "", xy(pi_next), xy(mix), arrowprops={"arrowstyle": "->", "color": "tab:orange", "lw": 2}
+)
+for p, m, col, lab in [
+    (pi_t, "o", "tab:blue", "π_t"),
+    (mu, "s", "tab:gray", "μ"),
+    (mix, "^", "tab:purple", "π_t^μ, after 1. the mixture (purple)"),
+    (pi_next, "v", "tab:orange", "π_{t+1}, after 2. the softmax step (orange)"),
+]:
     ax.plot(*xy(p), m, color=col, ms=9, label=lab)
 ax.plot(*xy(star), "k*", ms=14, label="π*_τ")
 ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, 0.0))
@@ -251,10 +277,12 @@ print("its minimiser (p − ½)/τ =", ipo_soft_target(0.8, tau=tau))
 # (Calandriello et al. Prop. 4.1). Check: the gradient from `expected_gradient` against the formula, and its
 # size at π*_τ, at μ and at π_t.
 
+
 # %%
 def ipo_grad(pi):
-    return expected_gradient(np.log(pi)[None], P[None], np.log(mu)[None], tau, loss="ipo",
-                             sampler="online")[0]
+    return expected_gradient(
+        np.log(pi)[None], P[None], np.log(mu)[None], tau, loss="ipo", sampler="online"
+    )[0]
 
 
 def d_formula(pi):
@@ -264,8 +292,10 @@ def d_formula(pi):
 
 for name, pi in [("π*_τ", star), ("μ", mu), ("π_t", pi_t)]:
     g = ipo_grad(pi)
-    print(f"at {name:5s} ‖∇L‖∞ = {np.abs(g).max():.2e};  ∇L − 2π·d (π·d centred) = "
-          f"{np.abs(g - 2 * (pi * d_formula(pi) - pi * (pi * d_formula(pi)).sum())).max():.1e}")
+    print(
+        f"at {name:5s} ‖∇L‖∞ = {np.abs(g).max():.2e};  ∇L − 2π·d (π·d centred) = "
+        f"{np.abs(g - 2 * (pi * d_formula(pi) - pi * (pi * d_formula(pi)).sum())).max():.1e}"
+    )
 
 # %% [markdown]
 # Following −d with small steps (`online_ipo`) and running Nash-MD from the same π_t: both end at π*_τ.
@@ -283,12 +313,28 @@ ax.plot(*xy(pi_t), "o", color="tab:blue", ms=9, label="start π_t")
 ax.plot(*xy(star), "k*", ms=14, label="π*_τ (solve)")
 ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, 0.0))
 plt.show()
-print("online IPO: steps", run_ipo.iterations, " max|π_T − π*_τ| =", np.abs(run_ipo.policy - star).max(),
-      " gap", duality_gap(game, run_ipo.policy, tau))
-print("Nash-MD:    steps", run_md.iterations, " max|π_T − π*_τ| =", np.abs(run_md.policy - star).max(),
-      " gap", duality_gap(game, run_md.policy, tau))
-print("RLHF with the fitted reward, μ exp(r/τ)/Z:", np.round(rlhf_policy(game, tau), 4),
-      " gap", duality_gap(game, rlhf_policy(game, tau), tau))
+print(
+    "online IPO: steps",
+    run_ipo.iterations,
+    " max|π_T − π*_τ| =",
+    np.abs(run_ipo.policy - star).max(),
+    " gap",
+    duality_gap(game, run_ipo.policy, tau),
+)
+print(
+    "Nash-MD:    steps",
+    run_md.iterations,
+    " max|π_T − π*_τ| =",
+    np.abs(run_md.policy - star).max(),
+    " gap",
+    duality_gap(game, run_md.policy, tau),
+)
+print(
+    "RLHF with the fitted reward, μ exp(r/τ)/Z:",
+    np.round(rlhf_policy(game, tau), 4),
+    " gap",
+    duality_gap(game, rlhf_policy(game, tau), tau),
+)
 
 # %% [markdown]
 # **Where next.** [01](01_equivalence_proof.ipynb) proves the equivalence step by step (starting on this

@@ -65,8 +65,20 @@ star_nc = solve(nc, 0.1).policy
 ipo_nc = online_ipo(nc, 0.1, steps=5000, tol=1e-12, init=[0.1, 0.8, 0.1])
 md_nc = nash_md(nc, 0.1, steps=20000, init=[0.1, 0.8, 0.1])
 print("pi*_tau =", np.round(star_nc, 6))
-print("online IPO: max|pi_T - pi*| =", np.abs(ipo_nc.policy - star_nc).max(), " after", ipo_nc.iterations, "steps")
-print("Nash-MD:    max|pi_T - pi*| =", np.abs(md_nc.policy - star_nc).max(), " after", md_nc.iterations, "steps")
+print(
+    "online IPO: max|pi_T - pi*| =",
+    np.abs(ipo_nc.policy - star_nc).max(),
+    " after",
+    ipo_nc.iterations,
+    "steps",
+)
+print(
+    "Nash-MD:    max|pi_T - pi*| =",
+    np.abs(md_nc.policy - star_nc).max(),
+    " after",
+    md_nc.iterations,
+    "steps",
+)
 
 # %% [markdown]
 # ## 1. The regularised game has a unique equilibrium ([NLHF Prop. 1](https://arxiv.org/abs/2312.00886))
@@ -84,7 +96,10 @@ path = [p / p.sum() for p in path]
 gaps = [duality_gap(game, p, tau) for p in path]
 plt.semilogy(ts, np.maximum(gaps, 1e-18))
 plt.axvline(1, color="k", ls=":", label="π*")
-plt.xlabel("t  (logits z_μ + t (z* − z_μ))"); plt.ylabel("duality gap"); plt.legend(); plt.title("gap vanishes only at π*")
+plt.xlabel("t  (logits z_μ + t (z* − z_μ))")
+plt.ylabel("duality gap")
+plt.legend()
+plt.title("gap vanishes only at π*")
 plt.show()
 
 # %% [markdown]
@@ -95,9 +110,12 @@ plt.show()
 # %%
 h = np.linspace(-4, 4, 401)
 for p in (0.5, 0.7, 0.9, 1.0):
-    line, = plt.plot(h, losses.ipo_soft_loss(h, p, tau=0.5), label=f"p = {p}")
+    (line,) = plt.plot(h, losses.ipo_soft_loss(h, p, tau=0.5), label=f"p = {p}")
     plt.axvline(losses.ipo_soft_target(p, tau=0.5), color=line.get_color(), ls=":")
-plt.xlabel("margin h"); plt.ylabel("soft IPO loss (τ = 0.5)"); plt.legend(); plt.title("minimiser at (p − ½)/τ")
+plt.xlabel("margin h")
+plt.ylabel("soft IPO loss (τ = 0.5)")
+plt.legend()
+plt.title("minimiser at (p − ½)/τ")
 plt.show()
 
 # %% [markdown]
@@ -106,9 +124,16 @@ plt.show()
 # segment as above it is zero only at t = 1.
 
 # %%
-gnorm = [np.abs(expected_gradient(np.log(p), P, np.log(mu), tau, loss="ipo", sampler="online")).max() for p in path]
-plt.semilogy(ts, np.maximum(gnorm, 1e-18)); plt.axvline(1, color="k", ls=":")
-plt.xlabel("t"); plt.ylabel("‖∇L_online-IPO‖∞"); plt.title("expected online-IPO gradient"); plt.show()
+gnorm = [
+    np.abs(expected_gradient(np.log(p), P, np.log(mu), tau, loss="ipo", sampler="online")).max()
+    for p in path
+]
+plt.semilogy(ts, np.maximum(gnorm, 1e-18))
+plt.axvline(1, color="k", ls=":")
+plt.xlabel("t")
+plt.ylabel("‖∇L_online-IPO‖∞")
+plt.title("expected online-IPO gradient")
+plt.show()
 
 # %% [markdown]
 # Solving online IPO *exactly* each round is best-response iteration π ← BR(π). Its Jacobian at π* has
@@ -123,7 +148,11 @@ for t_ in (0.2, 0.4):
         pi = best_response(rps.P, pi, t_)
         dist.append(np.abs(pi - 1 / 3).max())
     plt.semilogy(dist, label=f"τ = {t_}")
-plt.xlabel("round"); plt.ylabel("max |π − uniform|"); plt.legend(); plt.title("best-response iteration on RPS"); plt.show()
+plt.xlabel("round")
+plt.ylabel("max |π − uniform|")
+plt.legend()
+plt.title("best-response iteration on RPS")
+plt.show()
 
 # %% [markdown]
 # ## 4. Prop. 4.2 — expected online-IPO gradient = −(4/τ) × self-play (Nash-MD-PG, β = 0) gradient
@@ -131,13 +160,25 @@ plt.xlabel("round"); plt.ylabel("max |π − uniform|"); plt.legend(); plt.title
 
 # %%
 Z = rng.normal(scale=1.5, size=(200, 5))
-g_ipo = expected_gradient(Z, np.broadcast_to(P, (200, 5, 5)), np.broadcast_to(np.log(mu), (200, 5)), tau,
-                          loss="ipo", sampler="online")
-g_pg = nash_md_pg_gradient(Z, np.broadcast_to(P, (200, 5, 5)), np.broadcast_to(np.log(mu), (200, 5)), tau, 0.0)
+g_ipo = expected_gradient(
+    Z,
+    np.broadcast_to(P, (200, 5, 5)),
+    np.broadcast_to(np.log(mu), (200, 5)),
+    tau,
+    loss="ipo",
+    sampler="online",
+)
+g_pg = nash_md_pg_gradient(
+    Z, np.broadcast_to(P, (200, 5, 5)), np.broadcast_to(np.log(mu), (200, 5)), tau, 0.0
+)
 plt.figure(figsize=(4, 4))
 plt.scatter((-4 / tau * g_pg).ravel(), g_ipo.ravel(), s=4)
-lim = np.abs(g_ipo).max(); plt.plot([-lim, lim], [-lim, lim], "k:")
-plt.xlabel("−(4/τ) · Nash-MD-PG(0) gradient"); plt.ylabel("online-IPO gradient"); plt.title("β = 0: identical"); plt.show()
+lim = np.abs(g_ipo).max()
+plt.plot([-lim, lim], [-lim, lim], "k:")
+plt.xlabel("−(4/τ) · Nash-MD-PG(0) gradient")
+plt.ylabel("online-IPO gradient")
+plt.title("β = 0: identical")
+plt.show()
 print("max deviation:", np.abs(g_ipo + 4 / tau * g_pg).max())
 
 
@@ -148,6 +189,7 @@ print("max deviation:", np.abs(g_ipo + 4 / tau * g_pg).max())
 # same residual w = u − E_m u − (P m − ½)/τ — same zero, different preconditioners. The cosine between
 # −∇L_IPO-MD and G_β is below 1, and sometimes negative:
 
+
 # %%
 def cosines(beta):
     Pb, lmb = np.broadcast_to(P, (200, 5, 5)), np.broadcast_to(np.log(mu), (200, 5))
@@ -155,10 +197,15 @@ def cosines(beta):
     b = nash_md_pg_gradient(Z, Pb, lmb, tau, beta)
     return np.sum(a * b, -1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
 
+
 for beta in (0.0, 0.125, 0.5, 0.9):
     c = cosines(beta)
     plt.hist(c, bins=40, range=(-1, 1), histtype="step", label=f"β = {beta}: min {c.min():.2f}")
-plt.xlabel("cos(−∇L_IPO-MD, G_β)"); plt.ylabel("count"); plt.legend(); plt.title("IPO-MD vs Nash-MD-PG(β)"); plt.show()
+plt.xlabel("cos(−∇L_IPO-MD, G_β)")
+plt.ylabel("count")
+plt.legend()
+plt.title("IPO-MD vs Nash-MD-PG(β)")
+plt.show()
 
 # %% [markdown]
 # ## 6. Prop. 5.2 — the IPO-MD mixture is the equilibrium at τ/(1−β)
@@ -177,7 +224,10 @@ for beta in betas:
 plt.semilogy(betas, np.maximum(err_mix, 1e-17), "o-", label="|mixture − π*_{τ/(1−β)}|")
 plt.semilogy(betas, np.maximum(err_pi, 1e-17), "s-", label="|π − BR_τ(π*_{τ/(1−β)})|")
 plt.semilogy(betas, np.maximum(dist_tau, 1e-17), "^-", label="|mixture − π*_τ| (for contrast)")
-plt.xlabel("β"); plt.legend(fontsize=8); plt.title("IPO-MD fixed point"); plt.show()
+plt.xlabel("β")
+plt.legend(fontsize=8)
+plt.title("IPO-MD fixed point")
+plt.show()
 
 # %% [markdown]
 # ## 7. Nash-MD converges in last iterate
@@ -191,5 +241,8 @@ K = kl(eq.policy, run.history[1:])
 plt.loglog(T, K, label="KL(π*‖π_T)")
 plt.loglog(T, nash_md_bound(tau, T), "--", label="NLHF bound 8/(τ²(T+1))")
 plt.loglog(T, 1 / (2 * tau**2 * (T + 1)), ":", label="sharpened 1/(2τ²(T+1))")
-plt.xlabel("T"); plt.legend(); plt.title("Nash-MD, η_t = 2/(τ(t+2))"); plt.show()
+plt.xlabel("T")
+plt.legend()
+plt.title("Nash-MD, η_t = 2/(τ(t+2))")
+plt.show()
 print("fitted slope:", np.polyfit(np.log(T[100:]), np.log(K[100:]), 1)[0])

@@ -49,7 +49,9 @@ tau = 0.05
 for g in (rock_paper_scissors(), intransitive_dice(), near_cyclic()):
     r = fit_bradley_terry(g)
     nash, rl = solve(g, tau).policy, rlhf_policy(g, tau)
-    print(f"{g.name:12s} BT reward {r}   Nash {nash}   RLHF {rl}   P(Nash ≻ RLHF) = {nash @ g.P @ rl:.3f}")
+    print(
+        f"{g.name:12s} BT reward {r}   Nash {nash}   RLHF {rl}   P(Nash ≻ RLHF) = {nash @ g.P @ rl:.3f}"
+    )
 
 # %% [markdown]
 # ## Three rater types ([NLHF §3.2](https://arxiv.org/abs/2312.00886))
@@ -68,10 +70,13 @@ for k, name in enumerate(("y1", "y2", "y3")):
     axes[0].plot(eps_grid, nash[:, k], label=f"Nash τ={tau}: {name}")
     axes[0].plot(eps_grid, vnw[:, k], "k:", lw=1)
     axes[1].plot(eps_grid, rl[:, k], label=f"RLHF τ={tau}: {name}")
-axes[0].set_title("Nash (dotted: τ = 0, (1/3+ε/2, 1/3+ε/2, 1/3−ε))"); axes[1].set_title("RLHF (Bradley–Terry)")
+axes[0].set_title("Nash (dotted: τ = 0, (1/3+ε/2, 1/3+ε/2, 1/3−ε))")
+axes[1].set_title("RLHF (Bradley–Terry)")
 for ax in axes:
-    ax.set_xlabel("ε"); ax.legend(fontsize=8)
-axes[0].set_ylabel("probability"); plt.show()
+    ax.set_xlabel("ε")
+    ax.legend(fontsize=8)
+axes[0].set_ylabel("probability")
+plt.show()
 
 # %% [markdown]
 # **Exploitability, then head to head.** The point of the Nash solution is that no policy exploits it. Left (the
@@ -90,17 +95,25 @@ for t in (0.01, 0.05, 0.2):
         g = three_rater_types(e)
         a, b = solve(g, t).policy, rlhf_policy(g, t)
         wins.append(a @ g.P @ b)
-        gap_n.append(duality_gap(g, a, 0.0)); gap_r.append(duality_gap(g, b, 0.0))
-    line, = axes[0].plot(eps_grid, gap_r, label=f"RLHF, τ = {t}")
+        gap_n.append(duality_gap(g, a, 0.0))
+        gap_r.append(duality_gap(g, b, 0.0))
+    (line,) = axes[0].plot(eps_grid, gap_r, label=f"RLHF, τ = {t}")
     axes[0].plot(eps_grid, gap_n, ls="--", color=line.get_color(), label=f"Nash, τ = {t}")
     axes[1].plot(eps_grid, wins, color=line.get_color(), label=f"Nash vs RLHF, both τ = {t}")
-vnw_wins = [solve(three_rater_types(e), 0.0).policy @ three_rater_types(e).P @ rlhf_policy(three_rater_types(e), 0.01)
-            for e in eps_grid]
+vnw_wins = [
+    solve(three_rater_types(e), 0.0).policy
+    @ three_rater_types(e).P
+    @ rlhf_policy(three_rater_types(e), 0.01)
+    for e in eps_grid
+]
 axes[1].plot(eps_grid, vnw_wins, "k", lw=2, label="τ = 0 Nash vs RLHF τ = 0.01")
-axes[1].axhline(0.5, color="k", lw=0.8, ls=":"); axes[1].set_title("head to head: P(π_Nash ≻ π_RLHF)")
-axes[0].set_title("exploitability in the τ = 0 game (lower is better)"); axes[0].set_ylabel("duality gap at τ = 0")
+axes[1].axhline(0.5, color="k", lw=0.8, ls=":")
+axes[1].set_title("head to head: P(π_Nash ≻ π_RLHF)")
+axes[0].set_title("exploitability in the τ = 0 game (lower is better)")
+axes[0].set_ylabel("duality gap at τ = 0")
 for ax in axes:
-    ax.set_xlabel("ε"); ax.legend(fontsize=8)
+    ax.set_xlabel("ε")
+    ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
@@ -114,8 +127,11 @@ g = three_rater_types(0.1)
 nash_t = np.array([solve(g, t).policy for t in taus])
 rl_t = np.array([rlhf_policy(g, t) for t in taus])
 for k, name in enumerate(("y1", "y2", "y3")):
-    line, = plt.semilogx(taus, nash_t[:, k], label=f"Nash {name}")
+    (line,) = plt.semilogx(taus, nash_t[:, k], label=f"Nash {name}")
     plt.semilogx(taus, rl_t[:, k], ls="--", color=line.get_color(), label=f"RLHF {name}")
-plt.xlabel("τ"); plt.ylabel("probability"); plt.title("three rater types, ε = 0.1"); plt.legend(fontsize=8, ncol=2)
+plt.xlabel("τ")
+plt.ylabel("probability")
+plt.title("three rater types, ε = 0.1")
+plt.legend(fontsize=8, ncol=2)
 plt.show()
 print("tau -> 0: Nash", nash_t[0], " von Neumann winner", solve(g, 0.0).policy, " RLHF", rl_t[0])

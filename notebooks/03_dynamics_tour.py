@@ -77,9 +77,12 @@ for name, run in runs.items():
     ax.plot(*xy(run.history).T, ".-", ms=2, lw=1, label=name)
 ax.plot(*xy(offline_ipo_optimum(game, tau)), "s", label="offline IPO optimum")
 ax.plot(*xy(rlhf_policy(game, tau)), "D", label="RLHF")
-ax.legend(fontsize=8, loc="upper right"); plt.show()
+ax.legend(fontsize=8, loc="upper right")
+plt.show()
 for name, run in runs.items():
-    print(f"{name:11s} final π = {np.round(run.policy, 4)}   gap = {duality_gap(game, run.policy, tau):.2e}")
+    print(
+        f"{name:11s} final π = {np.round(run.policy, 4)}   gap = {duality_gap(game, run.policy, tau):.2e}"
+    )
 
 # %% [markdown]
 # ## IPO-MD: the β sweep
@@ -93,14 +96,15 @@ fig, ax = plt.subplots()
 simplex(ax, "IPO-MD, β sweep")
 for beta in (0.0, 0.25, 0.5, 0.75, 0.95):
     run = ipo_md(game, tau, beta, steps=300, init=init, record_every=1)
-    line, = ax.plot(*xy(run.history).T, "-", lw=1, label=f"β = {beta}")
+    (line,) = ax.plot(*xy(run.history).T, "-", lw=1, label=f"β = {beta}")
     ax.plot(*xy(run.policy), "o", color=line.get_color())
     ax.plot(*xy(solve(game, tau / (1 - beta)).policy), "x", color=line.get_color(), ms=8)
 betas = np.linspace(0, 0.99, 60)
 curve = np.array([ipo_md(game, tau, b, steps=400, tol=1e-10).policy for b in betas])
 ax.plot(*xy(curve).T, "k:", lw=1, label="fixed points, β ∈ [0, 1)")
 ax.plot(*xy(offline_ipo_optimum(game, tau)), "ks", label="offline IPO (β = 1)")
-ax.legend(fontsize=8, loc="upper right"); plt.show()
+ax.legend(fontsize=8, loc="upper right")
+plt.show()
 
 # %% [markdown]
 # ## Last iterate vs average iterate vs self-play, on rock–paper–scissors
@@ -128,16 +132,23 @@ ax0.plot(*xy(omd.extra["average"]), "o", label="OMD average iterate")
 ax0.set_title("τ = 0 (no regularisation)", pad=18)
 t_ = 0.05
 simplex_axes(ax1, rps.actions)
-runs_rps = {"self-play PG": self_play_pg(rps, t_, steps=600, lr=0.2, init=start, record_every=1),
-            "OMD/Hedge (last iterate)": online_mirror_descent(rps, t_, eta=0.1, steps=600, init=start, record_every=1),
-            "Nash-MD, η_t = 2/(τ(t+2))": nash_md(rps, t_, steps=600, init=start, record_every=1)}
+runs_rps = {
+    "self-play PG": self_play_pg(rps, t_, steps=600, lr=0.2, init=start, record_every=1),
+    "OMD/Hedge (last iterate)": online_mirror_descent(
+        rps, t_, eta=0.1, steps=600, init=start, record_every=1
+    ),
+    "Nash-MD, η_t = 2/(τ(t+2))": nash_md(rps, t_, steps=600, init=start, record_every=1),
+}
 for name, run in runs_rps.items():
     ax1.plot(*xy(run.history).T, lw=1.2, label=name)
-    print(f"τ = {t_}: {name:26s} max|π_600 − π*_τ| = {np.abs(run.policy - solve(rps, t_).policy).max():.1e}")
+    print(
+        f"τ = {t_}: {name:26s} max|π_600 − π*_τ| = {np.abs(run.policy - solve(rps, t_).policy).max():.1e}"
+    )
 ax1.plot(*xy(solve(rps, t_).policy), "k*", ms=12, label="π*_τ")
 ax1.set_title(f"every method at τ = {t_}", pad=18)
 for ax in (ax0, ax1):
-    ax.set_aspect("equal"); ax.axis("off")
+    ax.set_aspect("equal")
+    ax.axis("off")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2)
 plt.show()
 
@@ -148,10 +159,17 @@ plt.show()
 # %%
 plt.figure(figsize=(6.4, 3.6))
 for name, run in runs.items():
-    plt.semilogy(run.steps, [max(duality_gap(game, p, tau), 1e-17) for p in run.history], label=name)
+    plt.semilogy(
+        run.steps, [max(duality_gap(game, p, tau), 1e-17) for p in run.history], label=name
+    )
 run = ipo_md(game, tau, 0.5, steps=300, init=init, record_every=1)
-plt.semilogy(run.steps, [max(duality_gap(game, p, tau), 1e-17) for p in run.history], label="IPO-MD β = 0.5")
-plt.xlabel("step"); plt.ylabel("duality gap at τ"); plt.legend(fontsize=8); plt.show()
+plt.semilogy(
+    run.steps, [max(duality_gap(game, p, tau), 1e-17) for p in run.history], label="IPO-MD β = 0.5"
+)
+plt.xlabel("step")
+plt.ylabel("duality gap at τ")
+plt.legend(fontsize=8)
+plt.show()
 
 # %% [markdown]
 # Online IPO (with the library's Jacobian-based step) converges linearly to π*_τ; Nash-MD with the theorem's

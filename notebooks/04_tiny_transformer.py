@@ -61,10 +61,9 @@ plt.rcParams["figure.figsize"] = (6.4, 3.6)
 WORDS = ("rock", "paper", "scissors")
 ACTIONS = WORDS + ("other",)
 # P[a, b] = P(a ≻ b): a biased cycle paper ≻ rock ≻ scissors ≻ paper, and every word beats "other" w.p. 0.8.
-P = np.array([[0.5, 0.2, 0.7, 0.8],
-              [0.8, 0.5, 0.4, 0.8],
-              [0.3, 0.6, 0.5, 0.8],
-              [0.2, 0.2, 0.2, 0.5]])
+P = np.array(
+    [[0.5, 0.2, 0.7, 0.8], [0.8, 0.5, 0.4, 0.8], [0.3, 0.6, 0.5, 0.8], [0.2, 0.2, 0.2, 0.5]]
+)
 tok = build_word_tokenizer([" ".join(WORDS)], max_vocab=16)
 prompt = "rock paper scissors"
 
@@ -95,6 +94,7 @@ print("pi*_tau=", np.round(solve(game, tau).policy, 3))
 # Each run starts from the same initial weights (μ is a frozen copy of them), samples 32 pairs of one-token
 # answers per step and takes an Adam step on the shared loss. A callback records the next-token distribution.
 
+
 # %%
 def target(method, beta):
     if method == "online_dpo":
@@ -105,15 +105,40 @@ def target(method, beta):
 
 
 runs = {}
-for method, beta, lr in (("online_ipo", 0.0, 3e-3), ("ipo_md", 0.5, 3e-3), ("nash_md_pg", 0.5, 1e-2),
-                         ("online_dpo", 0.0, 3e-3)):
+for method, beta, lr in (
+    ("online_ipo", 0.0, 3e-3),
+    ("ipo_md", 0.5, 3e-3),
+    ("nash_md_pg", 0.5, 1e-2),
+    ("online_dpo", 0.0, 3e-3),
+):
     policy = Policy(tiny_gpt2(tok, n_layer=1, n_embd=32, n_head=2, seed=0), tok)
     trace = [first_token_policy(policy)]
     with tempfile.TemporaryDirectory() as out:
-        cfg = OnlineConfig(method=method, tau=tau, beta=beta, batch_size=32, max_steps=120, max_new_tokens=1,
-                           lr=lr, output_dir=out, progress_bar=False, log_tensorboard=False, win_rate_every=0,
-                           seed=0)
-        OnlineTrainer(cfg, policy, judge, [prompt], callbacks=[lambda tr, logs, trace=trace, policy=policy: trace.append(first_token_policy(policy))]).train()
+        cfg = OnlineConfig(
+            method=method,
+            tau=tau,
+            beta=beta,
+            batch_size=32,
+            max_steps=120,
+            max_new_tokens=1,
+            lr=lr,
+            output_dir=out,
+            progress_bar=False,
+            log_tensorboard=False,
+            win_rate_every=0,
+            seed=0,
+        )
+        OnlineTrainer(
+            cfg,
+            policy,
+            judge,
+            [prompt],
+            callbacks=[
+                lambda tr, logs, trace=trace, policy=policy: trace.append(
+                    first_token_policy(policy)
+                )
+            ],
+        ).train()
     runs[f"{method} β={beta}"] = (np.array(trace), target(method, beta))
 
 # %%
@@ -122,19 +147,27 @@ print("online DPO's tabular stationary point:", np.round(runs["online_dpo β=0.0
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for name, (trace, tgt) in runs.items():
     axes[0].semilogy([kl(tgt, p) for p in trace], label=f"{name}: KL(target‖π)")
-axes[0].set_xlabel("optimiser step"); axes[0].legend(fontsize=8); axes[0].set_title("distance to the exact target")
+axes[0].set_xlabel("optimiser step")
+axes[0].legend(fontsize=8)
+axes[0].set_title("distance to the exact target")
 width = 0.16
 x = np.arange(4)
 axes[1].bar(x - 2 * width, mu, width, label="μ (initial)", color="lightgray")
 axes[1].bar(x - width, star, width, label="π*_τ (exact)", color="k")
 for k, (name, (trace, tgt)) in enumerate(runs.items()):
-    axes[1].bar(x + k * width * 0.75, trace[-10:].mean(0), width * 0.75, label=f"{name} (last 10 steps)")
-axes[1].set_xticks(x, ACTIONS); axes[1].legend(fontsize=7); axes[1].set_title("final next-token distribution")
+    axes[1].bar(
+        x + k * width * 0.75, trace[-10:].mean(0), width * 0.75, label=f"{name} (last 10 steps)"
+    )
+axes[1].set_xticks(x, ACTIONS)
+axes[1].legend(fontsize=7)
+axes[1].set_title("final next-token distribution")
 plt.show()
 for name, (trace, tgt) in runs.items():
     final = trace[-10:].mean(0)
-    print(f"{name:18s} π = {np.round(final, 3)}  target {np.round(tgt, 3)}  KL(target‖π) = {kl(tgt, final):.4f}"
-          f"  KL(π*_τ‖π) = {kl(star, final):.4f}")
+    print(
+        f"{name:18s} π = {np.round(final, 3)}  target {np.round(tgt, 3)}  KL(target‖π) = {kl(tgt, final):.4f}"
+        f"  KL(π*_τ‖π) = {kl(star, final):.4f}"
+    )
 
 # %% [markdown]
 # Online IPO, IPO-MD and Nash-MD-PG settle within a few thousandths (in KL) of their exact tabular targets after

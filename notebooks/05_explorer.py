@@ -31,7 +31,9 @@
 # %%
 from prefgame.explore import explorer
 
-explorer("near_cyclic", tau=0.1, beta=0.25, learners=("nash_md", "online_ipo", "ipo_md", "online_dpo"))
+explorer(
+    "near_cyclic", tau=0.1, beta=0.25, learners=("nash_md", "online_ipo", "ipo_md", "online_dpo")
+)
 
 # %% [markdown]
 # Every number on that page comes from one call, `prefgame.explore.model.compute`, which only calls the
@@ -44,11 +46,20 @@ from prefgame.equilibrium import solve
 from prefgame.explore.model import Settings, compute
 from prefgame.games import near_cyclic
 
-view = compute(Settings(game="near_cyclic", tau=0.1, beta=0.25, steps=2000,
-                        learners=("nash_md", "online_ipo", "ipo_md", "online_dpo")))
+view = compute(
+    Settings(
+        game="near_cyclic",
+        tau=0.1,
+        beta=0.25,
+        steps=2000,
+        learners=("nash_md", "online_ipo", "ipo_md", "online_dpo"),
+    )
+)
 star = solve(near_cyclic(), 0.1).policy
 for run in view.runs.values():
-    print(f"{run.label:12s} gap(π_T) = {run.gap[-1]:.1e}   max|π_T − π*_τ| = {np.max(np.abs(run.policy - star)):.1e}")
+    print(
+        f"{run.label:12s} gap(π_T) = {run.gap[-1]:.1e}   max|π_T − π*_τ| = {np.max(np.abs(run.policy - star)):.1e}"
+    )
 mix_err = np.max(np.abs(view.ipo_md.mixture[-1] - solve(near_cyclic(), 0.1 / 0.75).policy))
 print(f"IPO-MD mixture vs π* at τ/(1−β): max abs difference {mix_err:.1e}")
 
@@ -57,5 +68,12 @@ print(f"IPO-MD mixture vs π* at τ/(1−β): max abs difference {mix_err:.1e}")
 # with π*_τ(y) dashed. Here a random intransitive game on 8 actions, started from a random policy:
 
 # %%
-explorer("random_intransitive", n=8, seed=2, tau=0.05, start="random", start_seed=1,
-         learners=("nash_md", "online_ipo"))
+explorer(
+    "random_intransitive",
+    n=8,
+    seed=2,
+    tau=0.05,
+    start="random",
+    start_seed=1,
+    learners=("nash_md", "online_ipo"),
+)

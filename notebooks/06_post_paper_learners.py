@@ -35,11 +35,13 @@ from prefgame.equivalence import learner_entry
 from prefgame.figures import plot_learner_curves
 from prefgame.games import random_intransitive, rock_paper_scissors
 
-game = random_intransitive(8, seed=3).with_mu(np.arange(1, 9) / 36)   # intransitive, non-uniform μ
+game = random_intransitive(8, seed=3).with_mu(np.arange(1, 9) / 36)  # intransitive, non-uniform μ
 init = np.full(8, 1 / 8)
 for name, spec in LEARNERS.items():
-    print(f"{name:14s} target {'pi*_tau' if spec.regularised else 'tau=0 LP':9s} {spec.guarantee:8s} iterate  "
-          f"{spec.rate}")
+    print(
+        f"{name:14s} target {'pi*_tau' if spec.regularised else 'tau=0 LP':9s} {spec.guarantee:8s} iterate  "
+        f"{spec.rate}"
+    )
 
 # %% [markdown]
 # ## Distance to the target against steps
@@ -52,20 +54,43 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
 rows = []
 for ax, tau in zip(axes, (0.1, 1.0)):
     star = solve(game, tau).policy
-    entries = {m: learner_entry(game, tau, m, star=star, init=init, max_steps=10_000, curve=True,
-                                check_every=1 if LEARNERS[m].guarantee == "last" else 10)
-               for m in LEARNERS}
+    entries = {
+        m: learner_entry(
+            game,
+            tau,
+            m,
+            star=star,
+            init=init,
+            max_steps=10_000,
+            curve=True,
+            check_every=1 if LEARNERS[m].guarantee == "last" else 10,
+        )
+        for m in LEARNERS
+    }
     plot_learner_curves(ax, entries, f"random 8-action game, non-uniform μ, τ = {tau:g}")
     for m, e in entries.items():
-        rows.append((tau, m, e["steps_to_target"]["last"], e["target_max_abs_diff"], e["average_max_abs_diff"],
-                     e["fitted_rate"], e.get("claimed_kl_factor")))
+        rows.append(
+            (
+                tau,
+                m,
+                e["steps_to_target"]["last"],
+                e["target_max_abs_diff"],
+                e["average_max_abs_diff"],
+                e["fitted_rate"],
+                e.get("claimed_kl_factor"),
+            )
+        )
 axes[0].legend(fontsize=7)
 fig.tight_layout()
-print(f"{'tau':>4s} {'learner':14s} {'steps(last)':>11s} {'last dist':>10s} {'avg dist':>10s} {'fit':>8s} {'claim':>7s}")
+print(
+    f"{'tau':>4s} {'learner':14s} {'steps(last)':>11s} {'last dist':>10s} {'avg dist':>10s} {'fit':>8s} {'claim':>7s}"
+)
 for tau, m, s, dl, da, r, c in rows:
     fit = "-" if r is None else (f"{r * r:.4f}" if c is not None else f"{r:.3f}")
-    print(f"{tau:4g} {m:14s} {s if s is not None else '-':>11} {dl:10.2e} {da:10.2e} {fit:>8s} "
-          f"{'-' if c is None else f'{c:.4f}':>7s}")
+    print(
+        f"{tau:4g} {m:14s} {s if s is not None else '-':>11} {dl:10.2e} {da:10.2e} {fit:>8s} "
+        f"{'-' if c is None else f'{c:.4f}':>7s}"
+    )
 
 # %% [markdown]
 # The four regularised learners reach π*_τ in the last iterate at a linear rate; `fit` is ρ², the squared fitted
@@ -81,7 +106,10 @@ for tau, m, s, dl, da, r, c in rows:
 tau = 0.3
 a = mmd(game, tau, eta=2.0, steps=50, init=init, record_every=1)
 b = inpo(game, tau, eta=2.0 / (1 + 2.0 * tau), steps=50, init=init, record_every=1)
-c, d = sppo(game, eta=0.25, steps=50, init=init, record_every=1), dno(game, eta=4.0, steps=50, init=init, record_every=1)
+c, d = (
+    sppo(game, eta=0.25, steps=50, init=init, record_every=1),
+    dno(game, eta=4.0, steps=50, init=init, record_every=1),
+)
 print("max |MMD(2) − INPO(2/(1+2τ))| over 50 iterates:", np.abs(a.history - b.history).max())
 print("max |SPPO(0.25) − DNO(4)|      over 50 iterates:", np.abs(c.history - d.history).max())
 
@@ -105,7 +133,11 @@ l.semilogy(h.steps[1:], [duality_gap(rps, p, 0.0) for p in avg], label="its aver
 l.set_xlabel("step")
 l.legend(fontsize=8)
 l.set_title("Hedge self-play on rock–paper–scissors", fontsize=9)
-r.semilogy(big.steps, np.maximum(np.abs(big.history - u).max(-1), 1e-17), label="MMD, η = 10⁴ (beyond τ/L²)")
+r.semilogy(
+    big.steps,
+    np.maximum(np.abs(big.history - u).max(-1), 1e-17),
+    label="MMD, η = 10⁴ (beyond τ/L²)",
+)
 r.semilogy(good.steps, np.maximum(np.abs(good.history - u).max(-1), 1e-17), label="MMD, η = τ/L²")
 r.set_xlabel("step")
 r.set_ylabel("max |π_t − π*_τ|")

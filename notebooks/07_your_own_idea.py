@@ -55,12 +55,12 @@ plt.rcParams["figure.figsize"] = (6.4, 3.8)
 # with a non-uniform reference policy μ.
 
 # %%
-P = np.array([[0.5, 0.8, 0.3, 0.4],
-              [0.2, 0.5, 0.7, 0.65],
-              [0.7, 0.3, 0.5, 0.6],
-              [0.6, 0.35, 0.4, 0.5]])
+P = np.array(
+    [[0.5, 0.8, 0.3, 0.4], [0.2, 0.5, 0.7, 0.65], [0.7, 0.3, 0.5, 0.6], [0.6, 0.35, 0.4, 0.5]]
+)
 game = PreferenceGame(P, mu=[0.4, 0.3, 0.2, 0.1], name="mine", actions=("a", "b", "c", "d"))
-bad = P.copy(); bad[1, 0] = 0.3
+bad = P.copy()
+bad[1, 0] = 0.3
 try:
     PreferenceGame(bad)
 except ValueError as err:
@@ -87,6 +87,7 @@ print("von Neumann winner (tau = 0):", np.round(solve(game, 0).policy, 4))
 # * **Huber IPO** f = huber_δ(h − (p − ½)/τ): IPO's square near the target, linear beyond δ (robust to
 #   outlying labels), with a numpy `dloss` = 2 clip(h − (p − ½)/τ, −δ, δ).
 
+
 # %%
 def sq_winprob(h, p, *, tau):
     s = 0.5 * (1.0 + np.tanh(0.5 * tau * h))
@@ -95,11 +96,11 @@ def sq_winprob(h, p, *, tau):
 
 def sq_winprob_dh(h, p, tau):
     s = 0.5 * (1.0 + np.tanh(0.5 * tau * h))
-    return 2.0 * (s - p) * tau * s * (1.0 - s)          # d/dh (σ(τh) − p)² = 2(σ − p) τ σ(1 − σ)
+    return 2.0 * (s - p) * tau * s * (1.0 - s)  # d/dh (σ(τh) − p)² = 2(σ − p) τ σ(1 − σ)
 
 
 def cubed_ipo(h, p, *, tau):
-    return abs(h - (p - 0.5) / tau) ** 3               # abs() and ** work on numpy and torch alike
+    return abs(h - (p - 0.5) / tau) ** 3  # abs() and ** work on numpy and torch alike
 
 
 DELTA = 10.0
@@ -116,16 +117,35 @@ def huber_ipo_dh(h, p, tau):
 
 init = np.array([0.1, 0.2, 0.3, 0.4])
 mine = {
-    "sq_winprob (numpy dloss)": preference_optimisation(game, tau, loss=sq_winprob, dloss=sq_winprob_dh,
-                                                        init=init, steps=20_000, tol=1e-10, record_every=10),
-    "cubed_ipo (torch autograd)": preference_optimisation(game, tau, loss=cubed_ipo, lr=0.02, init=init,
-                                                          steps=3000, tol=1e-10, record_every=10),
-    "huber_ipo (numpy dloss)": preference_optimisation(game, tau, loss=huber_ipo, dloss=huber_ipo_dh,
-                                                       init=init, steps=20_000, tol=1e-12, record_every=10),
+    "sq_winprob (numpy dloss)": preference_optimisation(
+        game,
+        tau,
+        loss=sq_winprob,
+        dloss=sq_winprob_dh,
+        init=init,
+        steps=20_000,
+        tol=1e-10,
+        record_every=10,
+    ),
+    "cubed_ipo (torch autograd)": preference_optimisation(
+        game, tau, loss=cubed_ipo, lr=0.02, init=init, steps=3000, tol=1e-10, record_every=10
+    ),
+    "huber_ipo (numpy dloss)": preference_optimisation(
+        game,
+        tau,
+        loss=huber_ipo,
+        dloss=huber_ipo_dh,
+        init=init,
+        steps=20_000,
+        tol=1e-12,
+        record_every=10,
+    ),
 }
 u_star = np.log(star) - np.log(game.mu)
 e_star = u_star[:, None] - u_star[None, :] - (P - 0.5) / tau
-print(f"at π*_τ the largest |h − (p − ½)/τ| is {np.abs(e_star).max():.2f} < δ = {DELTA}: Huber IPO is IPO there")
+print(
+    f"at π*_τ the largest |h − (p − ½)/τ| is {np.abs(e_star).max():.2f} < δ = {DELTA}: Huber IPO is IPO there"
+)
 
 # %% [markdown]
 # ## 4. `duality_gap`, against the built-in learners, all at the same τ and from the same start
@@ -142,9 +162,13 @@ print(f"{'learner':28s} {'steps':>6s} {'stopped':>8s} {'gap':>10s} {'max|π−π
 for label, run in {**builtin, **mine}.items():
     gaps = [duality_gap(game, pi, tau) for pi in run.history]
     ax.semilogy(run.steps, np.maximum(gaps, 1e-30), "--" if label in mine else "-", label=label)
-    print(f"{label:28s} {run.iterations:6d} {run.converged!s:>8s} {run.duality_gap(game):10.2e} "
-          f"{np.abs(run.policy - star).max():10.2e}")
-ax.set_xlabel("step"); ax.set_ylabel(f"duality gap at τ = {tau}"); ax.set_xlim(0, 3000)
+    print(
+        f"{label:28s} {run.iterations:6d} {run.converged!s:>8s} {run.duality_gap(game):10.2e} "
+        f"{np.abs(run.policy - star).max():10.2e}"
+    )
+ax.set_xlabel("step")
+ax.set_ylabel(f"duality gap at τ = {tau}")
+ax.set_xlim(0, 3000)
 ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
 ax.set_title("only losses whose stationary point is π*_τ reach gap 0")
 plt.show()
@@ -169,10 +193,21 @@ import tempfile
 from pathlib import Path
 
 register_game("mine", game, replace=True)
-register_method("sq_winprob", lambda g, t, i, s: preference_optimisation(
-    g, t, loss=sq_winprob, dloss=sq_winprob_dh, init=i, steps=s, tol=1e-10), replace=True)
+register_method(
+    "sq_winprob",
+    lambda g, t, i, s: preference_optimisation(
+        g, t, loss=sq_winprob, dloss=sq_winprob_dh, init=i, steps=s, tol=1e-10
+    ),
+    replace=True,
+)
 with tempfile.TemporaryDirectory() as tmp:
     report = run_study(tmp, taus=[tau], games=["mine"], figures=False, progress=False)
     text = Path(report).read_text()
-    save_game(game, Path(tmp) / "mine.json")                   # the same game as a file, for the CLI
-print("\n".join(line for line in text.splitlines() if line.startswith(("| sq_winprob", "| online_ipo", "| method"))))
+    save_game(game, Path(tmp) / "mine.json")  # the same game as a file, for the CLI
+print(
+    "\n".join(
+        line
+        for line in text.splitlines()
+        if line.startswith(("| sq_winprob", "| online_ipo", "| method"))
+    )
+)

@@ -39,5 +39,3 @@ def fitted_factor(dist: np.ndarray, lo: float = 1e-12, hi: float = 1e-4) -> floa
     sel = (dist > lo) & (dist < hi)
     assert sel.sum() >= 3, "too few points in the fitting window"
     return float(np.exp(np.polyfit(t[sel], np.log(dist[sel]), 1)[0]))
-
-

@@ -35,7 +35,9 @@ __all__ = [
 SEEDS = range(8)
 
 
-def random_P(n: int, rng: np.random.Generator, *, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+def random_P(
+    n: int, rng: np.random.Generator, *, low: float = 0.0, high: float = 1.0
+) -> np.ndarray:
     """A valid preference matrix: U(low, high) above the diagonal, 1 − Pᵀ below, ½ on it."""
     U = rng.uniform(low, high, size=(n, n))
     upper = np.triu(np.ones((n, n), dtype=bool), 1)
@@ -113,8 +115,15 @@ def fd_grad(fun, z0: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 def minimise(fun, z0: np.ndarray, iters: int = 200) -> np.ndarray:
     """Minimise a smooth torch function of logits with L-BFGS (float64)."""
     z = t64(z0).clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([z], lr=1, max_iter=iters, tolerance_grad=1e-14, tolerance_change=1e-16,
-                            history_size=50, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [z],
+        lr=1,
+        max_iter=iters,
+        tolerance_grad=1e-14,
+        tolerance_change=1e-16,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()

@@ -20,14 +20,18 @@ def test_a_two_inpo_steps_prediction_then_correction():
         lp, lm = np.log(pi)[None], np.log(mu)[None]
         new, half = extragradient_step(lp, P[None], lm, tau, eta)
         np.testing.assert_allclose(half, inpo_step(lp, P[None], lm, tau, eta), atol=1e-13)
-        expect = softmax((1 - eta * tau) * np.log(pi) + eta * tau * np.log(mu) + eta * P @ np.exp(half[0]))
+        expect = softmax(
+            (1 - eta * tau) * np.log(pi) + eta * tau * np.log(mu) + eta * P @ np.exp(half[0])
+        )
         np.testing.assert_allclose(np.exp(new[0]), expect, atol=1e-13)
 
 
 def test_b_fixed_point_is_the_regularised_equilibrium():
     for P, mu, tau, _ in GAMES:
         star = solve_pi(P, mu, tau)
-        new, half = extragradient_step(np.log(star)[None], P[None], np.log(mu)[None], tau, 1 / (tau + 0.5))
+        new, half = extragradient_step(
+            np.log(star)[None], P[None], np.log(mu)[None], tau, 1 / (tau + 0.5)
+        )
         assert np.max(np.abs(np.exp(new[0]) - star)) < 1e-13
         assert np.max(np.abs(np.exp(half[0]) - star)) < 1e-13
 
@@ -37,16 +41,20 @@ def test_c_kl_bound_and_rate_on_random_games():
     fits = 0
     for P, mu, tau, rng in GAMES:
         star = solve_pi(P, mu, tau)
-        run = extragradient(P, tau, mu=mu, steps=300, init=random_policy(len(mu), rng), record_every=1)
+        run = extragradient(
+            P, tau, mu=mu, steps=300, init=random_policy(len(mu), rng), record_every=1
+        )
         eta = run.extra["eta"]
         assert eta == pytest.approx(1 / (tau + payoff_scale(P)))
         K = kl(star, run.history)
         bound = (1 - eta * tau) ** run.steps * K[0]
         ok = bound > 1e-20
         assert np.all(K[ok] <= bound[ok] * (1 + 1e-9))
-        rho_j = map_radius(lambda z: extragradient_step(z[None], P[None], np.log(mu)[None], tau, eta)[0][0],
-                           np.log(star))
-        assert rho_j ** 2 <= 1 - eta * tau + 1e-9
+        rho_j = map_radius(
+            lambda z: extragradient_step(z[None], P[None], np.log(mu)[None], tau, eta)[0][0],
+            np.log(star),
+        )
+        assert rho_j**2 <= 1 - eta * tau + 1e-9
         dist = np.abs(run.history - star).max(-1)
         if dist[-1] < 1e-9 and rho_j > 0.6:  # enough points in the fitting window
             assert fitted_factor(dist) == pytest.approx(rho_j, rel=0.03, abs=0.01)
@@ -62,9 +70,11 @@ def test_c_rate_against_step_size_and_tau(tau):
     rhos = []
     for f in (0.25, 0.5, 1.0):
         eta = f / (tau + payoff_scale(P))
-        rho = map_radius(lambda z: extragradient_step(z[None], P[None], np.log(mu)[None], tau, eta)[0][0],
-                         np.log(star))
-        assert rho ** 2 <= 1 - eta * tau + 1e-9
+        rho = map_radius(
+            lambda z: extragradient_step(z[None], P[None], np.log(mu)[None], tau, eta)[0][0],
+            np.log(star),
+        )
+        assert rho**2 <= 1 - eta * tau + 1e-9
         rhos.append(rho)
     assert rhos[0] > rhos[1] > rhos[2]
 
@@ -74,6 +84,12 @@ def test_d_unregularised_last_iterate_converges_polynomially_or_faster():
     rock–paper–scissors and a random 6-action game (unique interior or sparse LP solution): the
     τ = 0 duality gap of the last iterate falls below 1e-6 within 20 000 steps."""
     from prefgame.equilibrium import duality_gap
+
     for g in (rock_paper_scissors(), random_intransitive(6, seed=1)):
-        run = extragradient(g, 0.0, steps=20_000, init=np.arange(1, g.n_actions + 1) / np.arange(1, g.n_actions + 1).sum())
+        run = extragradient(
+            g,
+            0.0,
+            steps=20_000,
+            init=np.arange(1, g.n_actions + 1) / np.arange(1, g.n_actions + 1).sum(),
+        )
         assert duality_gap(g, run.policy, 0.0) < 1e-6

@@ -50,13 +50,15 @@ def test_c_kl_bound_and_rate_on_random_games():
         star = solve_pi(P, mu, tau)
         run = inpo(P, tau, mu=mu, steps=400, init=random_policy(len(mu), rng), record_every=1)
         eta = run.extra["eta"]
-        assert eta == pytest.approx(tau / (payoff_scale(P) ** 2 + tau ** 2))
+        assert eta == pytest.approx(tau / (payoff_scale(P) ** 2 + tau**2))
         K = kl(star, run.history)
         bound = (1 - eta * tau) ** (run.steps[1:] - 1.0) * K[1]
         ok = bound > 1e-20
         assert np.all(K[1:][ok] <= bound[ok] * (1 + 1e-9))
-        rho_j = map_radius(lambda z: inpo_step(z[None], P[None], np.log(mu)[None], tau, eta)[0], np.log(star))
-        assert rho_j ** 2 <= 1 - eta * tau + 1e-9
+        rho_j = map_radius(
+            lambda z: inpo_step(z[None], P[None], np.log(mu)[None], tau, eta)[0], np.log(star)
+        )
+        assert rho_j**2 <= 1 - eta * tau + 1e-9
         dist = np.abs(run.history - star).max(-1)
         if dist[-1] < 1e-9 and rho_j > 0.6:  # enough points in the fitting window
             assert fitted_factor(dist) == pytest.approx(rho_j, rel=0.03, abs=0.01)

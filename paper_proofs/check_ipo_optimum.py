@@ -25,9 +25,15 @@ def test_a_soft_label_identity_sympy_and_library():
     h, p = sp.symbols("h p", real=True)
     tau = sp.symbols("tau", positive=True)
     lhs = p * (h - 1 / (2 * tau)) ** 2 + (1 - p) * (-h - 1 / (2 * tau)) ** 2
-    rhs = (h - (p - sp.Rational(1, 2)) / tau) ** 2 + 1 / (4 * tau**2) - (p - sp.Rational(1, 2)) ** 2 / tau**2
+    rhs = (
+        (h - (p - sp.Rational(1, 2)) / tau) ** 2
+        + 1 / (4 * tau**2)
+        - (p - sp.Rational(1, 2)) ** 2 / tau**2
+    )
     assert sp.expand(lhs - rhs) == 0
-    assert sp.expand(lhs - (h - (p - sp.Rational(1, 2)) / tau) ** 2).has(p)  # the constant is not zero
+    assert sp.expand(lhs - (h - (p - sp.Rational(1, 2)) / tau) ** 2).has(
+        p
+    )  # the constant is not zero
     f = sp.lambdify((h, p, tau), rhs)
     rng = np.random.default_rng(0)
     hh, pp, tt = rng.normal(scale=3, size=50), rng.uniform(size=50), np.exp(rng.normal(size=50))
@@ -80,7 +86,9 @@ def test_b_library_offline_optimum():
 
     for P, mu, tau, _ in GAMES:
         closed = softmax(np.log(mu) + P @ mu / tau)
-        np.testing.assert_allclose(pw.offline_ipo_optimum(PreferenceGame(P, mu), tau), closed, atol=1e-12)
+        np.testing.assert_allclose(
+            pw.offline_ipo_optimum(PreferenceGame(P, mu), tau), closed, atol=1e-12
+        )
 
 
 def _two(p):
@@ -113,11 +121,15 @@ def test_c_dpo_derivative_sympy():
 def test_c_two_actions_dpo(tau):
     mu = np.array([0.5, 0.5])
     for p in (0.6, 0.9):
-        found = softmax(minimise(lambda z: population_loss(z, _two(p), mu, tau, mu, "dpo"), np.zeros(2)))
+        found = softmax(
+            minimise(lambda z: population_loss(z, _two(p), mu, tau, mu, "dpo"), np.zeros(2))
+        )
         assert found[0] == pytest.approx(1 / (1 + np.exp(-np.log(p / (1 - p)) / tau)), abs=1e-7)
     # p = 1: dℓ/dh < 0 on a grid; gradient descent pushes π(y1) → 1 whatever τ
     hs = torch.linspace(-50, 50, 201, dtype=torch.float64, requires_grad=True)
-    (d,) = torch.autograd.grad(L.dpo_soft_loss(hs, torch.tensor(1.0, dtype=torch.float64), tau=tau).sum(), hs)
+    (d,) = torch.autograd.grad(
+        L.dpo_soft_loss(hs, torch.tensor(1.0, dtype=torch.float64), tau=tau).sum(), hs
+    )
     assert (d < 0).all()
     z = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.SGD([z], lr=1.0 / tau)

@@ -20,7 +20,9 @@ def test_a_closed_form_is_the_argmax(seed):
     P, mu, tau, rng = GAMES[seed]
     pi, eta = random_policy(len(mu), rng), 0.8 / tau
     new = np.exp(mmd_step(np.log(pi)[None], P[None], np.log(mu)[None], tau, eta))[0]
-    obj = lambda z: -(eta * softmax(z) @ P @ pi - eta * tau * kl(softmax(z), mu) - kl(softmax(z), pi))
+    obj = lambda z: (
+        -(eta * softmax(z) @ P @ pi - eta * tau * kl(softmax(z), mu) - kl(softmax(z), pi))
+    )
     res = minimize(obj, np.zeros(len(mu)), method="BFGS", options={"gtol": 1e-12})
     np.testing.assert_allclose(softmax(res.x), new, atol=1e-6)
 
@@ -59,8 +61,10 @@ def test_c_kl_bound_and_rate_on_random_games():
         bound = q ** (run.steps[1:] - 1.0) * K[1]
         ok = bound > 1e-20
         assert np.all(K[1:][ok] <= bound[ok] * (1 + 1e-9))
-        rho_j = map_radius(lambda z: mmd_step(z[None], P[None], np.log(mu)[None], tau, eta)[0], np.log(star))
-        assert rho_j ** 2 <= q + 1e-9
+        rho_j = map_radius(
+            lambda z: mmd_step(z[None], P[None], np.log(mu)[None], tau, eta)[0], np.log(star)
+        )
+        assert rho_j**2 <= q + 1e-9
         dist = np.abs(run.history - star).max(-1)
         if dist[-1] < 1e-9 and rho_j > 0.6:  # enough points in the fitting window
             assert fitted_factor(dist) == pytest.approx(rho_j, rel=0.03, abs=0.01)
@@ -77,9 +81,10 @@ def test_c_rate_against_step_size_and_tau(tau):
     eta0 = tau / payoff_scale(P) ** 2
     rhos = []
     for f in (0.25, 0.5, 1.0):
-        rho = map_radius(lambda z: mmd_step(z[None], P[None], np.log(mu)[None], tau, f * eta0)[0],
-                              np.log(star))
-        assert rho ** 2 <= 1 / (1 + f * eta0 * tau) + 1e-9
+        rho = map_radius(
+            lambda z: mmd_step(z[None], P[None], np.log(mu)[None], tau, f * eta0)[0], np.log(star)
+        )
+        assert rho**2 <= 1 / (1 + f * eta0 * tau) + 1e-9
         rhos.append(rho)
     assert rhos[0] > rhos[1] > rhos[2]
 

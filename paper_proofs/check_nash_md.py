@@ -53,15 +53,26 @@ def test_b_every_step_of_the_one_step_bound():
         v = P @ m
         # 1. three-point identity
         lhs = kl(star, new)
-        assert lhs == pytest.approx(kl(star, m) - eta * star @ v + eta * new @ v - kl(new, m), abs=1e-11)
+        assert lhs == pytest.approx(
+            kl(star, m) - eta * star @ v + eta * new @ v - kl(new, m), abs=1e-11
+        )
         # 2. mixture identity
         logZp = np.log(np.sum(pi ** (1 - eta * tau) * mu ** (eta * tau)))
-        assert kl(star, m) == pytest.approx((1 - eta * tau) * kl(star, pi) + eta * tau * kl(star, mu) + logZp, abs=1e-11)
-        assert logZp == pytest.approx(-(1 - eta * tau) * kl(m, pi) - eta * tau * kl(m, mu), abs=1e-11)
+        assert kl(star, m) == pytest.approx(
+            (1 - eta * tau) * kl(star, pi) + eta * tau * kl(star, mu) + logZp, abs=1e-11
+        )
+        assert logZp == pytest.approx(
+            -(1 - eta * tau) * kl(m, pi) - eta * tau * kl(m, mu), abs=1e-11
+        )
         # 3. equilibrium inequality
         assert star @ v - tau * kl(star, mu) + tau * kl(m, mu) >= 0.5 - 1e-12
         # 4. combined inequality
-        step4 = (1 - eta * tau) * kl(star, pi) - (1 - eta * tau) * kl(m, pi) + eta * (new - m) @ v - kl(new, m)
+        step4 = (
+            (1 - eta * tau) * kl(star, pi)
+            - (1 - eta * tau) * kl(m, pi)
+            + eta * (new - m) @ v
+            - kl(new, m)
+        )
         assert lhs <= step4 + 1e-12
         # 5. Hölder and Pinsker
         l1 = np.abs(new - m).sum()
@@ -89,8 +100,12 @@ def test_b_adversarial_search_stays_below_one_eighth():
             new, _ = nash_md_step(P, mu, tau, eta, pi)
             return -(kl(star, new) - (1 - eta * tau) * kl(star, pi)) / eta**2
 
-        res = minimize(neg_ratio, np.r_[0.0, rng.normal(size=n)], method="Nelder-Mead",
-                       options={"maxiter": 1500})
+        res = minimize(
+            neg_ratio,
+            np.r_[0.0, rng.normal(size=n)],
+            method="Nelder-Mead",
+            options={"maxiter": 1500},
+        )
         worst = max(worst, -res.fun)
     assert 0 < worst <= C_PROVED
 

@@ -23,6 +23,7 @@ def _pair_map(P, mu, tau, eta):
         nb = log_softmax(base + eta * P @ np.exp(lb))
         npi = log_softmax(base + eta * P @ np.exp(nb))
         return np.r_[centred(npi), centred(nb)]
+
     return f
 
 
@@ -39,7 +40,9 @@ def test_a_update_restated():
 def test_b_fixed_point_is_the_regularised_equilibrium():
     for P, mu, tau, _ in GAMES:
         star = solve_pi(P, mu, tau)
-        new, v = omwu_step(np.log(star)[None], (P @ star)[None], P[None], np.log(mu)[None], tau, 0.3)
+        new, v = omwu_step(
+            np.log(star)[None], (P @ star)[None], P[None], np.log(mu)[None], tau, 0.3
+        )
         assert np.max(np.abs(np.exp(new[0]) - star)) < 1e-13
         assert np.max(np.abs(v[0] - P @ star)) < 1e-13
 
@@ -60,7 +63,7 @@ def test_c_kl_bound_and_rate_on_random_games():
         ok = bound > 1e-20
         worst = max(worst, float(np.max(K[ok] / bound[ok])))
         rho_j = jacobian_radius(_pair_map(P, mu, tau, eta), np.r_[np.log(star), np.log(star)])
-        assert rho_j ** 2 <= 1 - eta * tau + 1e-9
+        assert rho_j**2 <= 1 - eta * tau + 1e-9
         dist = np.abs(run.history - star).max(-1)
         if dist[-1] < 1e-9 and rho_j > 0.6:  # enough points in the fitting window
             assert fitted_factor(dist) == pytest.approx(rho_j, rel=0.03, abs=0.01)

@@ -103,10 +103,14 @@ def test_c_library_online_dpo_on_bradley_terry():
     mu = random_policy(4, rng)
     tau = 0.5
     traj = pw.online_dpo(PreferenceGame(bradley_terry(scores).P, mu), tau, steps=4000)
-    np.testing.assert_allclose(np.asarray(traj.policy), softmax(np.log(mu) + scores / tau), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(traj.policy), softmax(np.log(mu) + scores / tau), atol=1e-6
+    )
 
 
-@pytest.mark.parametrize("game", [rock_paper_scissors(), intransitive_dice(), cyclic(5)], ids=["rps", "dice", "cyclic5"])
+@pytest.mark.parametrize(
+    "game", [rock_paper_scissors(), intransitive_dice(), cyclic(5)], ids=["rps", "dice", "cyclic5"]
+)
 @pytest.mark.parametrize("tau", [0.05, 0.3, 2.0])
 def test_d_the_exception(game, tau):
     P, mu = game.P, game.mu

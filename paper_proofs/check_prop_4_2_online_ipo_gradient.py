@@ -13,8 +13,10 @@ GAMES = games(range(8))
 def _models(n, rng):
     """Two parametrisations θ ↦ logits: the identity (softmax) and a small non-linear map."""
     W1, W2 = t64(rng.normal(size=(4, 4))), t64(rng.normal(size=(n, 4)))
-    return [("softmax", lambda th: th, rng.normal(size=n)),
-            ("mlp", lambda th: W2 @ torch.tanh(W1 @ th), rng.normal(size=4))]
+    return [
+        ("softmax", lambda th: th, rng.normal(size=n)),
+        ("mlp", lambda th: W2 @ torch.tanh(W1 @ th), rng.normal(size=4)),
+    ]
 
 
 def _setup(P, mu, tau, model, th0, sampler=None):
@@ -23,7 +25,9 @@ def _setup(P, mu, tau, model, th0, sampler=None):
     pi = logpi.exp().detach().numpy()
     nu = pi if sampler is None else sampler
     # per-action score ∇θ log π(y): [n, dim θ]
-    J = torch.autograd.functional.jacobian(lambda t: torch.log_softmax(model(t), 0), t64(th0)).numpy()
+    J = torch.autograd.functional.jacobian(
+        lambda t: torch.log_softmax(model(t), 0), t64(th0)
+    ).numpy()
     u = logpi.detach().numpy() - np.log(mu)
     return th, logpi, pi, nu, J, u
 
@@ -69,18 +73,24 @@ def test_every_line(seed):
         th2 = t64(th0).requires_grad_(True)
         lp = torch.log_softmax(model(th2), 0)
         uu = lp - t64(np.log(mu))
-        surrogate = torch.sum(t64(np.outer(pi, pi)) * L.nash_md_pg_loss(lp[:, None], uu[:, None], t64(P), tau=tau))
+        surrogate = torch.sum(
+            t64(np.outer(pi, pi)) * L.nash_md_pg_loss(lp[:, None], uu[:, None], t64(P), tau=tau)
+        )
         (gs,) = torch.autograd.grad(surrogate, th2)
         np.testing.assert_allclose(-gs.numpy(), G_formula, atol=1e-11 * scale)
         # L6: G is the gradient of P(π ≻ sg π_θ) − τ KL(π‖μ)
         th3 = t64(th0).requires_grad_(True)
         lp3 = torch.log_softmax(model(th3), 0)
-        obj = torch.sum(lp3.exp() * t64(P @ pi)) - tau * torch.sum(lp3.exp() * (lp3 - t64(np.log(mu))))
+        obj = torch.sum(lp3.exp() * t64(P @ pi)) - tau * torch.sum(
+            lp3.exp() * (lp3 - t64(np.log(mu)))
+        )
         (g6,) = torch.autograd.grad(obj, th3)
         np.testing.assert_allclose(g6.numpy(), G_formula, atol=1e-11 * scale)
         # positive multiple: cosine 1 and ratio 4/τ
         if np.linalg.norm(G_formula) > 1e-8:
-            assert auto @ (-G_formula) / (np.linalg.norm(auto) * np.linalg.norm(G_formula)) == pytest.approx(1, abs=1e-12)
+            assert auto @ (-G_formula) / (
+                np.linalg.norm(auto) * np.linalg.norm(G_formula)
+            ) == pytest.approx(1, abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -93,10 +103,14 @@ def test_line4_needs_the_on_policy_sampler(seed):
     (auto,) = torch.autograd.grad(_loss(logpi, mu, P, tau, nu), th)
     auto = auto.numpy()
     L3 = 4 * np.einsum("i,i,ik->k", nu, u - nu @ u - (P @ nu - 0.5) / tau, J)
-    L4_off = 4 * np.einsum("i,i,ik->k", nu, u - P @ nu / tau, J)  # drop constants as if E_ν ∇log π = 0
+    L4_off = 4 * np.einsum(
+        "i,i,ik->k", nu, u - P @ nu / tau, J
+    )  # drop constants as if E_ν ∇log π = 0
     np.testing.assert_allclose(L3, auto, atol=1e-11 * (1 + np.abs(auto).max()))
     assert np.abs(L4_off - auto).max() > 1e-6
-    np.testing.assert_allclose(np.einsum("i,ik->k", nu, J), nu - pi, atol=1e-12)  # E_ν ∇log π = ν − π ≠ 0
+    np.testing.assert_allclose(
+        np.einsum("i,ik->k", nu, J), nu - pi, atol=1e-12
+    )  # E_ν ∇log π = ν − π ≠ 0
 
 
 def test_library_expected_gradient():

@@ -29,15 +29,22 @@ def _quantities(P, mu, tau, beta, model, th0):
     pi = logpi.exp().detach().numpy()
     m = mixture(pi, mu, beta)
     u_t = logpi - t64(np.log(mu))
-    loss = torch.sum(t64(np.outer(m, m)) * L.ipo_soft_loss(u_t[:, None] - u_t[None, :], t64(P), tau=tau))
+    loss = torch.sum(
+        t64(np.outer(m, m)) * L.ipo_soft_loss(u_t[:, None] - u_t[None, :], t64(P), tau=tau)
+    )
     (auto,) = torch.autograd.grad(loss, th)
-    J = torch.autograd.functional.jacobian(lambda t: torch.log_softmax(model(t), 0), t64(th0)).numpy()
+    J = torch.autograd.functional.jacobian(
+        lambda t: torch.log_softmax(model(t), 0), t64(th0)
+    ).numpy()
     u = u_t.detach().numpy()
     w = residual_w(P, m, u, tau)
     # Nash-MD-PG(β) from the library surrogate: y ∼ π, y' ∼ m, G = −∇ E[nash_md_pg_loss]
     th2 = t64(th0).requires_grad_(True)
     lp = torch.log_softmax(model(th2), 0)
-    sur = torch.sum(t64(np.outer(pi, m)) * L.nash_md_pg_loss(lp[:, None], (lp - t64(np.log(mu)))[:, None], t64(P), tau=tau))
+    sur = torch.sum(
+        t64(np.outer(pi, m))
+        * L.nash_md_pg_loss(lp[:, None], (lp - t64(np.log(mu)))[:, None], t64(P), tau=tau)
+    )
     (gs,) = torch.autograd.grad(sur, th2)
     return {"auto": auto.numpy(), "J": J, "pi": pi, "m": m, "u": u, "w": w, "G": -gs.numpy()}
 
@@ -54,14 +61,18 @@ def test_exact_relations(seed, kind):
         centred = -4 / tau * np.einsum("i,i,ik->k", m, P @ m - 0.5 - tau * (u - m @ u), J)
         np.testing.assert_allclose(4 * np.einsum("i,i,ik->k", m, w, J), auto, atol=1e-11 * sc)
         np.testing.assert_allclose(centred, auto, atol=1e-11 * sc)
-        np.testing.assert_allclose(G, -tau * np.einsum("i,i,ik->k", pi, w, J), atol=1e-11 * (1 + np.abs(G).max()))
+        np.testing.assert_allclose(
+            G, -tau * np.einsum("i,i,ik->k", pi, w, J), atol=1e-11 * (1 + np.abs(G).max())
+        )
         uncentred = -4 / tau * np.einsum("i,i,ik->k", m, P @ m - 0.5 - tau * u, J)
         correction = -4 * (m @ u) * np.einsum("i,ik->k", m, J)
         np.testing.assert_allclose(auto - uncentred, correction, atol=1e-11 * sc)
         if kind == "softmax":
             np.testing.assert_allclose(np.einsum("i,ik->k", m, J), m - pi, atol=1e-13)
             np.testing.assert_allclose(auto, 4 * m * w, atol=1e-11 * sc)
-            np.testing.assert_allclose(G, -tau * (pi * w - pi * (pi @ w)), atol=1e-11 * (1 + np.abs(G).max()))
+            np.testing.assert_allclose(
+                G, -tau * (pi * w - pi * (pi @ w)), atol=1e-11 * (1 + np.abs(G).max())
+            )
         if beta == 0:
             np.testing.assert_allclose(uncentred, auto, atol=1e-11 * sc)
             np.testing.assert_allclose(auto, -4 / tau * G, atol=1e-11 * sc)
@@ -79,8 +90,8 @@ def test_decision_on_random_draws():
             m = mixture(pi, mu, beta)
             u = np.log(pi / mu)
             w = residual_w(P, m, u, tau)
-            gL = 4 * m * w                                  # exact, logits
-            G = -tau * (pi * w - pi * (pi @ w))             # Nash-MD-PG(β), logits
+            gL = 4 * m * w  # exact, logits
+            G = -tau * (pi * w - pi * (pi @ w))  # Nash-MD-PG(β), logits
             f = P @ m - 0.5 - tau * u
             uncentred = -4 / tau * (m * f - pi * (m @ f))
             rels.append(np.linalg.norm(uncentred - gL) / np.linalg.norm(gL))
@@ -92,19 +103,23 @@ def test_decision_on_random_draws():
     rels, cosines = np.array(rels), np.array(cosines)
     assert len(rels) == 2400 and len(cosines) > 1500
     assert np.median(rels) > 0.01 and rels.max() > 1.0
-    assert cosines.max() < 1 - 1e-9          # never a positive multiple
-    assert cosines.min() < 0                 # sometimes pointing against Nash-MD-PG(β)
+    assert cosines.max() < 1 - 1e-9  # never a positive multiple
+    assert cosines.min() < 0  # sometimes pointing against Nash-MD-PG(β)
     assert 0.001 < np.mean(cosines < 0) < 0.1
 
 
 def test_same_stationary_point_but_uncentred_reading_fails_there():
-    norms = [_at_stationary_point(*GAMES[s][:3], beta) for s in range(len(GAMES)) for beta in (0.125, 0.5, 0.9)]
+    norms = [
+        _at_stationary_point(*GAMES[s][:3], beta)
+        for s in range(len(GAMES))
+        for beta in (0.125, 0.5, 0.9)
+    ]
     assert max(norms) > 1e-2
 
 
 def _at_stationary_point(P, mu, tau, beta):
-    m_star = solve_pi(P, mu, tau / (1 - beta))          # statement 7
-    pi = best_response(P, m_star, tau, mu)               # π*_β
+    m_star = solve_pi(P, mu, tau / (1 - beta))  # statement 7
+    pi = best_response(P, m_star, tau, mu)  # π*_β
     m = mixture(pi, mu, beta)
     np.testing.assert_allclose(m, m_star, atol=1e-10)
     u = np.log(pi / mu)
@@ -126,7 +141,9 @@ def test_library_mixture_gradient():
             m = mixture(pi, mu, beta)
             u = np.log(pi / mu)
             w = residual_w(P, m, u, tau)
-            got = pw.expected_gradient(z, P, np.log(mu), tau, loss="ipo", sampler="mixture", beta=beta)
+            got = pw.expected_gradient(
+                z, P, np.log(mu), tau, loss="ipo", sampler="mixture", beta=beta
+            )
             np.testing.assert_allclose(got, 4 * m * w, atol=1e-12 * (1 + np.abs(w).max()))
 
 

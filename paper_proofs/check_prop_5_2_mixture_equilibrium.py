@@ -16,7 +16,9 @@ BETAS = [0.0, 0.125, 0.5, 0.9]
 def test_exponent_identity_sympy():
     beta, tau = sp.symbols("beta tau", positive=True)
     lmu, v = sp.symbols("lmu v", real=True)
-    assert sp.simplify((1 - beta) * (lmu + v / tau) + beta * lmu - (lmu + v / (tau / (1 - beta)))) == 0
+    assert (
+        sp.simplify((1 - beta) * (lmu + v / tau) + beta * lmu - (lmu + v / (tau / (1 - beta)))) == 0
+    )
 
 
 @pytest.mark.parametrize("seed", range(len(GAMES)))
@@ -72,5 +74,7 @@ def test_library_nash_md_pg_has_the_same_fixed_point():
     for P, mu, tau, _ in GAMES[:3]:
         for beta in (0.125, 0.5):
             target = best_response(P, solve_pi(P, mu, tau / (1 - beta)), tau, mu)
-            traj = nash_md_pg(PreferenceGame(P, mu), tau, beta, steps=20000, lr=0.5 / tau, tol=1e-11)
+            traj = nash_md_pg(
+                PreferenceGame(P, mu), tau, beta, steps=20000, lr=0.5 / tau, tol=1e-11
+            )
             np.testing.assert_allclose(np.asarray(traj.policy), target, atol=1e-7)

@@ -58,7 +58,9 @@ def test_step3_strict_concavity(seed):
         d -= d.mean()
         d *= 0.1 * a.min() / np.abs(d).max()
         e = 1e-3
-        second = (f(P, mu, tau, a + e * d, b) - 2 * f(P, mu, tau, a, b) + f(P, mu, tau, a - e * d, b)) / e**2
+        second = (
+            f(P, mu, tau, a + e * d, b) - 2 * f(P, mu, tau, a, b) + f(P, mu, tau, a - e * d, b)
+        ) / e**2
         exact = -tau * np.sum(d * d / a)
         assert second < 0
         assert second == pytest.approx(exact, rel=1e-4)
@@ -76,7 +78,9 @@ def test_steps5_6_unique_symmetric_saddle_point_is_the_fixed_point(seed):
         assert f(P, mu, tau, a, star) <= 0.5 + 1e-12  # max player cannot gain
         assert f(P, mu, tau, star, a) >= 0.5 - 1e-12  # min player cannot gain
     # Uniqueness of the fixed point: root-finding from random starts lands on the same point.
-    Fz = lambda z: z - np.log(mu) - P @ softmax(z) / tau - (z - np.log(mu) - P @ softmax(z) / tau).mean()
+    Fz = lambda z: (
+        z - np.log(mu) - P @ softmax(z) / tau - (z - np.log(mu) - P @ softmax(z) / tau).mean()
+    )
     for _ in range(20):
         z0 = rng.normal(scale=3, size=n)
         sol = root(Fz, z0, method="hybr", tol=1e-13)

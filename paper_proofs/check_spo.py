@@ -33,8 +33,11 @@ def test_a_with_a_constant_step_it_is_sppo():
         cum = cum + P @ pi
         pi = softmax(np.log(init) + eta * cum)
         hist.append(pi)
-    np.testing.assert_allclose(sppo(P, mu=mu, eta=eta, steps=100, init=init, record_every=1).history,
-                               np.array(hist), atol=1e-12)
+    np.testing.assert_allclose(
+        sppo(P, mu=mu, eta=eta, steps=100, init=init, record_every=1).history,
+        np.array(hist),
+        atol=1e-12,
+    )
 
 
 def test_c_average_iterate_meets_the_anytime_bound():
@@ -49,6 +52,7 @@ def test_c_average_iterate_meets_the_anytime_bound():
                 Ts.append(t)
                 gaps.append(float(duality_gap(P, avg[0], 0.0)))
                 return False
+
             run = spo(P, mu=mu, eta=eta, steps=2000, init=init, check_every=50, monitor=mon)
             b = spo_bound(np.array(Ts), run.extra["eta"], run.extra["D"])
             assert np.all(np.array(gaps) <= b)
@@ -66,6 +70,7 @@ def test_c_converges_to_the_lp_solution_in_average():
             Ts.append(t)
             gaps.append(float(duality_gap(P, avg[0], 0.0)))
         return False
+
     run = spo(P, mu=mu, steps=10_000, init=init, check_every=100, monitor=mon)
     assert np.polyfit(np.log(Ts), np.log(gaps), 1)[0] <= -0.45
     assert gaps[-1] < gaps[0] / 5

@@ -32,8 +32,9 @@ def test_a_dno_step_is_the_argmax_of_its_objective(seed):
     pi, eta = random_policy(len(mu), rng), 0.7
     obj = lambda z: -(softmax(z) @ P @ pi - eta * kl(softmax(z), pi))
     res = minimize(obj, np.zeros(len(mu)), method="BFGS", options={"gtol": 1e-12})
-    np.testing.assert_allclose(softmax(res.x), np.exp(hedge_step(np.log(pi)[None], P[None], 1 / eta)[0]),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        softmax(res.x), np.exp(hedge_step(np.log(pi)[None], P[None], 1 / eta)[0]), atol=1e-6
+    )
 
 
 def test_a_sppo_square_loss_minimiser_is_hedge_only_to_third_order():
@@ -46,7 +47,9 @@ def test_a_sppo_square_loss_minimiser_is_hedge_only_to_third_order():
     for eta in (1.0, 0.5, 0.25):
         a, w, lp = t64(eta * (P @ pi - 0.5)), t64(pi), t64(np.log(pi))
         z = minimise(lambda z: torch.sum(w * (torch.log_softmax(z, 0) - lp - a) ** 2), np.log(pi))
-        gaps.append(np.abs(softmax(z) - np.exp(hedge_step(np.log(pi)[None], P[None], eta)[0])).max())
+        gaps.append(
+            np.abs(softmax(z) - np.exp(hedge_step(np.log(pi)[None], P[None], eta)[0])).max()
+        )
     assert gaps[0] > 1e-6
     assert 6 < gaps[0] / gaps[1] < 10 and 6 < gaps[1] / gaps[2] < 10
     g = cyclic(5)  # uniform is the interior winner

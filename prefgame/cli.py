@@ -76,9 +76,11 @@ def check_memory(n: int, contexts: int = 1, *, what: str) -> None:
     need = 8 * ARRAYS_PER_GAME * contexts * n * n
     have = available_memory()
     if need > have:
-        raise UserError(f"{what}: n = {n} needs about {need / 2**30:.1f} GiB "
-                        f"({ARRAYS_PER_GAME} arrays of {contexts}×{n}×{n} float64), "
-                        f"{have / 2**30:.1f} GiB available")
+        raise UserError(
+            f"{what}: n = {n} needs about {need / 2**30:.1f} GiB "
+            f"({ARRAYS_PER_GAME} arrays of {contexts}×{n}×{n} float64), "
+            f"{have / 2**30:.1f} GiB available"
+        )
 
 
 def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> None:
@@ -97,6 +99,7 @@ def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> None:
 
 def dumps(obj) -> str:
     """One line of strict JSON: NaN and ±inf become null (bare NaN is not JSON)."""
+
     def clean(x):
         if isinstance(x, float) and not math.isfinite(x):
             return None
@@ -105,6 +108,7 @@ def dumps(obj) -> str:
         if isinstance(x, (list, tuple)):
             return [clean(v) for v in x]
         return x
+
     return json.dumps(clean(obj), allow_nan=False)
 
 
@@ -114,8 +118,12 @@ def add_game_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--game", help=f"built-in game: {', '.join(sorted(G.BUILTIN_GAMES))}")
     src.add_argument("--matrix", help="preference matrix file (.npy, .csv or .json)")
     p.add_argument("--mu", help="reference policy file (.npy, .csv or .json); default uniform")
-    p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="parameter of a built-in game, e.g. --param eps=0.2 or --param n=5")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="parameter of a built-in game, e.g. --param eps=0.2 or --param n=5",
+    )
 
 
 def game_from_args(args: argparse.Namespace) -> G.PreferenceGame:
@@ -176,8 +184,12 @@ def add_solve(sub) -> None:
     p = sub.add_parser("solve", help="exact (regularised) Nash equilibrium with its duality gap")
     add_game_options(p)
     p.add_argument("--tau", type=_tau, required=True, help="KL strength τ >= 0 (0: LP)")
-    p.add_argument("--tol", type=_tol, default=None,
-                   help="duality-gap tolerance > 0 (default: the solver's own, 1e-12 Newton, 1e-9 LP)")
+    p.add_argument(
+        "--tol",
+        type=_tol,
+        default=None,
+        help="duality-gap tolerance > 0 (default: the solver's own, 1e-12 Newton, 1e-9 LP)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_solve)
 
@@ -206,9 +218,11 @@ def run_solve(args: argparse.Namespace) -> int:
                 print(f"context {k}:")
             for a, v in zip(names, row):
                 print(f"  {a:>12s}  {v:.12f}")
-        print(f"duality gap {np.max(res.duality_gap):.3e}, residual {np.max(res.residual):.3e}, "
-              f"{res.iterations} iterations, {res.seconds:.3f} s, "
-              f"{'converged' if res.converged else 'NOT CONVERGED'}")
+        print(
+            f"duality gap {np.max(res.duality_gap):.3e}, residual {np.max(res.residual):.3e}, "
+            f"{res.iterations} iterations, {res.seconds:.3f} s, "
+            f"{'converged' if res.converged else 'NOT CONVERGED'}"
+        )
     return 0 if res.converged else 1
 
 
@@ -243,17 +257,30 @@ def _seed(value: str) -> int:
 
 
 def add_equivalence(sub) -> None:
-    p = sub.add_parser("equivalence",
-                       help="online IPO = Nash-MD: run the exact solver and the learners to convergence")
+    p = sub.add_parser(
+        "equivalence",
+        help="online IPO = Nash-MD: run the exact solver and the learners to convergence",
+    )
     add_game_options(p)
     p.add_argument("--tau", type=_positive_tau, required=True, help="KL strength τ > 0")
-    p.add_argument("--beta", type=_beta, default=0.25, help="IPO-MD mixture weight β in [0, 1) (default 0.25)")
-    p.add_argument("--init-seed", type=_seed, default=None,
-                   help="start every learner from a random policy (Dirichlet(1), this seed) instead of μ")
+    p.add_argument(
+        "--beta", type=_beta, default=0.25, help="IPO-MD mixture weight β in [0, 1) (default 0.25)"
+    )
+    p.add_argument(
+        "--init-seed",
+        type=_seed,
+        default=None,
+        help="start every learner from a random policy (Dirichlet(1), this seed) instead of μ",
+    )
     p.add_argument("--max-steps", type=int, default=1_000_000, help="cap on each learner's steps")
-    p.add_argument("--methods", nargs="+", metavar="NAME", default=[],
-                   help="also run these post-paper learners (docs/algorithms.md): "
-                        "mmd omwu extragradient inpo sppo dno spo")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="NAME",
+        default=[],
+        help="also run these post-paper learners (docs/algorithms.md): "
+        "mmd omwu extragradient inpo sppo dno spo",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_equivalence)
 
@@ -276,38 +303,53 @@ def run_equivalence(args: argparse.Namespace) -> int:
         init = np.maximum(init, 1e-6)
         init = init / init.sum(axis=-1, keepdims=True)
     try:
-        out = equivalence_study(game, args.tau, args.beta, init=init, max_steps=args.max_steps,
-                                methods=methods)
+        out = equivalence_study(
+            game, args.tau, args.beta, init=init, max_steps=args.max_steps, methods=methods
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if args.json:
         print(dumps(out))
         return 0
     print(f"{game.name}: n = {game.n_actions}, tau = {args.tau:g}, beta = {args.beta:g}")
-    print(f"  {'method':<11s} {'duality gap':>12s} {'max|pi - pi*|':>14s} {'steps':>8s}  {'stopped':<15s} at pi*")
+    print(
+        f"  {'method':<11s} {'duality gap':>12s} {'max|pi - pi*|':>14s} {'steps':>8s}  {'stopped':<15s} at pi*"
+    )
     for m in METHODS:
         e = out[m]
-        print(f"  {m:<11s} {e['duality_gap']:12.3e} {e['max_abs_diff']:14.3e} {e['steps']:8d}  "
-              f"{e.get('stopped', '-'):<15s} {'yes' if e['at_equilibrium'] else 'NO'}")
+        print(
+            f"  {m:<11s} {e['duality_gap']:12.3e} {e['max_abs_diff']:14.3e} {e['steps']:8d}  "
+            f"{e.get('stopped', '-'):<15s} {'yes' if e['at_equilibrium'] else 'NO'}"
+        )
     nm = out["nash_md"]
     within = "within" if nm["converged"] else "NOT within"
-    print(f"Nash-MD (eta_t = 2/(tau(t+2))): {within} {nm['target']:g} after {nm['steps']} steps, "
-          f"KL(pi*||pi_T) = {nm['kl']:.3e} <= bound 8/(tau^2 (T+1)) = {nm['kl_bound']:.3e}")
+    print(
+        f"Nash-MD (eta_t = 2/(tau(t+2))): {within} {nm['target']:g} after {nm['steps']} steps, "
+        f"KL(pi*||pi_T) = {nm['kl']:.3e} <= bound 8/(tau^2 (T+1)) = {nm['kl_bound']:.3e}"
+    )
     for b in out["nash_md_constant"]:
-        print(f"Nash-MD constant eta = {b['eta']:g}: biased fixed point, max|pi - pi*| = {b['max_abs_diff']:.3e}")
+        print(
+            f"Nash-MD constant eta = {b['eta']:g}: biased fixed point, max|pi - pi*| = {b['max_abs_diff']:.3e}"
+        )
     im = out["ipo_md"]
-    print(f"IPO-MD mixture pi^(1-beta) mu^beta vs pi* at tau/(1-beta) = {im['mixture_tau']:g}: "
-          f"max abs diff {im['mixture_max_abs_diff']:.3e} (Prop. 5.2)")
+    print(
+        f"IPO-MD mixture pi^(1-beta) mu^beta vs pi* at tau/(1-beta) = {im['mixture_tau']:g}: "
+        f"max abs diff {im['mixture_max_abs_diff']:.3e} (Prop. 5.2)"
+    )
     if methods:
-        print(f"post-paper learners (target within {TARGET_TOL:g}; steps to it, last / average iterate):")
+        print(
+            f"post-paper learners (target within {TARGET_TOL:g}; steps to it, last / average iterate):"
+        )
         for m in methods:
             e = out[m]
             s = e["steps_to_target"]
-            print(f"  {m:<13s} target {e['target']:<8s} {e['guarantee']:>7s}-iterate claim  "
-                  f"last {e['target_max_abs_diff']:.3e}  average {e['average_max_abs_diff']:.3e}  "
-                  f"steps {s['last'] if s['last'] is not None else '-'} / "
-                  f"{s['average'] if s['average'] is not None else '-'}  "
-                  f"{'reached' if e['converged'] else 'NOT reached'}")
+            print(
+                f"  {m:<13s} target {e['target']:<8s} {e['guarantee']:>7s}-iterate claim  "
+                f"last {e['target_max_abs_diff']:.3e}  average {e['average_max_abs_diff']:.3e}  "
+                f"steps {s['last'] if s['last'] is not None else '-'} / "
+                f"{s['average'] if s['average'] is not None else '-'}  "
+                f"{'reached' if e['converged'] else 'NOT reached'}"
+            )
     return 0
 
 
@@ -328,7 +370,9 @@ def run_figures(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out)
     try:
-        paths = make_figures(args.out, args.only, progress=lambda n: print(f"  drew {n}", file=sys.stderr))
+        paths = make_figures(
+            args.out, args.only, progress=lambda n: print(f"  drew {n}", file=sys.stderr)
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
     for path in paths:
@@ -340,13 +384,21 @@ def run_figures(args: argparse.Namespace) -> int:
 
 
 def add_study(sub) -> None:
-    p = sub.add_parser("study", help="the main job: the whole tabular study on the built-in games, "
-                                     "as a markdown report with figures")
+    p = sub.add_parser(
+        "study",
+        help="the main job: the whole tabular study on the built-in games, "
+        "as a markdown report with figures",
+    )
     p.add_argument("--out", default="results", help="output folder (default: results)")
-    p.add_argument("--tau", type=_positive_tau, nargs="+", default=[0.1, 1.0], help="τ values (default 0.1 1)")
+    p.add_argument(
+        "--tau", type=_positive_tau, nargs="+", default=[0.1, 1.0], help="τ values (default 0.1 1)"
+    )
     p.add_argument("--games", nargs="+", metavar="NAME", help="subset of the study's games")
-    p.add_argument("--matrix", help="your own preference matrix (.npy, .csv or .json): study it "
-                                    "(with --games: beside those built-in games)")
+    p.add_argument(
+        "--matrix",
+        help="your own preference matrix (.npy, .csv or .json): study it "
+        "(with --games: beside those built-in games)",
+    )
     p.add_argument("--mu", help="reference policy file for --matrix (default uniform)")
     p.add_argument("--force", action="store_true", help="recompute parts already in --out")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -370,12 +422,20 @@ def run_study_cmd(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         name = Path(args.matrix).stem
         if name in BUILTIN_STUDY_GAMES:
-            raise UserError(f"--matrix {args.matrix}: its name {name!r} is a built-in study game; rename the file")
+            raise UserError(
+                f"--matrix {args.matrix}: its name {name!r} is a built-in study game; rename the file"
+            )
         register_game(name, game, replace=True)
         games = [name, *(args.games or [])]
     try:
-        path = run_study(args.out, taus=args.tau, games=games, force=args.force,
-                         figures=not args.no_figures, progress=not args.quiet)
+        path = run_study(
+            args.out,
+            taus=args.tau,
+            games=games,
+            force=args.force,
+            figures=not args.no_figures,
+            progress=not args.quiet,
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(path)
@@ -386,7 +446,9 @@ def run_study_cmd(args: argparse.Namespace) -> int:
 
 
 def add_explore(sub) -> None:
-    p = sub.add_parser("explore", help="interactive explorer in the browser (needs the 'explore' extra)")
+    p = sub.add_parser(
+        "explore", help="interactive explorer in the browser (needs the 'explore' extra)"
+    )
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.set_defaults(run=run_explore)
@@ -403,7 +465,9 @@ def run_explore(args: argparse.Namespace) -> int:
     try:
         from .explore.app import serve
     except ImportError as exc:
-        raise UserError(f"explore needs the 'explore' extra: pip install 'prefgame[explore]' ({exc})") from None
+        raise UserError(
+            f"explore needs the 'explore' extra: pip install 'prefgame[explore]' ({exc})"
+        ) from None
     serve(args.port, open_browser=not args.no_browser)
     return 0
 
@@ -416,8 +480,11 @@ COMMANDS.append(add_explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="prefgame", description=__doc__.splitlines()[0],
-                     epilog="--debug (anywhere) or PREFGAME_DEBUG=1: show tracebacks instead of one-line errors")
+    parser = _Parser(
+        prog="prefgame",
+        description=__doc__.splitlines()[0],
+        epilog="--debug (anywhere) or PREFGAME_DEBUG=1: show tracebacks instead of one-line errors",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in COMMANDS:
         add(sub)
@@ -459,14 +526,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError as exc:
         if debug:
             raise
-        print(f"prefgame: error: out of memory ({_one_line(exc)}); try a smaller input", file=sys.stderr)
+        print(
+            f"prefgame: error: out of memory ({_one_line(exc)}); try a smaller input",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except (OSError, ValueError, OverflowError) as exc:
         if debug:
             raise
         where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
         msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
-        print(f"prefgame: error: {where}{msg} (rerun with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"prefgame: error: {where}{msg} (rerun with --debug for the traceback)", file=sys.stderr
+        )
         return EXIT_USAGE
 
 

@@ -148,7 +148,9 @@ def duality_gap(game, policy, tau: float, mu=None) -> np.ndarray | float:
     tau = _check_tau(tau, allow_zero=True)
     pi = validate_policy(policy, P.shape[-1], name="policy", full_support=False, atol=1e-6)
     if pi.shape != P.shape[:-1]:
-        raise ValueError(f"policy has shape {pi.shape}, expected {P.shape[:-1]} for P of shape {P.shape}")
+        raise ValueError(
+            f"policy has shape {pi.shape}, expected {P.shape[:-1]} for P of shape {P.shape}"
+        )
     pi = pi / pi.sum(axis=-1, keepdims=True)
     v = np.einsum("...ij,...j->...i", P, pi)
     if tau == 0:
@@ -165,7 +167,9 @@ def duality_gap(game, policy, tau: float, mu=None) -> np.ndarray | float:
 exploitability = duality_gap
 
 
-def fixed_point_residual(game, policy, tau: float, mu=None, *, log_policy=None) -> np.ndarray | float:
+def fixed_point_residual(
+    game, policy, tau: float, mu=None, *, log_policy=None
+) -> np.ndarray | float:
     """max_y |F(y)|, F = log π − log μ − Aπ/τ minus its mean (A = P − ½): zero iff π = π*_τ.
 
     A = P − ½ gives the same centred F as P (½·1ᵀπ is constant across y) with half the
@@ -219,8 +223,9 @@ _BLAS = ThreadpoolController()
 _SINGLE_THREAD_BELOW = 300
 
 
-def _newton(A: np.ndarray, logmu: np.ndarray, tau: float, z: np.ndarray, *, tol: float,
-            max_iter: int) -> tuple[np.ndarray, int, np.ndarray]:
+def _newton(
+    A: np.ndarray, logmu: np.ndarray, tau: float, z: np.ndarray, *, tol: float, max_iter: int
+) -> tuple[np.ndarray, int, np.ndarray]:
     """Damped Newton for F(z) = C(z − log μ − A softmax(z)/τ) = 0 on a batch ``[c, n]``.
 
     (P may be replaced by A = P − ½: the ½·11ᵀπ term is constant across y and centred away.)
@@ -275,8 +280,9 @@ def _residual(A, logmu, tau, z):
     return F - F.mean(axis=-1, keepdims=True), pi
 
 
-def solve_regularized(game, tau: float, mu=None, *, tol: float = 1e-12, max_iter: int = 200,
-                      init=None) -> Equilibrium:
+def solve_regularized(
+    game, tau: float, mu=None, *, tol: float = 1e-12, max_iter: int = 200, init=None
+) -> Equilibrium:
     """π*_τ for τ > 0 and full-support μ (single game or batch), by Newton with continuation.
 
     Converged means: duality gap ≤ ``tol`` and centred residual ‖F‖∞ ≤ max(1e-9, its rounding
@@ -327,8 +333,9 @@ def _solve_regularized(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
     res_ok = res <= np.maximum(1e-9, residual_floor(A, logmu, tau, pi))
     converged = bool(np.all(gap <= tol) and np.all(res_ok))
     if single:
-        return Equilibrium(pi[0], float(gap[0]), float(res[0]), iters, converged, tau,
-                           time.perf_counter() - t0)
+        return Equilibrium(
+            pi[0], float(gap[0]), float(res[0]), iters, converged, tau, time.perf_counter() - t0
+        )
     return Equilibrium(pi, gap, res, iters, converged, tau, time.perf_counter() - t0)
 
 
@@ -353,8 +360,15 @@ def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
         c[-1] = -1.0  # maximise v
         A_ub = np.hstack([-Pk.T, np.ones((n, 1))])  # v − (Pᵀπ)_j ≤ 0
         A_eq = np.hstack([np.ones((1, n)), np.zeros((1, 1))])
-        res = linprog(c, A_ub=A_ub, b_ub=np.zeros(n), A_eq=A_eq, b_eq=[1.0],
-                      bounds=[(0, None)] * n + [(None, None)], method="highs")
+        res = linprog(
+            c,
+            A_ub=A_ub,
+            b_ub=np.zeros(n),
+            A_eq=A_eq,
+            b_eq=[1.0],
+            bounds=[(0, None)] * n + [(None, None)],
+            method="highs",
+        )
         if res.status != 0:
             raise RuntimeError(f"HiGHS failed on the unregularised game: {res.message}")
         pi = np.clip(res.x[:n], 0.0, None)
@@ -364,8 +378,9 @@ def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
     gap = np.atleast_1d(duality_gap(Pb, pi, 0.0))
     converged = bool(np.all(gap <= tol))
     if single:
-        return Equilibrium(pi[0], float(gap[0]), float(gap[0]), its, converged, 0.0,
-                           time.perf_counter() - t0)
+        return Equilibrium(
+            pi[0], float(gap[0]), float(gap[0]), its, converged, 0.0, time.perf_counter() - t0
+        )
     return Equilibrium(pi, gap, gap, its, converged, 0.0, time.perf_counter() - t0)
 
 

@@ -48,8 +48,15 @@ from .dynamics.registry import LEARNERS
 from .equilibrium import duality_gap, kl, solve
 from .games import PreferenceGame
 
-__all__ = ["LEARNER_METHODS", "METHODS", "TARGET_TOL", "equivalence_study", "fit_rate", "learner_entry",
-           "method_entry"]
+__all__ = [
+    "LEARNER_METHODS",
+    "METHODS",
+    "TARGET_TOL",
+    "equivalence_study",
+    "fit_rate",
+    "learner_entry",
+    "method_entry",
+]
 
 #: The methods of the study, in report order.
 METHODS = ("exact", "nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf")
@@ -67,12 +74,19 @@ def _total_gap(game: PreferenceGame, pi: np.ndarray, tau: float) -> float:
     return float(w @ g)
 
 
-def method_entry(game: PreferenceGame, tau: float, star: np.ndarray, pi: np.ndarray, **extra) -> dict:
+def method_entry(
+    game: PreferenceGame, tau: float, star: np.ndarray, pi: np.ndarray, **extra
+) -> dict:
     """{"policy", "duality_gap", "max_abs_diff", "at_equilibrium", **extra} for one method's policy."""
     pi = np.asarray(pi, dtype=np.float64)
     d = float(np.max(np.abs(pi - star)))
-    return {"policy": pi.tolist(), "duality_gap": _total_gap(game, pi, tau),
-            "max_abs_diff": d, "at_equilibrium": bool(d <= AT_EQUILIBRIUM_TOL), **extra}
+    return {
+        "policy": pi.tolist(),
+        "duality_gap": _total_gap(game, pi, tau),
+        "max_abs_diff": d,
+        "at_equilibrium": bool(d <= AT_EQUILIBRIUM_TOL),
+        **extra,
+    }
 
 
 def _stopped(run) -> str:
@@ -113,9 +127,19 @@ def _log_grid(t: np.ndarray, keep: int = 200) -> np.ndarray:
     return np.unique(np.r_[0, want, len(t) - 1])
 
 
-def learner_entry(game: PreferenceGame, tau: float, name: str, *, star: np.ndarray | None = None,
-                  target: np.ndarray | None = None, init=None, max_steps: int = 100_000,
-                  target_tol: float = TARGET_TOL, check_every: int = 1, curve: bool = False) -> dict:
+def learner_entry(
+    game: PreferenceGame,
+    tau: float,
+    name: str,
+    *,
+    star: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+    init=None,
+    max_steps: int = 100_000,
+    target_tol: float = TARGET_TOL,
+    check_every: int = 1,
+    curve: bool = False,
+) -> dict:
     """Run one post-paper learner (``LEARNERS[name]``) and measure it against its target.
 
     The learner runs (exact expectation) until the iterate its guarantee covers is within
@@ -143,7 +167,9 @@ def learner_entry(game: PreferenceGame, tau: float, name: str, *, star: np.ndarr
     tgt = np.asarray(target).reshape(-1, game.n_actions)
     first: dict[str, int | None] = {"last": None, "average": None}
     ts, d_last, d_avg = [0], [], []
-    pi0 = np.broadcast_to(np.asarray(game.mu if init is None else init, dtype=np.float64), star.shape)
+    pi0 = np.broadcast_to(
+        np.asarray(game.mu if init is None else init, dtype=np.float64), star.shape
+    )
     d0 = float(np.max(np.abs(pi0.reshape(tgt.shape) - tgt)))
     d_last.append(d0)
     d_avg.append(d0)
@@ -158,36 +184,65 @@ def learner_entry(game: PreferenceGame, tau: float, name: str, *, star: np.ndarr
                 first[k] = t
         return first[spec.guarantee] is not None
 
-    run, secs = _timed(lambda: spec.run(game, tau, steps=max_steps, init=init, check_every=check_every,
-                                        monitor=monitor))
+    run, secs = _timed(
+        lambda: spec.run(
+            game, tau, steps=max_steps, init=init, check_every=check_every, monitor=monitor
+        )
+    )
     avg = np.asarray(run.extra["average"])
     promised = run.policy if spec.guarantee == "last" else avg
     reached = bool(np.max(np.abs(np.atleast_2d(promised) - tgt)) <= target_tol)
     ts_a, dl_a, da_a = np.asarray(ts), np.asarray(d_last), np.asarray(d_avg)
-    out = method_entry(game, tau, star, run.policy, steps=run.iterations, converged=reached,
-                       stopped="target reached" if reached else "max_steps", seconds=secs,
-                       eta=float(run.extra["eta"]), guarantee=spec.guarantee, rate=spec.rate,
-                       source=spec.source, target="pi*_tau" if spec.regularised else "tau=0 LP",
-                       target_tau=ttau, target_max_abs_diff=float(np.max(np.abs(np.atleast_2d(run.policy) - tgt))),
-                       target_duality_gap=_total_gap(game, run.policy, ttau),
-                       average_policy=avg.tolist(),
-                       average_max_abs_diff=float(np.max(np.abs(np.atleast_2d(avg) - tgt))),
-                       average_duality_gap=_total_gap(game, avg, ttau),
-                       steps_to_target=first,
-                       fitted_rate=fit_rate(ts_a, dl_a if spec.guarantee == "last" else da_a,
-                                            "linear" if spec.guarantee == "last" else "power"))
+    out = method_entry(
+        game,
+        tau,
+        star,
+        run.policy,
+        steps=run.iterations,
+        converged=reached,
+        stopped="target reached" if reached else "max_steps",
+        seconds=secs,
+        eta=float(run.extra["eta"]),
+        guarantee=spec.guarantee,
+        rate=spec.rate,
+        source=spec.source,
+        target="pi*_tau" if spec.regularised else "tau=0 LP",
+        target_tau=ttau,
+        target_max_abs_diff=float(np.max(np.abs(np.atleast_2d(run.policy) - tgt))),
+        target_duality_gap=_total_gap(game, run.policy, ttau),
+        average_policy=avg.tolist(),
+        average_max_abs_diff=float(np.max(np.abs(np.atleast_2d(avg) - tgt))),
+        average_duality_gap=_total_gap(game, avg, ttau),
+        steps_to_target=first,
+        fitted_rate=fit_rate(
+            ts_a,
+            dl_a if spec.guarantee == "last" else da_a,
+            "linear" if spec.guarantee == "last" else "power",
+        ),
+    )
     if spec.claimed_factor is not None:
         out["claimed_kl_factor"] = float(spec.claimed_factor(out["eta"], tau))
     if curve:
         k = _log_grid(ts_a)
-        out["curve"] = {"steps": ts_a[k].tolist(), "last": dl_a[k].tolist(), "average": da_a[k].tolist()}
+        out["curve"] = {
+            "steps": ts_a[k].tolist(),
+            "last": dl_a[k].tolist(),
+            "average": da_a[k].tolist(),
+        }
     return out
 
 
-def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, init=None,
-                      max_steps: int = 1_000_000, nash_md_target: float = 1e-6,
-                      constant_etas: tuple[float, ...] = (1.0, 0.1, 0.01),
-                      methods: tuple[str, ...] | list[str] = ()) -> dict:
+def equivalence_study(
+    game: PreferenceGame,
+    tau: float,
+    beta: float = 0.25,
+    *,
+    init=None,
+    max_steps: int = 1_000_000,
+    nash_md_target: float = 1e-6,
+    constant_etas: tuple[float, ...] = (1.0, 0.1, 0.01),
+    methods: tuple[str, ...] | list[str] = (),
+) -> dict:
     """Run the study (module docstring) and return one JSON-ready dict.
 
     Args:
@@ -211,53 +266,120 @@ def equivalence_study(game: PreferenceGame, tau: float, beta: float = 0.25, *, i
     eq, secs = _timed(lambda: solve(game, tau))
     star = np.asarray(eq.policy)
     out: dict = {"game": game.name, "n": game.n_actions, "tau": tau, "beta": beta}
-    out["exact"] = method_entry(game, tau, star, star, steps=int(eq.iterations),
-                                converged=bool(eq.converged), residual=float(np.max(eq.residual)),
-                                seconds=secs)
+    out["exact"] = method_entry(
+        game,
+        tau,
+        star,
+        star,
+        steps=int(eq.iterations),
+        converged=bool(eq.converged),
+        residual=float(np.max(eq.residual)),
+        seconds=secs,
+    )
 
     # Nash-MD, theorem step sizes, until within the target (measured against π*).
     def close(pi):
         return bool(np.max(np.abs(pi.reshape(star.shape) - star)) <= nash_md_target)
-    run, secs = _timed(lambda: nash_md(game, tau, steps=max_steps, init=init, check_every=100, until=close))
+
+    run, secs = _timed(
+        lambda: nash_md(game, tau, steps=max_steps, init=init, check_every=100, until=close)
+    )
     T = run.iterations
     out["nash_md"] = method_entry(
-        game, tau, star, run.policy, steps=T, converged=bool(run.converged), seconds=secs,
+        game,
+        tau,
+        star,
+        run.policy,
+        steps=T,
+        converged=bool(run.converged),
+        seconds=secs,
         stopped="target reached" if run.converged else "max_steps",
-        schedule="eta_t = 2/(tau (t+2))", target=nash_md_target,
-        kl=float(np.max(kl(star, run.policy))), kl_bound=float(nash_md_bound(tau, T)))
+        schedule="eta_t = 2/(tau (t+2))",
+        target=nash_md_target,
+        kl=float(np.max(kl(star, run.policy))),
+        kl_bound=float(nash_md_bound(tau, T)),
+    )
     biased = []
     for eta in constant_etas:
         if eta * tau > 1:
             continue
         fp, s = _timed(lambda eta=eta: nash_md_fixed_point(game, tau, eta))
-        biased.append({"eta": eta, "max_abs_diff": float(np.max(np.abs(fp - star))),
-                       "policy": np.asarray(fp).tolist(), "seconds": s})
+        biased.append(
+            {
+                "eta": eta,
+                "max_abs_diff": float(np.max(np.abs(fp - star))),
+                "policy": np.asarray(fp).tolist(),
+                "seconds": s,
+            }
+        )
     out["nash_md_constant"] = biased
 
     run, secs = _timed(lambda: online_ipo(game, tau, steps=max_steps, tol=1e-12, init=init))
-    out["online_ipo"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                                     converged=bool(run.converged), stopped=_stopped(run), seconds=secs)
+    out["online_ipo"] = method_entry(
+        game,
+        tau,
+        star,
+        run.policy,
+        steps=run.iterations,
+        converged=bool(run.converged),
+        stopped=_stopped(run),
+        seconds=secs,
+    )
 
     run, secs = _timed(lambda: ipo_md(game, tau, beta, steps=max_steps, tol=1e-12, init=init))
     mix = ipo_md_mixture(run.policy, game.mu, beta)
     star_b = np.asarray(solve(game, tau / (1.0 - beta)).policy)
-    out["ipo_md"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                                 converged=bool(run.converged), stopped=_stopped(run), seconds=secs,
-                                 mixture=mix.tolist(), mixture_tau=tau / (1.0 - beta),
-                                 mixture_max_abs_diff=float(np.max(np.abs(mix - star_b))))
+    out["ipo_md"] = method_entry(
+        game,
+        tau,
+        star,
+        run.policy,
+        steps=run.iterations,
+        converged=bool(run.converged),
+        stopped=_stopped(run),
+        seconds=secs,
+        mixture=mix.tolist(),
+        mixture_tau=tau / (1.0 - beta),
+        mixture_max_abs_diff=float(np.max(np.abs(mix - star_b))),
+    )
 
-    run, secs = _timed(lambda: online_dpo(game, tau, steps=min(max_steps, 200_000), tol=1e-11, init=init))
-    out["online_dpo"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                                     converged=bool(run.converged), stopped=_stopped(run), seconds=secs)
+    run, secs = _timed(
+        lambda: online_dpo(game, tau, steps=min(max_steps, 200_000), tol=1e-11, init=init)
+    )
+    out["online_dpo"] = method_entry(
+        game,
+        tau,
+        star,
+        run.policy,
+        steps=run.iterations,
+        converged=bool(run.converged),
+        stopped=_stopped(run),
+        seconds=secs,
+    )
 
     run, secs = _timed(lambda: rlhf(game, tau, steps=min(max_steps, 10_000), tol=1e-13, init=init))
-    out["rlhf"] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                               converged=bool(run.converged), stopped=_stopped(run), seconds=secs,
-                               reward=np.asarray(run.extra["reward"]).tolist())
+    out["rlhf"] = method_entry(
+        game,
+        tau,
+        star,
+        run.policy,
+        steps=run.iterations,
+        converged=bool(run.converged),
+        stopped=_stopped(run),
+        seconds=secs,
+        reward=np.asarray(run.extra["reward"]).tolist(),
+    )
     lp = None
     for m in methods:
         if not LEARNERS[m].regularised and lp is None:
             lp = np.asarray(solve(game, 0.0).policy)
-        out[m] = learner_entry(game, tau, m, star=star, target=star if LEARNERS[m].regularised else lp,
-                               init=init, max_steps=max_steps)
+        out[m] = learner_entry(
+            game,
+            tau,
+            m,
+            star=star,
+            target=star if LEARNERS[m].regularised else lp,
+            init=init,
+            max_steps=max_steps,
+        )
     return out

@@ -42,8 +42,15 @@ from .equilibrium import duality_gap, kl, solve
 from .files import atomic_path
 from .optim import Adam
 
-__all__ = ["FIGURES", "fig_learner_distances", "make_figures", "plot_learner_curves", "save_figure",
-           "simplex_axes", "to_simplex"]
+__all__ = [
+    "FIGURES",
+    "fig_learner_distances",
+    "make_figures",
+    "plot_learner_curves",
+    "save_figure",
+    "simplex_axes",
+    "to_simplex",
+]
 
 INIT3 = np.array([0.1, 0.2, 0.7])
 
@@ -75,16 +82,49 @@ def simplex_axes(ax, labels) -> None:
 
 def fig_simplex_trajectories(tau: float = 0.1):
     plt = _plt()
-    games = [G.rock_paper_scissors(), G.intransitive_dice(), G.three_rater_types(0.2), G.near_cyclic()]
+    games = [
+        G.rock_paper_scissors(),
+        G.intransitive_dice(),
+        G.three_rater_types(0.2),
+        G.near_cyclic(),
+    ]
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.6))
     methods: list[tuple[str, Callable, dict]] = [
-        ("online IPO", lambda g: online_ipo(g, tau, steps=4000, init=INIT3, record_every=1, tol=1e-10), {"color": "C0", "lw": 2}),
-        ("offline IPO", lambda g: offline_ipo(g, tau, steps=4000, init=INIT3, record_every=1, tol=1e-10), {"color": "C1"}),
-        ("IPO-MD β=0.25", lambda g: ipo_md(g, tau, 0.25, steps=4000, init=INIT3, record_every=1, tol=1e-10), {"color": "C2", "ls": "--"}),
-        ("IPO-MD β=0.5", lambda g: ipo_md(g, tau, 0.5, steps=4000, init=INIT3, record_every=1, tol=1e-10), {"color": "C2", "ls": "-."}),
-        ("IPO-MD β=0.75", lambda g: ipo_md(g, tau, 0.75, steps=4000, init=INIT3, record_every=1, tol=1e-10), {"color": "C2", "ls": ":"}),
-        ("Nash-MD", lambda g: nash_md(g, tau, steps=3000, init=INIT3, record_every=1), {"color": "C3", "lw": 1}),
-        ("online DPO", lambda g: online_dpo(g, tau, steps=4000, init=INIT3, record_every=1, tol=1e-10), {"color": "C4"}),
+        (
+            "online IPO",
+            lambda g: online_ipo(g, tau, steps=4000, init=INIT3, record_every=1, tol=1e-10),
+            {"color": "C0", "lw": 2},
+        ),
+        (
+            "offline IPO",
+            lambda g: offline_ipo(g, tau, steps=4000, init=INIT3, record_every=1, tol=1e-10),
+            {"color": "C1"},
+        ),
+        (
+            "IPO-MD β=0.25",
+            lambda g: ipo_md(g, tau, 0.25, steps=4000, init=INIT3, record_every=1, tol=1e-10),
+            {"color": "C2", "ls": "--"},
+        ),
+        (
+            "IPO-MD β=0.5",
+            lambda g: ipo_md(g, tau, 0.5, steps=4000, init=INIT3, record_every=1, tol=1e-10),
+            {"color": "C2", "ls": "-."},
+        ),
+        (
+            "IPO-MD β=0.75",
+            lambda g: ipo_md(g, tau, 0.75, steps=4000, init=INIT3, record_every=1, tol=1e-10),
+            {"color": "C2", "ls": ":"},
+        ),
+        (
+            "Nash-MD",
+            lambda g: nash_md(g, tau, steps=3000, init=INIT3, record_every=1),
+            {"color": "C3", "lw": 1},
+        ),
+        (
+            "online DPO",
+            lambda g: online_dpo(g, tau, steps=4000, init=INIT3, record_every=1, tol=1e-10),
+            {"color": "C4"},
+        ),
     ]
     for ax, g in zip(axes, games):
         simplex_axes(ax, g.actions or ("y1", "y2", "y3"))
@@ -97,8 +137,11 @@ def fig_simplex_trajectories(tau: float = 0.1):
         ax.plot(*to_simplex(INIT3), "ks", ms=5, label="start π_0", zorder=5)
         ax.set_title(f"{g.name}, τ = {tau:g}, uniform μ", fontsize=9)
     axes[0].legend(loc="upper left", fontsize=7, bbox_to_anchor=(-0.05, 1.02), frameon=False)
-    fig.suptitle("Trajectories on the simplex (exact-expectation learners): online IPO and Nash-MD reach π*_τ; "
-                 "offline IPO, IPO-MD and online DPO stop elsewhere", fontsize=10)
+    fig.suptitle(
+        "Trajectories on the simplex (exact-expectation learners): online IPO and Nash-MD reach π*_τ; "
+        "offline IPO, IPO-MD and online DPO stop elsewhere",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -125,12 +168,16 @@ def fig_nash_md_bound(tau: float = 0.1):
     runs = {
         "Nash-MD (η_t = 2/(τ(t+2)))": nash_md(g, tau, steps=steps, init=INIT3, record_every=1),
         "online IPO (exact)": online_ipo(g, tau, steps=steps, init=INIT3, record_every=1),
-        "online mirror descent (η = 1)": online_mirror_descent(g, tau, eta=1.0, steps=steps, init=INIT3, record_every=1),
+        "online mirror descent (η = 1)": online_mirror_descent(
+            g, tau, eta=1.0, steps=steps, init=INIT3, record_every=1
+        ),
         "online DPO (exact)": online_dpo(g, tau, steps=steps, init=INIT3, record_every=1),
         "offline IPO": offline_ipo(g, tau, steps=steps, init=INIT3, record_every=1),
     }
     for label, run in runs.items():
-        gap = np.maximum(duality_gap(np.broadcast_to(g.P, run.history.shape + (3,)), run.history, tau), 1e-18)
+        gap = np.maximum(
+            duality_gap(np.broadcast_to(g.P, run.history.shape + (3,)), run.history, tau), 1e-18
+        )
         b.semilogy(run.steps + 1, gap, label=label)
     b.set_xscale("log")
     b.set_xlabel("step t + 1")
@@ -158,7 +205,7 @@ def fig_dpo_collapse():
     a.legend(fontsize=8)
     taus = np.geomspace(0.05, 5, 25)
     fin_ipo = [offline_ipo(P, t, steps=20000, tol=1e-12).policy[0] for t in taus]
-    fin_dpo = [offline_dpo(P, t, steps=3000, lr=2.0 / t ** 2).policy[0] for t in taus]
+    fin_dpo = [offline_dpo(P, t, steps=3000, lr=2.0 / t**2).policy[0] for t in taus]
     b.semilogx(taus, fin_dpo, "o-", ms=3, label="offline DPO after 3000 steps (→ 1 for every τ)")
     b.semilogx(taus, fin_ipo, "s-", ms=3, label="offline IPO (converged)")
     b.semilogx(taus, 1 / (1 + np.exp(-1 / (2 * taus))), "k--", lw=0.8, label="σ(1/(2τ))")
@@ -177,28 +224,44 @@ def fig_rps_cycling():
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 5.4))
     simplex_axes(a, g.actions)
     runs = {
-        "Hedge self-play (OMD, τ = 0, η = 0.1)": online_mirror_descent(g, 0.0, eta=0.1, steps=3000, init=init, record_every=1),
-        "self-play softmax PG (τ = 0, lr = 0.5, no preconditioning)":
-            self_play_pg(g, 0.0, lr=0.5, precondition=False, steps=3000, init=init, record_every=1),
-        "OMD, τ = 0.1, η = 0.5 (within its stability limit)":
-            online_mirror_descent(g, 0.1, eta=0.5, steps=3000, init=init, record_every=1),
-        "OMD, τ = 0.1, η = 6 (past its stability limit)":
-            online_mirror_descent(g, 0.1, eta=6.0, steps=3000, init=init, record_every=1),
-        "Nash-MD, τ = 0.1, constant η = 6": nash_md(g, 0.1, eta=6.0, steps=3000, init=init, record_every=1),
-        "Nash-MD, τ = 0.1, constant η = 1": nash_md(g, 0.1, eta=1.0, steps=3000, init=init, record_every=1),
+        "Hedge self-play (OMD, τ = 0, η = 0.1)": online_mirror_descent(
+            g, 0.0, eta=0.1, steps=3000, init=init, record_every=1
+        ),
+        "self-play softmax PG (τ = 0, lr = 0.5, no preconditioning)": self_play_pg(
+            g, 0.0, lr=0.5, precondition=False, steps=3000, init=init, record_every=1
+        ),
+        "OMD, τ = 0.1, η = 0.5 (within its stability limit)": online_mirror_descent(
+            g, 0.1, eta=0.5, steps=3000, init=init, record_every=1
+        ),
+        "OMD, τ = 0.1, η = 6 (past its stability limit)": online_mirror_descent(
+            g, 0.1, eta=6.0, steps=3000, init=init, record_every=1
+        ),
+        "Nash-MD, τ = 0.1, constant η = 6": nash_md(
+            g, 0.1, eta=6.0, steps=3000, init=init, record_every=1
+        ),
+        "Nash-MD, τ = 0.1, constant η = 1": nash_md(
+            g, 0.1, eta=1.0, steps=3000, init=init, record_every=1
+        ),
     }
     for label, run in runs.items():
         a.plot(*to_simplex(run.history).T, lw=0.6, alpha=0.8, label=label)
-        b.semilogy(run.steps + 1, np.maximum(np.abs(run.history - 1 / 3).max(-1), 1e-17), label=label)
+        b.semilogy(
+            run.steps + 1, np.maximum(np.abs(run.history - 1 / 3).max(-1), 1e-17), label=label
+        )
     a.plot(*to_simplex(np.full(3, 1 / 3)), "k*", ms=12)
     a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False)
     b.set_xscale("log")
     b.set_xlabel("step + 1")
     b.set_ylabel("max |π_t − uniform|")
     b.legend(fontsize=8, loc="lower left")
-    b.set_title("rock–paper–scissors, start (0.5, 0.3, 0.2): distance of the last iterate", fontsize=9)
-    a.set_title("τ = 0: Hedge and self-play PG cycle. τ = 0.1: OMD with a stable step converges\n"
-                "like Nash-MD; OMD cycles only past its step-size limit", fontsize=9)
+    b.set_title(
+        "rock–paper–scissors, start (0.5, 0.3, 0.2): distance of the last iterate", fontsize=9
+    )
+    a.set_title(
+        "τ = 0: Hedge and self-play PG cycle. τ = 0.1: OMD with a stable step converges\n"
+        "like Nash-MD; OMD cycles only past its step-size limit",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -209,10 +272,20 @@ def fig_adam_beta1(tau: float = 0.1):
     for ax, g in zip(axes, (G.rock_paper_scissors(), G.near_cyclic())):
         star = solve(g, tau).policy
         for b1 in (0.0, 0.5, 0.9, 0.99):
-            run = online_ipo(g, tau, optimizer=Adam(lr=0.01, beta1=b1), steps=3000, init=[0.6, 0.3, 0.1],
-                             record_every=1)
-            ax.semilogy(run.steps, np.maximum(np.abs(run.history - star).max(-1), 1e-17), lw=0.9,
-                        label=f"Adam β1 = {b1:g}")
+            run = online_ipo(
+                g,
+                tau,
+                optimizer=Adam(lr=0.01, beta1=b1),
+                steps=3000,
+                init=[0.6, 0.3, 0.1],
+                record_every=1,
+            )
+            ax.semilogy(
+                run.steps,
+                np.maximum(np.abs(run.history - star).max(-1), 1e-17),
+                lw=0.9,
+                label=f"Adam β1 = {b1:g}",
+            )
         ax.set_xlabel("step")
         ax.set_ylabel("max |π_t − π*_τ|")
         ax.set_title(f"online IPO with Adam (lr 0.01) on {g.name}, τ = {tau:g}", fontsize=9)
@@ -267,7 +340,9 @@ def fig_learner_distances(label: str, parts: list[dict]):
     parts = sorted(parts, key=lambda p: p["tau"])
     fig, axes = plt.subplots(1, len(parts), figsize=(6 * len(parts), 4.4), squeeze=False)
     for ax, p in zip(axes[0], parts):
-        plot_learner_curves(ax, p["learners"], f"{label}, τ = {p['tau']:g}: target π*_τ (τ = 0 for SPPO, DNO, SPO)")
+        plot_learner_curves(
+            ax, p["learners"], f"{label}, τ = {p['tau']:g}: target π*_τ (τ = 0 for SPPO, DNO, SPO)"
+        )
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -291,14 +366,23 @@ def save_figure(fig, path_stem: Path) -> list[Path]:
     for ext in ("png", "svg"):
         final = path_stem.with_suffix(f".{ext}")
         with atomic_path(final) as tmp:
-            fig.savefig(tmp, dpi=130, format=ext, bbox_inches="tight",
-                        metadata={"Date": None} if ext == "svg" else None)
+            fig.savefig(
+                tmp,
+                dpi=130,
+                format=ext,
+                bbox_inches="tight",
+                metadata={"Date": None} if ext == "svg" else None,
+            )
         out.append(final)
     return out
 
 
-def make_figures(out_dir: str | os.PathLike = "figures", only: Iterable[str] | None = None,
-                 skip_existing: bool = False, progress: Callable[[str], None] | None = None) -> list[Path]:
+def make_figures(
+    out_dir: str | os.PathLike = "figures",
+    only: Iterable[str] | None = None,
+    skip_existing: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Draw and save the figures (all, or the names in ``only``); returns the written paths."""
     names = list(FIGURES) if only is None else list(only)
     for n in names:
@@ -309,7 +393,11 @@ def make_figures(out_dir: str | os.PathLike = "figures", only: Iterable[str] | N
     written = []
     for n in names:
         stem = out_dir / n
-        if skip_existing and stem.with_suffix(".png").exists() and stem.with_suffix(".svg").exists():
+        if (
+            skip_existing
+            and stem.with_suffix(".png").exists()
+            and stem.with_suffix(".svg").exists()
+        ):
             written += [stem.with_suffix(".png"), stem.with_suffix(".svg")]
         else:
             fig = FIGURES[n]()

@@ -72,7 +72,9 @@ def validate_preference_matrix(P, *, atol: float = ATOL, name: str = "P") -> np.
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array: {exc}") from None
     if arr.ndim < 2:
-        raise ValueError(f"{name} must be a square matrix [n, n] or a batch [c, n, n], got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a square matrix [n, n] or a batch [c, n, n], got shape {arr.shape}"
+        )
     if arr.shape[-1] != arr.shape[-2]:
         raise ValueError(f"{name} must be square, got shape {arr.shape}")
     if arr.shape[-1] < 1:
@@ -85,7 +87,9 @@ def validate_preference_matrix(P, *, atol: float = ATOL, name: str = "P") -> np.
     bad = ~np.isfinite(arr)
     if bad.any():
         b, i, j = where(bad)
-        raise ValueError(f"{_idx(b, i, j).replace('P', name, 1)} = {arr[(*b, i, j)]}, must be finite")
+        raise ValueError(
+            f"{_idx(b, i, j).replace('P', name, 1)} = {arr[(*b, i, j)]}, must be finite"
+        )
     bad = (arr < 0) | (arr > 1)
     if bad.any():
         b, i, j = where(bad)
@@ -112,8 +116,9 @@ def validate_preference_matrix(P, *, atol: float = ATOL, name: str = "P") -> np.
     return arr
 
 
-def validate_policy(pi, n: int | None = None, *, name: str = "mu", full_support: bool = True,
-                    atol: float = ATOL) -> np.ndarray:
+def validate_policy(
+    pi, n: int | None = None, *, name: str = "mu", full_support: bool = True, atol: float = ATOL
+) -> np.ndarray:
     """Check that ``pi`` (``[..., n]``) lies on the probability simplex (with full support)."""
     try:
         arr = np.asarray(pi, dtype=np.float64)
@@ -182,11 +187,14 @@ class PreferenceGame:
             if mu.ndim == 1:
                 mu = np.broadcast_to(mu, (c, n)).copy()
             elif mu.shape != (c, n):
-                raise ValueError(f"mu must have shape [{n}] or [{c}, {n}] for P of shape {P.shape}, got {mu.shape}")
+                raise ValueError(
+                    f"mu must have shape [{n}] or [{c}, {n}] for P of shape {P.shape}, got {mu.shape}"
+                )
             rho = np.full(c, 1.0 / c) if self.rho is None else self.rho
             rho = validate_policy(rho, c, name="rho", full_support=False)
-        if self.actions is not None and (isinstance(self.actions, (str, bytes))
-                                         or not isinstance(self.actions, (list, tuple))):
+        if self.actions is not None and (
+            isinstance(self.actions, (str, bytes)) or not isinstance(self.actions, (list, tuple))
+        ):
             raise ValueError(f"actions = {self.actions!r}, must be a list of {n} names")
         if self.actions is not None and len(self.actions) != n:
             raise ValueError(f"{len(self.actions)} action names given for {n} actions")
@@ -247,8 +255,9 @@ class PreferenceGame:
             raise ValueError(f"all games must have the same number of actions, got {sorted(ns)}")
         if any(g.batched for g in games):
             raise ValueError("stack() takes single (unbatched) games")
-        return PreferenceGame(np.stack([g.P for g in games]), np.stack([g.mu for g in games]),
-                              rho, name)
+        return PreferenceGame(
+            np.stack([g.P for g in games]), np.stack([g.mu for g in games]), rho, name
+        )
 
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.P.shape))
@@ -271,7 +280,9 @@ def game_arrays(game, mu=None) -> tuple[np.ndarray, np.ndarray]:
         n = P.shape[-1]
         mu = np.full(n, 1.0 / n) if mu is None else validate_policy(mu, n)
     if mu.shape[:-1] not in ((), P.shape[:-2]):
-        raise ValueError(f"mu has shape {mu.shape}, expected [{P.shape[-1]}] or {list(P.shape[:-1])}")
+        raise ValueError(
+            f"mu has shape {mu.shape}, expected [{P.shape[-1]}] or {list(P.shape[:-1])}"
+        )
     return P, np.broadcast_to(mu, P.shape[:-1])
 
 
@@ -319,7 +330,9 @@ def dice_preferences(faces: Sequence[Sequence[float]]) -> np.ndarray:
     return P
 
 
-def intransitive_dice(faces: Sequence[Sequence[float]] = ((2, 4, 9), (1, 6, 8), (3, 5, 7))) -> PreferenceGame:
+def intransitive_dice(
+    faces: Sequence[Sequence[float]] = ((2, 4, 9), (1, 6, 8), (3, 5, 7)),
+) -> PreferenceGame:
     """Intransitive dice (default A={2,4,9}, B={1,6,8}, C={3,5,7}: A ≻ B ≻ C ≻ A w.p. 5/9)."""
     names = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(faces)]) if len(faces) <= 26 else None
     return PreferenceGame(dice_preferences(faces), name="dice", actions=names)
@@ -337,9 +350,12 @@ def three_rater_types(eps: float = 0.1) -> PreferenceGame:
         raise ValueError(f"eps = {eps}, must satisfy |eps| <= 1/3")
     a1, a2, a3 = 1 / 3 - eps, 1 / 3 + eps / 2, 1 / 3 + eps / 2
     # Each type's own preference matrix; the population P is the share-weighted mixture.
-    t1 = np.full((3, 3), 0.5); t1[1, 0], t1[0, 1] = 1.0, 0.0
-    t2 = np.full((3, 3), 0.5); t2[0, 2], t2[2, 0] = 1.0, 0.0
-    t3 = np.full((3, 3), 0.5); t3[2, 1], t3[1, 2] = 1.0, 0.0
+    t1 = np.full((3, 3), 0.5)
+    t1[1, 0], t1[0, 1] = 1.0, 0.0
+    t2 = np.full((3, 3), 0.5)
+    t2[0, 2], t2[2, 0] = 1.0, 0.0
+    t3 = np.full((3, 3), 0.5)
+    t3[2, 1], t3[1, 2] = 1.0, 0.0
     P = a1 * t1 + a2 * t2 + a3 * t3
     return PreferenceGame(P, name=f"three_raters(eps={eps:g})", actions=("y1", "y2", "y3"))
 
@@ -371,7 +387,9 @@ def bradley_terry(scores: Sequence[float] | np.ndarray) -> PreferenceGame:
     return PreferenceGame(P, name="bradley_terry")
 
 
-def random_transitive(n: int = 5, *, seed: int = 0, scale: float = 2.0, contexts: int | None = None) -> PreferenceGame:
+def random_transitive(
+    n: int = 5, *, seed: int = 0, scale: float = 2.0, contexts: int | None = None
+) -> PreferenceGame:
     """A random transitive game: Bradley–Terry with scores ~ N(0, scale²) (seeded)."""
     n = _check_int(n, "n", 1)
     rng = np.random.default_rng(seed)
@@ -380,7 +398,9 @@ def random_transitive(n: int = 5, *, seed: int = 0, scale: float = 2.0, contexts
     return PreferenceGame(g.P, name=f"random_transitive(n={n}, seed={seed})")
 
 
-def random_intransitive(n: int = 5, *, seed: int = 0, contexts: int | None = None) -> PreferenceGame:
+def random_intransitive(
+    n: int = 5, *, seed: int = 0, contexts: int | None = None
+) -> PreferenceGame:
     """A random game with P[i, j] ~ U(0, 1) above the diagonal, 1 − Pᵀ below (seeded)."""
     n = _check_int(n, "n", 1)
     rng = np.random.default_rng(seed)
@@ -388,13 +408,21 @@ def random_intransitive(n: int = 5, *, seed: int = 0, contexts: int | None = Non
     U = rng.uniform(size=(c, n, n))
     upper = np.triu(np.ones((n, n), dtype=bool), 1)
     P = np.where(upper, U, np.where(upper.T, 1.0 - np.swapaxes(U, -1, -2), 0.5))
-    return PreferenceGame(P[0] if contexts is None else P, name=f"random_intransitive(n={n}, seed={seed})")
+    return PreferenceGame(
+        P[0] if contexts is None else P, name=f"random_intransitive(n={n}, seed={seed})"
+    )
 
 
-def mixture(populations: Iterable[PreferenceGame | np.ndarray], weights: Sequence[float]) -> PreferenceGame:
+def mixture(
+    populations: Iterable[PreferenceGame | np.ndarray], weights: Sequence[float]
+) -> PreferenceGame:
     """A mixture of rater populations: P = Σ_k w_k P_k (each population its own matrix)."""
-    mats = [validate_preference_matrix(g.P if isinstance(g, PreferenceGame) else g, name=f"population {k}")
-            for k, g in enumerate(populations)]
+    mats = [
+        validate_preference_matrix(
+            g.P if isinstance(g, PreferenceGame) else g, name=f"population {k}"
+        )
+        for k, g in enumerate(populations)
+    ]
     if not mats:
         raise ValueError("mixture() needs at least one population")
     shapes = {m.shape for m in mats}
@@ -513,8 +541,13 @@ def load_game(path: str | os.PathLike, mu_path: str | os.PathLike | None = None)
     P = load_matrix(path)
     mu = load_policy(mu_path) if mu_path is not None else None
     try:
-        game = PreferenceGame(P, meta.get("mu") if mu is None else None, meta.get("rho"), meta.get("name", path.stem),
-                              meta.get("actions"))
+        game = PreferenceGame(
+            P,
+            meta.get("mu") if mu is None else None,
+            meta.get("rho"),
+            meta.get("name", path.stem),
+            meta.get("actions"),
+        )
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     if mu is None:
@@ -536,9 +569,12 @@ def save_game(game: PreferenceGame, path: str | os.PathLike, *, overwrite: bool 
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     uniform = np.allclose(game.mu, 1.0 / game.n_actions, rtol=0, atol=1e-15) and (
-        game.rho is None or np.allclose(game.rho, 1.0 / game.n_contexts, rtol=0, atol=1e-15))
+        game.rho is None or np.allclose(game.rho, 1.0 / game.n_contexts, rtol=0, atol=1e-15)
+    )
     if suffix in (".npy", ".csv") and not uniform:
-        raise ValueError(f"{path}: {suffix} stores P only and this game has a non-uniform mu/rho; save as .json")
+        raise ValueError(
+            f"{path}: {suffix} stores P only and this game has a non-uniform mu/rho; save as .json"
+        )
     if suffix == ".npy":
         buf = io.BytesIO()
         np.save(buf, game.P)

@@ -98,9 +98,7 @@ def slic_loss(h: Array, *, tau: float) -> Array:
 # --- soft-label forms ------------------------------------------------------------------------
 
 
-def soft_label_loss(
-    loss: Callable[..., Array], h: Array, p: Array, *, tau: float
-) -> Array:
+def soft_label_loss(loss: Callable[..., Array], h: Array, p: Array, *, tau: float) -> Array:
     """Soft-label loss: p · L(h(y, y')) + (1 − p) · L(h(y', y)),  with h(y', y) = −h(y, y')."""
     return p * loss(h, tau=tau) + (1.0 - p) * loss(-h, tau=tau)
 

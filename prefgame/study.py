@@ -48,8 +48,18 @@ from .equilibrium import solve as G_solve
 from .equivalence import TARGET_TOL, equivalence_study, learner_entry, method_entry
 from .files import atomic_write
 
-__all__ = ["EXTRA_METHODS", "LEARNER_STEPS", "STUDY_GAMES", "game_fingerprint", "load_part", "part_path",
-           "run_learners", "run_study", "run_unit", "write_report"]
+__all__ = [
+    "EXTRA_METHODS",
+    "LEARNER_STEPS",
+    "STUDY_GAMES",
+    "game_fingerprint",
+    "load_part",
+    "part_path",
+    "run_learners",
+    "run_study",
+    "run_unit",
+    "write_report",
+]
 
 #: (label, constructor) of the games in the study.
 STUDY_GAMES: dict[str, Callable[[], G.PreferenceGame]] = {
@@ -60,7 +70,9 @@ STUDY_GAMES: dict[str, Callable[[], G.PreferenceGame]] = {
     "cyclic5": lambda: G.cyclic(5),
     "bradley_terry": lambda: G.make_game("bradley_terry"),
     "random_intransitive10": lambda: G.random_intransitive(10, seed=0),
-    "random_intransitive10_mu": lambda: G.random_intransitive(10, seed=0).with_mu(np.arange(1, 11) / 55),
+    "random_intransitive10_mu": lambda: G.random_intransitive(10, seed=0).with_mu(
+        np.arange(1, 11) / 55
+    ),
 }
 
 #: Methods beyond the equivalence study, each ``f(game, tau, init, steps) -> Trajectory``.
@@ -70,9 +82,12 @@ EXTRA_METHODS: dict[str, Callable] = {
     "offline_dpo": lambda g, t, i, s: offline_dpo(g, t, steps=s, tol=1e-11, init=i),
     "online_slic": lambda g, t, i, s: online_slic(g, t, steps=min(s, 20_000), lr=0.02, init=i),
     "self_play_pg": lambda g, t, i, s: self_play_pg(g, t, lr=0.05, steps=s, tol=1e-12, init=i),
-    "nash_md_pg_beta0.125": lambda g, t, i, s: nash_md_pg(g, t, 0.125, lr=0.05, steps=s, tol=1e-12, init=i),
-    "omd_eta0.5": lambda g, t, i, s: online_mirror_descent(g, t, eta=min(0.5, 1 / t), steps=s, tol=1e-11,
-                                                           init=i),
+    "nash_md_pg_beta0.125": lambda g, t, i, s: nash_md_pg(
+        g, t, 0.125, lr=0.05, steps=s, tol=1e-12, init=i
+    ),
+    "omd_eta0.5": lambda g, t, i, s: online_mirror_descent(
+        g, t, eta=min(0.5, 1 / t), steps=s, tol=1e-11, init=i
+    ),
 }
 
 MAIN_ORDER = ("nash_md", "online_ipo", "ipo_md", "online_dpo", "rlhf")
@@ -99,23 +114,47 @@ def run_learners(game: G.PreferenceGame, tau: float, init: np.ndarray, star: np.
         steps = LEARNER_STEPS[spec.guarantee]
         check = 1 if spec.guarantee == "last" else 10
         if spec.regularised:
-            out[name] = learner_entry(game, tau, name, star=star, target=star, init=init, max_steps=steps,
-                                      check_every=check, curve=True)
+            out[name] = learner_entry(
+                game,
+                tau,
+                name,
+                star=star,
+                target=star,
+                init=init,
+                max_steps=steps,
+                check_every=check,
+                curve=True,
+            )
             continue
         key = (name, game.P.tobytes(), np.asarray(game.mu).tobytes(), init.tobytes(), steps)
         if key not in _TAU_FREE_CACHE:
             if lp is None:
                 lp = np.asarray(G_solve(game, 0.0).policy)
-            _TAU_FREE_CACHE[key] = learner_entry(game, tau, name, star=star, target=lp, init=init,
-                                                 max_steps=steps, check_every=check, curve=True)
+            _TAU_FREE_CACHE[key] = learner_entry(
+                game,
+                tau,
+                name,
+                star=star,
+                target=lp,
+                init=init,
+                max_steps=steps,
+                check_every=check,
+                curve=True,
+            )
         e = dict(_TAU_FREE_CACHE[key])
         e.update(method_entry(game, tau, star, np.asarray(e["policy"])))  # τ-dependent fields
         out[name] = e
     return out
 
 
-def run_unit(game: G.PreferenceGame, tau: float, *, seed: int = 0, max_steps: int = 200_000,
-             beta: float = 0.125) -> dict:
+def run_unit(
+    game: G.PreferenceGame,
+    tau: float,
+    *,
+    seed: int = 0,
+    max_steps: int = 200_000,
+    beta: float = 0.125,
+) -> dict:
     """The equivalence study, :data:`EXTRA_METHODS` and the post-paper learners on one game at one
     τ (JSON-ready)."""
     init = start_policy(game.n_actions, seed)
@@ -126,9 +165,15 @@ def run_unit(game: G.PreferenceGame, tau: float, *, seed: int = 0, max_steps: in
     for name, f in EXTRA_METHODS.items():
         t0 = time.perf_counter()
         run = f(game, tau, init, max_steps)
-        out["extra_methods"][name] = method_entry(game, tau, star, run.policy, steps=run.iterations,
-                                                  converged=bool(run.converged),
-                                                  seconds=time.perf_counter() - t0)
+        out["extra_methods"][name] = method_entry(
+            game,
+            tau,
+            star,
+            run.policy,
+            steps=run.iterations,
+            converged=bool(run.converged),
+            seconds=time.perf_counter() - t0,
+        )
     out["learners"] = run_learners(game, tau, init, star)
     return out
 
@@ -154,41 +199,80 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
     if not parts:
         return []
     names = list(parts[0]["learners"])
-    lines = ["## The post-paper learners: who reaches which equilibrium, how fast", "",
-             ("Each learner (exact expectation, same start π_0, default step of its theorem; derivations "
-              "in `docs/algorithms.md`) runs until the iterate its theory promises is within "
-              f"{TARGET_TOL:g} (max-abs) of its target, or up to {LEARNER_STEPS['last']:,} steps "
-              f"(last-iterate learners) / {LEARNER_STEPS['average']:,} steps (average-iterate learners). "
-              "Target: π*_τ for `mmd`, `omwu`, `extragradient`, `inpo`; the τ = 0 LP solution (von Neumann "
-              "winner; μ only sets π_0) for `sppo`, `dno`, `spo`†, which are the same in every τ section. "
-              "INPO is MMD with η/(1 − ητ) and DNO is SPPO with η ↔ 1/η — the same maps, so their rows "
-              "coincide (`docs/algorithms.md` §4, §5)."), ""]
+    lines = [
+        "## The post-paper learners: who reaches which equilibrium, how fast",
+        "",
+        (
+            "Each learner (exact expectation, same start π_0, default step of its theorem; derivations "
+            "in `docs/algorithms.md`) runs until the iterate its theory promises is within "
+            f"{TARGET_TOL:g} (max-abs) of its target, or up to {LEARNER_STEPS['last']:,} steps "
+            f"(last-iterate learners) / {LEARNER_STEPS['average']:,} steps (average-iterate learners). "
+            "Target: π*_τ for `mmd`, `omwu`, `extragradient`, `inpo`; the τ = 0 LP solution (von Neumann "
+            "winner; μ only sets π_0) for `sppo`, `dno`, `spo`†, which are the same in every τ section. "
+            "INPO is MMD with η/(1 − ητ) and DNO is SPPO with η ↔ 1/η — the same maps, so their rows "
+            "coincide (`docs/algorithms.md` §4, §5)."
+        ),
+        "",
+    ]
     claims = ["| learner | target | guarantee | claimed rate | source |", "|---|---|---|---|---|"]
     for n in names:
         e = parts[0]["learners"][n]
-        claims.append(f"| {n} | {e['target']} | {e['guarantee']} iterate | {e['rate']} | {e['source']} |")
+        claims.append(
+            f"| {n} | {e['target']} | {e['guarantee']} iterate | {e['rate']} | {e['source']} |"
+        )
     lines += claims + [""]
-    hdr = "| game | " + " | ".join(n + ("†" if parts[0]["learners"][n]["target"] != "pi*_tau" else "")
-                                   for n in names) + " |"
+    hdr = (
+        "| game | "
+        + " | ".join(
+            n + ("†" if parts[0]["learners"][n]["target"] != "pi*_tau" else "") for n in names
+        )
+        + " |"
+    )
     for tau in taus:
         rows = [p for p in parts if p["tau"] == tau]
         if not rows:
             continue
-        lines += [(f"### τ = {_tau_str(tau)}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
-                   "(– = not within the cap)"), "", hdr, "|---|" + "---|" * len(names)]
+        lines += [
+            (
+                f"### τ = {_tau_str(tau)}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
+                "(– = not within the cap)"
+            ),
+            "",
+            hdr,
+            "|---|" + "---|" * len(names),
+        ]
         for p in rows:
-            lines.append(f"| {p['label']} | " + " | ".join(_steps_cell(p["learners"][n]) for n in names) + " |")
-        lines += ["", f"### τ = {_tau_str(tau)}: max-abs distance to the target at the end, last / average iterate",
-                  "", hdr, "|---|" + "---|" * len(names)]
+            lines.append(
+                f"| {p['label']} | "
+                + " | ".join(_steps_cell(p["learners"][n]) for n in names)
+                + " |"
+            )
+        lines += [
+            "",
+            f"### τ = {_tau_str(tau)}: max-abs distance to the target at the end, last / average iterate",
+            "",
+            hdr,
+            "|---|" + "---|" * len(names),
+        ]
         for p in rows:
-            cells = [f"{_fmt(p['learners'][n]['target_max_abs_diff'])} / "
-                     f"{_fmt(p['learners'][n]['average_max_abs_diff'])}" for n in names]
+            cells = [
+                f"{_fmt(p['learners'][n]['target_max_abs_diff'])} / "
+                f"{_fmt(p['learners'][n]['average_max_abs_diff'])}"
+                for n in names
+            ]
             lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
-        lines += ["", (f"### τ = {_tau_str(tau)}: fitted rate of the promised iterate — last-iterate learners: "
-                       "ρ², ρ the fitted contraction factor of the distance per step, next to the theorem's "
-                       "factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ claim is the check); "
-                       "average-iterate learners: exponent p of distance ∝ tᵖ over the last decade"), "",
-                  hdr, "|---|" + "---|" * len(names)]
+        lines += [
+            "",
+            (
+                f"### τ = {_tau_str(tau)}: fitted rate of the promised iterate — last-iterate learners: "
+                "ρ², ρ the fitted contraction factor of the distance per step, next to the theorem's "
+                "factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ claim is the check); "
+                "average-iterate learners: exponent p of distance ∝ tᵖ over the last decade"
+            ),
+            "",
+            hdr,
+            "|---|" + "---|" * len(names),
+        ]
         for p in rows:
             cells = []
             for n in names:
@@ -218,56 +302,86 @@ def _takeaway(parts: list[dict], taus) -> list[str]:
     """The report's opening: what it shows in five lines, then a ✓/✗ "reaches π*_τ" table per τ."""
     if not parts:
         return []
-    methods = [m for m in (*MAIN_ORDER, *EXTRA_METHODS) if all(m in p or m in p["extra_methods"] for p in parts)]
+    methods = [
+        m
+        for m in (*MAIN_ORDER, *EXTRA_METHODS)
+        if all(m in p or m in p["extra_methods"] for p in parts)
+    ]
     hits = {m: sum(_reaches(p, m) for p in parts) for m in methods}
     every = [m for m in methods if hits[m] == len(parts)]
     never = [m for m in methods if hits[m] == 0]
     some = [f"{m} ({hits[m]}/{len(parts)})" for m in methods if 0 < hits[m] < len(parts)]
     worst = max(float(np.max(p["exact"]["duality_gap"])) for p in parts)
     games = sorted({p["label"] for p in parts})
-    lines = ["## What this report shows", "",
-             (f"1. π*_τ solved exactly for {len(games)} game(s) × {len(parts) // max(len(games), 1)} τ value(s) "
-              f"(largest certified duality gap {_fmt(worst)}); every learner runs from the same π_0 and is "
-              "measured against it."),
-             f"2. Reach π*_τ (max|π_T − π*_τ| ≤ {REACH_TOL:g}) in every part: {', '.join(every) or 'none'}.",
-             f"3. Never: {', '.join(never) or 'none'}; in some parts: {', '.join(some) or 'none'}.",
-             ("4. By the theory, IPO-MD's policy is not π*_τ (its mixture is π* at τ/(1−β), checked per game "
-              "below), and online DPO, the offline methods and RLHF have other fixed points; at τ > 0 self-play PG "
-              "and OMD with a stable step reach π*_τ too — regularisation makes them converge; Nash-MD's mixture "
-              "adds a guarantee with the theorem's step sizes, at a rate independent of n."),
-             ("5. `stopped` in the tables below is each learner's own stopping test; only ✓ means that it "
-              "reached π*_τ."), ""]
+    lines = [
+        "## What this report shows",
+        "",
+        (
+            f"1. π*_τ solved exactly for {len(games)} game(s) × {len(parts) // max(len(games), 1)} τ value(s) "
+            f"(largest certified duality gap {_fmt(worst)}); every learner runs from the same π_0 and is "
+            "measured against it."
+        ),
+        f"2. Reach π*_τ (max|π_T − π*_τ| ≤ {REACH_TOL:g}) in every part: {', '.join(every) or 'none'}.",
+        f"3. Never: {', '.join(never) or 'none'}; in some parts: {', '.join(some) or 'none'}.",
+        (
+            "4. By the theory, IPO-MD's policy is not π*_τ (its mixture is π* at τ/(1−β), checked per game "
+            "below), and online DPO, the offline methods and RLHF have other fixed points; at τ > 0 self-play PG "
+            "and OMD with a stable step reach π*_τ too — regularisation makes them converge; Nash-MD's mixture "
+            "adds a guarantee with the theorem's step sizes, at a rate independent of n."
+        ),
+        (
+            "5. `stopped` in the tables below is each learner's own stopping test; only ✓ means that it "
+            "reached π*_τ."
+        ),
+        "",
+    ]
     for tau in taus:
         rows = [p for p in parts if p["tau"] == tau]
         if not rows:
             continue
-        lines += [f"### Reaches π*_τ? τ = {_tau_str(tau)} (✓: max|π_T − π*_τ| ≤ {REACH_TOL:g})", "",
-                  "| game | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+        lines += [
+            f"### Reaches π*_τ? τ = {_tau_str(tau)} (✓: max|π_T − π*_τ| ≤ {REACH_TOL:g})",
+            "",
+            "| game | " + " | ".join(methods) + " |",
+            "|---|" + "---|" * len(methods),
+        ]
         for p in rows:
-            lines.append(f"| {p['label']} | " + " | ".join("✓" if _reaches(p, m) else "✗" for m in methods)
-                         + " |")
+            lines.append(
+                f"| {p['label']} | "
+                + " | ".join("✓" if _reaches(p, m) else "✗" for m in methods)
+                + " |"
+            )
         lines.append("")
     return lines
 
 
-def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], pending: int = 0) -> Path:
+def write_report(
+    out_dir: Path, parts: list[dict], *, taus, figures: list[str], pending: int = 0
+) -> Path:
     """Assemble ``report.md`` from the finished parts (atomically)."""
     lines = ["# prefgame: the tabular study", ""]
     lines += _takeaway(parts, taus)
-    intro = ("Every learner runs in its exact-expectation flavour from the same starting policy π_0 "
-             "(Dirichlet(1), seed 0) on each game; μ is uniform unless the game name says `_mu`. "
-             "`gap` is the duality gap of the last iterate in the τ-regularised game; "
-             "`max|π−π*|` is its max-abs distance to the exact equilibrium π*_τ (Newton, certified). "
-             "Nash-MD uses η_t = 2/(τ(t+2)) and is run until it is within 1e-6 of π*_τ (a measurement; "
-             "the step count is reported). IPO-MD's mixture is compared with π* at τ/(1−β) (Prop. 5.2).")
+    intro = (
+        "Every learner runs in its exact-expectation flavour from the same starting policy π_0 "
+        "(Dirichlet(1), seed 0) on each game; μ is uniform unless the game name says `_mu`. "
+        "`gap` is the duality gap of the last iterate in the τ-regularised game; "
+        "`max|π−π*|` is its max-abs distance to the exact equilibrium π*_τ (Newton, certified). "
+        "Nash-MD uses η_t = 2/(τ(t+2)) and is run until it is within 1e-6 of π*_τ (a measurement; "
+        "the step count is reported). IPO-MD's mixture is compared with π* at τ/(1−β) (Prop. 5.2)."
+    )
     lines += [intro, ""]
-    lines += [("Methods: `nash_md` (closed form, η_t = 2/(τ(t+2))); `online_ipo`, `ipo_md` (β = 0.125), "
-              "`ipo_md_beta0.5`, `offline_ipo`, `online_dpo`, `offline_dpo` (shared soft-label losses, "
-              "natural step with the Jacobian-based `lr='auto'`); `rlhf` (policy gradient on a "
-              "Bradley–Terry reward fitted to P); `online_slic` (hinge: a subgradient method with constant "
-              "lr 0.02, capped at 20,000 steps — `stopped: no` means it had not stopped moving); "
-              "`self_play_pg` and `nash_md_pg_beta0.125` (natural policy gradient, lr 0.05); "
-              "`omd_eta0.5` (online mirror descent against π_t, η = min(0.5, 1/τ))."), ""]
+    lines += [
+        (
+            "Methods: `nash_md` (closed form, η_t = 2/(τ(t+2))); `online_ipo`, `ipo_md` (β = 0.125), "
+            "`ipo_md_beta0.5`, `offline_ipo`, `online_dpo`, `offline_dpo` (shared soft-label losses, "
+            "natural step with the Jacobian-based `lr='auto'`); `rlhf` (policy gradient on a "
+            "Bradley–Terry reward fitted to P); `online_slic` (hinge: a subgradient method with constant "
+            "lr 0.02, capped at 20,000 steps — `stopped: no` means it had not stopped moving); "
+            "`self_play_pg` and `nash_md_pg_beta0.125` (natural policy gradient, lr 0.05); "
+            "`omd_eta0.5` (online mirror descent against π_t, η = min(0.5, 1/τ))."
+        ),
+        "",
+    ]
     if pending:
         lines += [f"**Incomplete: {pending} part(s) still to run.**", ""]
     methods = list(MAIN_ORDER) + list(EXTRA_METHODS)
@@ -279,29 +393,50 @@ def write_report(out_dir: Path, parts: list[dict], *, taus, figures: list[str], 
         lines += [f"## Summary, τ = {_tau_str(tau)}: max |π_T − π*_τ|", ""]
         lines += ["| game | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
         for p in rows:
-            cells = [_fmt(p[m]["max_abs_diff"]) if m in p else _fmt(p["extra_methods"][m]["max_abs_diff"])
-                     for m in methods]
+            cells = [
+                _fmt(p[m]["max_abs_diff"])
+                if m in p
+                else _fmt(p["extra_methods"][m]["max_abs_diff"])
+                for m in methods
+            ]
             lines.append(f"| {p['label']} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Per game", ""]
     for p in parts:
         lines += [f"### {p['label']} (n = {p['n']}), τ = {_tau_str(p['tau'])}", ""]
-        lines += ["| method | gap | max\\|π−π*\\| | steps | stopped (own test) |", "|---|---|---|---|---|"]
+        lines += [
+            "| method | gap | max\\|π−π*\\| | steps | stopped (own test) |",
+            "|---|---|---|---|---|",
+        ]
         for m in ["exact", *MAIN_ORDER]:
             e = p[m]
-            lines.append(f"| {m} | {_fmt(e['duality_gap'])} | {_fmt(e['max_abs_diff'])} | {e['steps']} | "
-                         f"{'yes' if e['converged'] else 'no'} |")
+            lines.append(
+                f"| {m} | {_fmt(e['duality_gap'])} | {_fmt(e['max_abs_diff'])} | {e['steps']} | "
+                f"{'yes' if e['converged'] else 'no'} |"
+            )
         for m, e in p["extra_methods"].items():
-            lines.append(f"| {m} | {_fmt(e['duality_gap'])} | {_fmt(e['max_abs_diff'])} | {e['steps']} | "
-                         f"{'yes' if e['converged'] else 'no'} |")
+            lines.append(
+                f"| {m} | {_fmt(e['duality_gap'])} | {_fmt(e['max_abs_diff'])} | {e['steps']} | "
+                f"{'yes' if e['converged'] else 'no'} |"
+            )
         nm, im = p["nash_md"], p["ipo_md"]
-        bias = ", ".join(f"η = {b['eta']:g}: {_fmt(b['max_abs_diff'])}" for b in p["nash_md_constant"])
+        bias = ", ".join(
+            f"η = {b['eta']:g}: {_fmt(b['max_abs_diff'])}" for b in p["nash_md_constant"]
+        )
         within = "within 1e-6" if nm["converged"] else "NOT within 1e-6"
-        lines += ["", (f"- Nash-MD: {within} after {nm['steps']} steps; KL(π*‖π_T) = {_fmt(nm['kl'])} "
-                       f"≤ bound 8/(τ²(T+1)) = {_fmt(nm['kl_bound'])}."),
-                  f"- Constant-step Nash-MD, bias of its fixed point: {bias}.",
-                  (f"- IPO-MD (β = {p['beta']:g}): mixture vs π* at τ/(1−β) = {im['mixture_tau']:g}: "
-                   f"{_fmt(im['mixture_max_abs_diff'])}."), ""]
+        lines += [
+            "",
+            (
+                f"- Nash-MD: {within} after {nm['steps']} steps; KL(π*‖π_T) = {_fmt(nm['kl'])} "
+                f"≤ bound 8/(τ²(T+1)) = {_fmt(nm['kl_bound'])}."
+            ),
+            f"- Constant-step Nash-MD, bias of its fixed point: {bias}.",
+            (
+                f"- IPO-MD (β = {p['beta']:g}): mixture vs π* at τ/(1−β) = {im['mixture_tau']:g}: "
+                f"{_fmt(im['mixture_max_abs_diff'])}."
+            ),
+            "",
+        ]
     lines += _learner_sections(parts, taus)
     if figures:
         lines += ["## Figures", ""]
@@ -344,8 +479,10 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: corrupt study part ({exc}); {hint}") from None
     if not isinstance(part, dict) or not {"tau", "label", "exact"} <= set(part):
-        raise ValueError(f"{path}: corrupt study part (not a finished part: keys tau, label, exact "
-                         f"missing); {hint}")
+        raise ValueError(
+            f"{path}: corrupt study part (not a finished part: keys tau, label, exact "
+            f"missing); {hint}"
+        )
     if part["label"] != name or part["tau"] != tau:
         return None
     fp = part.get("game_fingerprint")
@@ -354,8 +491,16 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
     return part
 
 
-def run_study(out_dir: str | os.PathLike = "results", *, taus=(0.1, 1.0), games=None, force: bool = False,
-              figures: bool = True, max_steps: int = 200_000, progress: bool = True) -> Path:
+def run_study(
+    out_dir: str | os.PathLike = "results",
+    *,
+    taus=(0.1, 1.0),
+    games=None,
+    force: bool = False,
+    figures: bool = True,
+    max_steps: int = 200_000,
+    progress: bool = True,
+) -> Path:
     """Run every (game, τ) part not already on disk, the figures, and the report; returns its path."""
     from tqdm import tqdm
 
@@ -373,41 +518,61 @@ def run_study(out_dir: str | os.PathLike = "results", *, taus=(0.1, 1.0), games=
     for what, seq in (("game", names), ("tau", taus)):
         repeated = sorted({repr(x) if what == "tau" else x for x in seq if seq.count(x) > 1})
         if repeated:
-            print(f"prefgame study: note: repeated {what} {', '.join(repeated)} run once", file=sys.stderr)
+            print(
+                f"prefgame study: note: repeated {what} {', '.join(repeated)} run once",
+                file=sys.stderr,
+            )
     names, taus = list(dict.fromkeys(names)), list(dict.fromkeys(taus))
     units = [(n, t) for t in taus for n in names]
     fig_names = list(FIGURES) if figures else []
     labels = list(dict.fromkeys(names))
     n_learner_figs = len(labels) if figures else 0
     parts: list[dict] = []
-    bar = tqdm(total=len(units) + len(fig_names) + n_learner_figs, desc="prefgame study", unit="part",
-               disable=not progress)
+    bar = tqdm(
+        total=len(units) + len(fig_names) + n_learner_figs,
+        desc="prefgame study",
+        unit="part",
+        disable=not progress,
+    )
     for k, (name, tau) in enumerate(units):
         path = part_path(out_dir, name, tau)
         bar.set_postfix_str(f"{name} τ={tau!r}")
         game = STUDY_GAMES[name]()
         part = None if force else load_part(path, name, tau, game)
-        if part is None or "learners" not in part:  # missing, forced, or written before the learners
+        if (
+            part is None or "learners" not in part
+        ):  # missing, forced, or written before the learners
             part = run_unit(game, tau, max_steps=max_steps)
             part["label"] = name
             part["game_fingerprint"] = game_fingerprint(game)
             atomic_write(path, json.dumps(part))
         parts.append(part)
-        write_report(out_dir, parts, taus=taus, figures=[],
-                     pending=len(units) - k - 1 + len(fig_names) + n_learner_figs)
+        write_report(
+            out_dir,
+            parts,
+            taus=taus,
+            figures=[],
+            pending=len(units) - k - 1 + len(fig_names) + n_learner_figs,
+        )
         bar.update(1)
     done_figs: list[str] = []
     for f in fig_names:
         bar.set_postfix_str(f"figure {f}")
         make_figures(out_dir / "figures", [f], skip_existing=not force)
         done_figs.append(f)
-        write_report(out_dir, parts, taus=taus, figures=done_figs,
-                     pending=len(fig_names) - len(done_figs) + n_learner_figs)
+        write_report(
+            out_dir,
+            parts,
+            taus=taus,
+            figures=done_figs,
+            pending=len(fig_names) - len(done_figs) + n_learner_figs,
+        )
         bar.update(1)
     if figures:
         import matplotlib.pyplot as plt
 
         from .figures import fig_learner_distances, save_figure
+
         for i, label in enumerate(labels):
             bar.set_postfix_str(f"figure learners_{label}")
             fig = fig_learner_distances(label, [p for p in parts if p["label"] == label])
@@ -433,9 +598,13 @@ def register_game(name: str, game: G.PreferenceGame, *, replace: bool = False) -
     ``prefgame study --matrix P.npy`` does this with the file's stem as the name.
     """
     if not isinstance(game, G.PreferenceGame):
-        raise TypeError(f"register_game({name!r}, ...): expected a PreferenceGame, got {type(game).__name__}")
+        raise TypeError(
+            f"register_game({name!r}, ...): expected a PreferenceGame, got {type(game).__name__}"
+        )
     if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise ValueError(f"study game name {name!r}: must be non-empty, without '/' or a leading '.'")
+        raise ValueError(
+            f"study game name {name!r}: must be non-empty, without '/' or a leading '.'"
+        )
     if name in STUDY_GAMES and not replace:
         raise ValueError(f"study game {name!r} exists; pass replace=True or choose another name")
     STUDY_GAMES[name] = lambda g=game: g

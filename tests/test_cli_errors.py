@@ -20,11 +20,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def prefgame(*argv: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def prefgame(
+    *argv: str, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
     full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "prefgame", *argv], capture_output=True, text=True, check=False,
-                          env=full_env, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "prefgame", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def assert_contract(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -42,9 +51,13 @@ def files(tmp_path_factory) -> Path:
     (d / "dir.json").mkdir()
     (d / "dir.npy").mkdir()
     (d / "actions_int.json").write_text(json.dumps({"P": [[0.5, 0.2], [0.8, 0.5]], "actions": 5}))
-    (d / "actions_short.json").write_text(json.dumps({"P": [[0.5, 0.2], [0.8, 0.5]], "actions": ["a"]}))
+    (d / "actions_short.json").write_text(
+        json.dumps({"P": [[0.5, 0.2], [0.8, 0.5]], "actions": ["a"]})
+    )
     (d / "ok.json").write_text(json.dumps({"P": [[0.5, 0.2], [0.8, 0.5]]}))
-    (d / "batch_rho.json").write_text(json.dumps({"P": [[[0.5, 0.2], [0.8, 0.5]]] * 2, "rho": [1.0]}))
+    (d / "batch_rho.json").write_text(
+        json.dumps({"P": [[[0.5, 0.2], [0.8, 0.5]]] * 2, "rho": [1.0]})
+    )
     (d / "mu_sum.json").write_text("[0.5, 0.6]")
     (d / "mu3.json").write_text("[0.2, 0.3, 0.5]")
     (d / "empty.csv").write_text("")
@@ -60,27 +73,51 @@ FILE_CASES = [
     (["solve", "--matrix", "{d}/dir.npy", "--tau", "1"], ["dir.npy", "directory"]),
     (["solve", "--game", "rps", "--mu", "{d}/missing.json", "--tau", "1"], ["missing.json"]),
     (["solve", "--game", "rps", "--mu", "{d}/dir.json", "--tau", "1"], ["dir.json", "directory"]),
-    (["solve", "--matrix", "{d}/actions_int.json", "--tau", "1"], ["actions_int.json", "actions = 5"]),
-    (["solve", "--matrix", "{d}/actions_short.json", "--tau", "1"], ["actions_short.json", "action names"]),
-    (["solve", "--matrix", "{d}/ok.json", "--mu", "{d}/mu_sum.json", "--tau", "1"], ["mu_sum.json", "mu"]),
+    (
+        ["solve", "--matrix", "{d}/actions_int.json", "--tau", "1"],
+        ["actions_int.json", "actions = 5"],
+    ),
+    (
+        ["solve", "--matrix", "{d}/actions_short.json", "--tau", "1"],
+        ["actions_short.json", "action names"],
+    ),
+    (
+        ["solve", "--matrix", "{d}/ok.json", "--mu", "{d}/mu_sum.json", "--tau", "1"],
+        ["mu_sum.json", "mu"],
+    ),
     (["solve", "--game", "rps", "--mu", "{d}/mu_sum.json", "--tau", "1"], ["--mu", "mu_sum.json"]),
-    (["solve", "--matrix", "{d}/batch_rho.json", "--tau", "1"], ["batch_rho.json", "rho", "contexts"]),
+    (
+        ["solve", "--matrix", "{d}/batch_rho.json", "--tau", "1"],
+        ["batch_rho.json", "rho", "contexts"],
+    ),
     (["solve", "--matrix", "{d}/empty.csv", "--tau", "1"], ["empty.csv"]),
-    (["equivalence", "--matrix", "{d}/ok.json", "--mu", "{d}/mu3.json", "--tau", "1"], ["mu3.json", "3 entries"]),
+    (
+        ["equivalence", "--matrix", "{d}/ok.json", "--mu", "{d}/mu3.json", "--tau", "1"],
+        ["mu3.json", "3 entries"],
+    ),
 ]
 
 # --------------------------------------------------------------------------- values and types
 
 VALUE_CASES = [
-    (["solve", "--game", "cyclic", "--param", "n=1e400", "--tau", "1"], ["--param n=1e400", "finite"]),
+    (
+        ["solve", "--game", "cyclic", "--param", "n=1e400", "--tau", "1"],
+        ["--param n=1e400", "finite"],
+    ),
     (["solve", "--game", "cyclic", "--param", "n=2.5", "--tau", "1"], ["--param n=2.5", "integer"]),
     (["solve", "--game", "cyclic", "--param", "n=true", "--tau", "1"], ["n=True", "integer"]),
     (["solve", "--game", "three_raters", "--param", "eps=NaN", "--tau", "1"], ["eps"]),
-    (["solve", "--game", "random_intransitive", "--param", "seed=-1", "--tau", "1"], ["--param seed=-1"]),
+    (
+        ["solve", "--game", "random_intransitive", "--param", "seed=-1", "--tau", "1"],
+        ["--param seed=-1"],
+    ),
     (["solve", "--game", "rps", "--tau", "1", "--tol", "nan"], ["tol = nan"]),
     (["solve", "--game", "rps", "--tau", "1", "--tol=-1"], ["tol = -1"]),
     (["solve", "--game", "rps", "--tau", "inf"], ["tau = inf"]),
-    (["equivalence", "--game", "rps", "--tau", "1", "--init-seed=-1"], ["--init-seed", "seed = -1"]),
+    (
+        ["equivalence", "--game", "rps", "--tau", "1", "--init-seed=-1"],
+        ["--init-seed", "seed = -1"],
+    ),
     (["equivalence", "--game", "rps", "--tau", "1", "--init-seed", "x"], ["--init-seed", "'x'"]),
     (["equivalence", "--game", "rps", "--tau", "1", "--beta", "1"], ["beta = 1"]),
     (["study", "--tau", "0", "--out", "{d}/study"], ["tau = 0"]),
@@ -90,8 +127,14 @@ VALUE_CASES = [
 # --------------------------------------------------------------------------- output locations
 
 LOCATION_CASES = [
-    (["figures", "--out", "{d}/a_file", "--only", "dpo_collapse"], ["--out", "a_file", "is a file"]),
-    (["study", "--out", "{d}/a_file", "--tau", "1", "--games", "rps"], ["--out", "a_file", "is a file"]),
+    (
+        ["figures", "--out", "{d}/a_file", "--only", "dpo_collapse"],
+        ["--out", "a_file", "is a file"],
+    ),
+    (
+        ["study", "--out", "{d}/a_file", "--tau", "1", "--games", "rps"],
+        ["--out", "a_file", "is a file"],
+    ),
     (["study", "--out", "{d}/a_file/sub", "--tau", "1", "--games", "rps"], ["a_file", "is a file"]),
 ]
 
@@ -99,13 +142,22 @@ LOCATION_CASES = [
 
 RESOURCE_CASES = [
     (["solve", "--game", "cyclic", "--param", "n=1000000", "--tau", "1"], ["n = 1000000", "GiB"]),
-    (["equivalence", "--game", "random_intransitive", "--param", "n=300000", "--tau", "1"], ["GiB"]),
+    (
+        ["equivalence", "--game", "random_intransitive", "--param", "n=300000", "--tau", "1"],
+        ["GiB"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("argv, needles", FILE_CASES + VALUE_CASES + LOCATION_CASES + RESOURCE_CASES,
-                         ids=lambda x: " ".join(x)[:60] if isinstance(x, list) and x and x[0] in
-                         ("solve", "equivalence", "study", "figures") else None)
+@pytest.mark.parametrize(
+    "argv, needles",
+    FILE_CASES + VALUE_CASES + LOCATION_CASES + RESOURCE_CASES,
+    ids=lambda x: (
+        " ".join(x)[:60]
+        if isinstance(x, list) and x and x[0] in ("solve", "equivalence", "study", "figures")
+        else None
+    ),
+)
 def test_bad_input_exits_2_with_one_line_and_no_traceback(files, argv, needles):
     argv = [a.format(d=files) for a in argv]
     assert_contract(prefgame(*argv), *needles)
@@ -117,8 +169,9 @@ def test_unwritable_output_folder_is_refused_before_any_work(tmp_path):
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        assert_contract(prefgame("figures", "--out", str(ro / "figs"), "--only", "dpo_collapse"),
-                        "not writable")
+        assert_contract(
+            prefgame("figures", "--out", str(ro / "figs"), "--only", "dpo_collapse"), "not writable"
+        )
     finally:
         ro.chmod(0o755)
 
@@ -133,15 +186,33 @@ def test_study_output_on_a_file_is_refused_before_any_work(tmp_path):
 def test_debug_flag_shows_the_traceback(files):
     proc = prefgame("solve", "--matrix", str(files / "dir.json"), "--tau", "1", "--debug")
     assert proc.returncode != 0 and "Traceback" in proc.stderr
-    proc = prefgame("solve", "--matrix", str(files / "dir.json"), "--tau", "1", env={"PREFGAME_DEBUG": "1"})
+    proc = prefgame(
+        "solve", "--matrix", str(files / "dir.json"), "--tau", "1", env={"PREFGAME_DEBUG": "1"}
+    )
     assert "Traceback" in proc.stderr
 
 
 def test_a_closed_pipe_is_not_an_error():
     """``prefgame solve ... | head -1``: the reader leaves early; no BrokenPipe traceback."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.Popen([sys.executable, "-m", "prefgame", "solve", "--game", "cyclic", "--param", "n=3000",
-                          "--tau", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefgame",
+            "solve",
+            "--game",
+            "cyclic",
+            "--param",
+            "n=3000",
+            "--tau",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
     p.stdout.readline()
     p.stdout.close()  # what `head -1` does
     err = p.stderr.read().decode()
@@ -180,6 +251,8 @@ def test_solver_exit_codes_0_and_1(tmp_path):
     g = np.random.default_rng(0).uniform(size=(6, 6))
     P = 0.5 + (g - g.T) / 2
     np.save(tmp_path / "p.npy", P)
-    bad = prefgame("solve", "--matrix", str(tmp_path / "p.npy"), "--tau", "0.01", "--tol", "1e-300", "--json")
+    bad = prefgame(
+        "solve", "--matrix", str(tmp_path / "p.npy"), "--tau", "0.01", "--tol", "1e-300", "--json"
+    )
     doc = json.loads(bad.stdout)
     assert bad.returncode == 1 and doc["converged"] is False and "Traceback" not in bad.stderr

@@ -31,18 +31,29 @@ def test_solve_matrix_file_with_mu(tmp_path, capsys):
     G.save_game(g, tmp_path / "p.npy")
     mu = np.linspace(1, 2, 20)
     np.save(tmp_path / "mu.npy", mu / mu.sum())
-    code, out, _ = run(capsys, "solve", "--matrix", str(tmp_path / "p.npy"), "--mu",
-                       str(tmp_path / "mu.npy"), "--tau", "0.05", "--json")
+    code, out, _ = run(
+        capsys,
+        "solve",
+        "--matrix",
+        str(tmp_path / "p.npy"),
+        "--mu",
+        str(tmp_path / "mu.npy"),
+        "--tau",
+        "0.05",
+        "--json",
+    )
     doc = json.loads(out)
     assert code == 0 and doc["converged"] and doc["duality_gap"] <= 1e-12 and doc["n"] == 20
 
 
 def test_solve_tau_zero_uses_the_lp(capsys):
-    code, out, _ = run(capsys, "solve", "--game", "three_raters", "--param", "eps=0.2",
-                       "--tau", "0", "--json")
+    code, out, _ = run(
+        capsys, "solve", "--game", "three_raters", "--param", "eps=0.2", "--tau", "0", "--json"
+    )
     assert code == 0
-    np.testing.assert_allclose(json.loads(out)["policy"], [1 / 3 + 0.1, 1 / 3 + 0.1, 1 / 3 - 0.2],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        json.loads(out)["policy"], [1 / 3 + 0.1, 1 / 3 + 0.1, 1 / 3 - 0.2], atol=1e-9
+    )
 
 
 def test_human_readable_output(capsys):
@@ -81,8 +92,12 @@ def test_bad_files_exit_2(tmp_path, capsys):
 
 
 def test_console_script_has_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "prefgame.cli", "solve", "--game", "rps", "--tau", "-2"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "prefgame.cli", "solve", "--game", "rps", "--tau", "-2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 

@@ -27,6 +27,7 @@ from prefgame.optim import SGD, Adam, cosine, inverse_time, nash_md_schedule
 def test_nash_md_step_is_the_argmax_of_its_objective():
     """π_{t+1} maximises η P(π ≻ π^μ) − KL(π‖π^μ): compare with a brute-force optimiser."""
     from scipy.optimize import minimize
+
     g = G.random_intransitive(4, seed=2).with_mu([0.1, 0.2, 0.3, 0.4])
     logpi = np.log(np.array([[0.4, 0.3, 0.2, 0.1]]))
     eta, tau = 0.7, 0.5
@@ -35,15 +36,24 @@ def test_nash_md_step_is_the_argmax_of_its_objective():
     mix /= mix.sum()
 
     def neg(z):
-        p = np.exp(z - z.max()); p /= p.sum()
+        p = np.exp(z - z.max())
+        p /= p.sum()
         return -(eta * p @ g.P @ mix - kl(p, mix))
+
     res = minimize(neg, np.zeros(4), method="BFGS", options={"gtol": 1e-12})
-    p = np.exp(res.x - res.x.max()); p /= p.sum()
+    p = np.exp(res.x - res.x.max())
+    p /= p.sum()
     np.testing.assert_allclose(new, p, atol=1e-6)
 
 
-@pytest.mark.parametrize("game", [G.three_rater_types(0.2), G.near_cyclic(),
-                                  G.random_intransitive(12, seed=5).with_mu(np.arange(1, 13) / 78)])
+@pytest.mark.parametrize(
+    "game",
+    [
+        G.three_rater_types(0.2),
+        G.near_cyclic(),
+        G.random_intransitive(12, seed=5).with_mu(np.arange(1, 13) / 78),
+    ],
+)
 def test_nash_md_last_iterate_kl_is_within_the_theorem_bound(game):
     tau = 0.1
     star = solve(game, tau).policy
@@ -68,7 +78,7 @@ def test_nash_md_one_step_inequality_holds_on_random_instances():
         pi = rng.dirichlet(np.full(n, 0.5)) + 1e-3
         pi /= pi.sum()
         lp, P, lm = np.log(pi)[None], g.P[None], np.log(g.mu)[None]
-        rhs = (1 - eta * tau) * kl(star, pi) + 2 * eta ** 2
+        rhs = (1 - eta * tau) * kl(star, pi) + 2 * eta**2
         worst = max(worst, kl(star, np.exp(nash_md_step(lp, P, lm, tau, eta))[0]) - rhs)
         # mutant: step from log π_t + η P π_t^μ (drops the mixture from the base measure)
         mix = np.exp((1 - eta * tau) * lp + eta * tau * lm)
@@ -99,8 +109,9 @@ def test_constant_step_nash_md_has_a_biased_fixed_point_that_shrinks_with_eta():
 def test_nash_md_with_decreasing_steps_gets_within_1e6():
     g = G.three_rater_types(0.2)
     star = solve(g, 1.0).policy
-    run = nash_md(g, 1.0, steps=200_000, check_every=100,
-                  until=lambda pi: np.max(np.abs(pi - star)) <= 1e-6)
+    run = nash_md(
+        g, 1.0, steps=200_000, check_every=100, until=lambda pi: np.max(np.abs(pi - star)) <= 1e-6
+    )
     assert run.converged and run.iterations < 200_000
     # the stopping rule is only a measurement: running twice as long gets closer still
     longer = nash_md(g, 1.0, steps=2 * run.iterations)
@@ -154,8 +165,13 @@ def test_nash_md_pg_gradient_equals_autograd_of_the_shared_surrogate():
     logpi = torch.log_softmax(zt, 0)
     pi = torch.exp(logpi).detach()
     w = torch.softmax((1 - beta) * logpi.detach() + beta * lm, 0)
-    surrogate = sum(pi[y] * w[y2] * L.nash_md_pg_loss(logpi[y], logpi[y] - lm[y], torch.tensor(g.P[y, y2]), tau=tau)
-                    for y in range(5) for y2 in range(5))
+    surrogate = sum(
+        pi[y]
+        * w[y2]
+        * L.nash_md_pg_loss(logpi[y], logpi[y] - lm[y], torch.tensor(g.P[y, y2]), tau=tau)
+        for y in range(5)
+        for y2 in range(5)
+    )
     (grad,) = torch.autograd.grad(surrogate, zt)
     ours = nash_md_pg_gradient(z[None], g.P[None], logmu[None], tau, beta)[0]
     np.testing.assert_allclose(ours, -grad.numpy(), atol=1e-12)
@@ -185,6 +201,7 @@ def test_prop_5_1_gradients_differ_off_the_fixed_point_for_beta_positive():
 def test_nash_md_pg_fixed_point_matches_ipo_md():
     g = G.near_cyclic().with_mu([0.4, 0.4, 0.2])
     from prefgame.dynamics import ipo_md
+
     a = nash_md_pg(g, 0.2, 0.5, lr=0.1, steps=50_000, tol=1e-12)
     b = ipo_md(g, 0.2, 0.5, steps=50_000, tol=1e-12)
     np.testing.assert_allclose(a.policy, b.policy, atol=1e-9)
@@ -232,7 +249,10 @@ def _autograd_pg(z, adv_fn):
     """−∇_z Σ_y sg(π(y)) policy_gradient_loss(log π(y), A(y)) by torch autograd."""
     zt = torch.tensor(z, requires_grad=True)
     logpi = torch.log_softmax(zt, -1)
-    loss = (torch.exp(logpi).detach() * L.policy_gradient_loss(logpi, torch.tensor(adv_fn(logpi.detach().numpy())))).sum()
+    loss = (
+        torch.exp(logpi).detach()
+        * L.policy_gradient_loss(logpi, torch.tensor(adv_fn(logpi.detach().numpy())))
+    ).sum()
     (g,) = torch.autograd.grad(loss, zt)
     return -g.numpy()
 
@@ -255,6 +275,7 @@ def test_policy_gradient_steps_follow_autograd_of_the_shared_surrogate(which):
         def adv(lp):
             w = np.exp((1 - beta) * lp + beta * logmu)
             return g.P @ (w / w.sum()) - 0.5 - tau * (lp - logmu)
+
     expect = z0 + _autograd_pg(z0, adv)
     np.testing.assert_allclose(run.logits, expect - expect.mean(), atol=1e-12)
 
@@ -273,6 +294,7 @@ def test_the_api_overview_example_runs():
     import doctest
 
     import prefgame.dynamics as D
+
     res = doctest.testmod(D)
     assert res.attempted >= 5 and res.failed == 0
 

@@ -51,7 +51,9 @@ def _torch_expected_grad(z, P, logmu, tau, loss, sampler, beta):
         logw = torch.log_softmax((1 - beta) * logpi.detach() + beta * lm, -1)
     w = torch.exp(logw)
     u = logpi - lm
-    h = L.log_ratio_margin(logpi[..., :, None], logpi[..., None, :], lm[..., :, None], lm[..., None, :])
+    h = L.log_ratio_margin(
+        logpi[..., :, None], logpi[..., None, :], lm[..., :, None], lm[..., None, :]
+    )
     assert torch.allclose(h, u[..., :, None] - u[..., None, :])
     val = (w[..., :, None] * w[..., None, :] * L.LOSSES[loss](h, torch.tensor(P), tau=tau)).sum()
     (g,) = torch.autograd.grad(val, zt)
@@ -77,22 +79,44 @@ def test_closed_form_loss_derivatives_equal_autograd(loss):
     h = rng.normal(scale=4, size=200)
     h = h[np.abs(np.abs(0.7 * h) - 1) > 1e-6]  # away from the hinge's kinks
     p = rng.uniform(size=h.shape)
-    np.testing.assert_allclose(LOSS_DERIVATIVES[loss](h, p, 0.7),
-                               autograd_loss_derivative(L.LOSSES[loss])(h, p, 0.7), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        LOSS_DERIVATIVES[loss](h, p, 0.7),
+        autograd_loss_derivative(L.LOSSES[loss])(h, p, 0.7),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_natural_direction_of_ipo_is_the_gradient_over_2w():
     """The O(n²) IPO fast path d = 2[u − E_w u − (Pw − ½)/τ] equals (∂L/∂z)/(2w)."""
     from prefgame.dynamics import natural_direction
+
     g = G.random_intransitive(6, seed=5, contexts=3)
     rng = np.random.default_rng(2)
     z, logmu = rng.normal(size=(3, 6)), np.log(rng.dirichlet(np.ones(6), size=3))
     for sampler, beta in [("online", 0), ("mixture", 0.4), ("offline", 0)]:
-        fast = natural_direction(z, g.P, logmu, 0.2, dh=LOSS_DERIVATIVES["ipo"], loss_name="ipo",
-                                 sampler=sampler, beta=beta)
-        generic = natural_direction(z, g.P, logmu, 0.2, dh=LOSS_DERIVATIVES["ipo"], loss_name="generic",
-                                    sampler=sampler, beta=beta)
+        fast = natural_direction(
+            z,
+            g.P,
+            logmu,
+            0.2,
+            dh=LOSS_DERIVATIVES["ipo"],
+            loss_name="ipo",
+            sampler=sampler,
+            beta=beta,
+        )
+        generic = natural_direction(
+            z,
+            g.P,
+            logmu,
+            0.2,
+            dh=LOSS_DERIVATIVES["ipo"],
+            loss_name="generic",
+            sampler=sampler,
+            beta=beta,
+        )
         from prefgame.dynamics.pairwise import _log_sampler
+
         w = np.exp(_log_sampler(z, logmu, sampler, beta))
         grad = expected_gradient(z, g.P, logmu, 0.2, loss="ipo", sampler=sampler, beta=beta)
         np.testing.assert_allclose(fast, generic, atol=1e-12)
@@ -164,9 +188,9 @@ def test_two_actions_dpo_collapses_while_ipo_keeps_sigma_of_one_over_two_tau():
     ipo = offline_ipo(P, tau, steps=5000, tol=1e-12)
     assert ipo.policy[0] == pytest.approx(1 / (1 + np.exp(-1 / (2 * tau))), abs=1e-10)
     dpo = offline_dpo(P, tau, steps=5000, lr=1.0)
-    assert dpo.policy[1] < 1e-3                                 # heads to (1, 0) ...
+    assert dpo.policy[1] < 1e-3  # heads to (1, 0) ...
     later = offline_dpo(P, tau, steps=20000, lr=1.0)
-    assert later.policy[1] < dpo.policy[1] / 3                  # ... and keeps going
+    assert later.policy[1] < dpo.policy[1] / 3  # ... and keeps going
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -204,15 +228,25 @@ def test_sampled_online_ipo_is_seeded_and_approaches_pistar():
 def test_sampled_gradient_is_unbiased():
     """Mean of many sampled directions = the exact natural direction (hard labels too)."""
     from prefgame.dynamics.pairwise import natural_direction
+
     g = G.random_intransitive(4, seed=1).with_mu([0.1, 0.2, 0.3, 0.4])
     z0 = np.array([0.3, -0.2, 0.5, 0.0])
     tau = 0.5
-    exact = natural_direction(z0[None], g.P[None], np.log(g.mu)[None], tau, dh=LOSS_DERIVATIVES["dpo"],
-                              loss_name="dpo")[0]
+    exact = natural_direction(
+        z0[None], g.P[None], np.log(g.mu)[None], tau, dh=LOSS_DERIVATIVES["dpo"], loss_name="dpo"
+    )[0]
     for labels in ("soft", "hard"):
-        runs = preference_optimisation(G.PreferenceGame(np.broadcast_to(g.P, (4000, 4, 4)), g.mu),
-                                       tau, loss="dpo", samples=50, steps=1, lr=1.0, init=np.exp(z0) / np.exp(z0).sum(),
-                                       labels=labels, seed=0)
+        runs = preference_optimisation(
+            G.PreferenceGame(np.broadcast_to(g.P, (4000, 4, 4)), g.mu),
+            tau,
+            loss="dpo",
+            samples=50,
+            steps=1,
+            lr=1.0,
+            init=np.exp(z0) / np.exp(z0).sum(),
+            labels=labels,
+            seed=0,
+        )
         z1 = runs.logits
         zc = z0 - z0.mean()
         est = -(z1 - zc).mean(axis=0)
@@ -266,7 +300,9 @@ def test_custom_loss_numpy_derivative_matches_autograd_and_needs_no_torch_warnin
         g_sq = expected_gradient(z, P, logmu, 0.3, loss=_sq_logit)
     np.testing.assert_allclose(g_np, g_auto, rtol=1e-12, atol=1e-14)
     # 3 × IPO: exactly three times the built-in IPO gradient, at π ≠ μ, h ≠ 0.
-    np.testing.assert_allclose(g_np, 3 * expected_gradient(z, P, logmu, 0.3, loss="ipo"), rtol=1e-12)
+    np.testing.assert_allclose(
+        g_np, 3 * expected_gradient(z, P, logmu, 0.3, loss="ipo"), rtol=1e-12
+    )
     assert np.abs(g_sq).max() > 1e-3
 
 
@@ -274,7 +310,9 @@ def test_custom_loss_reaches_pi_star_only_if_its_stationary_point_is_pi_star():
     game = G.near_cyclic().with_mu([0.5, 0.3, 0.2])
     tau = 0.2
     star = solve(game, tau).policy
-    run = preference_optimisation(game, tau, loss=_scaled_ipo, dloss=_scaled_ipo_dh, steps=20_000, tol=1e-12)
+    run = preference_optimisation(
+        game, tau, loss=_scaled_ipo, dloss=_scaled_ipo_dh, steps=20_000, tol=1e-12
+    )
     assert run.converged and np.abs(run.policy - star).max() < 1e-9
     assert run.method == "online__scaled_ipo"
     # (σ(τh) − p)² stops (its update vanishes) away from π*_τ: converged, yet a positive gap.

@@ -83,8 +83,14 @@ def test_gap_formulas_agree():
         game = G.random_intransitive(6, seed=seed).with_mu(rng.dirichlet(np.ones(6)))
         for tau in (0.05, 0.5, 3.0):
             pi = rng.dirichlet(np.ones(6))
-            direct = 2 * (tau * logsumexp(np.log(game.mu) + game.P @ pi / tau)
-                          + tau * np.sum(pi * np.log(pi / game.mu))) - 1
+            direct = (
+                2
+                * (
+                    tau * logsumexp(np.log(game.mu) + game.P @ pi / tau)
+                    + tau * np.sum(pi * np.log(pi / game.mu))
+                )
+                - 1
+            )
             star = solve(game, tau).policy
             br = best_response(game, pi, tau)
             cert = 2 * tau * (kl(pi, star) + kl(star, br))

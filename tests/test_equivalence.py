@@ -58,7 +58,9 @@ def test_random_20_action_matrix_file(tmp_path, capsys):
 def test_builtin_games(game):
     out = equivalence_study(G.make_game(game), 0.2, 0.5, init=None)
     _check_claims(out)
-    if game != "dice":  # the dice, like RPS, has a uniform π* that every method keeps from uniform μ
+    if (
+        game != "dice"
+    ):  # the dice, like RPS, has a uniform π* that every method keeps from uniform μ
         assert out["online_dpo"]["max_abs_diff"] > 1e-3
         assert out["rlhf"]["max_abs_diff"] > 1e-3
 
@@ -71,12 +73,15 @@ def test_text_output_and_nonuniform_mu(tmp_path, capsys):
     assert "online_ipo" in stdout and "Prop. 5.2" in stdout and "biased fixed point" in stdout
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--game", "rps", "--tau", "0"], "tau"),
-    (["--game", "rps", "--tau", "0.1", "--beta", "1"], "beta"),
-    (["--game", "nope", "--tau", "0.1"], "unknown game"),
-    (["--tau", "0.1"], "--game"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--game", "rps", "--tau", "0"], "tau"),
+        (["--game", "rps", "--tau", "0.1", "--beta", "1"], "beta"),
+        (["--game", "nope", "--tau", "0.1"], "unknown game"),
+        (["--tau", "0.1"], "--game"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(capsys, argv, needle):
     rc, stdout, stderr = _run(capsys, *argv)
     assert rc == 2 and stdout == ""

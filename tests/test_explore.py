@@ -63,15 +63,26 @@ def test_numbers_are_the_librarys():
     mix = D.ipo_md_mixture(direct["ipo_md"].history, game.mu, 0.4)
     np.testing.assert_array_equal(view.ipo_md.mixture, mix)
     np.testing.assert_array_equal(view.star_beta.policy, solve(game, 0.2 / 0.6).policy)
-    np.testing.assert_allclose(view.ipo_md.mixture_gap, [duality_gap(game, p, 0.2 / 0.6) for p in mix],
-                               rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(
+        view.ipo_md.mixture_gap,
+        [duality_gap(game, p, 0.2 / 0.6) for p in mix],
+        rtol=1e-12,
+        atol=1e-300,
+    )
 
 
 def test_ipo_md_mixture_lands_on_pi_star_at_tau_over_one_minus_beta():
     """What the mixture panel shows (Prop. 5.2), at μ ≠ uniform and a start π_0 ≠ μ."""
     game = _skewed(G.near_cyclic())
-    s = M.Settings(game=game, tau=0.1, beta=0.5, steps=2000, start="custom",
-                   start_custom="0.7, 0.2, 0.1", learners=("ipo_md",))
+    s = M.Settings(
+        game=game,
+        tau=0.1,
+        beta=0.5,
+        steps=2000,
+        start="custom",
+        start_custom="0.7, 0.2, 0.1",
+        learners=("ipo_md",),
+    )
     view = M.compute(s)
     np.testing.assert_allclose(view.runs["ipo_md"].history[0], [0.7, 0.2, 0.1], rtol=1e-14)
     assert np.max(np.abs(view.ipo_md.mixture[-1] - view.star_beta.policy)) < 1e-9
@@ -85,8 +96,9 @@ def test_a_shorter_run_is_a_prefix_of_a_longer_one(key):
     """The run cache serves T steps from a longer cached run: exact only if every learner's
     first T iterates do not depend on the total number of steps (checked against a fresh run)."""
     game = _skewed(G.random_intransitive(5, seed=1))
-    s = M.Settings(game=game, tau=0.3, beta=0.3, steps=3 * STEPS, start="random", start_seed=2,
-                   learners=(key,))
+    s = M.Settings(
+        game=game, tau=0.3, beta=0.3, steps=3 * STEPS, start="random", start_seed=2, learners=(key,)
+    )
     long = M.compute(s).runs[key]
     assert long.seconds > 0  # really ran
     short = M.compute(M.Settings(**{**s.__dict__, "steps": STEPS})).runs[key]
@@ -118,37 +130,51 @@ def test_start_policies():
     for start, expect in [("mu", game.mu), ("uniform", np.full(5, 0.2))]:
         v = M.compute(M.Settings(game=game, tau=0.5, steps=5, start=start, learners=("omd",)))
         np.testing.assert_array_equal(v.runs["omd"].history[0], expect)
-    v = M.compute(M.Settings(game=game, tau=0.5, steps=5, start="random", start_seed=7, learners=("omd",)))
+    v = M.compute(
+        M.Settings(game=game, tau=0.5, steps=5, start="random", start_seed=7, learners=("omd",))
+    )
     pi0 = v.runs["omd"].history[0]
     assert abs(pi0.sum() - 1) < 1e-12 and np.all(pi0 > 0) and np.max(np.abs(pi0 - 0.2)) > 0.01
 
 
 def test_tau_zero_is_the_lp_and_each_learner_that_needs_tau_positive_says_so():
     game = G.three_rater_types(0.2)
-    v = M.compute(M.Settings(game=game, tau=0.0, steps=20, learners=("nash_md", "online_ipo", "omd")))
+    v = M.compute(
+        M.Settings(game=game, tau=0.0, steps=20, learners=("nash_md", "online_ipo", "omd"))
+    )
     np.testing.assert_array_equal(v.star.policy, solve(game, 0.0).policy)
     assert "omd" in v.runs  # OMD (Hedge) runs at τ = 0
-    assert v.errors == ["Nash-MD: tau = 0.0, must be a finite number > 0",
-                        "online IPO: tau = 0.0, must be a finite number > 0"]
+    assert v.errors == [
+        "Nash-MD: tau = 0.0, must be a finite number > 0",
+        "online IPO: tau = 0.0, must be a finite number > 0",
+    ]
     assert v.ipo_md is None and v.star_beta is None
 
 
 def test_step_size_errors_are_the_learners_messages():
     v = M.compute(M.Settings(game="rps", tau=1.0, eta=2.0, steps=10, learners=("nash_md", "omd")))
-    assert v.errors == ["Nash-MD: eta * tau = 2, must be in (0, 1] (mixture weight)",
-                        "OMD: eta = 2.0, must be > 0 with eta * tau <= 1"]
+    assert v.errors == [
+        "Nash-MD: eta * tau = 2, must be in (0, 1] (mixture weight)",
+        "OMD: eta = 2.0, must be > 0 with eta * tau <= 1",
+    ]
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"tau": -1.0}, "tau = -1.0, must be a finite number >= 0"),
-    ({"beta": 1.0}, "beta = 1.0, must be in [0, 1)"),
-    ({"mu": "0.5, 0.5"}, "mu has 2 entries but the game has 3 actions"),
-    ({"mu": "a, b, c"}, "mu = 'a, b, c': not a list of numbers"),
-    ({"mu": "0.5, 0.6, -0.1"}, "mu[2] = -0.1, must be > 0 (full support)"),
-    ({"start": "custom", "start_custom": "1, 0, 0"}, "start policy[1] = 0, must be > 0 (full support)"),
-    ({"game": "nope"}, "unknown game 'nope'"),
-    ({"learners": ("sgd",)}, "unknown learner 'sgd'"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"tau": -1.0}, "tau = -1.0, must be a finite number >= 0"),
+        ({"beta": 1.0}, "beta = 1.0, must be in [0, 1)"),
+        ({"mu": "0.5, 0.5"}, "mu has 2 entries but the game has 3 actions"),
+        ({"mu": "a, b, c"}, "mu = 'a, b, c': not a list of numbers"),
+        ({"mu": "0.5, 0.6, -0.1"}, "mu[2] = -0.1, must be > 0 (full support)"),
+        (
+            {"start": "custom", "start_custom": "1, 0, 0"},
+            "start policy[1] = 0, must be > 0 (full support)",
+        ),
+        ({"game": "nope"}, "unknown game 'nope'"),
+        ({"learners": ("sgd",)}, "unknown learner 'sgd'"),
+    ],
+)
 def test_bad_settings_raise_the_named_error(settings, message):
     with pytest.raises(ValueError) as exc:
         M.compute(M.Settings(**{"game": "near_cyclic", "steps": 5, **settings}))
@@ -233,16 +259,26 @@ def test_explorer_takes_start_values_off_the_slider_grids():
     from prefgame.explore.app import Explorer
 
     assert isinstance(explorer("rps", tau=0.03, steps=30), pn.Row)
-    app = Explorer(M.Settings(game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",)), prefetch=False)
-    assert app.last_view.settings == M.Settings(game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",))
+    app = Explorer(
+        M.Settings(game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",)), prefetch=False
+    )
+    assert app.last_view.settings == M.Settings(
+        game="rps", tau=0.03, eta=0.3, steps=30, learners=("omd",)
+    )
     assert not app.alert.visible and 0.03 in app.tau.options
 
 
 def test_prefetch_makes_the_next_tau_notch_a_cache_hit_with_the_same_numbers():
     from prefgame.explore.app import Explorer
 
-    app = Explorer(M.Settings(game=_skewed(G.near_cyclic()), tau=0.1, steps=300,
-                              learners=("nash_md", "online_ipo", "online_dpo")))
+    app = Explorer(
+        M.Settings(
+            game=_skewed(G.near_cyclic()),
+            tau=0.1,
+            steps=300,
+            learners=("nash_md", "online_ipo", "online_dpo"),
+        )
+    )
     app.prefetch_thread.join(120)
     _move(app.tau, 0.2)  # the next notch of the τ slider
     shown = app.last_view

@@ -27,9 +27,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 DRIVER = shutil.which("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1400,1000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+]
 TIMEOUT = 120.0  # seconds for one redraw (a loaded 2-core machine)
 LOAD_TIMEOUT = 300.0  # seconds for the first page (the server computes the session's first view)
 SERVER_TIMEOUT = 300.0  # seconds for `prefgame explore` to import Panel and listen, under load
@@ -78,9 +86,21 @@ def _serve():
     with tempfile.TemporaryDirectory(prefix="prefgame-explore-") as tmp:
         log_path = Path(tmp) / "server.log"
         with open(log_path, "w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "prefgame.cli", "explore", "--no-browser",
-                                     "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "prefgame.cli",
+                    "explore",
+                    "--no-browser",
+                    "--port",
+                    str(port),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             # Listening is enough: a GET of "/" would open (and compute) a whole session.
             deadline = time.monotonic() + SERVER_TIMEOUT
@@ -90,9 +110,13 @@ def _serve():
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError(f"the server did not come up: {log_path.read_text()}") from None
+                        raise AssertionError(
+                            f"the server did not come up: {log_path.read_text()}"
+                        ) from None
                     time.sleep(0.2)
-            assert log_path.read_text().startswith(f"prefgame explore: serving at {url}"), log_path.read_text()
+            assert log_path.read_text().startswith(f"prefgame explore: serving at {url}"), (
+                log_path.read_text()
+            )
             yield url
         finally:
             proc.terminate()
@@ -110,12 +134,16 @@ def server():
 
 
 def _browser(width: int = 1400, height: int = 1000):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (dev extra)")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (dev extra)"
+    )
     from selenium.webdriver.chrome.service import Service
 
     if CHROMIUM is None or DRIVER is None:
-        pytest.skip("no headless Chromium here: install Debian's `chromium` and `chromium-driver` "
-                    "(`make browser`, as root) to run the explorer's browser test")
+        pytest.skip(
+            "no headless Chromium here: install Debian's `chromium` and `chromium-driver` "
+            "(`make browser`, as root) to run the explorer's browser test"
+        )
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -223,7 +251,7 @@ def test_bad_input_shows_the_librarys_message_not_a_traceback(server, browser, t
     upload.send_keys(str(bad))
     _wait(lambda: "bad.csv: P must be square, got shape (2, 3)" in _text(browser))
     text = _text(browser)
-    assert "Traceback" not in text and "File \"" not in text
+    assert "Traceback" not in text and 'File "' not in text
     assert _errors(browser) == []
 
 
@@ -235,10 +263,21 @@ def screenshot(path: Path = ROOT / "figures" / "explore.png") -> Path:
     from prefgame.explore import explorer
 
     port = _free_port()
-    server = pn.serve(lambda: explorer("near_cyclic", tau=0.1, beta=0.5, start="custom",
-                                       start_custom="0.1, 0.1, 0.8",
-                                       learners=("nash_md", "online_ipo", "ipo_md", "online_dpo")),
-                      port=port, address="127.0.0.1", show=False, threaded=True, verbose=False)
+    server = pn.serve(
+        lambda: explorer(
+            "near_cyclic",
+            tau=0.1,
+            beta=0.5,
+            start="custom",
+            start_custom="0.1, 0.1, 0.8",
+            learners=("nash_md", "online_ipo", "ipo_md", "online_dpo"),
+        ),
+        port=port,
+        address="127.0.0.1",
+        show=False,
+        threaded=True,
+        verbose=False,
+    )
     driver = _browser(1320, 1000)
     try:
         _wait(lambda: server.is_alive())

@@ -43,18 +43,30 @@ def test_vocabulary_covers_every_word():
 
 
 def test_quality_terms_match_a_hand_count():
-    d = F.Document("on monday , alice painted in paris . alice did it for money . "
-                   "bob stayed at rome during friday .",
-                   {"who": "alice", "what": "painted", "where": "paris", "when": "monday",
-                    "why": "money"}, ("bob", "rome", "friday"))
+    d = F.Document(
+        "on monday , alice painted in paris . alice did it for money . "
+        "bob stayed at rome during friday .",
+        {"who": "alice", "what": "painted", "where": "paris", "when": "monday", "why": "money"},
+        ("bob", "rome", "friday"),
+    )
     j = F.GoldJudge()
     ref = F.reference_summary(d)
-    assert j.quality_parts(d.text, ref) == {"covered": 5, "invented": 0, "repeated": 0,
-                                            "excess_len": 0, "q": 5.0}
+    assert j.quality_parts(d.text, ref) == {
+        "covered": 5,
+        "invented": 0,
+        "repeated": 0,
+        "excess_len": 0,
+        "q": 5.0,
+    }
     # a distractor entity of the document counts as invented; a repeat costs w_rep
     y = "alice painted in rome rome"
-    assert j.quality_parts(d.text, y) == {"covered": 2, "invented": 1, "repeated": 1,
-                                          "excess_len": 0, "q": 2 - 1 - 0.5}
+    assert j.quality_parts(d.text, y) == {
+        "covered": 2,
+        "invented": 1,
+        "repeated": 1,
+        "excess_len": 0,
+        "q": 2 - 1 - 0.5,
+    }
     long = ref + " really really really really"  # 8 + 4 = 12 words: 2 beyond max_len = 10
     assert j.quality(d.text, long) == pytest.approx(5 - 2 * 0.25)
 
@@ -68,8 +80,12 @@ def test_reference_summaries_beat_noisy_ones():
 
 
 @settings(max_examples=80, deadline=None)
-@given(i=st.integers(0, len(DOCS) - 1), seed=st.integers(0, 2**16),
-       lam=st.floats(0, 1), temp=st.floats(0.05, 5))
+@given(
+    i=st.integers(0, len(DOCS) - 1),
+    seed=st.integers(0, 2**16),
+    lam=st.floats(0, 1),
+    temp=st.floats(0.05, 5),
+)
 def test_judge_is_a_valid_preference(i, seed, lam, temp):
     """P(y ≻ y') + P(y' ≻ y) = 1, P(y ≻ y) = ½, and P equals the documented formula."""
     d, rng = DOCS[i], np.random.default_rng(seed)
@@ -81,11 +97,17 @@ def test_judge_is_a_valid_preference(i, seed, lam, temp):
     assert j.prob(d.text, y, y) == pytest.approx(0.5)
     # independent re-computation of the formula from the module docstring
     key = set(d.facts.values())
+
     def q(s):
         w = s.split()
         e = [t for t in w if t in F.ENTITIES]
-        return (len(key & set(e)) - len(set(e) - key) - 0.5 * (len(e) - len(set(e)))
-                - 0.25 * max(0, len(w) - 10))
+        return (
+            len(key & set(e))
+            - len(set(e) - key)
+            - 0.5 * (len(e) - len(set(e)))
+            - 0.25 * max(0, len(w) - 10)
+        )
+
     s1, s2 = F.summary_style(y), F.summary_style(y2)
     beats = {("who", "where"), ("where", "when"), ("when", "who")}
     c = 1.0 if (s1, s2) in beats else 0.0 if (s2, s1) in beats else 0.5

@@ -45,7 +45,9 @@ def test_bradley_terry_and_random_games_are_valid_and_seeded():
 
 def test_mixture_and_counts():
     m = G.mixture([G.rock_paper_scissors(), G.intransitive_dice()], [0.25, 0.75])
-    np.testing.assert_allclose(m.P, 0.25 * G.rock_paper_scissors().P + 0.75 * G.intransitive_dice().P)
+    np.testing.assert_allclose(
+        m.P, 0.25 * G.rock_paper_scissors().P + 0.75 * G.intransitive_dice().P
+    )
     wins = np.array([[0, 3, 0], [1, 0, 2], [0, 2, 0]])
     P = G.from_counts(wins, prior=0).P
     assert P[0, 1] == pytest.approx(0.75) and P[0, 2] == 0.5  # never compared → ½
@@ -60,7 +62,10 @@ def test_valid_matrices_are_accepted(P):
 @pytest.mark.parametrize(
     "P, message",
     [
-        ([[0.5, 0.2, 0.3], [0.8, 0.5, 0.5], [1.0, 0.5, 0.5]], r"P\[0,2\] \+ P\[2,0\] = 1.3, must be 1"),
+        (
+            [[0.5, 0.2, 0.3], [0.8, 0.5, 0.5], [1.0, 0.5, 0.5]],
+            r"P\[0,2\] \+ P\[2,0\] = 1.3, must be 1",
+        ),
         ([[0.5, 1.2], [-0.2, 0.5]], r"P\[0,1\] = 1.2, must be in \[0, 1\]"),
         ([[0.5, np.nan], [0.5, 0.5]], r"P\[0,1\] = nan, must be finite"),
         ([[0.4, 0.5], [0.5, 0.5]], r"P\[0,0\] = 0.4, must be 1/2"),
@@ -117,7 +122,9 @@ def test_save_and_load_roundtrip(tmp_path, suffix):
 
 def test_json_keeps_mu_rho_and_names(tmp_path):
     mu = np.array([0.2, 0.3, 0.5])
-    g = G.PreferenceGame(np.stack([G.rock_paper_scissors().P] * 2), mu, [0.25, 0.75], "x", ("a", "b", "c"))
+    g = G.PreferenceGame(
+        np.stack([G.rock_paper_scissors().P] * 2), mu, [0.25, 0.75], "x", ("a", "b", "c")
+    )
     back = G.load_game(G.save_game(g, tmp_path / "g.json"))
     np.testing.assert_array_equal(back.mu, g.mu)
     np.testing.assert_array_equal(back.rho, g.rho)

@@ -28,11 +28,25 @@ def _cli(capsys, *argv):
 def test_last_iterate_learners_reach_pi_star_through_the_cli(tmp_path, capsys, n, seed, tau):
     """Done-when: random intransitive games, non-uniform μ — every learner whose theory promises
     last-iterate convergence to π*_τ is within 1e-8 of it (checked against the Newton solver)."""
-    g = G.random_intransitive(n, seed=seed).with_mu(np.random.default_rng(seed).dirichlet(np.ones(n)))
+    g = G.random_intransitive(n, seed=seed).with_mu(
+        np.random.default_rng(seed).dirichlet(np.ones(n))
+    )
     np.save(tmp_path / "P.npy", g.P)
     np.save(tmp_path / "mu.npy", g.mu)
-    rc, stdout, _ = _cli(capsys, "--matrix", str(tmp_path / "P.npy"), "--mu", str(tmp_path / "mu.npy"),
-                         "--tau", str(tau), "--methods", *ALL, "--max-steps", "4000", "--json")
+    rc, stdout, _ = _cli(
+        capsys,
+        "--matrix",
+        str(tmp_path / "P.npy"),
+        "--mu",
+        str(tmp_path / "mu.npy"),
+        "--tau",
+        str(tau),
+        "--methods",
+        *ALL,
+        "--max-steps",
+        "4000",
+        "--json",
+    )
     assert rc == 0
     out = json.loads(stdout)
     star = solve(g, tau).policy
@@ -50,21 +64,33 @@ def test_last_iterate_learners_reach_pi_star_through_the_cli(tmp_path, capsys, n
     # the same maps: INPO = MMD with η/(1 − ητ) at the default steps, DNO = SPPO
     np.testing.assert_allclose(out["inpo"]["policy"], out["mmd"]["policy"], atol=1e-12)
     assert out["inpo"]["steps"] == out["mmd"]["steps"]
-    np.testing.assert_allclose(out["dno"]["average_policy"], out["sppo"]["average_policy"], atol=1e-12)
+    np.testing.assert_allclose(
+        out["dno"]["average_policy"], out["sppo"]["average_policy"], atol=1e-12
+    )
     for m in ("sppo", "dno", "spo"):
         e = out[m]
         assert e["target"] == "tau=0 LP" and e["target_tau"] == 0.0
         assert not e["converged"] and e["stopped"] == "max_steps" and e["steps"] == 4000
         assert e["target_max_abs_diff"] == pytest.approx(np.max(np.abs(np.array(e["policy"]) - lp)))
         assert e["average_duality_gap"] < 0.05  # the average approaches the LP solution ...
-        assert e["max_abs_diff"] > 1e-3          # ... which is not π*_τ
+        assert e["max_abs_diff"] > 1e-3  # ... which is not π*_τ
     # Hedge's last iterate is worse than its average on an intransitive game
     assert out["sppo"]["target_duality_gap"] > 2 * out["sppo"]["average_duality_gap"]
 
 
 def test_text_output_lists_the_learners(capsys):
-    rc, stdout, _ = _cli(capsys, "--game", "three_raters", "--tau", "0.5", "--methods", "mmd", "spo",
-                         "--max-steps", "500")
+    rc, stdout, _ = _cli(
+        capsys,
+        "--game",
+        "three_raters",
+        "--tau",
+        "0.5",
+        "--methods",
+        "mmd",
+        "spo",
+        "--max-steps",
+        "500",
+    )
     assert rc == 0 and "post-paper learners" in stdout
     assert "mmd" in stdout and "spo" in stdout and "reached" in stdout
 
@@ -75,10 +101,13 @@ def test_without_methods_the_output_is_unchanged(capsys):
     assert set(json.loads(stdout)) == {"game", "n", "tau", "beta", "nash_md_constant", *METHODS}
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--game", "rps", "--tau", "0.1", "--methods", "nope"], "--methods nope"),
-    (["--game", "rps", "--tau", "0.1", "--methods"], "--methods"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--game", "rps", "--tau", "0.1", "--methods", "nope"], "--methods nope"),
+        (["--game", "rps", "--tau", "0.1", "--methods"], "--methods"),
+    ],
+)
 def test_unknown_method_exits_2(capsys, argv, needle):
     rc, stdout, stderr = _cli(capsys, *argv)
     assert rc == 2 and stdout == "" and needle in stderr and stderr.count("\n") == 1
@@ -117,16 +146,19 @@ def test_sampled_flavour_is_seeded_and_tracks_the_exact_one(name):
     assert np.max(np.abs(a.extra["average"] - exact.extra["average"])) < 0.03
 
 
-@pytest.mark.parametrize("call,needle", [
-    (lambda g: mmd(g, 0.0), "tau = 0.0"),
-    (lambda g: mmd(g, 0.1, eta=-1), "eta = -1"),
-    (lambda g: inpo(g, 1.0, eta=2.0), "eta * tau"),
-    (lambda g: omwu(g, 1.0, eta=1.5), "eta * tau"),
-    (lambda g: extragradient(g, 0.1, eta=float("nan")), "eta = nan"),
-    (lambda g: sppo(g, eta=0), "eta = 0"),
-    (lambda g: dno(g, steps=-1), "steps = -1"),
-    (lambda g: spo(g, samples=0), "samples = 0"),
-])
+@pytest.mark.parametrize(
+    "call,needle",
+    [
+        (lambda g: mmd(g, 0.0), "tau = 0.0"),
+        (lambda g: mmd(g, 0.1, eta=-1), "eta = -1"),
+        (lambda g: inpo(g, 1.0, eta=2.0), "eta * tau"),
+        (lambda g: omwu(g, 1.0, eta=1.5), "eta * tau"),
+        (lambda g: extragradient(g, 0.1, eta=float("nan")), "eta = nan"),
+        (lambda g: sppo(g, eta=0), "eta = 0"),
+        (lambda g: dno(g, steps=-1), "steps = -1"),
+        (lambda g: spo(g, samples=0), "samples = 0"),
+    ],
+)
 def test_bad_input_names_the_problem(call, needle):
     with pytest.raises(ValueError, match=needle.replace("*", r"\*")):
         call(G.rock_paper_scissors())
@@ -155,7 +187,9 @@ def test_study_comparison_report_and_figure(tmp_path):
             assert e["max_abs_diff"] == pytest.approx(np.max(np.abs(np.array(e["policy"]) - star)))
         parts.append({"label": "three_raters", "tau": tau, "learners": learners})
     assert parts[0]["learners"]["spo"]["policy"] == parts[1]["learners"]["spo"]["policy"]
-    assert parts[0]["learners"]["spo"]["max_abs_diff"] != parts[1]["learners"]["spo"]["max_abs_diff"]
+    assert (
+        parts[0]["learners"]["spo"]["max_abs_diff"] != parts[1]["learners"]["spo"]["max_abs_diff"]
+    )
     text = "\n".join(_learner_sections(parts, [0.3, 1.0]))
     assert "post-paper learners" in text and text.count("| three_raters |") == 6
     fig = fig_learner_distances("three_raters", parts)

@@ -32,7 +32,9 @@ def test_hard_losses_match_their_formulas():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    h=st.floats(-20, 20), p=st.floats(0, 1), tau=st.floats(1e-2, 10),
+    h=st.floats(-20, 20),
+    p=st.floats(0, 1),
+    tau=st.floats(1e-2, 10),
 )
 def test_soft_ipo_is_a_shifted_square(h, p, tau):
     """p(h − 1/2τ)² + (1 − p)(−h − 1/2τ)² = (h − (p − ½)/τ)² + 1/(4τ²) − (p − ½)²/τ²."""
@@ -79,8 +81,12 @@ def test_regularised_pg_token_loss_with_a_reward_advantage():
     adv, tau = torch.tensor([1.5], dtype=torch.float64), 0.1
     loss = L.regularised_pg_token_loss(tok_logp, tok_u, adv, mask, tau=tau)
     (g,) = torch.autograd.grad(loss.sum(), tok_logp)
-    torch.testing.assert_close(g, -(1.5 - tau * torch.tensor([[0.0, -0.2, -0.3]], dtype=torch.float64)))
+    torch.testing.assert_close(
+        g, -(1.5 - tau * torch.tensor([[0.0, -0.2, -0.3]], dtype=torch.float64))
+    )
     # Nash-MD-PG is the same loss with advantage P(y ≻ y') − ½.
     p = torch.tensor([0.8], dtype=torch.float64)
-    torch.testing.assert_close(L.nash_md_pg_token_loss(tok_logp, tok_u, p, mask, tau=tau),
-                               L.regularised_pg_token_loss(tok_logp, tok_u, p - 0.5, mask, tau=tau))
+    torch.testing.assert_close(
+        L.nash_md_pg_token_loss(tok_logp, tok_u, p, mask, tau=tau),
+        L.regularised_pg_token_loss(tok_logp, tok_u, p - 0.5, mask, tau=tau),
+    )

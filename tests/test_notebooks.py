@@ -25,8 +25,12 @@ TIMEOUT = 300  # seconds per cell
 
 def execute(path: Path):
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute()
     return nb
 
@@ -44,15 +48,21 @@ def test_notebook_is_paired_with_its_py_file(path):
     py = path.with_suffix(".py")
     assert py.is_file(), f"{py.name} missing: pair with `jupytext --set-formats ipynb,py:percent`"
     assert _sources(jupytext.read(py)) == _sources(nbformat.read(path, as_version=4)), (
-        f"{path.name} and {py.name} differ: run `jupytext --sync {path}`")
+        f"{path.name} and {py.name} differ: run `jupytext --sync {path}`"
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path):
     nb = execute(path)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
 
 

@@ -21,10 +21,16 @@ ARMS = ["learned", "oracle", "oracle_no_cycle"]
 @pytest.mark.slow
 def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
     out, work = tmp_path / "results", tmp_path / "work"
-    cmd = [sys.executable, str(ROOT / "llm" / "reproduce.py"), "--quick", "--out", str(out),
-           "--work", str(work)]
-    proc = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True,
-                          timeout=1200)
+    cmd = [
+        sys.executable,
+        str(ROOT / "llm" / "reproduce.py"),
+        "--quick",
+        "--out",
+        str(out),
+        "--work",
+        str(work),
+    ]
+    proc = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     s = json.loads((out / "summary.json").read_text())
 
@@ -42,8 +48,13 @@ def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
     assert s["eval_prompts"] == 300 and s["seeds"] == 2 and s["logp_reduction"] == "sum"
     assert set(s["arms"]) == set(ARMS)
     for kind in ("pm", "rm"):
-        assert {"label_accuracy", "agreement_with_gold_majority", "agreement_on_policy_pairs",
-                "one_vote_ceiling", "no_document_ceiling"} <= set(s[kind])
+        assert {
+            "label_accuracy",
+            "agreement_with_gold_majority",
+            "agreement_on_policy_pairs",
+            "one_vote_ceiling",
+            "no_document_ceiling",
+        } <= set(s[kind])
         assert 0.5 < s[kind]["one_vote_ceiling"] < 1
     assert set(s["sft"]) >= {"covered", "invented", "data_covered", "data_invented"}
     for arm in ARMS:
@@ -64,8 +75,7 @@ def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
     assert "Table 2" in text and "paired bootstrap" in text
 
     # finished steps are reused: a rerun does no training and gives the same summary
-    again = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True,
-                           timeout=600)
+    again = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "sft step" not in again.stdout and "seed 0:" not in again.stdout
     s2 = json.loads((out / "summary.json").read_text())

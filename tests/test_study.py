@@ -10,8 +10,20 @@ from prefgame.cli import main
 
 def test_study_writes_parts_and_report_then_resumes(tmp_path, capsys, monkeypatch):
     out = tmp_path / "res"
-    rc = main(["study", "--out", str(out), "--tau", "1", "--games", "rps", "three_raters",
-               "--no-figures", "--quiet"])
+    rc = main(
+        [
+            "study",
+            "--out",
+            str(out),
+            "--tau",
+            "1",
+            "--games",
+            "rps",
+            "three_raters",
+            "--no-figures",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     report = (out / "report.md").read_text()
     assert "| three_raters |" in report and "Incomplete" not in report
@@ -24,8 +36,23 @@ def test_study_writes_parts_and_report_then_resumes(tmp_path, capsys, monkeypatc
     assert "post-paper learners" in report
     # a rerun finds both parts on disk and recomputes nothing
     monkeypatch.setattr(S, "run_unit", lambda *a, **k: pytest.fail("recomputed a finished part"))
-    assert main(["study", "--out", str(out), "--tau", "1", "--games", "rps", "three_raters",
-                 "--no-figures", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "study",
+                "--out",
+                str(out),
+                "--tau",
+                "1",
+                "--games",
+                "rps",
+                "three_raters",
+                "--no-figures",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert (out / "report.md").read_text() == report
 
 
@@ -54,11 +81,14 @@ def test_figures_command_writes_png_and_svg(tmp_path, capsys):
     assert (tmp_path / "dpo_collapse.svg").read_text().lstrip().startswith("<?xml")
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["figures", "--only", "nope"], "unknown figure"),
-    (["study", "--games", "nope", "--no-figures", "--quiet"], "unknown study game"),
-    (["study", "--tau", "-1"], "tau"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["figures", "--only", "nope"], "unknown figure"),
+        (["study", "--games", "nope", "--no-figures", "--quiet"], "unknown study game"),
+        (["study", "--tau", "-1"], "tau"),
+    ],
+)
 def test_errors_exit_2(tmp_path, capsys, argv, needle):
     rc = main(argv + ["--out", str(tmp_path)])
     err = capsys.readouterr().err
@@ -69,22 +99,55 @@ def test_close_taus_get_their_own_parts_and_repeats_run_once(tmp_path, capsys, m
     """τ = 0.1 and 0.1000001 must not share a part (they did with ``{tau:g}`` names)."""
     calls, reports = [], []
     monkeypatch.setattr(S, "run_unit", lambda game, tau, **k: calls.append(tau) or _fake_part(tau))
-    monkeypatch.setattr(S, "write_report", lambda out, parts, taus, **k: reports.append(list(taus)) or out)
-    rc = main(["study", "--out", str(tmp_path), "--tau", "0.1", "0.1000001", "0.1", "--games", "rps", "rps",
-               "--no-figures", "--quiet"])
+    monkeypatch.setattr(
+        S, "write_report", lambda out, parts, taus, **k: reports.append(list(taus)) or out
+    )
+    rc = main(
+        [
+            "study",
+            "--out",
+            str(tmp_path),
+            "--tau",
+            "0.1",
+            "0.1000001",
+            "0.1",
+            "--games",
+            "rps",
+            "rps",
+            "--no-figures",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0 and calls == [0.1, 0.1000001]
     assert "repeated game rps" in err and "repeated tau 0.1 " in err
     assert json.loads(S.part_path(tmp_path, "rps", 0.1000001).read_text())["tau"] == 0.1000001
     assert reports[-1] == [0.1, 0.1000001]
-    assert S._tau_str(0.1000001) == "0.1000001" and S._tau_str(0.1) == "0.1" and S._tau_str(1.0) == "1"
+    assert (
+        S._tau_str(0.1000001) == "0.1000001" and S._tau_str(0.1) == "0.1" and S._tau_str(1.0) == "1"
+    )
 
 
 def _fake_part(tau):
-    e = {"policy": [1 / 3] * 3, "duality_gap": 0.0, "max_abs_diff": 0.0, "steps": 1, "converged": True,
-         "kl": 0.0, "kl_bound": 1.0, "target": 1e-6}
-    return {"tau": tau, "n": 3, "beta": 0.125, "exact": {"policy": [1 / 3] * 3, "duality_gap": 0.0},
-            "online_ipo": e, "nash_md": e, "learners": {}}
+    e = {
+        "policy": [1 / 3] * 3,
+        "duality_gap": 0.0,
+        "max_abs_diff": 0.0,
+        "steps": 1,
+        "converged": True,
+        "kl": 0.0,
+        "kl_bound": 1.0,
+        "target": 1e-6,
+    }
+    return {
+        "tau": tau,
+        "n": 3,
+        "beta": 0.125,
+        "exact": {"policy": [1 / 3] * 3, "duality_gap": 0.0},
+        "online_ipo": e,
+        "nash_md": e,
+        "learners": {},
+    }
 
 
 def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path, monkeypatch):
@@ -94,7 +157,11 @@ def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({**_fake_part(0.5000001), "label": "rps"}))  # wrong τ inside
     assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) is None
-    part = {**_fake_part(0.5), "label": "rps", "game_fingerprint": "0" * 64}  # other game parameters
+    part = {
+        **_fake_part(0.5),
+        "label": "rps",
+        "game_fingerprint": "0" * 64,
+    }  # other game parameters
     path.write_text(json.dumps(part))
     assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) is None
     part["game_fingerprint"] = S.game_fingerprint(S.STUDY_GAMES["rps"]())
@@ -110,7 +177,9 @@ def test_a_corrupt_part_is_one_line_naming_the_file(tmp_path, capsys, content):
     else:
         path.parent.mkdir(parents=True)
         path.write_text(content)
-    rc = main(["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"])
+    rc = main(
+        ["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and str(path) in err and "--force" in err
 
@@ -130,12 +199,32 @@ def test_study_takes_your_matrix_and_your_learner(tmp_path, capsys, monkeypatch)
     def triple_ipo(h, p, *, tau):
         return 3.0 * ((h - (p - 0.5) / tau) ** 2)
 
-    S.register_method("triple_ipo", lambda g, t, i, s: preference_optimisation(
-        g, t, loss=triple_ipo, dloss=lambda h, p, tau: 6.0 * (h - (p - 0.5) / tau), init=i, steps=s,
-        tol=1e-12))
+    S.register_method(
+        "triple_ipo",
+        lambda g, t, i, s: preference_optimisation(
+            g,
+            t,
+            loss=triple_ipo,
+            dloss=lambda h, p, tau: 6.0 * (h - (p - 0.5) / tau),
+            init=i,
+            steps=s,
+            tol=1e-12,
+        ),
+    )
     out = tmp_path / "res"
-    rc = main(["study", "--matrix", str(tmp_path / "mine.npy"), "--tau", "0.1", "--out", str(out),
-               "--no-figures", "--quiet"])
+    rc = main(
+        [
+            "study",
+            "--matrix",
+            str(tmp_path / "mine.npy"),
+            "--tau",
+            "0.1",
+            "--out",
+            str(out),
+            "--no-figures",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     part = json.loads((out / "parts" / "mine__tau0.1.json").read_text())
     star = solve(P, 0.1).policy
@@ -149,10 +238,13 @@ def test_study_takes_your_matrix_and_your_learner(tmp_path, capsys, monkeypatch)
         S.register_method("online_ipo", lambda *a: None)
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["study", "--mu", "mu.npy", "--no-figures"], "--mu applies to --matrix"),
-    (["study", "--matrix", "nope.npy", "--no-figures"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["study", "--mu", "mu.npy", "--no-figures"], "--mu applies to --matrix"),
+        (["study", "--matrix", "nope.npy", "--no-figures"], "no such file"),
+    ],
+)
 def test_study_matrix_errors_exit_2(tmp_path, capsys, argv, needle):
     rc = main(argv + ["--out", str(tmp_path / "o")])
     assert rc == 2
@@ -165,7 +257,16 @@ def test_study_matrix_may_not_shadow_a_builtin_game(tmp_path, capsys):
     from prefgame.games import rock_paper_scissors
 
     np.save(tmp_path / "rps.npy", rock_paper_scissors().P)
-    rc = main(["study", "--matrix", str(tmp_path / "rps.npy"), "--out", str(tmp_path / "o"), "--no-figures"])
+    rc = main(
+        [
+            "study",
+            "--matrix",
+            str(tmp_path / "rps.npy"),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-figures",
+        ]
+    )
     assert rc == 2
     assert "built-in study game" in capsys.readouterr().err
 
@@ -180,10 +281,13 @@ def test_report_opens_with_the_takeaway_and_a_reach_table():
             p["extra_methods"][m] = entry(diffs.get(m, 1.0))
         return p
 
-    parts = [part("g1", 0.1, {"nash_md": 1e-7, "online_ipo": 1e-12}), part("g2", 0.1, {"online_ipo": 1e-9})]
+    parts = [
+        part("g1", 0.1, {"nash_md": 1e-7, "online_ipo": 1e-12}),
+        part("g2", 0.1, {"online_ipo": 1e-9}),
+    ]
     lines = S._takeaway(parts, [0.1])
     text = "\n".join(lines)
-    assert "in every part: online_ipo." in text          # nash_md misses g2 (1.0 > 1e-6)
+    assert "in every part: online_ipo." in text  # nash_md misses g2 (1.0 > 1e-6)
     assert "nash_md (1/2)" in text
     assert "Never: rlhf" not in text and "rlhf" in text.split("Never:")[1].split("\n")[0]
     row = next(line for line in lines if line.startswith("| g2 |"))

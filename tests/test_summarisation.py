@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def _writer_pairs(n: int, seed: int = 0) -> dict:
     docs = FS.make_documents(n, seed=seed)
     rng = np.random.default_rng(seed)
-    return {"x": [FS.format_prompt(d) for d in docs],
-            "y": [FS.noisy_summary(d, rng) for d in docs],
-            "y2": [FS.noisy_summary(d, rng) for d in docs]}
+    return {
+        "x": [FS.format_prompt(d) for d in docs],
+        "y": [FS.noisy_summary(d, rng) for d in docs],
+        "y2": [FS.noisy_summary(d, rng) for d in docs],
+    }
 
 
 # --- the gold judge, vectorised -------------------------------------------------------------
@@ -59,8 +61,9 @@ def test_bradley_terry_fit_with_the_cycle_beats_the_quality_only_reward():
     gold = FS.GoldJudge(cycle_weight=0.3)
     w = M.fit_gold_reward(gold, pairs["x"], pairs["y"], pairs["y2"])
     p = gold(pairs["x"], pairs["y"], pairs["y2"])
-    d = (M.gold_reward_features(gold, pairs["x"], pairs["y"])
-         - M.gold_reward_features(gold, pairs["x"], pairs["y2"]))
+    d = M.gold_reward_features(gold, pairs["x"], pairs["y"]) - M.gold_reward_features(
+        gold, pairs["x"], pairs["y2"]
+    )
 
     def nll(v):
         z = d @ v
@@ -74,8 +77,9 @@ def test_bradley_terry_fit_with_the_cycle_beats_the_quality_only_reward():
     # and the reward model's preference is σ(r − r')
     rm = M.GoldReward(gold, w)
     z = (rm.reward(pairs["x"], pairs["y"]) - rm.reward(pairs["x"], pairs["y2"])).numpy()
-    np.testing.assert_allclose(rm(pairs["x"], pairs["y"], pairs["y2"]).numpy(),
-                               1 / (1 + np.exp(-z)), atol=1e-6)
+    np.testing.assert_allclose(
+        rm(pairs["x"], pairs["y"], pairs["y2"]).numpy(), 1 / (1 + np.exp(-z)), atol=1e-6
+    )
 
 
 # --- statistics -------------------------------------------------------------------------------
@@ -88,7 +92,7 @@ def test_bootstrap_equals_explicit_resampling():
     res = S.draw_resamples(40, {"a": 3, "b": 2}, size=25, rng=np.random.default_rng(1))
     reps = S.bootstrap_win_rate(w, res, "a", "b")
     for r in range(25):
-        idx = np.repeat(np.arange(40), res.counts[r].astype(int))   # the resampled prompts
+        idx = np.repeat(np.arange(40), res.counts[r].astype(int))  # the resampled prompts
         sa, sb = res.seeds["a"][r], res.seeds["b"][r]
         by_hand = np.mean([w[s, t, idx].mean() for s in sa for t in sb])
         assert reps[r] == pytest.approx(by_hand, abs=1e-12)
@@ -148,23 +152,34 @@ def test_breakdown_names_the_deciding_term():
 
 
 def test_rule_tau_picks_the_grid_kl_closest_to_the_target_on_a_log_scale(tmp_path):
-    cfg = C.load(None, arms=["oracle"], methods=["online_ipo"],
-                 tau_grid={"online_ipo": [1.0, 0.1, 0.01]}, kl_target=1.0)
+    cfg = C.load(
+        None,
+        arms=["oracle"],
+        methods=["online_ipo"],
+        tau_grid={"online_ipo": [1.0, 0.1, 0.01]},
+        kl_target=1.0,
+    )
     for tau, kl in ((1.0, 0.05), (0.1, 3.0), (0.01, 12.0)):  # |log| distances 3.0, 1.1, 2.5
-        P.save_json(P.run_dir(tmp_path, "oracle", "online_ipo", tau, 0) / "run.json",
-                    {"kl_train": kl})
+        P.save_json(
+            P.run_dir(tmp_path, "oracle", "online_ipo", tau, 0) / "run.json", {"kl_train": kl}
+        )
     assert P.rule_tau(cfg, tmp_path) == {"oracle": {"online_ipo": 0.1}}
 
 
 def test_planned_runs_cover_grid_and_headline_seeds_once():
-    cfg = C.load(None, arms=["oracle", "learned"], methods=["online_ipo", "rl"], seeds=3,
-                 tau_grid={"online_ipo": [0.1, 0.01], "rl": [0.1, 0.05]})
+    cfg = C.load(
+        None,
+        arms=["oracle", "learned"],
+        methods=["online_ipo", "rl"],
+        seeds=3,
+        tau_grid={"online_ipo": [0.1, 0.01], "rl": [0.1, 0.05]},
+    )
     grid = P.planned_runs(cfg)
     assert len(grid) == 2 * 4
     rule = {a: {"online_ipo": 0.1, "rl": 0.1} for a in cfg.arms}
     runs = P.planned_runs(cfg, rule)
     assert len(runs) == len(set(runs))
-    assert grid == runs[:len(grid)]
+    assert grid == runs[: len(grid)]
     for arm in cfg.arms:
         for m, taus in (("online_ipo", (1.0, 0.1)), ("rl", (0.05, 0.1))):  # paper τ, rule τ
             for t in taus:
@@ -173,10 +188,13 @@ def test_planned_runs_cover_grid_and_headline_seeds_once():
 
 def _tab(mean_ij, ci_ij, vs):
     ms = ["online_ipo", "ipo_md"]
-    return {"methods": ms, "mean": [[.5, mean_ij], [1 - mean_ij, .5]],
-            "ci_low": [[.5, ci_ij[0]], [1 - ci_ij[1], .5]],
-            "ci_high": [[.5, ci_ij[1]], [1 - ci_ij[0], .5]],
-            "vs_sft": {m: {"ci": c, "kl": 1.0} for m, c in zip(ms, vs)}}
+    return {
+        "methods": ms,
+        "mean": [[0.5, mean_ij], [1 - mean_ij, 0.5]],
+        "ci_low": [[0.5, ci_ij[0]], [1 - ci_ij[1], 0.5]],
+        "ci_high": [[0.5, ci_ij[1]], [1 - ci_ij[0], 0.5]],
+        "vs_sft": {m: {"ci": c, "kl": 1.0} for m, c in zip(ms, vs)},
+    }
 
 
 def test_a_tie_between_policies_that_did_not_move_is_not_evidence():
@@ -209,8 +227,9 @@ def test_sft_loss_equals_the_models_own_cross_entropy():
     width = max(map(len, labels))
     lab = torch.tensor([seq + [-100] * (width - len(seq)) for seq in labels])
     with torch.no_grad():
-        theirs = float(model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                             labels=lab).loss)
+        theirs = float(
+            model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=lab).loss
+        )
     assert ours == pytest.approx(theirs, rel=1e-5)
 
 
@@ -226,8 +245,7 @@ def test_train_sft_learns_to_copy():
         xs = [f"{names[i]} {names[j]} summary :" for i, j in rng.integers(len(names), size=(n, 2))]
         return xs, [x.split()[1] for x in xs]
 
-    info = train_sft(policy, batches, steps=150, batch_size=32, lr=3e-3, warmup_steps=10,
-                     seed=0)
+    info = train_sft(policy, batches, steps=150, batch_size=32, lr=3e-3, warmup_steps=10, seed=0)
     assert info["final_nll_per_token"] < 0.1 < info["curve"][0]
     xs, ys = batches(np.random.default_rng(99), 50)
     out = generate_text(policy, xs, max_new_tokens=3, generator=torch.Generator().manual_seed(0))
@@ -237,16 +255,19 @@ def test_train_sft_learns_to_copy():
 # --- config and command line ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ({"sft_steps": -5}, "sft_steps = -5, must be >= 1"),
-    ({"align_batch": True}, "align_batch = True is a bool, must be a int"),
-    ({"align_steps": 2.5}, "align_steps = 2.5 is a float, must be a int"),
-    ({"align_lr": "fast"}, "align_lr = 'fast' is a str, must be a float"),
-    ({"methods": ["ipo"]}, "methods = ['ipo']"),
-    ({"arms": []}, "arms = []"),
-    ({"tau_grid": {"rl": [0.1, -1]}}, "tau_grid"),
-    ({"cycle_weight": 1.5}, "cycle_weight = 1.5, must lie in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"sft_steps": -5}, "sft_steps = -5, must be >= 1"),
+        ({"align_batch": True}, "align_batch = True is a bool, must be a int"),
+        ({"align_steps": 2.5}, "align_steps = 2.5 is a float, must be a int"),
+        ({"align_lr": "fast"}, "align_lr = 'fast' is a str, must be a float"),
+        ({"methods": ["ipo"]}, "methods = ['ipo']"),
+        ({"arms": []}, "arms = []"),
+        ({"tau_grid": {"rl": [0.1, -1]}}, "tau_grid"),
+        ({"cycle_weight": 1.5}, "cycle_weight = 1.5, must lie in [0, 1]"),
+    ],
+)
 def test_bad_config_values_are_named(override, message):
     with pytest.raises(ValueError) as e:
         C.load(None, **override)
@@ -260,23 +281,44 @@ def test_unknown_config_keys_are_refused(tmp_path):
         C.load(path)
 
 
-@pytest.mark.parametrize("case", ["negative", "bool", "unknown", "bad_json", "missing",
-                                  "out_is_file", "seeds"])
+@pytest.mark.parametrize(
+    "case", ["negative", "bool", "unknown", "bad_json", "missing", "out_is_file", "seeds"]
+)
 def test_reproduce_command_line_fails_cleanly_before_any_work(tmp_path, case):
     cfg = tmp_path / "c.json"
-    cfg.write_text({"negative": '{"sft_steps": -5}', "bool": '{"align_batch": true}',
-                    "unknown": '{"stpes": 1}', "bad_json": "{", "missing": "{}",
-                    "out_is_file": "{}", "seeds": "{}"}[case])
+    cfg.write_text(
+        {
+            "negative": '{"sft_steps": -5}',
+            "bool": '{"align_batch": true}',
+            "unknown": '{"stpes": 1}',
+            "bad_json": "{",
+            "missing": "{}",
+            "out_is_file": "{}",
+            "seeds": "{}",
+        }[case]
+    )
     out = tmp_path / "out"
     if case == "out_is_file":
         out.write_text("keep me")
-    args = ["--config", str(tmp_path / "nope.json") if case == "missing" else str(cfg),
-            "--out", str(out), "--work", str(tmp_path / "work")]
+    args = [
+        "--config",
+        str(tmp_path / "nope.json") if case == "missing" else str(cfg),
+        "--out",
+        str(out),
+        "--work",
+        str(tmp_path / "work"),
+    ]
     if case == "seeds":
         args += ["--seeds=-1"]
     t0 = time.time()
-    proc = subprocess.run([sys.executable, str(ROOT / "llm" / "reproduce.py"), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "llm" / "reproduce.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr

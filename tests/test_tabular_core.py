@@ -41,7 +41,14 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_tabular_commands_run_without_torch_or_other_extras():
-    res = subprocess.run([sys.executable, "-c", SCRIPT], check=False, cwd=ROOT, capture_output=True, text=True,
-                         timeout=600, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})
+    res = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "TABULAR-CORE-OK" in res.stdout

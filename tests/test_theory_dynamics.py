@@ -44,12 +44,13 @@ def test_adam_momentum_makes_the_last_iterate_orbit_the_cycle(game, tau):
     init = [0.6, 0.3, 0.1]
 
     def tail_error(beta1):
-        run = online_ipo(game, tau, optimizer=Adam(lr=0.01, beta1=beta1), steps=3000, init=init,
-                         record_every=10)
+        run = online_ipo(
+            game, tau, optimizer=Adam(lr=0.01, beta1=beta1), steps=3000, init=init, record_every=10
+        )
         return np.max(np.abs(run.history[-50:] - star))
 
-    assert tail_error(0.0) < 1e-6           # β1 = 0 settles on π*_τ
-    assert tail_error(0.9) > 1e-2           # β1 = 0.9 keeps orbiting it
+    assert tail_error(0.0) < 1e-6  # β1 = 0 settles on π*_τ
+    assert tail_error(0.9) > 1e-2  # β1 = 0.9 keeps orbiting it
 
 
 def test_heavy_ball_momentum_slows_the_last_iterate_on_a_cycle():
@@ -57,7 +58,9 @@ def test_heavy_ball_momentum_slows_the_last_iterate_on_a_cycle():
     init = [0.6, 0.3, 0.1]
 
     def err(m):
-        run = online_ipo(g, tau, optimizer=SGD(lr=0.05 * (1 - m), momentum=m), steps=1500, init=init)
+        run = online_ipo(
+            g, tau, optimizer=SGD(lr=0.05 * (1 - m), momentum=m), steps=1500, init=init
+        )
         return np.max(np.abs(run.policy - 1 / 3))
 
     assert err(0.0) < 1e-8 and err(0.9) > 100 * err(0.0)
@@ -67,8 +70,9 @@ def test_heavy_ball_momentum_slows_the_last_iterate_on_a_cycle():
 def test_best_response_iteration_cycles_below_root3_over_6_on_rps(tau, cycles):
     """docs/notation.md: π ← BR(π) (online IPO solved exactly each round = natural step lr ½) is
     stable on RPS iff ρ(A S*/τ) = √3/(6τ) < 1, i.e. τ > √3/6 ≈ 0.289."""
-    run = online_ipo(G.rock_paper_scissors(), tau, lr=0.5, steps=400, init=[0.34, 0.33, 0.33],
-                     record_every=1)
+    run = online_ipo(
+        G.rock_paper_scissors(), tau, lr=0.5, steps=400, init=[0.34, 0.33, 0.33], record_every=1
+    )
     err = np.max(np.abs(run.history[-20:] - 1 / 3))
     assert (err > 1e-3) if cycles else (err < 1e-10)
     # while the auto step converges at every τ

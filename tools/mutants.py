@@ -30,10 +30,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-LOSS_TESTS = ["tests/test_losses.py", "tests/llm/test_trainer.py::test_pairwise_loss_equals_the_formula_by_hand",
-              "tests/llm/test_trainer.py::test_swapping_y_and_y2_changes_the_loss_unless_p_flips_too",
-              "tests/llm/test_trainer.py::test_nash_md_pg_loss_equals_the_token_sums_by_hand",
-              "tests/llm/test_trainer.py::test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline"]
+LOSS_TESTS = [
+    "tests/test_losses.py",
+    "tests/llm/test_trainer.py::test_pairwise_loss_equals_the_formula_by_hand",
+    "tests/llm/test_trainer.py::test_swapping_y_and_y2_changes_the_loss_unless_p_flips_too",
+    "tests/llm/test_trainer.py::test_nash_md_pg_loss_equals_the_token_sums_by_hand",
+    "tests/llm/test_trainer.py::test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline",
+]
 TRAINER = "tests/llm/test_trainer.py"
 
 
@@ -53,127 +56,270 @@ def _t(*names: str) -> tuple[str, ...]:
 
 MUTANTS = [
     # --- prefgame/losses.py ---------------------------------------------------------------
-    Mutant("ipo target sign", "prefgame/losses.py", "(h - 1.0 / (2.0 * tau)) ** 2",
-           "(h + 1.0 / (2.0 * tau)) ** 2", tuple(LOSS_TESTS)),
-    Mutant("soft label p <-> 1-p", "prefgame/losses.py",
-           "p * loss(h, tau=tau) + (1.0 - p) * loss(-h, tau=tau)",
-           "(1.0 - p) * loss(h, tau=tau) + p * loss(-h, tau=tau)", tuple(LOSS_TESTS)),
-    Mutant("soft label second term uses +h", "prefgame/losses.py",
-           "(1.0 - p) * loss(-h, tau=tau)", "(1.0 - p) * loss(h, tau=tau)", tuple(LOSS_TESTS)),
-    Mutant("dpo sign of h", "prefgame/losses.py", "xp.logaddexp(xp.zeros_like(h), -tau * h)",
-           "xp.logaddexp(xp.zeros_like(h), tau * h)", tuple(LOSS_TESTS)),
-    Mutant("slic sign of h", "prefgame/losses.py", "xp.clip(1.0 - tau * h, min=0.0)",
-           "xp.clip(1.0 + tau * h, min=0.0)", tuple(LOSS_TESTS)),
-    Mutant("margin: references swapped", "prefgame/losses.py",
-           "(logp_y - ref_y) - (logp_y2 - ref_y2)", "(logp_y - ref_y2) - (logp_y2 - ref_y)",
-           tuple(LOSS_TESTS)),
-    Mutant("margin: kl sign (+ log mu)", "prefgame/losses.py",
-           "(logp_y - ref_y) - (logp_y2 - ref_y2)", "(logp_y + ref_y) - (logp_y2 + ref_y2)",
-           tuple(LOSS_TESTS)),
-    Mutant("pg: kl sign flipped", "prefgame/losses.py",
-           "adv = advantage[..., None] - tau * to_go", "adv = advantage[..., None] + tau * to_go",
-           tuple(LOSS_TESTS)),
-    Mutant("pg: kl summed from the start, not to go", "prefgame/losses.py",
-           "to_go = xp.flip(xp.cumulative_sum(xp.flip(u, axis=-1), axis=-1), axis=-1)",
-           "to_go = xp.cumulative_sum(u, axis=-1)", tuple(LOSS_TESTS)),
-    Mutant("pg: padded tokens not masked", "prefgame/losses.py",
-           "xp.sum(-stop_gradient(adv) * token_logp * mask, axis=-1)",
-           "xp.sum(-stop_gradient(adv) * token_logp, axis=-1)", tuple(LOSS_TESTS)),
-    Mutant("pg: no stop-gradient on the advantage", "prefgame/losses.py",
-           "xp.sum(-stop_gradient(adv) * token_logp * mask, axis=-1)",
-           "xp.sum(-adv * token_logp * mask, axis=-1)", tuple(LOSS_TESTS),
-           equivalent="adv = A − τ·to_go is built from sg(u) and a label/reward without "
-                      "gradient, so sg(adv) = adv for the gradient too"),
-    Mutant("nash-md-pg: 1/2 - p", "prefgame/losses.py",
-           "return regularised_pg_token_loss(token_logp, token_u, p - 0.5, mask, tau=tau)",
-           "return regularised_pg_token_loss(token_logp, token_u, 0.5 - p, mask, tau=tau)",
-           tuple(LOSS_TESTS)),
-    Mutant("ipo soft target sign", "prefgame/losses.py", "return (p - 0.5) / tau",
-           "return (0.5 - p) / tau", tuple(LOSS_TESTS)),
+    Mutant(
+        "ipo target sign",
+        "prefgame/losses.py",
+        "(h - 1.0 / (2.0 * tau)) ** 2",
+        "(h + 1.0 / (2.0 * tau)) ** 2",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "soft label p <-> 1-p",
+        "prefgame/losses.py",
+        "p * loss(h, tau=tau) + (1.0 - p) * loss(-h, tau=tau)",
+        "(1.0 - p) * loss(h, tau=tau) + p * loss(-h, tau=tau)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "soft label second term uses +h",
+        "prefgame/losses.py",
+        "(1.0 - p) * loss(-h, tau=tau)",
+        "(1.0 - p) * loss(h, tau=tau)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "dpo sign of h",
+        "prefgame/losses.py",
+        "xp.logaddexp(xp.zeros_like(h), -tau * h)",
+        "xp.logaddexp(xp.zeros_like(h), tau * h)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "slic sign of h",
+        "prefgame/losses.py",
+        "xp.clip(1.0 - tau * h, min=0.0)",
+        "xp.clip(1.0 + tau * h, min=0.0)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "margin: references swapped",
+        "prefgame/losses.py",
+        "(logp_y - ref_y) - (logp_y2 - ref_y2)",
+        "(logp_y - ref_y2) - (logp_y2 - ref_y)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "margin: kl sign (+ log mu)",
+        "prefgame/losses.py",
+        "(logp_y - ref_y) - (logp_y2 - ref_y2)",
+        "(logp_y + ref_y) - (logp_y2 + ref_y2)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "pg: kl sign flipped",
+        "prefgame/losses.py",
+        "adv = advantage[..., None] - tau * to_go",
+        "adv = advantage[..., None] + tau * to_go",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "pg: kl summed from the start, not to go",
+        "prefgame/losses.py",
+        "to_go = xp.flip(xp.cumulative_sum(xp.flip(u, axis=-1), axis=-1), axis=-1)",
+        "to_go = xp.cumulative_sum(u, axis=-1)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "pg: padded tokens not masked",
+        "prefgame/losses.py",
+        "xp.sum(-stop_gradient(adv) * token_logp * mask, axis=-1)",
+        "xp.sum(-stop_gradient(adv) * token_logp, axis=-1)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "pg: no stop-gradient on the advantage",
+        "prefgame/losses.py",
+        "xp.sum(-stop_gradient(adv) * token_logp * mask, axis=-1)",
+        "xp.sum(-adv * token_logp * mask, axis=-1)",
+        tuple(LOSS_TESTS),
+        equivalent="adv = A − τ·to_go is built from sg(u) and a label/reward without "
+        "gradient, so sg(adv) = adv for the gradient too",
+    ),
+    Mutant(
+        "nash-md-pg: 1/2 - p",
+        "prefgame/losses.py",
+        "return regularised_pg_token_loss(token_logp, token_u, p - 0.5, mask, tau=tau)",
+        "return regularised_pg_token_loss(token_logp, token_u, 0.5 - p, mask, tau=tau)",
+        tuple(LOSS_TESTS),
+    ),
+    Mutant(
+        "ipo soft target sign",
+        "prefgame/losses.py",
+        "return (p - 0.5) / tau",
+        "return (0.5 - p) / tau",
+        tuple(LOSS_TESTS),
+    ),
     # --- prefgame/llm/trainer.py: the loss ---------------------------------------------------
-    Mutant("trainer: mu replaced by the current policy", "prefgame/llm/trainer.py",
-           "parts.append(token_logprobs(self.ref, batch.select(sl), group,",
-           "parts.append(token_logprobs(self.policy, batch.select(sl), group,",
-           _t("test_pairwise_loss_equals_the_formula_by_hand",
-              "test_nash_md_pg_loss_equals_the_token_sums_by_hand")),
-    Mutant("trainer: y and y' swapped in the margin", "prefgame/llm/trainer.py",
-           "h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])",
-           "h = L.log_ratio_margin(logp[1::2], logp[0::2], ref[1::2], ref[0::2])",
-           _t("test_pairwise_loss_equals_the_formula_by_hand")),
-    Mutant("trainer: kl log-ratio sign (nash-md-pg, rl)", "prefgame/llm/trainer.py",
-           "u_tok = logp_tok.detach() - y.ref_logp", "u_tok = y.ref_logp - logp_tok.detach()",
-           _t("test_nash_md_pg_loss_equals_the_token_sums_by_hand",
-              "test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline")),
-    Mutant("trainer: rl baseline = batch mean", "prefgame/llm/trainer.py",
-           "adv = r - rl_baseline(r, c.rl_baseline)", "adv = r - r.mean()",
-           _t("test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline")),
-    Mutant("trainer: loo divides by B", "prefgame/llm/trainer.py",
-           "return (reward.sum() - reward) / (n - 1)", "return (reward.sum() - reward) / n",
-           _t("test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline",
-              "test_leave_one_out_baseline_is_unbiased_by_exact_enumeration")),
-    Mutant("trainer: rl baseline within the micro-batch", "prefgame/llm/trainer.py",
-           "adv = r - rl_baseline(r, c.rl_baseline)\n"
-           "                loss = rl_token_loss(logp_tok, u_tok, adv[rows], mask, tau=tau)",
-           "adv = r[rows] - rl_baseline(r[rows], c.rl_baseline)\n"
-           "                loss = rl_token_loss(logp_tok, u_tok, adv, mask, tau=tau)",
-           _t("test_gradient_accumulation_in_train_on_is_exact")),
-    Mutant("trainer: accumulation weight not normalised", "prefgame/llm/trainer.py",
-           "weight = (sl.stop - sl.start) / n", "weight = (sl.stop - sl.start)",
-           _t("test_gradient_accumulation_in_train_on_is_exact")),
-    Mutant("trainer: dropout on in the training forward", "prefgame/llm/trainer.py",
-           "self.model.train(not self.cfg.disable_dropout)", "self.model.train()",
-           _t("test_no_dropout_in_the_training_forward")),
-    Mutant("trainer: loss ignores the temperature", "prefgame/llm/trainer.py",
-           "logp_tok = token_logprobs(self.train_policy, y, temperature=c.temperature)",
-           "logp_tok = token_logprobs(self.train_policy, y)",
-           _t("test_nash_md_pg_loss_equals_the_token_sums_by_hand",
-              "test_tempered_sampling_is_on_policy_for_the_loss")),
-    Mutant("trainer: ipo-md log mu from the sampler", "prefgame/llm/trainer.py",
-           "            both.ref_logp = None  # recomputed", "            pass  # recomputed",
-           _t("test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16")),
-    Mutant("trainer: ref=policy accepted", "prefgame/llm/trainer.py",
-           "if self.ref.same_weights_as(policy):", "if False:",
-           _t("test_ref_equal_to_the_policy_is_refused_for_every_method")),
+    Mutant(
+        "trainer: mu replaced by the current policy",
+        "prefgame/llm/trainer.py",
+        "parts.append(token_logprobs(self.ref, batch.select(sl), group,",
+        "parts.append(token_logprobs(self.policy, batch.select(sl), group,",
+        _t(
+            "test_pairwise_loss_equals_the_formula_by_hand",
+            "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
+        ),
+    ),
+    Mutant(
+        "trainer: y and y' swapped in the margin",
+        "prefgame/llm/trainer.py",
+        "h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])",
+        "h = L.log_ratio_margin(logp[1::2], logp[0::2], ref[1::2], ref[0::2])",
+        _t("test_pairwise_loss_equals_the_formula_by_hand"),
+    ),
+    Mutant(
+        "trainer: kl log-ratio sign (nash-md-pg, rl)",
+        "prefgame/llm/trainer.py",
+        "u_tok = logp_tok.detach() - y.ref_logp",
+        "u_tok = y.ref_logp - logp_tok.detach()",
+        _t(
+            "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
+            "test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline",
+        ),
+    ),
+    Mutant(
+        "trainer: rl baseline = batch mean",
+        "prefgame/llm/trainer.py",
+        "adv = r - rl_baseline(r, c.rl_baseline)",
+        "adv = r - r.mean()",
+        _t("test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline"),
+    ),
+    Mutant(
+        "trainer: loo divides by B",
+        "prefgame/llm/trainer.py",
+        "return (reward.sum() - reward) / (n - 1)",
+        "return (reward.sum() - reward) / n",
+        _t(
+            "test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline",
+            "test_leave_one_out_baseline_is_unbiased_by_exact_enumeration",
+        ),
+    ),
+    Mutant(
+        "trainer: rl baseline within the micro-batch",
+        "prefgame/llm/trainer.py",
+        "adv = r - rl_baseline(r, c.rl_baseline)\n"
+        "                loss = rl_token_loss(logp_tok, u_tok, adv[rows], mask, tau=tau)",
+        "adv = r[rows] - rl_baseline(r[rows], c.rl_baseline)\n"
+        "                loss = rl_token_loss(logp_tok, u_tok, adv, mask, tau=tau)",
+        _t("test_gradient_accumulation_in_train_on_is_exact"),
+    ),
+    Mutant(
+        "trainer: accumulation weight not normalised",
+        "prefgame/llm/trainer.py",
+        "weight = (sl.stop - sl.start) / n",
+        "weight = (sl.stop - sl.start)",
+        _t("test_gradient_accumulation_in_train_on_is_exact"),
+    ),
+    Mutant(
+        "trainer: dropout on in the training forward",
+        "prefgame/llm/trainer.py",
+        "self.model.train(not self.cfg.disable_dropout)",
+        "self.model.train()",
+        _t("test_no_dropout_in_the_training_forward"),
+    ),
+    Mutant(
+        "trainer: loss ignores the temperature",
+        "prefgame/llm/trainer.py",
+        "logp_tok = token_logprobs(self.train_policy, y, temperature=c.temperature)",
+        "logp_tok = token_logprobs(self.train_policy, y)",
+        _t(
+            "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
+            "test_tempered_sampling_is_on_policy_for_the_loss",
+        ),
+    ),
+    Mutant(
+        "trainer: ipo-md log mu from the sampler",
+        "prefgame/llm/trainer.py",
+        "            both.ref_logp = None  # recomputed",
+        "            pass  # recomputed",
+        _t("test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16"),
+    ),
+    Mutant(
+        "trainer: ref=policy accepted",
+        "prefgame/llm/trainer.py",
+        "if self.ref.same_weights_as(policy):",
+        "if False:",
+        _t("test_ref_equal_to_the_policy_is_refused_for_every_method"),
+    ),
     # --- prefgame/llm/trainer.py: checkpoints ------------------------------------------------
-    Mutant("resume forgets the global torch RNG", "prefgame/llm/trainer.py",
-           "        self.accelerator.load_state(str(path))",
-           "        _rng = torch.get_rng_state()\n"
-           "        self.accelerator.load_state(str(path))\n"
-           "        torch.set_rng_state(_rng)",
-           _t("test_resume_after_kill_gives_identical_weights")),
-    Mutant("resume forgets the sampling generator", "prefgame/llm/trainer.py",
-           "        t.sample_gen.set_state(mine[\"sample_gen\"])\n", "",
-           _t("test_resume_after_kill_gives_identical_weights")),
-    Mutant("resume forgets the data position", "prefgame/llm/trainer.py",
-           "state[\"step\"], state[\"epoch\"], state[\"data_pos\"]",
-           "state[\"step\"], state[\"epoch\"], 0",
-           _t("test_resume_after_kill_gives_identical_weights")),
+    Mutant(
+        "resume forgets the global torch RNG",
+        "prefgame/llm/trainer.py",
+        "        self.accelerator.load_state(str(path))",
+        "        _rng = torch.get_rng_state()\n"
+        "        self.accelerator.load_state(str(path))\n"
+        "        torch.set_rng_state(_rng)",
+        _t("test_resume_after_kill_gives_identical_weights"),
+    ),
+    Mutant(
+        "resume forgets the sampling generator",
+        "prefgame/llm/trainer.py",
+        '        t.sample_gen.set_state(mine["sample_gen"])\n',
+        "",
+        _t("test_resume_after_kill_gives_identical_weights"),
+    ),
+    Mutant(
+        "resume forgets the data position",
+        "prefgame/llm/trainer.py",
+        'state["step"], state["epoch"], state["data_pos"]',
+        'state["step"], state["epoch"], 0',
+        _t("test_resume_after_kill_gives_identical_weights"),
+    ),
     # --- prefgame/llm/sampling.py -----------------------------------------------------------
-    Mutant("sampler: mixture weights swapped", "prefgame/llm/sampling.py",
-           "return (1.0 - beta) * logits_pi + beta * logits_mu",
-           "return beta * logits_pi + (1.0 - beta) * logits_mu",
-           ("tests/llm/test_sampling.py",)),
-    Mutant("sampler: temperature multiplies", "prefgame/llm/sampling.py",
-           "logits = logits / temperature", "logits = logits * temperature",
-           ("tests/llm/test_sampling.py",)),
-    Mutant("sampler: -inf x 0 at finished rows", "prefgame/llm/sampling.py",
-           "lp_s.append(_alive(logp_sample.gather(-1, nxt[:, None]).squeeze(-1), alive))",
-           "lp_s.append(logp_sample.gather(-1, nxt[:, None]).squeeze(-1) * alive)",
-           ("tests/llm/test_sampling.py",)),
-    Mutant("sampler: top-p keeps one token too few", "prefgame/llm/sampling.py",
-           "drop_sorted = probs.cumsum(-1) - probs >= top_p",
-           "drop_sorted = probs.cumsum(-1) >= top_p", ("tests/llm/test_sampling.py",)),
+    Mutant(
+        "sampler: mixture weights swapped",
+        "prefgame/llm/sampling.py",
+        "return (1.0 - beta) * logits_pi + beta * logits_mu",
+        "return beta * logits_pi + (1.0 - beta) * logits_mu",
+        ("tests/llm/test_sampling.py",),
+    ),
+    Mutant(
+        "sampler: temperature multiplies",
+        "prefgame/llm/sampling.py",
+        "logits = logits / temperature",
+        "logits = logits * temperature",
+        ("tests/llm/test_sampling.py",),
+    ),
+    Mutant(
+        "sampler: -inf x 0 at finished rows",
+        "prefgame/llm/sampling.py",
+        "lp_s.append(_alive(logp_sample.gather(-1, nxt[:, None]).squeeze(-1), alive))",
+        "lp_s.append(logp_sample.gather(-1, nxt[:, None]).squeeze(-1) * alive)",
+        ("tests/llm/test_sampling.py",),
+    ),
+    Mutant(
+        "sampler: top-p keeps one token too few",
+        "prefgame/llm/sampling.py",
+        "drop_sorted = probs.cumsum(-1) - probs >= top_p",
+        "drop_sorted = probs.cumsum(-1) >= top_p",
+        ("tests/llm/test_sampling.py",),
+    ),
     # --- control: nothing changes, so the tests must pass (no false kills from re-imports) ----
-    Mutant("control: no change (must survive)", "prefgame/losses.py", "def ipo_loss(",
-           "def ipo_loss(", (*LOSS_TESTS, *_t("test_gradient_accumulation_in_train_on_is_exact",
-                                             "test_resume_after_kill_gives_identical_weights")),
-           equivalent="the control: the code is unchanged"),
+    Mutant(
+        "control: no change (must survive)",
+        "prefgame/losses.py",
+        "def ipo_loss(",
+        "def ipo_loss(",
+        (
+            *LOSS_TESTS,
+            *_t(
+                "test_gradient_accumulation_in_train_on_is_exact",
+                "test_resume_after_kill_gives_identical_weights",
+            ),
+        ),
+        equivalent="the control: the code is unchanged",
+    ),
 ]
 
 
 def _copy_repo(dst: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for f in files:
         src = REPO / f
         if src.is_file():
@@ -189,12 +335,27 @@ def run(mutant: Mutant, work: Path, timeout: int) -> str:
     path.write_text(original.replace(mutant.old, mutant.new))
     try:
         env = {**os.environ, "PYTHONPATH": str(work), "OMP_NUM_THREADS": "1"}
-        cmd = ["nice", "-n", "19", sys.executable, "-m", "pytest", "-x", "-q",
-               "-p", "no:cacheprovider", *mutant.tests]
-        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-        return "killed" if proc.returncode == 1 else (
-            "SURVIVED" if proc.returncode == 0 else f"error (pytest exit {proc.returncode})")
+        cmd = [
+            "nice",
+            "-n",
+            "19",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *mutant.tests,
+        ]
+        proc = subprocess.run(
+            cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return (
+            "killed"
+            if proc.returncode == 1
+            else ("SURVIVED" if proc.returncode == 0 else f"error (pytest exit {proc.returncode})")
+        )
     except subprocess.TimeoutExpired:
         return "killed (timeout)"
     finally:
@@ -215,8 +376,9 @@ def run_in_process(mutant: Mutant, work: Path) -> str:
     path.write_text(original.replace(mutant.old, mutant.new))
     try:
         for name in list(sys.modules):
-            if name == "prefgame" or name.startswith(("prefgame.", "test_", "conftest",
-                                                      "tests.", "ddp_worker")):
+            if name == "prefgame" or name.startswith(
+                ("prefgame.", "test_", "conftest", "tests.", "ddp_worker")
+            ):
                 del sys.modules[name]
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *mutant.tests])
@@ -229,10 +391,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", default="", help="only mutants whose name contains this")
     ap.add_argument("--list", action="store_true")
-    ap.add_argument("--timeout", type=int, default=900,
-                    help="seconds per mutant (--fresh-process only)")
-    ap.add_argument("--fresh-process", action="store_true",
-                    help="one pytest process per mutant (slower: imports torch every time)")
+    ap.add_argument(
+        "--timeout", type=int, default=900, help="seconds per mutant (--fresh-process only)"
+    )
+    ap.add_argument(
+        "--fresh-process",
+        action="store_true",
+        help="one pytest process per mutant (slower: imports torch every time)",
+    )
     args = ap.parse_args(argv)
     chosen = [m for m in MUTANTS if args.k.lower() in m.name.lower()]
     if args.list:
@@ -252,19 +418,21 @@ def main(argv=None) -> int:
             sys.path.insert(0, str(work))
         for m in chosen:
             t0 = time.perf_counter()
-            status = run(m, work, args.timeout) if args.fresh_process \
-                else run_in_process(m, work)
-            note = f"  (equivalent: {m.equivalent})" if m.equivalent and status == "SURVIVED" \
-                else ""
-            print(f"{status:18s} {m.name:50s} {time.perf_counter() - t0:6.0f} s{note}",
-                  flush=True)
+            status = run(m, work, args.timeout) if args.fresh_process else run_in_process(m, work)
+            note = (
+                f"  (equivalent: {m.equivalent})" if m.equivalent and status == "SURVIVED" else ""
+            )
+            print(f"{status:18s} {m.name:50s} {time.perf_counter() - t0:6.0f} s{note}", flush=True)
             key = status.split(" ")[0]
             counts[key] = counts.get(key, 0) + 1
             if status != "killed" and not status.startswith("killed") and not m.equivalent:
                 unexpected.append(m.name)
         os.chdir(REPO)
-    print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-          + f" of {len(chosen)}")
+    print(
+        "summary: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + f" of {len(chosen)}"
+    )
     if unexpected:
         print("unexplained: " + "; ".join(unexpected))
     return 1 if unexpected else 0

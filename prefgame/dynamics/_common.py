@@ -16,7 +16,14 @@ from ..games import game_arrays as _game_arrays
 from ..games import validate_policy
 from ..policies import log_softmax, matvec, softmax
 
-__all__ = ["Trajectory", "check_steps", "check_tau", "game_arrays", "run_loop", "sample_categorical"]
+__all__ = [
+    "Trajectory",
+    "check_steps",
+    "check_tau",
+    "game_arrays",
+    "run_loop",
+    "sample_categorical",
+]
 
 
 @dataclass(frozen=True)
@@ -109,10 +116,17 @@ def sample_categorical(rng: np.random.Generator, logw: np.ndarray, m: int) -> np
     return np.minimum(idx, logw.shape[-1] - 1)
 
 
-def run_loop(step: Callable[[np.ndarray, int], np.ndarray], z0: np.ndarray, steps: int, *,
-             record_every: int | None, stationarity: Callable[[np.ndarray], np.ndarray] | None = None,
-             tol: float | None = None, check_every: int = 10, on_check=None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+def run_loop(
+    step: Callable[[np.ndarray, int], np.ndarray],
+    z0: np.ndarray,
+    steps: int,
+    *,
+    record_every: int | None,
+    stationarity: Callable[[np.ndarray], np.ndarray] | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    on_check=None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """Iterate z ← step(z, t) for t = 0 … steps−1, recording every ``record_every`` steps.
 
     If ``tol`` is given, stop once ``stationarity(z) <= tol`` in every context (checked every
@@ -149,16 +163,20 @@ def finish(z, hist, rec, it, conv, single, method, tau, extra=None) -> Trajector
     pi = softmax(z)
     if single:
         z, pi, hist = z[0], pi[0], hist[:, 0]
-        extra = {k: (v[0] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 1 else v)
-                 for k, v in (extra or {}).items()}
+        extra = {
+            k: (v[0] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 1 else v)
+            for k, v in (extra or {}).items()
+        }
     return Trajectory(pi, z, hist, rec, it, conv, method, float(tau), dict(extra or {}))
 
 
 def residual_fn(P: np.ndarray, logmu: np.ndarray, tau: float) -> Callable[[np.ndarray], np.ndarray]:
     """z ↦ ‖F(z)‖∞ per context, F = log π − log μ − Pπ/τ centred (zero iff π = π*_τ)."""
+
     def res(z):
         pi = softmax(z)
         F = log_softmax(z) - logmu - matvec(P, pi) / tau
         F = F - F.mean(axis=-1, keepdims=True)
         return np.max(np.abs(F), axis=-1)
+
     return res

@@ -28,21 +28,27 @@ def payoff_scale(P: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(P) - 0.5)))
 
 
-def opponent_value(P: np.ndarray, logq: np.ndarray, rng: np.random.Generator | None,
-                   samples: int | None) -> np.ndarray:
+def opponent_value(
+    P: np.ndarray, logq: np.ndarray, rng: np.random.Generator | None, samples: int | None
+) -> np.ndarray:
     """P(y ≻ q) for every y, ``[c, n]``: exact (Pq) or, with ``samples=m``, the win rate of y
     against m opponents y'_i ∼ q: (1/m) Σ_i P(y ≻ y'_i)."""
     if samples is None:
         return matvec(P, np.exp(logq))
-    ys = sample_categorical(rng, logq, samples)                        # [c, m]
+    ys = sample_categorical(rng, logq, samples)  # [c, m]
     return np.take_along_axis(P, ys[:, None, :], axis=2).mean(axis=-1)
 
 
-def iterate(step: Callable[[tuple, int], tuple], state: tuple, steps: int, *,
-            record_every: int | None = None, check_every: int = 10,
-            stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-            monitor: Monitor | None = None
-            ) -> tuple[tuple, np.ndarray, np.ndarray, np.ndarray, int, bool]:
+def iterate(
+    step: Callable[[tuple, int], tuple],
+    state: tuple,
+    steps: int,
+    *,
+    record_every: int | None = None,
+    check_every: int = 10,
+    stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    monitor: Monitor | None = None,
+) -> tuple[tuple, np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """Run ``state ← step(state, t)`` for t = 0 … steps − 1; ``state[0]`` is log π_t ``[c, n]``.
 
     Every ``check_every`` steps: ``stop(π_t, π̄_t)`` (the learner's own stopping rule, sets
@@ -75,7 +81,9 @@ def iterate(step: Callable[[tuple, int], tuple], state: tuple, steps: int, *,
     if stop is not None and not converged:
         converged = bool(stop(pi, avg))
     if not np.all(np.isfinite(state[0])):
-        raise FloatingPointError("the learner diverged (non-finite log-policy); lower the step size")
+        raise FloatingPointError(
+            "the learner diverged (non-finite log-policy); lower the step size"
+        )
     if rec[-1] != t:
         hist.append(pi)
         rec.append(t)
@@ -84,16 +92,30 @@ def iterate(step: Callable[[tuple, int], tuple], state: tuple, steps: int, *,
 
 def _unregularised_gap(P: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """π ↦ 2 max_y (Pπ)(y) − 1 per context: the τ = 0 duality gap (0 iff π is a von Neumann winner)."""
+
     def gap(pi):
         v = matvec(P, pi)
         return 2.0 * np.max(v - np.sum(pi * v, axis=-1, keepdims=True), axis=-1)
+
     return gap
 
 
-def run_learner(method: str, P: np.ndarray, logmu: np.ndarray, single: bool, tau: float,
-                state0: tuple, step: Callable[[tuple, int], tuple], *, steps: int,
-                record_every: int | None, check_every: int, tol: float | None,
-                monitor: Monitor | None, extra: dict):
+def run_learner(
+    method: str,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    single: bool,
+    tau: float,
+    state0: tuple,
+    step: Callable[[tuple, int], tuple],
+    *,
+    steps: int,
+    record_every: int | None,
+    check_every: int,
+    tol: float | None,
+    monitor: Monitor | None,
+    extra: dict,
+):
     """Iterate a learner and pack its :class:`~._common.Trajectory` (``extra["average"]`` = π̄_T).
 
     ``tol`` (the learner's own stopping rule): for τ > 0 stop once the last iterate's game
@@ -106,14 +128,24 @@ def run_learner(method: str, P: np.ndarray, logmu: np.ndarray, single: bool, tau
     if tol is not None:
         if tau > 0:
             res = residual_fn(P, logmu, tau)
+
             def stop(pi, avg):
                 return bool(np.all(res(np.log(pi)) <= tol))
         else:
             gap = _unregularised_gap(P)
+
             def stop(pi, avg):
                 return bool(np.all(gap(avg) <= tol))
-    state, avg, hist, rec, it, conv = iterate(step, state0, steps, record_every=record_every,
-                                              check_every=check_every, stop=stop, monitor=monitor)
+
+    state, avg, hist, rec, it, conv = iterate(
+        step,
+        state0,
+        steps,
+        record_every=record_every,
+        check_every=check_every,
+        stop=stop,
+        monitor=monitor,
+    )
     z = state[0] - state[0].mean(axis=-1, keepdims=True)
     extra = {**extra, "average": avg}
     return finish(z, hist, rec, it, conv, single, method, tau, extra)

@@ -26,8 +26,9 @@ from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_lear
 __all__ = ["extragradient", "extragradient_default_eta", "extragradient_step"]
 
 
-def extragradient_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, eta: float, *,
-                       value=None) -> tuple[np.ndarray, np.ndarray]:
+def extragradient_step(
+    logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, eta: float, *, value=None
+) -> tuple[np.ndarray, np.ndarray]:
     """(log π_{t+1}, log π_{t+½}) from log π_t, batched ``[c, n]``.
 
     ``value(logq) -> P(· ≻ q)`` estimates an opponent's value (default exact: P q).
@@ -43,10 +44,21 @@ def extragradient_default_eta(P: np.ndarray, tau: float) -> float:
     return 1.0 / (tau + payoff_scale(P))
 
 
-def extragradient(game, tau: float, *, eta: float | None = None, steps: int = 1000, init=None, mu=None,
-                  samples: int | None = None, seed: int = 0, record_every: int | None = None,
-                  tol: float | None = None, check_every: int = 10,
-                  monitor: Monitor | None = None) -> Trajectory:
+def extragradient(
+    game,
+    tau: float,
+    *,
+    eta: float | None = None,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    monitor: Monitor | None = None,
+) -> Trajectory:
     """Run extragradient / EGPO's exact (or sampled) update; arguments as :func:`.mmd`.
 
     τ = 0 is allowed (the unregularised game).  eta: None → 1/(τ + L); needs ητ ≤ 1.
@@ -61,11 +73,24 @@ def extragradient(game, tau: float, *, eta: float | None = None, steps: int = 10
     rng = np.random.default_rng(seed)
 
     def step(state, t):
-        new, _ = extragradient_step(state[0], P, logmu, tau, eta,
-                                    value=lambda lq: opponent_value(P, lq, rng, samples))
+        new, _ = extragradient_step(
+            state[0], P, logmu, tau, eta, value=lambda lq: opponent_value(P, lq, rng, samples)
+        )
         return (new,)
 
     z0 = log_softmax(init_logits(init, logmu))
-    return run_learner("extragradient", P, logmu, single, tau, (z0,), step, steps=steps,
-                       record_every=record_every, check_every=check_every, tol=tol, monitor=monitor,
-                       extra={"eta": eta})
+    return run_learner(
+        "extragradient",
+        P,
+        logmu,
+        single,
+        tau,
+        (z0,),
+        step,
+        steps=steps,
+        record_every=record_every,
+        check_every=check_every,
+        tol=tol,
+        monitor=monitor,
+        extra={"eta": eta},
+    )

@@ -30,8 +30,15 @@ from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_lear
 __all__ = ["inpo", "inpo_default_eta", "inpo_step"]
 
 
-def inpo_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, eta: float, *,
-              opponent_value: np.ndarray | None = None) -> np.ndarray:
+def inpo_step(
+    logpi: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    tau: float,
+    eta: float,
+    *,
+    opponent_value: np.ndarray | None = None,
+) -> np.ndarray:
     """log π_{t+1} = normalise((1 − ητ) log π_t + ητ log μ + η Pπ_t), batched ``[c, n]``."""
     v = np.matmul(P, np.exp(logpi)[..., None])[..., 0] if opponent_value is None else opponent_value
     return log_softmax((1.0 - eta * tau) * logpi + eta * tau * logmu + eta * v)
@@ -39,12 +46,24 @@ def inpo_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, e
 
 def inpo_default_eta(P: np.ndarray, tau: float) -> float:
     """η = τ / (L² + τ²), the largest step MMD's theorem covers (L = max|P − ½|)."""
-    return tau / (payoff_scale(P) ** 2 + tau ** 2)
+    return tau / (payoff_scale(P) ** 2 + tau**2)
 
 
-def inpo(game, tau: float, *, eta: float | None = None, steps: int = 1000, init=None, mu=None,
-         samples: int | None = None, seed: int = 0, record_every: int | None = None,
-         tol: float | None = None, check_every: int = 10, monitor: Monitor | None = None) -> Trajectory:
+def inpo(
+    game,
+    tau: float,
+    *,
+    eta: float | None = None,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    monitor: Monitor | None = None,
+) -> Trajectory:
     """Run INPO's exact (or sampled, ``samples=m``) update; arguments as :func:`.mmd`.
 
     eta: None → τ/(L² + τ²); must satisfy ητ ≤ 1.
@@ -60,8 +79,25 @@ def inpo(game, tau: float, *, eta: float | None = None, steps: int = 1000, init=
 
     def step(state, t):
         (logpi,) = state
-        return (inpo_step(logpi, P, logmu, tau, eta, opponent_value=opponent_value(P, logpi, rng, samples)),)
+        return (
+            inpo_step(
+                logpi, P, logmu, tau, eta, opponent_value=opponent_value(P, logpi, rng, samples)
+            ),
+        )
 
     z0 = log_softmax(init_logits(init, logmu))
-    return run_learner("inpo", P, logmu, single, tau, (z0,), step, steps=steps, record_every=record_every,
-                       check_every=check_every, tol=tol, monitor=monitor, extra={"eta": eta})
+    return run_learner(
+        "inpo",
+        P,
+        logmu,
+        single,
+        tau,
+        (z0,),
+        step,
+        steps=steps,
+        record_every=record_every,
+        check_every=check_every,
+        tol=tol,
+        monitor=monitor,
+        extra={"eta": eta},
+    )

@@ -31,8 +31,15 @@ from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_lear
 __all__ = ["mmd", "mmd_default_eta", "mmd_step"]
 
 
-def mmd_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, eta: float, *,
-             opponent_value: np.ndarray | None = None) -> np.ndarray:
+def mmd_step(
+    logpi: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    tau: float,
+    eta: float,
+    *,
+    opponent_value: np.ndarray | None = None,
+) -> np.ndarray:
     """log π_{t+1} = normalise([log π_t + ητ log μ + η Pπ_t] / (1 + ητ)), batched ``[c, n]``.
 
     ``opponent_value`` replaces Pπ_t by an estimate (the sampled flavour).
@@ -44,12 +51,24 @@ def mmd_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, et
 def mmd_default_eta(P: np.ndarray, tau: float) -> float:
     """The largest step of the theorem, η = τ / L² with L = max|P − ½| (1/τ if L = 0)."""
     L = payoff_scale(P)
-    return tau / L ** 2 if L > 0 else 1.0 / tau
+    return tau / L**2 if L > 0 else 1.0 / tau
 
 
-def mmd(game, tau: float, *, eta: float | None = None, steps: int = 1000, init=None, mu=None,
-        samples: int | None = None, seed: int = 0, record_every: int | None = None,
-        tol: float | None = None, check_every: int = 10, monitor: Monitor | None = None) -> Trajectory:
+def mmd(
+    game,
+    tau: float,
+    *,
+    eta: float | None = None,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    monitor: Monitor | None = None,
+) -> Trajectory:
     """Run magnetic mirror descent with magnet μ (module docstring) on a game or a batch.
 
     Args:
@@ -70,8 +89,25 @@ def mmd(game, tau: float, *, eta: float | None = None, steps: int = 1000, init=N
 
     def step(state, t):
         (logpi,) = state
-        return (mmd_step(logpi, P, logmu, tau, eta, opponent_value=opponent_value(P, logpi, rng, samples)),)
+        return (
+            mmd_step(
+                logpi, P, logmu, tau, eta, opponent_value=opponent_value(P, logpi, rng, samples)
+            ),
+        )
 
     z0 = log_softmax(init_logits(init, logmu))
-    return run_learner("mmd", P, logmu, single, tau, (z0,), step, steps=steps, record_every=record_every,
-                       check_every=check_every, tol=tol, monitor=monitor, extra={"eta": eta})
+    return run_learner(
+        "mmd",
+        P,
+        logmu,
+        single,
+        tau,
+        (z0,),
+        step,
+        steps=steps,
+        record_every=record_every,
+        check_every=check_every,
+        tol=tol,
+        monitor=monitor,
+        extra={"eta": eta},
+    )

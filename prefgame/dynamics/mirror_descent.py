@@ -31,8 +31,15 @@ from ._common import (
 __all__ = ["omd_step", "online_mirror_descent"]
 
 
-def omd_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, eta: float, *,
-             opponent_value: np.ndarray | None = None) -> np.ndarray:
+def omd_step(
+    logpi: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    tau: float,
+    eta: float,
+    *,
+    opponent_value: np.ndarray | None = None,
+) -> np.ndarray:
     """log π_{t+1} = normalise((1 − ητ) log π_t + ητ log μ + η P π_t), batched ``[c, n]``.
 
     ``opponent_value`` replaces (P π_t) by an estimate (the sampled flavour).
@@ -41,10 +48,20 @@ def omd_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, et
     return log_softmax((1.0 - eta * tau) * logpi + eta * tau * logmu + eta * v)
 
 
-def online_mirror_descent(game, tau: float, *, eta: float = 0.1, steps: int = 1000, init=None,
-                          mu=None, samples: int | None = None, seed: int = 0,
-                          record_every: int | None = None, tol: float | None = None,
-                          check_every: int = 100) -> Trajectory:
+def online_mirror_descent(
+    game,
+    tau: float,
+    *,
+    eta: float = 0.1,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 100,
+) -> Trajectory:
     """Run online mirror descent (τ = 0 allowed: unregularised Hedge self-play).
 
     ``samples=m``: estimate P(y ≻ π_t) from m opponents y' ∼ π_t per step (seeded by ``seed``).
@@ -67,13 +84,19 @@ def online_mirror_descent(game, tau: float, *, eta: float = 0.1, steps: int = 10
         total["n"] += 1
         v = None
         if samples is not None:
-            ys = sample_categorical(rng, logpi, samples)                     # [c, m] opponents
+            ys = sample_categorical(rng, logpi, samples)  # [c, m] opponents
             v = np.take_along_axis(P, ys[:, None, :], axis=2).mean(axis=-1)  # P̂(y ≻ π_t)
         return omd_step(logpi, P, logmu, tau, eta, opponent_value=v)
 
     stat = residual_fn(P, logmu, tau) if tau > 0 else None
-    z, hist, rec, it, conv = run_loop(step, init_logits(init, logmu), check_steps(steps),
-                                      record_every=record_every, stationarity=stat, tol=tol,
-                                      check_every=check_every)
+    z, hist, rec, it, conv = run_loop(
+        step,
+        init_logits(init, logmu),
+        check_steps(steps),
+        record_every=record_every,
+        stationarity=stat,
+        tol=tol,
+        check_every=check_every,
+    )
     avg = total["sum"] / max(total["n"], 1)
     return finish(z, hist, rec, it, conv, single, "online_mirror_descent", tau, {"average": avg})

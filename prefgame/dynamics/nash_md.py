@@ -40,8 +40,15 @@ from ._common import (
 __all__ = ["nash_md", "nash_md_bound", "nash_md_fixed_point", "nash_md_step"]
 
 
-def nash_md_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float,
-                 eta: float, *, opponent_value: np.ndarray | None = None) -> np.ndarray:
+def nash_md_step(
+    logpi: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    tau: float,
+    eta: float,
+    *,
+    opponent_value: np.ndarray | None = None,
+) -> np.ndarray:
     """One exact Nash-MD step on a batch: log π_{t+1} from log π_t (``[c, n]``).
 
     ``opponent_value`` replaces (P π_t^μ) by an estimate (the sampled flavour).
@@ -53,10 +60,21 @@ def nash_md_step(logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float
     return log_softmax(logmix + eta * v)
 
 
-def nash_md(game, tau: float, *, steps: int = 1000, eta: None | float | Callable[[int], float] = None,
-            samples: int | None = None, seed: int = 0, init=None, mu=None,
-            record_every: int | None = None, tol: float | None = None, check_every: int = 100,
-            until: Callable[[np.ndarray], bool] | None = None) -> Trajectory:
+def nash_md(
+    game,
+    tau: float,
+    *,
+    steps: int = 1000,
+    eta: None | float | Callable[[int], float] = None,
+    samples: int | None = None,
+    seed: int = 0,
+    init=None,
+    mu=None,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 100,
+    until: Callable[[np.ndarray], bool] | None = None,
+) -> Trajectory:
     """Run Nash-MD for ``steps`` steps (or until the game residual ‖F‖∞ ≤ ``tol``).
 
     Args:
@@ -77,7 +95,11 @@ def nash_md(game, tau: float, *, steps: int = 1000, eta: None | float | Callable
     tau = check_tau(tau)
     steps = check_steps(steps)
     P, logmu, single = game_arrays(game, mu)
-    sched = nash_md_schedule(tau) if eta is None else (eta if callable(eta) else (lambda t, e=float(eta): e))
+    sched = (
+        nash_md_schedule(tau)
+        if eta is None
+        else (eta if callable(eta) else (lambda t, e=float(eta): e))
+    )
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
     rng = np.random.default_rng(seed)
@@ -90,21 +112,30 @@ def nash_md(game, tau: float, *, steps: int = 1000, eta: None | float | Callable
         v = None
         if samples is not None:
             logmix = log_softmax((1.0 - e * tau) * logpi + e * tau * logmu)
-            ys = sample_categorical(rng, logmix, samples)                   # [c, m] opponents
+            ys = sample_categorical(rng, logmix, samples)  # [c, m] opponents
             v = np.take_along_axis(P, ys[:, None, :], axis=2).mean(axis=-1)  # P̂(y ≻ π^μ) [c, n]
         return nash_md_step(logpi, P, logmu, tau, e, opponent_value=v)
 
     if until is not None and (samples is not None or record_every is not None):
         raise ValueError("until= works with the exact flavour without record_every")
     if samples is None and record_every is None:
-        z, it, conv = _exact_loop(P, logmu, tau, sched, init_logits(init, logmu), steps, tol,
-                                  check_every, until)
+        z, it, conv = _exact_loop(
+            P, logmu, tau, sched, init_logits(init, logmu), steps, tol, check_every, until
+        )
         last["eta"] = float(sched(it - 1)) if it else None
         hist = np.stack([softmax(init_logits(init, logmu)), softmax(z)])
-        return finish(z, hist, np.array([0, it]), it, conv, single, "nash_md", tau, {"eta_last": last["eta"]})
-    z, hist, rec, it, conv = run_loop(step, init_logits(init, logmu), steps,
-                                      record_every=record_every, stationarity=residual_fn(P, logmu, tau),
-                                      tol=tol, check_every=check_every)
+        return finish(
+            z, hist, np.array([0, it]), it, conv, single, "nash_md", tau, {"eta_last": last["eta"]}
+        )
+    z, hist, rec, it, conv = run_loop(
+        step,
+        init_logits(init, logmu),
+        steps,
+        record_every=record_every,
+        stationarity=residual_fn(P, logmu, tau),
+        tol=tol,
+        check_every=check_every,
+    )
     return finish(z, hist, rec, it, conv, single, "nash_md", tau, {"eta_last": last["eta"]})
 
 
@@ -116,7 +147,9 @@ def _exact_loop(P, logmu, tau, sched, z, steps, tol, check_every, until=None):
     for t in range(steps):
         e = float(sched(t))
         if not 0.0 < e * tau <= 1.0:
-            raise ValueError(f"eta * tau = {e * tau:g} at step {t}, must be in (0, 1] (mixture weight)")
+            raise ValueError(
+                f"eta * tau = {e * tau:g} at step {t}, must be in (0, 1] (mixture weight)"
+            )
         a = (1.0 - e * tau) * logpi + (e * tau) * logmu
         a = a - mx(a, axis=-1, keepdims=True)
         m = exp(a)
@@ -126,7 +159,9 @@ def _exact_loop(P, logmu, tau, sched, z, steps, tol, check_every, until=None):
         b = b - mx(b, axis=-1, keepdims=True)
         logpi = b - log(exp(b).sum(axis=-1, keepdims=True))
         if (t + 1) % check_every == 0 and (
-                (tol is not None and np.all(res(logpi) <= tol)) or (until is not None and until(exp(logpi)))):
+            (tol is not None and np.all(res(logpi) <= tol))
+            or (until is not None and until(exp(logpi)))
+        ):
             return logpi - logpi.mean(axis=-1, keepdims=True), t + 1, True
     conv = tol is not None and bool(np.all(res(logpi) <= tol))
     return logpi - logpi.mean(axis=-1, keepdims=True), steps, conv
@@ -137,8 +172,9 @@ def nash_md_bound(tau: float, t: np.ndarray) -> np.ndarray:
     return 8.0 / (check_tau(tau) ** 2 * (np.asarray(t, dtype=np.float64) + 1.0))
 
 
-def nash_md_fixed_point(game, tau: float, eta: float, *, mu=None, tol: float = 1e-13,
-                        max_steps: int = 200_000) -> np.ndarray:
+def nash_md_fixed_point(
+    game, tau: float, eta: float, *, mu=None, tol: float = 1e-13, max_steps: int = 200_000
+) -> np.ndarray:
     """The fixed point of constant-step Nash-MD: π = softmax(log π^μ + η P π^μ), π^μ ∝ π^{1−ητ} μ^{ητ}.
 
     Eliminating π: π ∝ μ exp(P π^μ / τ) — the *biased* equation (π^μ inside, not π).  Found by

@@ -26,8 +26,16 @@ from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_lear
 __all__ = ["omwu", "omwu_default_eta", "omwu_step"]
 
 
-def omwu_step(logpi: np.ndarray, v_bar: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float,
-              eta: float, *, value=None) -> tuple[np.ndarray, np.ndarray]:
+def omwu_step(
+    logpi: np.ndarray,
+    v_bar: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    tau: float,
+    eta: float,
+    *,
+    value=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(log π_{t+1}, P π̄_{t+1}) from log π_t and v̄_t = P π̄_t, batched ``[c, n]``."""
     value = (lambda lq: matvec(P, np.exp(lq))) if value is None else value
     base = (1.0 - eta * tau) * logpi + eta * tau * logmu
@@ -41,9 +49,21 @@ def omwu_default_eta(P: np.ndarray, tau: float) -> float:
     return min(1.0 / (2 * tau + 2 * L), 1.0 / (4 * L)) if L > 0 else 1.0 / (2 * tau)
 
 
-def omwu(game, tau: float, *, eta: float | None = None, steps: int = 1000, init=None, mu=None,
-         samples: int | None = None, seed: int = 0, record_every: int | None = None,
-         tol: float | None = None, check_every: int = 10, monitor: Monitor | None = None) -> Trajectory:
+def omwu(
+    game,
+    tau: float,
+    *,
+    eta: float | None = None,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    monitor: Monitor | None = None,
+) -> Trajectory:
     """Run optimistic MWU on the τ-regularised game; arguments as :func:`.mmd`.
 
     τ = 0 is allowed (unregularised OMWU).  eta: None → min{1/(2τ + 2L), 1/(4L)}; needs ητ ≤ 1.
@@ -64,6 +84,18 @@ def omwu(game, tau: float, *, eta: float | None = None, steps: int = 1000, init=
         return omwu_step(state[0], state[1], P, logmu, tau, eta, value=value)
 
     z0 = log_softmax(init_logits(init, logmu))
-    return run_learner("omwu", P, logmu, single, tau, (z0, value(z0)), step, steps=steps,
-                       record_every=record_every, check_every=check_every, tol=tol, monitor=monitor,
-                       extra={"eta": eta})
+    return run_learner(
+        "omwu",
+        P,
+        logmu,
+        single,
+        tau,
+        (z0, value(z0)),
+        step,
+        steps=steps,
+        record_every=record_every,
+        check_every=check_every,
+        tol=tol,
+        monitor=monitor,
+        extra={"eta": eta},
+    )

@@ -132,7 +132,9 @@ def loss_derivative(loss: LossLike, dloss: Callable | None = None) -> tuple[str,
     """
     if dloss is not None:
         if not callable(loss) or not callable(dloss):
-            raise ValueError("dloss= needs a callable loss f(h, p, *, tau) and a callable dloss(h, p, tau)")
+            raise ValueError(
+                "dloss= needs a callable loss f(h, p, *, tau) and a callable dloss(h, p, tau)"
+            )
         return _custom_name(loss), dloss
     if callable(loss):
         for name, f in L.LOSSES.items():
@@ -140,7 +142,9 @@ def loss_derivative(loss: LossLike, dloss: Callable | None = None) -> tuple[str,
                 return name, LOSS_DERIVATIVES[name]
         return _custom_name(loss), autograd_loss_derivative(loss)
     if loss not in LOSS_DERIVATIVES:
-        raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSS_DERIVATIVES)} (or pass a callable)")
+        raise ValueError(
+            f"unknown loss {loss!r}; known: {', '.join(LOSS_DERIVATIVES)} (or pass a callable)"
+        )
     return loss, LOSS_DERIVATIVES[loss]
 
 
@@ -157,8 +161,9 @@ def _log_sampler(z, logmu, sampler: str, beta: float):
     raise ValueError(f"unknown sampler {sampler!r}; known: online, offline, mixture")
 
 
-def expected_loss(z, P, logmu, tau: float, *, loss: LossLike = "ipo", sampler: str = "online",
-                  beta: float = 0.0) -> np.ndarray:
+def expected_loss(
+    z, P, logmu, tau: float, *, loss: LossLike = "ipo", sampler: str = "online", beta: float = 0.0
+) -> np.ndarray:
     """L(z) = Σ_{y,y'} w(y) w(y') ℓ(h(y, y'), P(y, y')) per context, with the shared loss (numpy)."""
     f = L.LOSSES[loss] if isinstance(loss, str) else loss
     w = np.exp(_log_sampler(z, logmu, sampler, beta))
@@ -167,8 +172,17 @@ def expected_loss(z, P, logmu, tau: float, *, loss: LossLike = "ipo", sampler: s
     return np.einsum("...i,...j,...ij->...", w, w, f(h, P, tau=tau))
 
 
-def expected_gradient(z, P, logmu, tau: float, *, loss: LossLike = "ipo", sampler: str = "online",
-                      beta: float = 0.0, dloss: Callable | None = None) -> np.ndarray:
+def expected_gradient(
+    z,
+    P,
+    logmu,
+    tau: float,
+    *,
+    loss: LossLike = "ipo",
+    sampler: str = "online",
+    beta: float = 0.0,
+    dloss: Callable | None = None,
+) -> np.ndarray:
     """∂L/∂z with sg(w): ∂L/∂u(k) = Σ_{y'} W[k,y'] G[k,y'] − Σ_y W[y,k] G[y,k] (module docstring).
 
     ``dloss``: the numpy derivative ∂ℓ/∂h of a custom ``loss`` (see :func:`loss_derivative`).
@@ -182,8 +196,18 @@ def expected_gradient(z, P, logmu, tau: float, *, loss: LossLike = "ipo", sample
     return gu - softmax(z) * gu.sum(axis=-1, keepdims=True)  # chain rule through log softmax
 
 
-def natural_direction(z, P, logmu, tau: float, *, dh: Callable, loss_name: str,
-                      sampler: str = "online", beta: float = 0.0, precondition: bool = True) -> np.ndarray:
+def natural_direction(
+    z,
+    P,
+    logmu,
+    tau: float,
+    *,
+    dh: Callable,
+    loss_name: str,
+    sampler: str = "online",
+    beta: float = 0.0,
+    precondition: bool = True,
+) -> np.ndarray:
     """d(k) = E_{y'∼w}[G[k, y']] (= ∂L/∂z / 2w), or the plain gradient if ``precondition=False``.
 
     For IPO, G is linear in h and the sum over y' collapses to O(n²) work per context:
@@ -203,8 +227,9 @@ def natural_direction(z, P, logmu, tau: float, *, dh: Callable, loss_name: str,
 # --------------------------------------------------------------------------- auto step
 
 
-def _jacobian_step(direction: Callable[[np.ndarray], np.ndarray], z: np.ndarray, eps: float = 1e-6
-                   ) -> np.ndarray:
+def _jacobian_step(
+    direction: Callable[[np.ndarray], np.ndarray], z: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
     """lr = min_k Re λ_k / |λ_k|² over the eigenvalues of ∂d/∂z (finite differences), per context.
 
     With this lr every linearised mode satisfies |1 − lr λ|² ≤ 1 − lr Re λ < 1.  The shift mode
@@ -213,10 +238,10 @@ def _jacobian_step(direction: Callable[[np.ndarray], np.ndarray], z: np.ndarray,
     """
     n = z.shape[-1]
     E = np.eye(n) * eps
-    zp = z[None, :, :] + E[:, None, :]                      # [n, c, n]
+    zp = z[None, :, :] + E[:, None, :]  # [n, c, n]
     zm = z[None, :, :] - E[:, None, :]
-    J = (direction(zp) - direction(zm)) / (2 * eps)         # [j, c, k] = ∂d_k/∂z_j
-    J = np.transpose(J, (1, 2, 0))                          # [c, k, j]
+    J = (direction(zp) - direction(zm)) / (2 * eps)  # [j, c, k] = ∂d_k/∂z_j
+    J = np.transpose(J, (1, 2, 0))  # [c, k, j]
     lam = np.linalg.eigvals(J)
     scale = np.max(np.abs(lam), axis=-1, keepdims=True) + 1e-300
     ok = (lam.real > 1e-9 * scale) & (np.abs(lam) > 1e-8 * scale)
@@ -228,14 +253,30 @@ def _jacobian_step(direction: Callable[[np.ndarray], np.ndarray], z: np.ndarray,
 # --------------------------------------------------------------------------- the learner
 
 
-def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler: str = "online",
-                            beta: float = 0.0, steps: int = 1000,
-                            lr: str | float | Callable = "auto", optimizer: SGD | Adam | None = None,
-                            precondition: bool = True, samples: int | None = None,
-                            labels: str = "soft", seed: int = 0, init=None, mu=None,
-                            record_every: int | None = None, tol: float | None = None,
-                            check_every: int = 10, auto_every: int = 20, max_move: float = 0.1, method: str | None = None,
-                            dloss: Callable | None = None) -> Trajectory:
+def preference_optimisation(
+    game,
+    tau: float,
+    *,
+    loss: LossLike = "ipo",
+    sampler: str = "online",
+    beta: float = 0.0,
+    steps: int = 1000,
+    lr: str | float | Callable = "auto",
+    optimizer: SGD | Adam | None = None,
+    precondition: bool = True,
+    samples: int | None = None,
+    labels: str = "soft",
+    seed: int = 0,
+    init=None,
+    mu=None,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    auto_every: int = 20,
+    max_move: float = 0.1,
+    method: str | None = None,
+    dloss: Callable | None = None,
+) -> Trajectory:
     """Minimise the expected pairwise loss (module docstring) on a batch of games.
 
     Args:
@@ -275,13 +316,24 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
         if optimizer is None and lr == "auto":
-            raise ValueError("lr='auto' needs the exact flavour; give a number or a schedule with samples=")
+            raise ValueError(
+                "lr='auto' needs the exact flavour; give a number or a schedule with samples="
+            )
 
     def direction(zz):
         Pz = P if zz.ndim == 2 else np.broadcast_to(P, zz.shape + P.shape[-1:])
         lm = logmu if zz.ndim == 2 else np.broadcast_to(logmu, zz.shape)
-        return natural_direction(zz, Pz, lm, tau, dh=dh, loss_name=name, sampler=sampler, beta=beta,
-                                 precondition=precondition)
+        return natural_direction(
+            zz,
+            Pz,
+            lm,
+            tau,
+            dh=dh,
+            loss_name=name,
+            sampler=sampler,
+            beta=beta,
+            precondition=precondition,
+        )
 
     def sampled_direction(zz):
         logw = _log_sampler(zz, logmu, sampler, beta)
@@ -292,10 +344,12 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
         p = P[np.arange(c)[:, None], ys, ys2]
         if labels == "hard":
             p = (rng.random(p.shape) < p).astype(np.float64)
-        g = dh(h, p, tau) / samples                                           # [c, m]
-        rows = (np.arange(c)[:, None] * n)
-        gu = (np.bincount((rows + ys).ravel(), g.ravel(), c * n)
-              - np.bincount((rows + ys2).ravel(), g.ravel(), c * n)).reshape(c, n)
+        g = dh(h, p, tau) / samples  # [c, m]
+        rows = np.arange(c)[:, None] * n
+        gu = (
+            np.bincount((rows + ys).ravel(), g.ravel(), c * n)
+            - np.bincount((rows + ys2).ravel(), g.ravel(), c * n)
+        ).reshape(c, n)
         return gu / (2.0 * np.exp(logw)) if precondition else gu
 
     auto = optimizer is None and isinstance(lr, str)
@@ -321,10 +375,21 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
         return z + delta
 
     stat = (lambda zz: np.max(np.abs(direction(zz)), axis=-1)) if samples is None else None
-    z, hist, rec, it, conv = run_loop(step, init_logits(init, logmu), steps, record_every=record_every,
-                                      stationarity=stat, tol=tol, check_every=check_every)
-    extra = {"sampler_policy": np.exp(_log_sampler(z, logmu, sampler, beta)), "loss": name,
-             "sampler": sampler, "beta": beta}
+    z, hist, rec, it, conv = run_loop(
+        step,
+        init_logits(init, logmu),
+        steps,
+        record_every=record_every,
+        stationarity=stat,
+        tol=tol,
+        check_every=check_every,
+    )
+    extra = {
+        "sampler_policy": np.exp(_log_sampler(z, logmu, sampler, beta)),
+        "loss": name,
+        "sampler": sampler,
+        "beta": beta,
+    }
     if auto and cur["lr"] is not None:
         extra["lr_last"] = cur["lr"][:, 0]
     return finish(z, hist, rec, it, conv, single, method or f"{sampler}_{name}", tau, extra)
@@ -335,37 +400,51 @@ def preference_optimisation(game, tau: float, *, loss: LossLike = "ipo", sampler
 
 def online_ipo(game, tau: float, **kw) -> Trajectory:
     """Online IPO: IPO loss with y, y' ∼ sg(π), soft labels.  Fixed point π*_τ (Prop. 4.1)."""
-    return preference_optimisation(game, tau, loss="ipo", sampler="online", method="online_ipo", **kw)
+    return preference_optimisation(
+        game, tau, loss="ipo", sampler="online", method="online_ipo", **kw
+    )
 
 
 def ipo_md(game, tau: float, beta: float, **kw) -> Trajectory:
     """IPO-MD: IPO loss with y, y' ∼ sg(π^{1−β} μ^β).  Its mixture at the fixed point is π* at τ/(1−β)."""
-    return preference_optimisation(game, tau, loss="ipo", sampler="mixture", beta=beta, method="ipo_md", **kw)
+    return preference_optimisation(
+        game, tau, loss="ipo", sampler="mixture", beta=beta, method="ipo_md", **kw
+    )
 
 
 def offline_ipo(game, tau: float, **kw) -> Trajectory:
     """Offline IPO: pairs from μ.  Population optimum π ∝ μ exp(P(y ≻ μ)/τ)."""
-    return preference_optimisation(game, tau, loss="ipo", sampler="offline", method="offline_ipo", **kw)
+    return preference_optimisation(
+        game, tau, loss="ipo", sampler="offline", method="offline_ipo", **kw
+    )
 
 
 def online_dpo(game, tau: float, **kw) -> Trajectory:
     """Online DPO: DPO loss with y, y' ∼ sg(π), soft labels (does not reach π*_τ in general)."""
-    return preference_optimisation(game, tau, loss="dpo", sampler="online", method="online_dpo", **kw)
+    return preference_optimisation(
+        game, tau, loss="dpo", sampler="online", method="online_dpo", **kw
+    )
 
 
 def offline_dpo(game, tau: float, **kw) -> Trajectory:
     """Offline DPO: DPO loss with pairs from μ."""
-    return preference_optimisation(game, tau, loss="dpo", sampler="offline", method="offline_dpo", **kw)
+    return preference_optimisation(
+        game, tau, loss="dpo", sampler="offline", method="offline_dpo", **kw
+    )
 
 
 def online_slic(game, tau: float, *, lr=0.05, **kw) -> Trajectory:
     """Online SLiC (hinge) with y, y' ∼ sg(π).  The hinge has no useful curvature: lr is a number."""
-    return preference_optimisation(game, tau, loss="slic", sampler="online", lr=lr, method="online_slic", **kw)
+    return preference_optimisation(
+        game, tau, loss="slic", sampler="online", lr=lr, method="online_slic", **kw
+    )
 
 
 def offline_slic(game, tau: float, *, lr=0.05, **kw) -> Trajectory:
     """Offline SLiC (hinge) with pairs from μ."""
-    return preference_optimisation(game, tau, loss="slic", sampler="offline", lr=lr, method="offline_slic", **kw)
+    return preference_optimisation(
+        game, tau, loss="slic", sampler="offline", lr=lr, method="offline_slic", **kw
+    )
 
 
 # --------------------------------------------------------------------------- closed forms

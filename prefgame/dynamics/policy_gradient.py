@@ -50,8 +50,9 @@ __all__ = [
 ]
 
 
-def nash_md_pg_gradient(z: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, beta: float
-                        ) -> np.ndarray:
+def nash_md_pg_gradient(
+    z: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, beta: float
+) -> np.ndarray:
     """Exact ascent direction g = S (P w − ½ − τ u), w ∝ π^{1−β} μ^β (sg), ``[c, n]``.
 
     Equal to −∇_z Σ_y π(y) Σ_{y'} w(y') nash_md_pg_loss(log π(y), u(y), P(y, y')) with sg(π) weights
@@ -64,8 +65,24 @@ def nash_md_pg_gradient(z: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: fl
     return pi * (adv - (pi * adv).sum(axis=-1, keepdims=True))
 
 
-def _pg_loop(P, logmu, tau, advantage: Callable, *, steps, lr, optimizer, precondition, samples,
-             opponent_logw: Callable | None, seed, init, record_every, tol, check_every):
+def _pg_loop(
+    P,
+    logmu,
+    tau,
+    advantage: Callable,
+    *,
+    steps,
+    lr,
+    optimizer,
+    precondition,
+    samples,
+    opponent_logw: Callable | None,
+    seed,
+    init,
+    record_every,
+    tol,
+    check_every,
+):
     rng = np.random.default_rng(seed)
     if optimizer is None:
         optimizer = SGD(lr=lr)
@@ -75,20 +92,22 @@ def _pg_loop(P, logmu, tau, advantage: Callable, *, steps, lr, optimizer, precon
         logpi = log_softmax(z)
         pi = np.exp(logpi)
         if samples is None:
-            adv = advantage(z, None, None)                               # [c, n]
+            adv = advantage(z, None, None)  # [c, n]
             g = pi * (adv - (pi * adv).sum(axis=-1, keepdims=True))
         else:
             c, n = z.shape
             ys = sample_categorical(rng, logpi, samples)
             ys2 = sample_categorical(rng, opponent_logw(z), samples) if opponent_logw else None
-            a = advantage(z, ys, ys2) / samples                          # [c, m]
+            a = advantage(z, ys, ys2) / samples  # [c, m]
             rows = np.arange(c)[:, None] * n
-            g = np.bincount((rows + ys).ravel(), a.ravel(), c * n).reshape(c, n) - pi * a.sum(-1, keepdims=True)
+            g = np.bincount((rows + ys).ravel(), a.ravel(), c * n).reshape(c, n) - pi * a.sum(
+                -1, keepdims=True
+            )
         return g / pi if precondition else g
 
     def step(z, t):
         nonlocal state
-        delta, state = optimizer.update(-direction(z), state, t)   # optimisers minimise
+        delta, state = optimizer.update(-direction(z), state, t)  # optimisers minimise
         return z + delta
 
     def stat(z):
@@ -97,15 +116,34 @@ def _pg_loop(P, logmu, tau, advantage: Callable, *, steps, lr, optimizer, precon
         adv = advantage(z, None, None)
         return np.max(np.abs(adv - (pi * adv).sum(axis=-1, keepdims=True)), axis=-1)
 
-    return run_loop(step, init_logits(init, logmu), check_steps(steps), record_every=record_every,
-                    stationarity=stat if samples is None else None, tol=tol, check_every=check_every)
+    return run_loop(
+        step,
+        init_logits(init, logmu),
+        check_steps(steps),
+        record_every=record_every,
+        stationarity=stat if samples is None else None,
+        tol=tol,
+        check_every=check_every,
+    )
 
 
-def nash_md_pg(game, tau: float, beta: float = 0.0, *, steps: int = 1000,
-               lr: float | Callable = 0.1, optimizer: SGD | Adam | None = None,
-               precondition: bool = True, samples: int | None = None, seed: int = 0, init=None,
-               mu=None, record_every: int | None = None, tol: float | None = None,
-               check_every: int = 10) -> Trajectory:
+def nash_md_pg(
+    game,
+    tau: float,
+    beta: float = 0.0,
+    *,
+    steps: int = 1000,
+    lr: float | Callable = 0.1,
+    optimizer: SGD | Adam | None = None,
+    precondition: bool = True,
+    samples: int | None = None,
+    seed: int = 0,
+    init=None,
+    mu=None,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+) -> Trajectory:
     """Nash-MD-PG(β) (module docstring); τ = 0 allowed (unregularised self-play).
 
     ``samples=m``: m pairs y ∼ π, y' ∼ mixture per step and context, advantage P(y ≻ y') − ½ − τu(y).
@@ -127,12 +165,34 @@ def nash_md_pg(game, tau: float, beta: float = 0.0, *, steps: int = 1000,
         c = z.shape[0]
         return P[np.arange(c)[:, None], ys, ys2] - 0.5 - tau * np.take_along_axis(u, ys, -1)
 
-    z, hist, rec, it, conv = _pg_loop(P, logmu, tau, advantage, steps=steps, lr=lr, optimizer=optimizer,
-                                      precondition=precondition, samples=samples, opponent_logw=mix,
-                                      seed=seed, init=init, record_every=record_every, tol=tol,
-                                      check_every=check_every)
-    return finish(z, hist, rec, it, conv, single, "nash_md_pg" if beta > 0 else "self_play_pg", tau,
-                  {"beta": beta, "mixture": np.exp(mix(z))})
+    z, hist, rec, it, conv = _pg_loop(
+        P,
+        logmu,
+        tau,
+        advantage,
+        steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        precondition=precondition,
+        samples=samples,
+        opponent_logw=mix,
+        seed=seed,
+        init=init,
+        record_every=record_every,
+        tol=tol,
+        check_every=check_every,
+    )
+    return finish(
+        z,
+        hist,
+        rec,
+        it,
+        conv,
+        single,
+        "nash_md_pg" if beta > 0 else "self_play_pg",
+        tau,
+        {"beta": beta, "mixture": np.exp(mix(z))},
+    )
 
 
 def self_play_pg(game, tau: float, **kw) -> Trajectory:
@@ -140,8 +200,9 @@ def self_play_pg(game, tau: float, **kw) -> Trajectory:
     return nash_md_pg(game, tau, 0.0, **kw)
 
 
-def fit_bradley_terry(game, *, weights=None, mu=None, max_iter: int = 100, tol: float = 1e-12
-                      ) -> np.ndarray:
+def fit_bradley_terry(
+    game, *, weights=None, mu=None, max_iter: int = 100, tol: float = 1e-12
+) -> np.ndarray:
     """Bradley–Terry reward r (centred, ``[n]`` or ``[c, n]``) fitted to P by maximum likelihood.
 
     Minimises Σ_{y,y'} ν(y) ν(y') [−P log σ(r(y) − r(y')) − (1 − P) log σ(r(y') − r(y))]
@@ -152,17 +213,20 @@ def fit_bradley_terry(game, *, weights=None, mu=None, max_iter: int = 100, tol: 
     then stops at ``max_iter`` with large but finite scores.
     """
     P, logmu, single = game_arrays(game, mu)
-    nu = np.exp(logmu) if weights is None else np.broadcast_to(np.asarray(weights, dtype=np.float64),
-                                                               logmu.shape)
+    nu = (
+        np.exp(logmu)
+        if weights is None
+        else np.broadcast_to(np.asarray(weights, dtype=np.float64), logmu.shape)
+    )
     dh = LOSS_DERIVATIVES["dpo"]
     c, n = logmu.shape
     r = np.zeros((c, n))
     for _ in range(check_steps(max_iter)):
         h = r[:, :, None] - r[:, None, :]
-        G = dh(h, P, 1.0)                                     # σ(h) − P
+        G = dh(h, P, 1.0)  # σ(h) − P
         g = 2.0 * nu * matvec(G, nu)
         s = 0.5 * (1.0 + np.tanh(0.5 * h))
-        Wt = nu[:, :, None] * nu[:, None, :] * s * (1 - s)    # Laplacian weights
+        Wt = nu[:, :, None] * nu[:, None, :] * s * (1 - s)  # Laplacian weights
         H = 2.0 * (np.eye(n) * Wt.sum(-1)[:, :, None] - Wt) + 1e-12 * np.eye(n)
         step = np.linalg.solve(H + np.ones((n, n)) / n, g[..., None])[..., 0]  # shift mode fixed
         r = r - step
@@ -182,10 +246,23 @@ def rlhf_policy(game, tau: float, reward=None, mu=None) -> np.ndarray:
     return pi[0] if single else pi
 
 
-def rlhf(game, tau: float, *, reward=None, steps: int = 1000, lr: float | Callable | None = None,
-         optimizer: SGD | Adam | None = None, precondition: bool = True, samples: int | None = None,
-         seed: int = 0, init=None, mu=None, record_every: int | None = None, tol: float | None = None,
-         check_every: int = 10) -> Trajectory:
+def rlhf(
+    game,
+    tau: float,
+    *,
+    reward=None,
+    steps: int = 1000,
+    lr: float | Callable | None = None,
+    optimizer: SGD | Adam | None = None,
+    precondition: bool = True,
+    samples: int | None = None,
+    seed: int = 0,
+    init=None,
+    mu=None,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+) -> Trajectory:
     """RLHF: policy gradient on E_π[r] − τ KL(π‖μ) with a Bradley–Terry reward fitted to P.
 
     Default lr = 0.5/τ (natural direction r − τu − const: halves the error every step).
@@ -203,8 +280,21 @@ def rlhf(game, tau: float, *, reward=None, steps: int = 1000, lr: float | Callab
         a = rb - tau * (log_softmax(z) - logmu)
         return a if ys is None else np.take_along_axis(a, ys, -1)
 
-    z, hist, rec, it, conv = _pg_loop(P, logmu, tau, advantage, steps=steps, lr=lr, optimizer=optimizer,
-                                      precondition=precondition, samples=samples, opponent_logw=None,
-                                      seed=seed, init=init, record_every=record_every, tol=tol,
-                                      check_every=check_every)
+    z, hist, rec, it, conv = _pg_loop(
+        P,
+        logmu,
+        tau,
+        advantage,
+        steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        precondition=precondition,
+        samples=samples,
+        opponent_logw=None,
+        seed=seed,
+        init=init,
+        record_every=record_every,
+        tol=tol,
+        check_every=check_every,
+    )
     return finish(z, hist, rec, it, conv, single, "rlhf", tau, {"reward": np.asarray(rb)})

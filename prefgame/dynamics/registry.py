@@ -49,19 +49,68 @@ class LearnerSpec:
         return float(tau) if self.regularised else 0.0
 
 
-LEARNERS: dict[str, LearnerSpec] = {s.name: s for s in (
-    LearnerSpec("mmd", mmd, True, "last", "KL(π*‖π_{t+1}) ≤ (1+ητ)^{-t} KL(π*‖π_1), η ≤ τ/L²",
-                "Sokota et al. 2023, https://arxiv.org/abs/2206.05825", lambda eta, tau: 1 / (1 + eta * tau)),
-    LearnerSpec("omwu", omwu, True, "last", "KL(π*‖π_t) ≤ 2(1−ητ)^t KL(π*‖π_0), η ≤ min(1/(2τ+2L), 1/(4L))",
-                "Cen, Wei & Chi 2021, https://arxiv.org/abs/2105.15186", lambda eta, tau: 1 - eta * tau),
-    LearnerSpec("extragradient", extragradient, True, "last", "KL(π*‖π_t) ≤ (1−ητ)^t KL(π*‖π_0), η ≤ 1/(τ+L)",
-                "Zhou, Fazel & Du 2025 (EGPO), https://arxiv.org/abs/2503.08942", lambda eta, tau: 1 - eta * tau),
-    LearnerSpec("inpo", inpo, True, "last", "KL(π*‖π_{t+1}) ≤ (1−ητ)^t KL(π*‖π_1), η ≤ τ/(L²+τ²)",
-                "Zhang et al. 2024, https://arxiv.org/abs/2407.00617", lambda eta, tau: 1 - eta * tau),
-    LearnerSpec("sppo", sppo, False, "average", "gap_0(π̄_T) ≤ 2D/(ηT) + η/4 = O(1/√T) at η = √(8D/T)",
-                "Wu et al. 2024, https://arxiv.org/abs/2405.00675"),
-    LearnerSpec("dno", dno, False, "average", "as SPPO with η_DNO = 1/η_SPPO (the same map)",
-                "Rosset et al. 2024, https://arxiv.org/abs/2404.03715"),
-    LearnerSpec("spo", spo, False, "average", "gap_0(π̄_T) ≤ 2D/(η√T) + η/(2√T) = O(1/√T), η_k = η/√k",
-                "Swamy et al. 2024, https://arxiv.org/abs/2401.04056"),
-)}
+LEARNERS: dict[str, LearnerSpec] = {
+    s.name: s
+    for s in (
+        LearnerSpec(
+            "mmd",
+            mmd,
+            True,
+            "last",
+            "KL(π*‖π_{t+1}) ≤ (1+ητ)^{-t} KL(π*‖π_1), η ≤ τ/L²",
+            "Sokota et al. 2023, https://arxiv.org/abs/2206.05825",
+            lambda eta, tau: 1 / (1 + eta * tau),
+        ),
+        LearnerSpec(
+            "omwu",
+            omwu,
+            True,
+            "last",
+            "KL(π*‖π_t) ≤ 2(1−ητ)^t KL(π*‖π_0), η ≤ min(1/(2τ+2L), 1/(4L))",
+            "Cen, Wei & Chi 2021, https://arxiv.org/abs/2105.15186",
+            lambda eta, tau: 1 - eta * tau,
+        ),
+        LearnerSpec(
+            "extragradient",
+            extragradient,
+            True,
+            "last",
+            "KL(π*‖π_t) ≤ (1−ητ)^t KL(π*‖π_0), η ≤ 1/(τ+L)",
+            "Zhou, Fazel & Du 2025 (EGPO), https://arxiv.org/abs/2503.08942",
+            lambda eta, tau: 1 - eta * tau,
+        ),
+        LearnerSpec(
+            "inpo",
+            inpo,
+            True,
+            "last",
+            "KL(π*‖π_{t+1}) ≤ (1−ητ)^t KL(π*‖π_1), η ≤ τ/(L²+τ²)",
+            "Zhang et al. 2024, https://arxiv.org/abs/2407.00617",
+            lambda eta, tau: 1 - eta * tau,
+        ),
+        LearnerSpec(
+            "sppo",
+            sppo,
+            False,
+            "average",
+            "gap_0(π̄_T) ≤ 2D/(ηT) + η/4 = O(1/√T) at η = √(8D/T)",
+            "Wu et al. 2024, https://arxiv.org/abs/2405.00675",
+        ),
+        LearnerSpec(
+            "dno",
+            dno,
+            False,
+            "average",
+            "as SPPO with η_DNO = 1/η_SPPO (the same map)",
+            "Rosset et al. 2024, https://arxiv.org/abs/2404.03715",
+        ),
+        LearnerSpec(
+            "spo",
+            spo,
+            False,
+            "average",
+            "gap_0(π̄_T) ≤ 2D/(η√T) + η/(2√T) = O(1/√T), η_k = η/√k",
+            "Swamy et al. 2024, https://arxiv.org/abs/2401.04056",
+        ),
+    )
+}

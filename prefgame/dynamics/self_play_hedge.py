@@ -35,8 +35,9 @@ from ._iterate import Monitor, check_eta, opponent_value, run_learner
 __all__ = ["dno", "hedge_default_eta", "hedge_step", "sppo"]
 
 
-def hedge_step(logpi: np.ndarray, P: np.ndarray, eta: float, *,
-               opponent_value: np.ndarray | None = None) -> np.ndarray:
+def hedge_step(
+    logpi: np.ndarray, P: np.ndarray, eta: float, *, opponent_value: np.ndarray | None = None
+) -> np.ndarray:
     """log π_{t+1} = normalise(log π_t + η (Pπ_t − ½)), batched ``[c, n]``."""
     v = np.matmul(P, np.exp(logpi)[..., None])[..., 0] if opponent_value is None else opponent_value
     return log_softmax(logpi + eta * (v - 0.5))
@@ -48,8 +49,22 @@ def hedge_default_eta(logpi0: np.ndarray, steps: int) -> float:
     return float(np.sqrt(8.0 * max(D, 1e-12) / max(steps, 1)))
 
 
-def _hedge(method, game, eta_sppo, *, steps, init, mu, samples, seed, record_every, tol, check_every,
-           monitor, extra) -> Trajectory:
+def _hedge(
+    method,
+    game,
+    eta_sppo,
+    *,
+    steps,
+    init,
+    mu,
+    samples,
+    seed,
+    record_every,
+    tol,
+    check_every,
+    monitor,
+    extra,
+) -> Trajectory:
     steps = check_steps(steps)
     P, logmu, single = game_arrays(game, mu)
     z0 = log_softmax(init_logits(init, logmu))
@@ -62,36 +77,96 @@ def _hedge(method, game, eta_sppo, *, steps, init, mu, samples, seed, record_eve
         (logpi,) = state
         return (hedge_step(logpi, P, eta, opponent_value=opponent_value(P, logpi, rng, samples)),)
 
-    return run_learner(method, P, logmu, single, 0.0, (z0,), step, steps=steps, record_every=record_every,
-                       check_every=check_every, tol=tol, monitor=monitor, extra={**extra, "hedge_eta": eta})
+    return run_learner(
+        method,
+        P,
+        logmu,
+        single,
+        0.0,
+        (z0,),
+        step,
+        steps=steps,
+        record_every=record_every,
+        check_every=check_every,
+        tol=tol,
+        monitor=monitor,
+        extra={**extra, "hedge_eta": eta},
+    )
 
 
-def sppo(game, *, eta: float | None = None, steps: int = 1000, init=None, mu=None,
-         samples: int | None = None, seed: int = 0, record_every: int | None = None,
-         tol: float | None = None, check_every: int = 10, monitor: Monitor | None = None) -> Trajectory:
+def sppo(
+    game,
+    *,
+    eta: float | None = None,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    monitor: Monitor | None = None,
+) -> Trajectory:
     """Run SPPO's exact (or sampled, ``samples=m`` opponents) update; no τ (targets τ = 0).
 
     eta: None → √(8 log(1/min π_0)/steps).  init: π_0 (default μ, SPPO's π_ref).  tol: stop once
     the τ = 0 duality gap of the average iterate ≤ tol.  ``extra["average"]`` is π̄_T.
     """
     eta = None if eta is None else check_eta(eta)
-    run = _hedge("sppo", game, eta, steps=steps, init=init, mu=mu, samples=samples, seed=seed,
-                 record_every=record_every, tol=tol, check_every=check_every, monitor=monitor, extra={})
+    run = _hedge(
+        "sppo",
+        game,
+        eta,
+        steps=steps,
+        init=init,
+        mu=mu,
+        samples=samples,
+        seed=seed,
+        record_every=record_every,
+        tol=tol,
+        check_every=check_every,
+        monitor=monitor,
+        extra={},
+    )
     run.extra["eta"] = run.extra["hedge_eta"]
     return run
 
 
-def dno(game, *, eta: float | None = None, steps: int = 1000, init=None, mu=None,
-        samples: int | None = None, seed: int = 0, record_every: int | None = None,
-        tol: float | None = None, check_every: int = 10, monitor: Monitor | None = None) -> Trajectory:
+def dno(
+    game,
+    *,
+    eta: float | None = None,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    monitor: Monitor | None = None,
+) -> Trajectory:
     """Run DNO's soft policy iteration π_{t+1} ∝ π_t exp(r_t/η); arguments as :func:`sppo`.
 
     eta: DNO's KL weight; None → 1/√(8 log(1/min π_0)/steps) (= 1 / SPPO's default step).
     """
     if eta is not None:
         eta = check_eta(eta)
-    run = _hedge("dno", game, None if eta is None else 1.0 / eta, steps=steps, init=init, mu=mu,
-                 samples=samples, seed=seed, record_every=record_every, tol=tol,
-                 check_every=check_every, monitor=monitor, extra={})
+    run = _hedge(
+        "dno",
+        game,
+        None if eta is None else 1.0 / eta,
+        steps=steps,
+        init=init,
+        mu=mu,
+        samples=samples,
+        seed=seed,
+        record_every=record_every,
+        tol=tol,
+        check_every=check_every,
+        monitor=monitor,
+        extra={},
+    )
     run.extra["eta"] = 1.0 / run.extra["hedge_eta"]
     return run

@@ -42,9 +42,20 @@ def spo_bound(T: np.ndarray, eta: float, D: float) -> np.ndarray:
     return 2.0 * R / T
 
 
-def spo(game, *, eta: float | None = None, steps: int = 1000, init=None, mu=None,
-        samples: int | None = None, seed: int = 0, record_every: int | None = None,
-        tol: float | None = None, check_every: int = 10, monitor: Monitor | None = None) -> Trajectory:
+def spo(
+    game,
+    *,
+    eta: float | None = None,
+    steps: int = 1000,
+    init=None,
+    mu=None,
+    samples: int | None = None,
+    seed: int = 0,
+    record_every: int | None = None,
+    tol: float | None = None,
+    check_every: int = 10,
+    monitor: Monitor | None = None,
+) -> Trajectory:
     """Run SPO with exponential-weights FTRL, step η_k = η/√k; arguments as :func:`.sppo`.
 
     eta: None → 2√(log(1/min π_0)).  ``extra["average"]`` is π̄_T (SPO's output), ``extra["D"]`` the
@@ -64,6 +75,18 @@ def spo(game, *, eta: float | None = None, steps: int = 1000, init=None, mu=None
         cum = cum + opponent_value(P, logpi, rng, samples)
         return spo_step(z0, cum, eta / np.sqrt(t + 1.0)), cum
 
-    return run_learner("spo", P, logmu, single, 0.0, (z0, np.zeros_like(z0)), step, steps=steps,
-                       record_every=record_every, check_every=check_every, tol=tol, monitor=monitor,
-                       extra={"eta": float(eta), "D": D})
+    return run_learner(
+        "spo",
+        P,
+        logmu,
+        single,
+        0.0,
+        (z0, np.zeros_like(z0)),
+        step,
+        steps=steps,
+        record_every=record_every,
+        check_every=check_every,
+        tol=tol,
+        monitor=monitor,
+        extra={"eta": float(eta), "D": D},
+    )

@@ -50,8 +50,14 @@ UPLOAD = "uploaded file"
 
 
 def _fig(title: str, **kw):
-    f = figure(title=title, width=kw.pop("width", 430), height=kw.pop("height", 380),
-               toolbar_location="above", tools="pan,wheel_zoom,box_zoom,reset,save,hover", **kw)
+    f = figure(
+        title=title,
+        width=kw.pop("width", 430),
+        height=kw.pop("height", 380),
+        toolbar_location="above",
+        tools="pan,wheel_zoom,box_zoom,reset,save,hover",
+        **kw,
+    )
     f.title.text_font_size = "11pt"
     return f
 
@@ -59,8 +65,14 @@ def _fig(title: str, **kw):
 def _legend(f, items, loc="top_right", place="center"):
     """A clickable legend inside the plot (``place="center"``) or beside it (``"right"``)."""
     if items:
-        legend = Legend(items=items, location=loc, click_policy="hide", label_text_font_size="8pt",
-                        spacing=0, padding=4)
+        legend = Legend(
+            items=items,
+            location=loc,
+            click_policy="hide",
+            label_text_font_size="8pt",
+            spacing=0,
+            padding=4,
+        )
         f.add_layout(legend, place)
 
 
@@ -96,33 +108,70 @@ def _action_colors(n: int) -> list[str]:
 
 def simplex_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     """The 2-simplex: each learner's π_0 … π_T, π*_τ, the τ-path, IPO-MD's mixture and π* at τ/(1−β)."""
-    f = _fig("policies on the simplex", width=560, height=380, match_aspect=True, name="policy_plot")
+    f = _fig(
+        "policies on the simplex", width=560, height=380, match_aspect=True, name="policy_plot"
+    )
     f.axis.visible = False
     f.grid.visible = False
     corners = to_simplex(np.eye(3))
     outline = np.vstack([corners, corners[:1]])
     f.line(outline[:, 0], outline[:, 1], color="#999999")
-    f.text(corners[:, 0] + [-0.05, 0.05, 0], corners[:, 1] + [-0.05, -0.05, 0.04],
-           text=list(actions), text_align="center", text_baseline="middle", text_font_size="10pt")
+    f.text(
+        corners[:, 0] + [-0.05, 0.05, 0],
+        corners[:, 1] + [-0.05, -0.05, 0.04],
+        text=list(actions),
+        text_align="center",
+        text_baseline="middle",
+        text_font_size="10pt",
+    )
     f.x_range, f.y_range = Range1d(-0.12, 1.12), Range1d(-0.12, 0.98)
     empty = {"x": [], "y": []}
     path, start, star_b, mix = (_src(**empty) for _ in range(4))
     star = _src("star", **empty)
-    items = [("τ-path of π*_τ'", [f.line("x", "y", source=path, color="#555555", line_dash="dotted",
-                                         line_width=2)])]
+    items = [
+        (
+            "τ-path of π*_τ'",
+            [f.line("x", "y", source=path, color="#555555", line_dash="dotted", line_width=2)],
+        )
+    ]
     runs = {}
     for key in keys:
         line, end = _src(f"policy:{key}", **empty), _src(**empty)
         runs[key] = (line, end)
-        items.append((LEARNERS[key].label, [
-            f.line("x", "y", source=line, color=COLORS[key], line_width=2, alpha=0.85),
-            f.scatter("x", "y", source=end, color=COLORS[key], size=7)]))
+        items.append(
+            (
+                LEARNERS[key].label,
+                [
+                    f.line("x", "y", source=line, color=COLORS[key], line_width=2, alpha=0.85),
+                    f.scatter("x", "y", source=end, color=COLORS[key], size=7),
+                ],
+            )
+        )
     items += [
-        ("π_0", [f.scatter("x", "y", source=start, size=9, fill_color="white", line_color="black")]),
+        (
+            "π_0",
+            [f.scatter("x", "y", source=start, size=9, fill_color="white", line_color="black")],
+        ),
         ("π*_τ", [f.scatter("x", "y", source=star, marker="star", size=18, color="black")]),
-        ("π* at τ/(1−β)", [f.scatter("x", "y", source=star_b, marker="square", size=14, fill_alpha=0,
-                                     line_color=COLORS["ipo_md"], line_width=2)]),
-        ("IPO-MD mixture", [f.scatter("x", "y", source=mix, marker="diamond", size=9, color=COLORS["ipo_md"])]),
+        (
+            "π* at τ/(1−β)",
+            [
+                f.scatter(
+                    "x",
+                    "y",
+                    source=star_b,
+                    marker="square",
+                    size=14,
+                    fill_alpha=0,
+                    line_color=COLORS["ipo_md"],
+                    line_width=2,
+                )
+            ],
+        ),
+        (
+            "IPO-MD mixture",
+            [f.scatter("x", "y", source=mix, marker="diamond", size=9, color=COLORS["ipo_md"])],
+        ),
     ]
     _legend(f, items, "top_left", "right")
 
@@ -148,8 +197,14 @@ def lines_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     n, colors = len(actions), _action_colors(len(actions))
     figs, fills = [], []
     for key in keys or ("",):
-        f = _fig(f"{LEARNERS[key].label}: π_t(y) against t (π*_τ dashed)" if key else "no learner chosen",
-                 width=560, height=300, name=f"policy_plot_{key}")
+        f = _fig(
+            f"{LEARNERS[key].label}: π_t(y) against t (π*_τ dashed)"
+            if key
+            else "no learner chosen",
+            width=560,
+            height=300,
+            name=f"policy_plot_{key}",
+        )
         f.xaxis.axis_label, f.yaxis.axis_label = "step t", "π_t(y)"
         lines = _src(f"policy:{key}", xs=[[]] * n, ys=[[]] * n, color=colors)
         stars = _src(xs=[[]] * n, ys=[[]] * n, color=colors)
@@ -166,6 +221,7 @@ def lines_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
             t = np.arange(len(run.history))
             _set(lines, xs=[t] * n, ys=list(run.history.T), color=colors)
             _set(stars, xs=[[0, t[-1]]] * n, ys=[[p, p] for p in view.star.policy], color=colors)
+
         fills.append(fill)
     return pn.Column(*[pn.pane.Bokeh(f) for f in figs]), lambda view: [g(view) for g in fills]
 
@@ -179,8 +235,13 @@ def path_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
         srcs.append(_src(x=[], y=[]))
         items.append((a, [f.line("x", "y", source=srcs[-1], color=c, line_width=2)]))
     at_tau = Span(location=1.0, dimension="height", line_color="black", line_width=2)
-    at_tau_b = Span(location=1.0, dimension="height", line_color=COLORS["ipo_md"], line_dash="dashed",
-                    line_width=2)
+    at_tau_b = Span(
+        location=1.0,
+        dimension="height",
+        line_color=COLORS["ipo_md"],
+        line_dash="dashed",
+        line_width=2,
+    )
     f.add_layout(at_tau)
     f.add_layout(at_tau_b)
     _legend(f, items[:10])
@@ -203,12 +264,29 @@ def gap_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     srcs, items = {}, []
     for key in keys:
         srcs[key] = _src(f"gap:{key}", x=[], y=[])
-        items.append((LEARNERS[key].label, [f.line("x", "y", source=srcs[key], color=COLORS[key],
-                                                   line_width=2)]))
+        items.append(
+            (
+                LEARNERS[key].label,
+                [f.line("x", "y", source=srcs[key], color=COLORS[key], line_width=2)],
+            )
+        )
     mix = _src(x=[], y=[])
     if "ipo_md" in keys:
-        items.append(("IPO-MD mixture at τ/(1−β)", [f.line("x", "y", source=mix, color=COLORS["ipo_md"],
-                                                           line_dash="dashed", line_width=2)]))
+        items.append(
+            (
+                "IPO-MD mixture at τ/(1−β)",
+                [
+                    f.line(
+                        "x",
+                        "y",
+                        source=mix,
+                        color=COLORS["ipo_md"],
+                        line_dash="dashed",
+                        line_width=2,
+                    )
+                ],
+            )
+        )
     _legend(f, items)
 
     def fill(view: View) -> None:
@@ -217,8 +295,11 @@ def gap_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
             run = view.runs.get(key)
             g = np.maximum(run.gap, GAP_FLOOR) if run else np.zeros(0)
             _set(src, x=np.arange(len(g)), y=g)
-        g = (np.maximum(view.ipo_md.mixture_gap, GAP_FLOOR) if view.ipo_md is not None
-             and "ipo_md" in view.runs else np.zeros(0))
+        g = (
+            np.maximum(view.ipo_md.mixture_gap, GAP_FLOOR)
+            if view.ipo_md is not None and "ipo_md" in view.runs
+            else np.zeros(0)
+        )
         _set(mix, x=np.arange(len(g)), y=g)
 
     return f, fill
@@ -226,14 +307,31 @@ def gap_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
 
 def mixture_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     """IPO-MD's last mixture (π_T)^{1−β} μ^β against π* at τ/(1−β) (Prop. 5.2), and π*_τ."""
-    f = _fig("IPO-MD mixture vs π* at τ/(1−β)", width=560, x_range=list(actions), name="mixture_plot")
+    f = _fig(
+        "IPO-MD mixture vs π* at τ/(1−β)", width=560, x_range=list(actions), name="mixture_plot"
+    )
     f.yaxis.axis_label = "probability"
     src = _src(a=[], star_b=[], mix=[], star=[], pi=[])
     items = [
-        ("π* at τ/(1−β)", [f.scatter("a", "star_b", source=src, marker="square", size=16, fill_alpha=0,
-                                     line_color=COLORS["ipo_md"], line_width=2)]),
-        ("IPO-MD mixture (π_T)^{1−β} μ^β", [f.scatter("a", "mix", source=src, marker="diamond", size=10,
-                                                       color=COLORS["ipo_md"])]),
+        (
+            "π* at τ/(1−β)",
+            [
+                f.scatter(
+                    "a",
+                    "star_b",
+                    source=src,
+                    marker="square",
+                    size=16,
+                    fill_alpha=0,
+                    line_color=COLORS["ipo_md"],
+                    line_width=2,
+                )
+            ],
+        ),
+        (
+            "IPO-MD mixture (π_T)^{1−β} μ^β",
+            [f.scatter("a", "mix", source=src, marker="diamond", size=10, color=COLORS["ipo_md"])],
+        ),
         ("π*_τ", [f.scatter("a", "star", source=src, marker="star", size=12, color="black")]),
         ("IPO-MD π_T", [f.scatter("a", "pi", source=src, size=7, color="#999999")]),
     ]
@@ -247,9 +345,17 @@ def mixture_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
         mix, star_b = view.ipo_md.mixture[-1], view.star_beta.policy
         tau_b = view.settings.tau / (1 - view.settings.beta)
         f.title.text = f"IPO-MD mixture vs π* at τ/(1−β) = {tau_b:.3g}"
-        f.xaxis.axis_label = f"max abs(mixture − π*) = {np.max(np.abs(mix - star_b)):.1e} (Prop. 5.2)"
-        _set(src, a=list(view.actions), star_b=star_b, mix=mix, star=view.star.policy,
-             pi=view.ipo_md.policy)
+        f.xaxis.axis_label = (
+            f"max abs(mixture − π*) = {np.max(np.abs(mix - star_b)):.1e} (Prop. 5.2)"
+        )
+        _set(
+            src,
+            a=list(view.actions),
+            star_b=star_b,
+            mix=mix,
+            star=view.star.policy,
+            pi=view.ipo_md.policy,
+        )
 
     return f, fill
 
@@ -258,15 +364,25 @@ def summary_markdown(view: View) -> str:
     """π*_τ with its certificate, and each learner's last gap and distance to π*_τ."""
     eq = view.star
     pol = ", ".join(f"{a} {p:.4f}" for a, p in zip(view.actions, eq.policy))
-    lines = [(f"**{view.game.name}**, n = {view.game.n_actions}, τ = {view.settings.tau:g}, "
-             f"β = {view.settings.beta:g}, T = {view.settings.steps}  "),
-             (f"π*_τ = ({pol}); duality gap {float(np.max(eq.duality_gap)):.1e}"
-             f"{'' if eq.converged else ' (NOT converged)'}"),
-             "", "| learner | gap(π_T) | max abs(π_T − π*_τ) | run time |", "|---|---|---|---|"]
+    lines = [
+        (
+            f"**{view.game.name}**, n = {view.game.n_actions}, τ = {view.settings.tau:g}, "
+            f"β = {view.settings.beta:g}, T = {view.settings.steps}  "
+        ),
+        (
+            f"π*_τ = ({pol}); duality gap {float(np.max(eq.duality_gap)):.1e}"
+            f"{'' if eq.converged else ' (NOT converged)'}"
+        ),
+        "",
+        "| learner | gap(π_T) | max abs(π_T − π*_τ) | run time |",
+        "|---|---|---|---|",
+    ]
     for run in view.runs.values():
         secs = "cached" if run.seconds == 0 else f"{run.seconds * 1e3:.0f} ms"
-        lines.append(f"| {run.label} | {run.gap[-1]:.2e} | {np.max(np.abs(run.policy - eq.policy)):.2e} "
-                     f"| {secs} |")
+        lines.append(
+            f"| {run.label} | {run.gap[-1]:.2e} | {np.max(np.abs(run.policy - eq.policy)):.2e} "
+            f"| {secs} |"
+        )
     lines.append(f"\nrecomputed in {view.seconds * 1e3:.0f} ms")
     return "\n".join(lines)
 
@@ -296,33 +412,75 @@ class Explorer:
         if isinstance(s.game, PreferenceGame):
             self.uploaded = s.game
             names.append(UPLOAD)
-        self.game = W.Select(label="game", options=names, value=UPLOAD if self.uploaded else s.game,
-                             css_classes=["pg-game"])
+        self.game = W.Select(
+            label="game",
+            options=names,
+            value=UPLOAD if self.uploaded else s.game,
+            css_classes=["pg-game"],
+        )
         self.n = W.IntSlider(label="n (actions)", start=2, end=12, value=s.n, css_classes=["pg-n"])
         self.seed = W.IntInput(label="game seed", value=s.seed, start=0, css_classes=["pg-seed"])
-        self.eps = W.FloatSlider(label="ε (three_raters)", start=-0.33, end=0.33, step=0.01, value=s.eps)
+        self.eps = W.FloatSlider(
+            label="ε (three_raters)", start=-0.33, end=0.33, step=0.01, value=s.eps
+        )
         self.upload = W.FileInput(accept=".npy,.csv,.json", css_classes=["pg-upload"])
-        self.mu = W.TextInput(label="μ (blank: the game's)", value=s.mu, placeholder="e.g. 0.5, 0.3, 0.2",
-                              css_classes=["pg-mu"])
-        self.tau = W.DiscreteSlider(label="τ", options=sorted({*TAUS, s.tau}), value=s.tau,
-                                    css_classes=["pg-tau"])
-        self.beta = W.FloatSlider(label="β (IPO-MD, Nash-MD-PG)", start=0.0, end=0.95, step=0.05,
-                                  value=s.beta, css_classes=["pg-beta"])
-        self.own_step = W.Checkbox(label="each learner's own step size", value=s.eta is None,
-                                   css_classes=["pg-own-step"])
-        self.eta = W.DiscreteSlider(label="constant step size η / lr", options=sorted({*ETAS, s.eta or 0.1}),
-                                    value=0.1 if s.eta is None else s.eta, css_classes=["pg-eta"])
-        self.start = W.Select(label="start policy π_0", value=s.start, css_classes=["pg-start"],
-                              options={"μ": "mu", "uniform": "uniform", "random (Dirichlet)": "random",
-                                       "custom": "custom"})
+        self.mu = W.TextInput(
+            label="μ (blank: the game's)",
+            value=s.mu,
+            placeholder="e.g. 0.5, 0.3, 0.2",
+            css_classes=["pg-mu"],
+        )
+        self.tau = W.DiscreteSlider(
+            label="τ", options=sorted({*TAUS, s.tau}), value=s.tau, css_classes=["pg-tau"]
+        )
+        self.beta = W.FloatSlider(
+            label="β (IPO-MD, Nash-MD-PG)",
+            start=0.0,
+            end=0.95,
+            step=0.05,
+            value=s.beta,
+            css_classes=["pg-beta"],
+        )
+        self.own_step = W.Checkbox(
+            label="each learner's own step size", value=s.eta is None, css_classes=["pg-own-step"]
+        )
+        self.eta = W.DiscreteSlider(
+            label="constant step size η / lr",
+            options=sorted({*ETAS, s.eta or 0.1}),
+            value=0.1 if s.eta is None else s.eta,
+            css_classes=["pg-eta"],
+        )
+        self.start = W.Select(
+            label="start policy π_0",
+            value=s.start,
+            css_classes=["pg-start"],
+            options={
+                "μ": "mu",
+                "uniform": "uniform",
+                "random (Dirichlet)": "random",
+                "custom": "custom",
+            },
+        )
         self.start_seed = W.IntInput(label="start seed", value=s.start_seed, start=0)
-        self.start_custom = W.TextInput(label="custom π_0", value=s.start_custom,
-                                        placeholder="e.g. 0.8, 0.1, 0.1", css_classes=["pg-start-custom"])
-        self.steps = W.DiscreteSlider(label="steps T", options=sorted({*STEPS, s.steps}), value=s.steps,
-                                      css_classes=["pg-steps"])
-        self.learners = W.CheckBoxGroup(label="learners", value=list(s.learners),
-                                        options={v.label: k for k, v in LEARNERS.items()},
-                                        inline=False, css_classes=["pg-learners"])
+        self.start_custom = W.TextInput(
+            label="custom π_0",
+            value=s.start_custom,
+            placeholder="e.g. 0.8, 0.1, 0.1",
+            css_classes=["pg-start-custom"],
+        )
+        self.steps = W.DiscreteSlider(
+            label="steps T",
+            options=sorted({*STEPS, s.steps}),
+            value=s.steps,
+            css_classes=["pg-steps"],
+        )
+        self.learners = W.CheckBoxGroup(
+            label="learners",
+            value=list(s.learners),
+            options={v.label: k for k, v in LEARNERS.items()},
+            inline=False,
+            css_classes=["pg-learners"],
+        )
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["pg-error"])
         self.summary = pn.pane.Markdown("", css_classes=["pg-summary"], width=880)
         self.plots = pn.Column()
@@ -331,18 +489,47 @@ class Explorer:
         self.last_view: View | None = None
         self.last_seconds = float("nan")
 
-        for w in (self.game, self.n, self.seed, self.eps, self.mu, self.tau, self.beta, self.own_step,
-                  self.eta, self.start, self.start_seed, self.start_custom, self.steps, self.learners):
+        for w in (
+            self.game,
+            self.n,
+            self.seed,
+            self.eps,
+            self.mu,
+            self.tau,
+            self.beta,
+            self.own_step,
+            self.eta,
+            self.start,
+            self.start_seed,
+            self.start_custom,
+            self.steps,
+            self.learners,
+        ):
             what = "value_throttled" if "value_throttled" in w.param else "value"
             w.param.watch(self.update, what)
         self.upload.param.watch(self._on_upload, "value")
 
         controls = pn.Column(
-            "## prefgame explore", self.game, self.n, self.seed, self.eps,
-            pn.pane.Markdown("or upload P (.npy, .csv, .json):", margin=(0, 10)), self.upload,
-            self.mu, self.tau, self.beta, self.own_step, self.eta, self.start, self.start_seed,
-            self.start_custom, self.steps, pn.pane.Markdown("**learners**", margin=(0, 10)),
-            self.learners, width=300)
+            "## prefgame explore",
+            self.game,
+            self.n,
+            self.seed,
+            self.eps,
+            pn.pane.Markdown("or upload P (.npy, .csv, .json):", margin=(0, 10)),
+            self.upload,
+            self.mu,
+            self.tau,
+            self.beta,
+            self.own_step,
+            self.eta,
+            self.start,
+            self.start_seed,
+            self.start_custom,
+            self.steps,
+            pn.pane.Markdown("**learners**", margin=(0, 10)),
+            self.learners,
+            width=300,
+        )
         self.layout = pn.Row(controls, pn.Column(self.alert, self.plots, self.summary))
         self.update()
 
@@ -352,11 +539,19 @@ class Explorer:
         """The :class:`Settings` the controls show."""
         return Settings(
             game=self.uploaded if self.game.value == UPLOAD else self.game.value,
-            n=int(self.n.value), seed=int(self.seed.value or 0), eps=float(self.eps.value),
-            mu=self.mu.value, tau=float(self.tau.value), beta=float(self.beta.value),
-            eta=None if self.own_step.value else float(self.eta.value), start=self.start.value,
-            start_seed=int(self.start_seed.value or 0), start_custom=self.start_custom.value,
-            steps=int(self.steps.value), learners=tuple(self.learners.value))
+            n=int(self.n.value),
+            seed=int(self.seed.value or 0),
+            eps=float(self.eps.value),
+            mu=self.mu.value,
+            tau=float(self.tau.value),
+            beta=float(self.beta.value),
+            eta=None if self.own_step.value else float(self.eta.value),
+            start=self.start.value,
+            start_seed=int(self.start_seed.value or 0),
+            start_custom=self.start_custom.value,
+            steps=int(self.steps.value),
+            learners=tuple(self.learners.value),
+        )
 
     def _on_upload(self, event) -> None:
         if not event.new:
@@ -379,7 +574,9 @@ class Explorer:
         if shape != self._shape:
             policy = simplex_plot if len(view.actions) == 3 else lines_plot
             built = [make(*shape) for make in (policy, path_plot, mixture_plot, gap_plot)]
-            panes = [b if isinstance(b, pn.viewable.Viewable) else pn.pane.Bokeh(b) for b, _ in built]
+            panes = [
+                b if isinstance(b, pn.viewable.Viewable) else pn.pane.Bokeh(b) for b, _ in built
+            ]
             self.plots.objects = [pn.Row(panes[0], panes[1]), pn.Row(panes[2], panes[3])]
             self._shape, self._fills = shape, [fill for _, fill in built]
         for fill in self._fills:
@@ -414,8 +611,9 @@ class Explorer:
             self._draw(view)
             self.last_view = view
             self.last_seconds = time.perf_counter() - t0
-            self.summary.object = (summary_markdown(view)
-                                   + f" (plots filled in {self.last_seconds * 1e3:.0f} ms)")
+            self.summary.object = (
+                summary_markdown(view) + f" (plots filled in {self.last_seconds * 1e3:.0f} ms)"
+            )
         if self.prefetch:
             self._start_prefetch(view.settings)
 
@@ -437,8 +635,9 @@ class Explorer:
             for tau in taus:
                 warm(replace(s, tau=tau), stop=lambda: self._generation != gen)
 
-        self.prefetch_thread = threading.Thread(target=work, name="prefgame-explore-prefetch",
-                                                daemon=True)
+        self.prefetch_thread = threading.Thread(
+            target=work, name="prefgame-explore-prefetch", daemon=True
+        )
         self.prefetch_thread.start()
 
 
@@ -459,8 +658,9 @@ def explorer(game: str | PreferenceGame = "near_cyclic", **settings) -> pn.Row:
     return Explorer(Settings(game=game, **settings)).layout
 
 
-def serve(port: int | None = None, *, open_browser: bool = True, address: str = "127.0.0.1",
-          **settings) -> None:
+def serve(
+    port: int | None = None, *, open_browser: bool = True, address: str = "127.0.0.1", **settings
+) -> None:
     """Serve the explorer at ``http://address:port/`` until interrupted (``prefgame explore``).
 
     ``port=None`` picks a free one.  The URL is printed on stdout first.
@@ -469,6 +669,12 @@ def serve(port: int | None = None, *, open_browser: bool = True, address: str = 
         port = free_port(address)
     check_port(port, address)
     print(f"prefgame explore: serving at http://{address}:{port}/  (Ctrl-C stops)", flush=True)
-    pn.serve(lambda: explorer(**settings), port=port, address=address, show=open_browser,
-             websocket_origin=[f"{address}:{port}", f"localhost:{port}"], title="prefgame explore",
-             verbose=False)
+    pn.serve(
+        lambda: explorer(**settings),
+        port=port,
+        address=address,
+        show=open_browser,
+        websocket_origin=[f"{address}:{port}", f"localhost:{port}"],
+        title="prefgame explore",
+        verbose=False,
+    )

@@ -85,39 +85,66 @@ def _rec(**kw) -> dict:
 
 LEARNERS: dict[str, Learner] = {
     "nash_md": Learner(
-        "Nash-MD", lambda g, t, b, e, s, i: D.nash_md(g, t, eta=e, steps=s, init=i, **_rec()),
-        default_step="η_t = 2/(τ(t+2))"),
+        "Nash-MD",
+        lambda g, t, b, e, s, i: D.nash_md(g, t, eta=e, steps=s, init=i, **_rec()),
+        default_step="η_t = 2/(τ(t+2))",
+    ),
     "online_ipo": Learner(
-        "online IPO", lambda g, t, b, e, s, i: D.online_ipo(g, t, lr="auto" if e is None else e,
-                                                             steps=s, init=i, **_rec()),
-        default_step="lr = 'auto'"),
+        "online IPO",
+        lambda g, t, b, e, s, i: D.online_ipo(
+            g, t, lr="auto" if e is None else e, steps=s, init=i, **_rec()
+        ),
+        default_step="lr = 'auto'",
+    ),
     "ipo_md": Learner(
-        "IPO-MD", lambda g, t, b, e, s, i: D.ipo_md(g, t, b, lr="auto" if e is None else e,
-                                                     steps=s, init=i, **_rec()),
-        uses_beta=True, default_step="lr = 'auto'"),
+        "IPO-MD",
+        lambda g, t, b, e, s, i: D.ipo_md(
+            g, t, b, lr="auto" if e is None else e, steps=s, init=i, **_rec()
+        ),
+        uses_beta=True,
+        default_step="lr = 'auto'",
+    ),
     "online_dpo": Learner(
-        "online DPO", lambda g, t, b, e, s, i: D.online_dpo(g, t, lr="auto" if e is None else e,
-                                                             steps=s, init=i, **_rec()),
-        default_step="lr = 'auto'"),
+        "online DPO",
+        lambda g, t, b, e, s, i: D.online_dpo(
+            g, t, lr="auto" if e is None else e, steps=s, init=i, **_rec()
+        ),
+        default_step="lr = 'auto'",
+    ),
     "offline_ipo": Learner(
-        "offline IPO", lambda g, t, b, e, s, i: D.offline_ipo(g, t, lr="auto" if e is None else e,
-                                                               steps=s, init=i, **_rec()),
-        default_step="lr = 'auto'"),
+        "offline IPO",
+        lambda g, t, b, e, s, i: D.offline_ipo(
+            g, t, lr="auto" if e is None else e, steps=s, init=i, **_rec()
+        ),
+        default_step="lr = 'auto'",
+    ),
     "rlhf": Learner(
-        "RLHF", lambda g, t, b, e, s, i: D.rlhf(g, t, lr=e, steps=s, init=i, **_rec()),
-        default_step="lr = 0.5/τ"),
+        "RLHF",
+        lambda g, t, b, e, s, i: D.rlhf(g, t, lr=e, steps=s, init=i, **_rec()),
+        default_step="lr = 0.5/τ",
+    ),
     "omd": Learner(
-        "OMD", lambda g, t, b, e, s, i: D.online_mirror_descent(g, t, eta=0.1 if e is None else e,
-                                                                 steps=s, init=i, **_rec()),
-        default_step="η = 0.1"),
+        "OMD",
+        lambda g, t, b, e, s, i: D.online_mirror_descent(
+            g, t, eta=0.1 if e is None else e, steps=s, init=i, **_rec()
+        ),
+        default_step="η = 0.1",
+    ),
     "self_play_pg": Learner(
-        "self-play PG", lambda g, t, b, e, s, i: D.self_play_pg(g, t, lr=0.1 if e is None else e,
-                                                                 steps=s, init=i, **_rec()),
-        default_step="lr = 0.1"),
+        "self-play PG",
+        lambda g, t, b, e, s, i: D.self_play_pg(
+            g, t, lr=0.1 if e is None else e, steps=s, init=i, **_rec()
+        ),
+        default_step="lr = 0.1",
+    ),
     "nash_md_pg": Learner(
-        "Nash-MD-PG(β)", lambda g, t, b, e, s, i: D.nash_md_pg(g, t, b, lr=0.1 if e is None else e,
-                                                                steps=s, init=i, **_rec()),
-        uses_beta=True, default_step="lr = 0.1"),
+        "Nash-MD-PG(β)",
+        lambda g, t, b, e, s, i: D.nash_md_pg(
+            g, t, b, lr=0.1 if e is None else e, steps=s, init=i, **_rec()
+        ),
+        uses_beta=True,
+        default_step="lr = 0.1",
+    ),
 }
 
 
@@ -177,8 +204,10 @@ def build_game(s: Settings) -> PreferenceGame:
         kwargs = {k: v for k, v in (("n", s.n), ("seed", s.seed), ("eps", s.eps)) if k in params}
         game = make_game(s.game, **kwargs)
     if game.batched:
-        raise ValueError(f"{game.name}: a batch of {game.n_contexts} contexts; the explorer shows "
-                         "one game (a single [n, n] matrix)")
+        raise ValueError(
+            f"{game.name}: a batch of {game.n_contexts} contexts; the explorer shows "
+            "one game (a single [n, n] matrix)"
+        )
     if s.mu.strip():
         game = game.with_mu(parse_policy(s.mu, game.n_actions, name="mu"))
     return game
@@ -215,6 +244,7 @@ def start_policy(s: Settings, game: PreferenceGame) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------- caches
+
 
 class _LRU:
     """A small thread-safe least-recently-used cache (the page's thread and the prefetch thread
@@ -268,12 +298,26 @@ def _tau_path(game: PreferenceGame, key: str) -> np.ndarray:
     return path
 
 
-def _run(game: PreferenceGame, key: str, learner: str, tau: float, beta: float, eta: float | None,
-         steps: int, init: np.ndarray | None):
+def _run(
+    game: PreferenceGame,
+    key: str,
+    learner: str,
+    tau: float,
+    beta: float,
+    eta: float | None,
+    steps: int,
+    init: np.ndarray | None,
+):
     """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible."""
     spec = LEARNERS[learner]
-    ck = (key, learner, tau, beta if spec.uses_beta else None, eta,
-          None if init is None else init.tobytes())
+    ck = (
+        key,
+        learner,
+        tau,
+        beta if spec.uses_beta else None,
+        eta,
+        None if init is None else init.tobytes(),
+    )
     hit = _RUNS.get(ck)
     if hit is not None and hit.shape[0] > steps:
         return hit[: steps + 1], 0.0
@@ -317,10 +361,10 @@ class LearnerRun:
     """One learner's iterates and their duality gaps at τ (and, for IPO-MD, its mixture)."""
 
     label: str
-    history: np.ndarray          # [T+1, n]: π_0 … π_T
-    gap: np.ndarray              # [T+1]: gap(π_t) in the game at τ
-    seconds: float               # 0.0 when served from the cache
-    mixture: np.ndarray | None = None      # IPO-MD: (π_t)^{1−β} μ^β, [T+1, n]
+    history: np.ndarray  # [T+1, n]: π_0 … π_T
+    gap: np.ndarray  # [T+1]: gap(π_t) in the game at τ
+    seconds: float  # 0.0 when served from the cache
+    mixture: np.ndarray | None = None  # IPO-MD: (π_t)^{1−β} μ^β, [T+1, n]
     mixture_gap: np.ndarray | None = None  # its gap at τ/(1−β), [T+1]
 
     @property
@@ -334,12 +378,12 @@ class View:
 
     game: PreferenceGame
     settings: Settings
-    star: Equilibrium                       # π*_τ
-    path_taus: np.ndarray                   # [K]
-    path: np.ndarray                        # [K, n]: π*_τ' on PATH_TAUS
+    star: Equilibrium  # π*_τ
+    path_taus: np.ndarray  # [K]
+    path: np.ndarray  # [K, n]: π*_τ' on PATH_TAUS
     runs: dict[str, LearnerRun] = field(default_factory=dict)
-    ipo_md: LearnerRun | None = None        # always run (the mixture panel), shown if chosen
-    star_beta: Equilibrium | None = None    # π* at τ/(1−β)
+    ipo_md: LearnerRun | None = None  # always run (the mixture panel), shown if chosen
+    star_beta: Equilibrium | None = None  # π* at τ/(1−β)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -374,7 +418,7 @@ def compute(s: Settings, game: PreferenceGame | None = None) -> View:
         raise ValueError(f"unknown learner {unknown[0]!r}; known: {', '.join(LEARNERS)}")
     init = start_policy(s, game)
     key = _key(game)
-    star = _equilibrium(game, key, tau)     # validates τ (the library's message)
+    star = _equilibrium(game, key, tau)  # validates τ (the library's message)
     view = View(game, s, star, PATH_TAUS, _tau_path(game, key))
     for name in dict.fromkeys((*s.learners, "ipo_md")):
         try:

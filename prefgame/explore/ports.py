@@ -24,4 +24,6 @@ def check_port(port: int, address: str = "127.0.0.1") -> None:
         try:
             s.bind((address, port))
         except OSError as exc:
-            raise ValueError(f"--port {port}: cannot listen on {address}:{port} ({exc.strerror})") from None
+            raise ValueError(
+                f"--port {port}: cannot listen on {address}:{port} ({exc.strerror})"
+            ) from None

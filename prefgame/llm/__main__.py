@@ -36,10 +36,16 @@ class RunConfig(OnlineConfig):
     prompt_limit: int = _f(0, "use only the first N prompts (0 = all)")
     judge_kind: str = _f("reward", "'reward' (Bradley–Terry RM) or 'pairwise' (PM)")
     judge_name: str = _f("", "Hugging Face name or path of the judge's sequence classifier")
-    overwrite: bool = _f(False, "allow a run into a non-empty output_dir (its old files are mixed "
-                                "with the new run's otherwise, so it is refused)")
-    judge_max_length: int = _f(512, "tokens the judge reads; completions are kept whole and "
-                                    "longer prompts are cut from the left")
+    overwrite: bool = _f(
+        False,
+        "allow a run into a non-empty output_dir (its old files are mixed "
+        "with the new run's otherwise, so it is refused)",
+    )
+    judge_max_length: int = _f(
+        512,
+        "tokens the judge reads; completions are kept whole and "
+        "longer prompts are cut from the left",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -54,18 +60,25 @@ class RunConfig(OnlineConfig):
         if not self.policy_name:
             raise ValueError("policy_name is empty: give the policy's name or path")
         if not (isinstance(self.judge_max_length, int) and self.judge_max_length > 0):
-            raise ValueError(f"judge_max_length = {self.judge_max_length!r}, must be an "
-                             "integer > 0")
+            raise ValueError(
+                f"judge_max_length = {self.judge_max_length!r}, must be an integer > 0"
+            )
         if self.prompt_template:
             import string
 
             try:
-                keys = {k for _, k, _, _ in string.Formatter().parse(self.prompt_template) if k is not None}
+                keys = {
+                    k
+                    for _, k, _, _ in string.Formatter().parse(self.prompt_template)
+                    if k is not None
+                }
             except ValueError as exc:
                 raise ValueError(f"prompt_template = {self.prompt_template!r}: {exc}") from None
             if keys - {"prompt"}:
-                raise ValueError(f"prompt_template = {self.prompt_template!r} has unknown field(s) "
-                                 f"{sorted(keys - {'prompt'})}; only {{prompt}} is filled")
+                raise ValueError(
+                    f"prompt_template = {self.prompt_template!r} has unknown field(s) "
+                    f"{sorted(keys - {'prompt'})}; only {{prompt}} is filled"
+                )
 
 
 def check_output_dir(cfg: RunConfig) -> Path:
@@ -82,9 +95,11 @@ def check_output_dir(cfg: RunConfig) -> Path:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"output_dir = {cfg.output_dir!r}: {str(probe)!r} is not writable")
     if out.is_dir() and any(out.iterdir()) and not (cfg.resume_from or cfg.overwrite):
-        raise ValueError(f"output_dir = {cfg.output_dir!r} is not empty; give resume_from "
-                         "(e.g. 'latest') to continue that run, overwrite: true to reuse it, "
-                         "or another output_dir")
+        raise ValueError(
+            f"output_dir = {cfg.output_dir!r} is not empty; give resume_from "
+            "(e.g. 'latest') to continue that run, overwrite: true to reuse it, "
+            "or another output_dir"
+        )
     return out
 
 
@@ -103,15 +118,19 @@ def check_source(name: str, field: str) -> None:
     except Exception:  # noqa: BLE001, S110 -- an invalid repo id: let the reachability test decide
         pass
     if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
-        raise ValueError(f"{field} = {name!r} is not a local path nor in the hub cache, and "
-                         "HF_HUB_OFFLINE is set")
+        raise ValueError(
+            f"{field} = {name!r} is not a local path nor in the hub cache, and "
+            "HF_HUB_OFFLINE is set"
+        )
     import socket
 
     try:
         socket.create_connection(("huggingface.co", 443), timeout=3).close()
     except OSError:
-        raise ValueError(f"{field} = {name!r} is not a local path nor in the hub cache, and "
-                         "huggingface.co cannot be reached (no network)") from None
+        raise ValueError(
+            f"{field} = {name!r} is not a local path nor in the hub cache, and "
+            "huggingface.co cannot be reached (no network)"
+        ) from None
 
 
 def check_judge_is_a_classifier(name: str) -> None:
@@ -121,8 +140,10 @@ def check_judge_is_a_classifier(name: str) -> None:
 
     arch = getattr(AutoConfig.from_pretrained(name), "architectures", None) or []
     if arch and not any(a.endswith("ForSequenceClassification") for a in arch):
-        raise ValueError(f"judge_name = {name!r} is a {arch[0]}, not a sequence classifier "
-                         "(…ForSequenceClassification); its score head would be random")
+        raise ValueError(
+            f"judge_name = {name!r} is a {arch[0]}, not a sequence classifier "
+            "(…ForSequenceClassification); its score head would be random"
+        )
 
 
 def main(argv=None) -> int:
@@ -140,14 +161,20 @@ def main(argv=None) -> int:
     if src.is_file() and not src.read_bytes().strip():
         raise ValueError(f"prompts = {cfg.prompts!r} is an empty file")
     try:
-        prompts = load_prompts(cfg.prompts, column=cfg.prompt_column, split=cfg.prompt_split,
-                               limit=cfg.prompt_limit or None,
-                               template=cfg.prompt_template or None)
+        prompts = load_prompts(
+            cfg.prompts,
+            column=cfg.prompt_column,
+            split=cfg.prompt_split,
+            limit=cfg.prompt_limit or None,
+            template=cfg.prompt_template or None,
+        )
     except (ValueError, KeyError):
         raise
     except Exception as exc:  # noqa: BLE001 -- datasets/pyarrow raise many types on a bad file
-        raise ValueError(f"prompts = {cfg.prompts!r} cannot be read "
-                         f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
+        raise ValueError(
+            f"prompts = {cfg.prompts!r} cannot be read "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        ) from None
     if not prompts:
         raise ValueError(f"prompts = {cfg.prompts!r} holds no prompts")
     check_source(cfg.policy_name, "policy_name")
@@ -157,8 +184,7 @@ def main(argv=None) -> int:
     import torch
 
     # one process per GPU (torchrun / accelerate launch): each loads onto its own device
-    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() \
-        else None
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else None
     policy, ref = policy_from_config(cfg, device=device)
     judge_cls = RewardModel if cfg.judge_kind == "reward" else PairwisePreferenceModel
     judge = judge_cls.from_pretrained(cfg.judge_name, max_length=cfg.judge_max_length)

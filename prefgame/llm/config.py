@@ -50,8 +50,9 @@ T = TypeVar("T")
 def _f(default: Any, help: str, **kw) -> Any:
     """A dataclass field with a help text; list/dict defaults are deep-copied per instance."""
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata={"help": help},
-                     **kw)
+        return field(
+            default_factory=lambda d=default: copy.deepcopy(d), metadata={"help": help}, **kw
+        )
     return field(default=default, metadata={"help": help}, **kw)
 
 
@@ -61,23 +62,34 @@ class OnlineConfig:
 
     # --- method ----------------------------------------------------------------------------
     method: str = _f("online_ipo", f"one of {METHOD_NAMES}")
-    tau: float = _f(1.0, "KL-regularisation strength τ (paper: IPO 1.0, DPO 5.0, SLiC 10.0, "
-                         "IPO-MD 1.0, Nash-MD-PG 0.008, RL 0.05)")
+    tau: float = _f(
+        1.0,
+        "KL-regularisation strength τ (paper: IPO 1.0, DPO 5.0, SLiC 10.0, "
+        "IPO-MD 1.0, Nash-MD-PG 0.008, RL 0.05)",
+    )
     beta: float = _f(0.0, "mixture coefficient β of π^(1−β) μ^β (IPO-MD, Nash-MD-PG; paper 0.125)")
-    tau_schedule: str = _f("constant", "schedule of τ: constant | linear:<end> | cosine:<end> | "
-                                       "inverse")
+    tau_schedule: str = _f(
+        "constant", "schedule of τ: constant | linear:<end> | cosine:<end> | inverse"
+    )
     beta_schedule: str = _f("constant", "schedule of β (same syntax as tau_schedule)")
     logp_reduction: str = _f("sum", "per-sequence log-prob: 'sum' or 'mean' over tokens")
-    rl_baseline: str = _f("loo", "RL reward baseline: 'loo' (leave-one-out mean of the other "
-                                 "samples' rewards, unbiased, as RLOO), 'mean' (batch mean incl. "
-                                 "the sample itself: gradient scaled by 1 − 1/B, i.e. τ inflated "
-                                 "by B/(B − 1)) or 'none'")
+    rl_baseline: str = _f(
+        "loo",
+        "RL reward baseline: 'loo' (leave-one-out mean of the other "
+        "samples' rewards, unbiased, as RLOO), 'mean' (batch mean incl. "
+        "the sample itself: gradient scaled by 1 − 1/B, i.e. τ inflated "
+        "by B/(B − 1)) or 'none'",
+    )
 
     # --- models ----------------------------------------------------------------------------
-    policy_name: str = _f("", "Hugging Face name or path of the policy (also π_ref unless "
-                              "ref_name is set); empty when a model object is passed in")
-    ref_name: str = _f("", "name or path of the reference μ (default: the policy's initial "
-                           "weights)")
+    policy_name: str = _f(
+        "",
+        "Hugging Face name or path of the policy (also π_ref unless "
+        "ref_name is set); empty when a model object is passed in",
+    )
+    ref_name: str = _f(
+        "", "name or path of the reference μ (default: the policy's initial weights)"
+    )
     lora_r: int = _f(0, "LoRA rank (0 = full fine-tuning); with LoRA μ = base, adapters off")
     lora_alpha: float = _f(16.0, "LoRA alpha")
     lora_dropout: float = _f(0.0, "LoRA dropout")
@@ -87,20 +99,32 @@ class OnlineConfig:
     # --- sampling --------------------------------------------------------------------------
     max_prompt_length: int = _f(512, "prompts are truncated (from the left) to this many tokens")
     max_new_tokens: int = _f(64, "length limit of a completion")
-    temperature: float = _f(1.0, "sampling temperature T; training then optimises the tempered "
-                                 "policy π_T = softmax(logits/T) against μ_T: the loss's log π "
-                                 "and log μ use the same T as the sampler")
-    top_p: float = _f(1.0, "nucleus sampling is refused in training (must be 1): the truncated "
-                           "distribution is off-policy for the loss and its log-ratio to μ is "
-                           "infinite outside the nucleus; use top_p only in evaluation")
-    disable_dropout: bool = _f(True, "run every log-prob forward (training included) without "
-                                     "dropout, as TRL's disable_dropout; False keeps the model's "
-                                     "dropout in the training forward only")
+    temperature: float = _f(
+        1.0,
+        "sampling temperature T; training then optimises the tempered "
+        "policy π_T = softmax(logits/T) against μ_T: the loss's log π "
+        "and log μ use the same T as the sampler",
+    )
+    top_p: float = _f(
+        1.0,
+        "nucleus sampling is refused in training (must be 1): the truncated "
+        "distribution is off-policy for the loss and its log-ratio to μ is "
+        "infinite outside the nucleus; use top_p only in evaluation",
+    )
+    disable_dropout: bool = _f(
+        True,
+        "run every log-prob forward (training included) without "
+        "dropout, as TRL's disable_dropout; False keeps the model's "
+        "dropout in the training forward only",
+    )
 
     # --- batches and optimisation -----------------------------------------------------------
     batch_size: int = _f(8, "prompts per optimiser step (paper: 32)")
-    micro_batch_size: int = _f(0, "prompts per forward/backward (0 = batch_size); "
-                                  "gradient accumulation = batch_size / micro_batch_size")
+    micro_batch_size: int = _f(
+        0,
+        "prompts per forward/backward (0 = batch_size); "
+        "gradient accumulation = batch_size / micro_batch_size",
+    )
     generation_batch_size: int = _f(0, "prompts per generation call (0 = batch_size)")
     max_steps: int = _f(100, "optimiser steps (paper: 30k)")
     optimizer: str = _f("adamw", "adamw | adafactor (paper: Adafactor)")
@@ -129,40 +153,67 @@ class OnlineConfig:
             setattr(self, f.name, _check_type(f.name, hints[f.name], getattr(self, f.name)))
         if self.method not in METHOD_NAMES:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHOD_NAMES}")
-        _positive(self, "tau", "temperature", "batch_size", "max_steps", "max_new_tokens",
-                  "max_prompt_length")
-        _nonnegative(self, "lr", "warmup_steps", "weight_decay", "max_grad_norm", "save_every",
-                     "keep_checkpoints", "win_rate_every", "lora_r", "micro_batch_size",
-                     "generation_batch_size")
+        _positive(
+            self,
+            "tau",
+            "temperature",
+            "batch_size",
+            "max_steps",
+            "max_new_tokens",
+            "max_prompt_length",
+        )
+        _nonnegative(
+            self,
+            "lr",
+            "warmup_steps",
+            "weight_decay",
+            "max_grad_norm",
+            "save_every",
+            "keep_checkpoints",
+            "win_rate_every",
+            "lora_r",
+            "micro_batch_size",
+            "generation_batch_size",
+        )
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta = {self.beta}, must lie in [0, 1]")
         if self.top_p != 1.0:
-            raise ValueError(f"top_p = {self.top_p}: nucleus sampling makes training off-policy "
-                             "(every method's theory needs y ~ π, or the β-mixture) and the "
-                             "log-ratio to μ infinite outside the nucleus; top_p must be 1 in "
-                             "training (use temperature, which is applied consistently)")
+            raise ValueError(
+                f"top_p = {self.top_p}: nucleus sampling makes training off-policy "
+                "(every method's theory needs y ~ π, or the β-mixture) and the "
+                "log-ratio to μ infinite outside the nucleus; top_p must be 1 in "
+                "training (use temperature, which is applied consistently)"
+            )
         for name in ("tau_schedule", "beta_schedule"):
             schedule_value(getattr(self, name), 1.0, 0, 1)  # raises on a bad spec
-        choices = {"logp_reduction": ("sum", "mean"), "rl_baseline": ("loo", "mean", "none"),
-                   "optimizer": ("adamw", "adafactor"),
-                   "lr_schedule": ("constant", "linear", "cosine"),
-                   "dtype": ("float32", "bfloat16", "float16")}
+        choices = {
+            "logp_reduction": ("sum", "mean"),
+            "rl_baseline": ("loo", "mean", "none"),
+            "optimizer": ("adamw", "adafactor"),
+            "lr_schedule": ("constant", "linear", "cosine"),
+            "dtype": ("float32", "bfloat16", "float16"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} = {getattr(self, name)!r}; choose one of {allowed}")
         for name in ("micro_batch_size", "generation_batch_size"):
             size = getattr(self, name) or self.batch_size
             if self.batch_size % size:
-                raise ValueError(f"batch_size = {self.batch_size} is not a multiple of "
-                                 f"{name} = {size}")
+                raise ValueError(
+                    f"batch_size = {self.batch_size} is not a multiple of {name} = {size}"
+                )
         if self.method == "ipo_md" and self.beta == 0.0 and self.beta_schedule == "constant":
             pass  # IPO-MD with β = 0 is online IPO: allowed, as in the paper's ablation
         if self.method == "rl" and self.rl_baseline == "loo" and self.batch_size < 2:
-            raise ValueError("rl_baseline = 'loo' needs batch_size >= 2 (the baseline of a "
-                             "sample is the mean reward of the others)")
+            raise ValueError(
+                "rl_baseline = 'loo' needs batch_size >= 2 (the baseline of a "
+                "sample is the mean reward of the others)"
+            )
         if self.method in ("online_ipo", "online_dpo", "online_slic", "rl") and self.beta:
-            raise ValueError(f"beta = {self.beta} has no effect for method {self.method!r} "
-                             "(it samples from π); use ipo_md or nash_md_pg")
+            raise ValueError(
+                f"beta = {self.beta} has no effect for method {self.method!r} "
+                "(it samples from π); use ipo_md or nash_md_pg"
+            )
 
     @property
     def micro(self) -> int:
@@ -220,8 +271,9 @@ def schedule_value(spec: str, base: float, step: int, total_steps: int) -> float
         if kind == "linear":
             return base + (end - base) * frac
         return end + (base - end) * 0.5 * (1.0 + math.cos(math.pi * frac))
-    raise ValueError(f"unknown schedule {spec!r}; use constant, linear:<end>, cosine:<end> "
-                     "or inverse")
+    raise ValueError(
+        f"unknown schedule {spec!r}; use constant, linear:<end>, cosine:<end> or inverse"
+    )
 
 
 # --- generic loading -------------------------------------------------------------------------
@@ -244,14 +296,15 @@ def _read_file(path: str | Path) -> dict:
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             at = f" at line {where.line + 1}" if where is not None else ""
-            raise ValueError(f"config file {str(path)!r}: malformed YAML{at} "
-                             f"({getattr(exc, 'problem', None) or exc})") from None
+            raise ValueError(
+                f"config file {str(path)!r}: malformed YAML{at} "
+                f"({getattr(exc, 'problem', None) or exc})"
+            ) from None
     elif path.suffix == ".toml":
         try:
             import tomllib
         except ImportError:  # Python 3.10
-            raise ValueError("TOML config files need Python >= 3.11; use .json or .yaml") \
-                from None
+            raise ValueError("TOML config files need Python >= 3.11; use .json or .yaml") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -288,8 +341,9 @@ def _coerce(cls, name: str, raw: Any) -> Any:
         if typ is list or typing.get_origin(typ) is list:
             return [s for s in raw.split(",") if s]
     except ValueError:
-        raise ValueError(f"{name} = {raw!r} is not a valid {getattr(typ, '__name__', typ)}") \
-            from None
+        raise ValueError(
+            f"{name} = {raw!r} is not a valid {getattr(typ, '__name__', typ)}"
+        ) from None
     return raw
 
 
@@ -323,8 +377,9 @@ def _check_type(name: str, typ: Any, value: Any) -> Any:
     return value
 
 
-def load_config(cls: type[T], path: str | Path | None = None,
-                overrides: dict[str, Any] | None = None) -> T:
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> T:
     """Build dataclass ``cls`` from an optional file, then ``overrides`` (unknown keys error)."""
     values: dict[str, Any] = {}
     if path:
@@ -333,8 +388,9 @@ def load_config(cls: type[T], path: str | Path | None = None,
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown config field(s) {unknown} for {cls.__name__}; "
-                         f"known: {sorted(names)}")
+        raise ValueError(
+            f"unknown config field(s) {unknown} for {cls.__name__}; known: {sorted(names)}"
+        )
     return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
 
 

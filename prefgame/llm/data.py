@@ -25,8 +25,13 @@ __all__ = [
     "load_tldr_prompts",
 ]
 
-_FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet",
-                  ".txt": "text"}
+_FILE_BUILDERS = {
+    ".json": "json",
+    ".jsonl": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".txt": "text",
+}
 
 
 def as_dataset(source: Any, *, split: str = "train"):
@@ -53,8 +58,9 @@ def as_dataset(source: Any, *, split: str = "train"):
         if path.suffix in _FILE_BUILDERS:
             if not path.is_file():
                 raise ValueError(f"data file {str(path)!r} does not exist")
-            ds = datasets.load_dataset(_FILE_BUILDERS[path.suffix], data_files=str(path),
-                                       split="train")
+            ds = datasets.load_dataset(
+                _FILE_BUILDERS[path.suffix], data_files=str(path), split="train"
+            )
             if path.suffix == ".txt":
                 ds = ds.rename_column("text", "prompt")
             return ds
@@ -72,14 +78,19 @@ def _text(value: Any) -> str:
     """A string from a plain value or a conversational list of {"role", "content"} messages."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and value and isinstance(value[-1], dict) \
-            and "content" in value[-1]:
+    if isinstance(value, list) and value and isinstance(value[-1], dict) and "content" in value[-1]:
         return "".join(m["content"] for m in value)
     raise ValueError(f"expected text or a list of messages, got {type(value).__name__}")
 
 
-def load_prompts(source: Any, *, column: str = "prompt", split: str = "train",
-                 limit: int | None = None, template: str | None = None) -> list[str]:
+def load_prompts(
+    source: Any,
+    *,
+    column: str = "prompt",
+    split: str = "train",
+    limit: int | None = None,
+    template: str | None = None,
+) -> list[str]:
     """Prompt strings from ``source`` (column ``column``), optionally formatted by ``template``
     (e.g. ``"{prompt}\\nTL;DR:"``) and cut to the first ``limit`` rows."""
     ds = as_dataset(source, split=split)
@@ -94,26 +105,36 @@ def load_prompts(source: Any, *, column: str = "prompt", split: str = "train",
     return prompts
 
 
-def load_preference_pairs(source: Any, *, prompt_column: str = "prompt",
-                          chosen_column: str = "chosen", rejected_column: str = "rejected",
-                          split: str = "train", limit: int | None = None) -> dict[str, list[str]]:
+def load_preference_pairs(
+    source: Any,
+    *,
+    prompt_column: str = "prompt",
+    chosen_column: str = "chosen",
+    rejected_column: str = "rejected",
+    split: str = "train",
+    limit: int | None = None,
+) -> dict[str, list[str]]:
     """``{"prompts": [...], "chosen": [...], "rejected": [...]}`` for PM / RM training."""
     ds = as_dataset(source, split=split)
     _require(ds, [prompt_column, chosen_column, rejected_column])
     if limit is not None:
         ds = ds.select(range(min(limit, len(ds))))
-    return {"prompts": [_text(v) for v in ds[prompt_column]],
-            "chosen": [_text(v) for v in ds[chosen_column]],
-            "rejected": [_text(v) for v in ds[rejected_column]]}
+    return {
+        "prompts": [_text(v) for v in ds[prompt_column]],
+        "chosen": [_text(v) for v in ds[chosen_column]],
+        "rejected": [_text(v) for v in ds[rejected_column]],
+    }
 
 
-def load_tldr_prompts(split: str = "train", *, limit: int | None = None,
-                      name: str = "trl-lib/tldr") -> list[str]:
+def load_tldr_prompts(
+    split: str = "train", *, limit: int | None = None, name: str = "trl-lib/tldr"
+) -> list[str]:
     """TL;DR Reddit posts formatted as summarisation prompts (downloads ``name``)."""
     return load_prompts(name, column="prompt", split=split, limit=limit)
 
 
-def load_tldr_preferences(split: str = "train", *, limit: int | None = None,
-                          name: str = "trl-lib/tldr-preference") -> dict[str, list[str]]:
+def load_tldr_preferences(
+    split: str = "train", *, limit: int | None = None, name: str = "trl-lib/tldr-preference"
+) -> dict[str, list[str]]:
     """The TL;DR human preference pairs (Stiennon et al., 92,858 train pairs; downloads)."""
     return load_preference_pairs(name, split=split, limit=limit)

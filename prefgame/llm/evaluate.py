@@ -53,19 +53,25 @@ class WinRateMatrix:
             for j in range(k):
                 m = f"{self.mean[i, j]:.{digits}f}"
                 if i < j:
-                    m += (f" ({self.std[i, j]:.{digits}f}) [{self.ci_low[i, j]:.{digits}f}, "
-                          f"{self.ci_high[i, j]:.{digits}f}]")
+                    m += (
+                        f" ({self.std[i, j]:.{digits}f}) [{self.ci_low[i, j]:.{digits}f}, "
+                        f"{self.ci_high[i, j]:.{digits}f}]"
+                    )
                 cells.append(m)
             lines.append(f"| {self.names[i]} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines.append(f"P(row ≻ column): mean (std over seed pairings) "
-                     f"[{self.confidence:.0%} CI over prompts].")
+        lines.append(
+            f"P(row ≻ column): mean (std over seed pairings) "
+            f"[{self.confidence:.0%} CI over prompts]."
+        )
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"names": self.names, "confidence": self.confidence,
-                **{k: getattr(self, k).tolist() for k in ("mean", "std", "ci_low", "ci_high",
-                                                          "n")}}
+        return {
+            "names": self.names,
+            "confidence": self.confidence,
+            **{k: getattr(self, k).tolist() for k in ("mean", "std", "ci_low", "ci_high", "n")},
+        }
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=1)
@@ -96,8 +102,14 @@ class WinRateMatrix:
         return fig
 
 
-def sample_completions(policies: Mapping[str, Sequence[Policy]], prompts: Sequence[str], *,
-                       seed: int = 0, batch_size: int = 32, **sampling) -> dict:
+def sample_completions(
+    policies: Mapping[str, Sequence[Policy]],
+    prompts: Sequence[str],
+    *,
+    seed: int = 0,
+    batch_size: int = 32,
+    **sampling,
+) -> dict:
     """``{name: [completions of seed instance i]}``, each instance sampled with its own seed."""
     out = {}
     for name, instances in policies.items():
@@ -105,15 +117,23 @@ def sample_completions(policies: Mapping[str, Sequence[Policy]], prompts: Sequen
         for i, pol in enumerate(instances):
             gen = torch.Generator(device=pol.device).manual_seed(seed + 7919 * i)
             pol.model.eval()
-            out[name].append(generate_text(pol, list(prompts), batch_size=batch_size,
-                                           generator=gen, **sampling))
+            out[name].append(
+                generate_text(pol, list(prompts), batch_size=batch_size, generator=gen, **sampling)
+            )
     return out
 
 
-def win_rate_matrix(policies: Mapping[str, Policy | Sequence[Policy]], prompts: Sequence[str],
-                    judge, *, confidence: float = 0.95, seed: int = 0, batch_size: int = 32,
-                    completions: Mapping[str, Sequence[Sequence[str]]] | None = None,
-                    **sampling) -> WinRateMatrix:
+def win_rate_matrix(
+    policies: Mapping[str, Policy | Sequence[Policy]],
+    prompts: Sequence[str],
+    judge,
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    batch_size: int = 32,
+    completions: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    **sampling,
+) -> WinRateMatrix:
     """Judge every pair of methods over all seed pairings (see module docstring).
 
     ``policies`` maps a method name to one policy or a list of seed instances; ``sampling``
@@ -129,8 +149,9 @@ def win_rate_matrix(policies: Mapping[str, Policy | Sequence[Policy]], prompts: 
         policies = {k: ([v] if isinstance(v, Policy) else list(v)) for k, v in policies.items()}
         if len(policies) < 2 or any(not v for v in policies.values()):
             raise ValueError("win_rate_matrix needs at least two methods, each with >= 1 policy")
-        completions = sample_completions(policies, prompts, seed=seed, batch_size=batch_size,
-                                         **sampling)
+        completions = sample_completions(
+            policies, prompts, seed=seed, batch_size=batch_size, **sampling
+        )
     names = list(completions)
     k = len(names)
     mean = np.full((k, k), 0.5)
@@ -146,8 +167,11 @@ def win_rate_matrix(policies: Mapping[str, Policy | Sequence[Policy]], prompts: 
                     per_pair.append(judge(prompts, list(ya), list(yb)).double().numpy())
             vals = np.stack(per_pair)  # [pairings, prompts]
             m = float(vals.mean())
-            se = float(vals.mean(0).std(ddof=1) / math.sqrt(vals.shape[1])) \
-                if vals.shape[1] > 1 else 0.0
+            se = (
+                float(vals.mean(0).std(ddof=1) / math.sqrt(vals.shape[1]))
+                if vals.shape[1] > 1
+                else 0.0
+            )
             s = float(vals.mean(1).std(ddof=1)) if vals.shape[0] > 1 else 0.0
             mean[a, b], mean[b, a] = m, 1.0 - m
             std[a, b] = std[b, a] = s
@@ -157,9 +181,15 @@ def win_rate_matrix(policies: Mapping[str, Policy | Sequence[Policy]], prompts: 
     return WinRateMatrix(names, mean, std, lo, hi, n, confidence)
 
 
-def evaluate_checkpoints(template: Policy, checkpoints: Mapping[str, Sequence[str | Path]],
-                         prompts: Sequence[str], judge, *, out_dir: str | Path | None = None,
-                         **kwargs) -> WinRateMatrix:
+def evaluate_checkpoints(
+    template: Policy,
+    checkpoints: Mapping[str, Sequence[str | Path]],
+    prompts: Sequence[str],
+    judge,
+    *,
+    out_dir: str | Path | None = None,
+    **kwargs,
+) -> WinRateMatrix:
     """Load ``{method: [checkpoint dirs, one per seed]}`` into copies of ``template`` and build
     the win-rate matrix; with ``out_dir`` write ``win_rates.md``, ``.json`` and ``.png``.
 
@@ -168,8 +198,10 @@ def evaluate_checkpoints(template: Policy, checkpoints: Mapping[str, Sequence[st
     """
     from prefgame.llm.trainer import load_checkpoint
 
-    policies = {name: [template if str(c) == "init" else load_checkpoint(template, c)
-                       for c in ckpts] for name, ckpts in checkpoints.items()}
+    policies = {
+        name: [template if str(c) == "init" else load_checkpoint(template, c) for c in ckpts]
+        for name, ckpts in checkpoints.items()
+    }
     result = win_rate_matrix(policies, prompts, judge, **kwargs)
     if out_dir is not None:
         out = Path(out_dir)

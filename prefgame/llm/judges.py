@@ -53,8 +53,10 @@ def antisymmetric_sigmoid(z: torch.Tensor) -> torch.Tensor:
 
 def _check_lengths(prompts, ys, ys2) -> None:
     if not (len(prompts) == len(ys) == len(ys2)):
-        raise ValueError(f"judge got {len(prompts)} prompts, {len(ys)} first and {len(ys2)} "
-                         "second completions; the three lists must have equal length")
+        raise ValueError(
+            f"judge got {len(prompts)} prompts, {len(ys)} first and {len(ys2)} "
+            "second completions; the three lists must have equal length"
+        )
 
 
 def _n_tokens(tokenizer, text: str) -> int:
@@ -66,16 +68,18 @@ def _prompt_suffix(tokenizer, prompt: str, keep: int) -> str:
     if keep <= 0:
         return ""
     try:
-        offsets = tokenizer(prompt, add_special_tokens=False,
-                            return_offsets_mapping=True)["offset_mapping"]
-        return prompt[offsets[-keep][0]:] if keep < len(offsets) else prompt
+        offsets = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
+        return prompt[offsets[-keep][0] :] if keep < len(offsets) else prompt
     except (NotImplementedError, ValueError, KeyError):  # a tokenizer without offsets
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         return tokenizer.decode(ids[-keep:]) if keep < len(ids) else prompt
 
 
-def fit_prompt(tokenizer, template: str, max_length: int, *, prompt: str,
-               **fields: str) -> tuple[str, bool]:
+def fit_prompt(
+    tokenizer, template: str, max_length: int, *, prompt: str, **fields: str
+) -> tuple[str, bool]:
     """``template.format(prompt=..., **fields)`` in at most ``max_length`` tokens of
     ``tokenizer`` (special tokens included): the other fields (the completions) are kept whole
     and the prompt loses its *first* tokens until the text fits.
@@ -88,9 +92,11 @@ def fit_prompt(tokenizer, template: str, max_length: int, *, prompt: str,
         return text, False
     fixed = _n_tokens(tokenizer, template.format(prompt="", **fields))
     if fixed > max_length:
-        raise ValueError(f"judge input takes {fixed} tokens without its prompt, more than "
-                         f"max_length = {max_length}: the completions do not fit; raise the "
-                         "judge's max_length (judge_max_length) or shorten max_new_tokens")
+        raise ValueError(
+            f"judge input takes {fixed} tokens without its prompt, more than "
+            f"max_length = {max_length}: the completions do not fit; raise the "
+            "judge's max_length (judge_max_length) or shorten max_new_tokens"
+        )
     n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     keep = min(max_length - fixed, n_prompt - 1)
     while keep > 0:  # token merges at the cut can change the count by one: step down
@@ -103,8 +109,11 @@ def fit_prompt(tokenizer, template: str, max_length: int, *, prompt: str,
 
 def _warn_cut(n_cut: int, max_length: int) -> None:
     if n_cut:
-        warnings.warn(f"judge: {n_cut} prompt(s) longer than max_length = {max_length} tokens "
-                      "were cut from the left (completions kept whole)", stacklevel=3)
+        warnings.warn(
+            f"judge: {n_cut} prompt(s) longer than max_length = {max_length} tokens "
+            "were cut from the left (completions kept whole)",
+            stacklevel=3,
+        )
 
 
 def _canonical(ys: Sequence[str], ys2: Sequence[str]):
@@ -135,8 +144,9 @@ class Judge:
             model.eval()  # scoring never uses dropout: it would break antisymmetry
         return antisymmetric_sigmoid(self.logit(prompts, ys, ys2).float()).cpu()
 
-    def __call__(self, prompts: Sequence[str], ys: Sequence[str],
-                 ys2: Sequence[str]) -> torch.Tensor:
+    def __call__(
+        self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]
+    ) -> torch.Tensor:
         _check_lengths(prompts, ys, ys2)
         if len(prompts) == 0:
             return torch.zeros(0)
@@ -175,24 +185,27 @@ class _HFScorer(Judge):
         """
         out = []
         for i in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(texts[i:i + self.batch_size], padding=True,
-                                 return_tensors="pt")
+            enc = self.tokenizer(texts[i : i + self.batch_size], padding=True, return_tensors="pt")
             enc = {k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}
             out.append(self.model(**enc).logits[:, 0].float())
         return torch.cat(out)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, *, tokenizer=None, dtype: str = "float32",
-                        **kwargs):
+    def from_pretrained(
+        cls, name_or_path: str, *, tokenizer=None, dtype: str = "float32", **kwargs
+    ):
         """Load the backbone as ``AutoModelForSequenceClassification`` (one output)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(name_or_path)
         if tokenizer.pad_token_id is None:
-            raise ValueError(f"tokenizer of {name_or_path!r} has no pad token; pass one "
-                             "with tokenizer.pad_token set")
+            raise ValueError(
+                f"tokenizer of {name_or_path!r} has no pad token; pass one "
+                "with tokenizer.pad_token set"
+            )
         model = AutoModelForSequenceClassification.from_pretrained(
-            name_or_path, num_labels=1, dtype=getattr(torch, dtype))
+            name_or_path, num_labels=1, dtype=getattr(torch, dtype)
+        )
         return cls(model, tokenizer, **kwargs)
 
 
@@ -203,9 +216,15 @@ class PairwisePreferenceModel(_HFScorer):
     (default: the paper's PM reads the text and both summaries).
     """
 
-    def __init__(self, model, tokenizer, *,
-                 template: str = "{prompt}\nSummary 1: {first}\nSummary 2: {second}",
-                 max_length: int = 512, batch_size: int = 32):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        template: str = "{prompt}\nSummary 1: {first}\nSummary 2: {second}",
+        max_length: int = 512,
+        batch_size: int = 32,
+    ):
         super().__init__(model, tokenizer, max_length=max_length, batch_size=batch_size)
         for key in ("{prompt}", "{first}", "{second}"):
             if key not in template:
@@ -224,8 +243,15 @@ class PairwisePreferenceModel(_HFScorer):
 class RewardModel(_HFScorer):
     """Bradley–Terry reward model: r(x, y) from a sequence classifier; P = σ(r − r')."""
 
-    def __init__(self, model, tokenizer, *, template: str = "{prompt} {completion}",
-                 max_length: int = 512, batch_size: int = 32):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        template: str = "{prompt} {completion}",
+        max_length: int = 512,
+        batch_size: int = 32,
+    ):
         super().__init__(model, tokenizer, max_length=max_length, batch_size=batch_size)
         for key in ("{prompt}", "{completion}"):
             if key not in template:
@@ -236,8 +262,12 @@ class RewardModel(_HFScorer):
         """r(x, y) per row, ``[B]`` (gradient allowed; wrap in no_grad to score)."""
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
-        return self._scores(self._fit(self.template, [
-            {"prompt": x, "completion": y} for x, y in zip(prompts, completions)]))
+        return self._scores(
+            self._fit(
+                self.template,
+                [{"prompt": x, "completion": y} for x, y in zip(prompts, completions)],
+            )
+        )
 
     def logit(self, prompts, ys, ys2) -> torch.Tensor:
         a, b, sign = _canonical(ys, ys2)
@@ -260,8 +290,11 @@ class CallableJudge(Judge):
         self.fn, self.batched, self.symmetrise = fn, batched, symmetrise
 
     def _raw(self, prompts, ys, ys2) -> torch.Tensor:
-        vals = self.fn(prompts, ys, ys2) if self.batched else \
-            [self.fn(x, y, y2) for x, y, y2 in zip(prompts, ys, ys2)]
+        vals = (
+            self.fn(prompts, ys, ys2)
+            if self.batched
+            else [self.fn(x, y, y2) for x, y, y2 in zip(prompts, ys, ys2)]
+        )
         p = torch.as_tensor([float(v) for v in vals], dtype=torch.float32)
         if p.shape != (len(prompts),) or not bool(((p >= 0) & (p <= 1)).all()):
             raise ValueError("judge function must return one probability in [0, 1] per row")
@@ -284,24 +317,34 @@ class LLMJudge(Judge):
     bias cancels and P is antisymmetric.
     """
 
-    def __init__(self, model, tokenizer, *, template: str | None = None,
-                 answers: tuple[str, str] = ("1", "2"), max_length: int = 1024,
-                 batch_size: int = 8):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        template: str | None = None,
+        answers: tuple[str, str] = ("1", "2"),
+        max_length: int = 1024,
+        batch_size: int = 8,
+    ):
         if getattr(tokenizer, "pad_token_id", None) is None:
             raise ValueError("judge tokenizer has no pad token; set tokenizer.pad_token first")
         self.model, self.tokenizer = model, tokenizer
         self.template = template or (
             "Which of the following summaries does a better job of summarizing the text?\n"
             "Text: {prompt}\nSummary 1: {first}\nSummary 2: {second}\n"
-            "Answer with 1 or 2. Answer:")
+            "Answer with 1 or 2. Answer:"
+        )
         self.answer_ids = []
         for a in answers:
             spellings = {a, " " + a.lstrip()}
             ids = {tuple(tokenizer(v, add_special_tokens=False)["input_ids"]) for v in spellings}
             single = sorted(i[0] for i in ids if len(i) == 1)
             if not single:
-                raise ValueError(f"judge answer {a!r}: neither {a!r} nor ' {a.lstrip()}' is a "
-                                 "single token of the judge's tokenizer")
+                raise ValueError(
+                    f"judge answer {a!r}: neither {a!r} nor ' {a.lstrip()}' is a "
+                    "single token of the judge's tokenizer"
+                )
             self.answer_ids.append(single)
         if set(self.answer_ids[0]) & set(self.answer_ids[1]):
             raise ValueError(f"judge answers {answers} share a token")
@@ -322,16 +365,21 @@ class LLMJudge(Judge):
 
         texts, n_cut = [], 0
         for x, a, b in zip(prompts, first, second):
-            text, cut = fit_prompt(self.tokenizer, self.template, self.max_length, prompt=x,
-                                   first=a, second=b)
+            text, cut = fit_prompt(
+                self.tokenizer, self.template, self.max_length, prompt=x, first=a, second=b
+            )
             texts.append(text)
             n_cut += cut
         _warn_cut(n_cut, self.max_length)
         device = next(self.model.parameters()).device
         out = []
         for i in range(0, len(texts), self.batch_size):
-            ids, mask = encode_prompts(self.tokenizer, texts[i:i + self.batch_size],
-                                       max_length=self.max_length, device=device)
+            ids, mask = encode_prompts(
+                self.tokenizer,
+                texts[i : i + self.batch_size],
+                max_length=self.max_length,
+                device=device,
+            )
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
             last = logits[:, -1].float()
@@ -346,18 +394,28 @@ class LLMJudge(Judge):
         return 0.5 * (g[:n] - g[n:]) * sign.to(g.device)
 
 
-def train_judge(judge: PairwisePreferenceModel | RewardModel, prompts: Sequence[str],
-                chosen: Sequence[str], rejected: Sequence[str], *, epochs: int = 1,
-                batch_size: int = 16, lr: float = 1e-4, seed: int = 0,
-                labels: Sequence[float] | None = None) -> list[float]:
+def train_judge(
+    judge: PairwisePreferenceModel | RewardModel,
+    prompts: Sequence[str],
+    chosen: Sequence[str],
+    rejected: Sequence[str],
+    *,
+    epochs: int = 1,
+    batch_size: int = 16,
+    lr: float = 1e-4,
+    seed: int = 0,
+    labels: Sequence[float] | None = None,
+) -> list[float]:
     """Fit a PM or RM by minimising −[p log P(c ≻ r) + (1 − p) log P(r ≻ c)] (AdamW).
 
     ``labels`` are soft labels p (default 1: ``chosen`` preferred).  Returns per-batch losses.
     """
     _check_lengths(prompts, chosen, rejected)
     if not isinstance(judge, (PairwisePreferenceModel, RewardModel)):
-        raise ValueError(f"train_judge trains a PairwisePreferenceModel or a RewardModel, "  # noqa: TRY004
-                         f"got {type(judge).__name__}")
+        raise ValueError(  # noqa: TRY004 (the CLI maps ValueError to exit 2)
+            f"train_judge trains a PairwisePreferenceModel or a RewardModel, "
+            f"got {type(judge).__name__}"
+        )
     n = len(prompts)
     p_all = torch.ones(n) if labels is None else torch.as_tensor(labels, dtype=torch.float32)
     opt = torch.optim.AdamW([q for q in judge.model.parameters() if q.requires_grad], lr=lr)
@@ -367,9 +425,10 @@ def train_judge(judge: PairwisePreferenceModel | RewardModel, prompts: Sequence[
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen).tolist()
         for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            z = judge.logit([prompts[j] for j in idx], [chosen[j] for j in idx],
-                            [rejected[j] for j in idx])
+            idx = order[i : i + batch_size]
+            z = judge.logit(
+                [prompts[j] for j in idx], [chosen[j] for j in idx], [rejected[j] for j in idx]
+            )
             p = p_all[idx].to(z.device)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(z, p)
             opt.zero_grad()

@@ -40,8 +40,10 @@ __all__ = [
 def check_tokenizer(tokenizer) -> None:
     """Raise ``ValueError`` unless ``tokenizer`` has a pad token and an EOS token."""
     if getattr(tokenizer, "pad_token_id", None) is None:
-        raise ValueError("tokenizer has no pad token; set one first, e.g. "
-                         "tokenizer.pad_token = tokenizer.eos_token")
+        raise ValueError(
+            "tokenizer has no pad token; set one first, e.g. "
+            "tokenizer.pad_token = tokenizer.eos_token"
+        )
     if getattr(tokenizer, "eos_token_id", None) is None:
         raise ValueError("tokenizer has no EOS token; generation could never stop")
 
@@ -77,12 +79,24 @@ class SequenceBatch:
 
     def select(self, index) -> SequenceBatch:
         """Rows ``index`` (slice, list or tensor) of every field."""
-        return replace(self, **{f.name: (None if v is None else v[index])
-                                for f in fields(self) for v in [getattr(self, f.name)]})
+        return replace(
+            self,
+            **{
+                f.name: (None if v is None else v[index])
+                for f in fields(self)
+                for v in [getattr(self, f.name)]
+            },
+        )
 
     def to(self, device) -> SequenceBatch:
-        return replace(self, **{f.name: (v.to(device) if v is not None else None)
-                                for f in fields(self) for v in [getattr(self, f.name)]})
+        return replace(
+            self,
+            **{
+                f.name: (v.to(device) if v is not None else None)
+                for f in fields(self)
+                for v in [getattr(self, f.name)]
+            },
+        )
 
     @staticmethod
     def cat(batches: Sequence[SequenceBatch], pad_token_id: int) -> SequenceBatch:
@@ -105,8 +119,10 @@ class SequenceBatch:
 
     def texts(self, tokenizer) -> list[str]:
         """Decoded completions (special tokens dropped)."""
-        return [tokenizer.decode(ids[m.bool()], skip_special_tokens=True)
-                for ids, m in zip(self.completion_ids, self.completion_mask)]
+        return [
+            tokenizer.decode(ids[m.bool()], skip_special_tokens=True)
+            for ids, m in zip(self.completion_ids, self.completion_mask)
+        ]
 
 
 @dataclass
@@ -174,10 +190,18 @@ class Policy:
         return cfg.pad_token_id if start is None else start
 
 
-def load_policy(name_or_path: str, *, tokenizer=None, lora_r: int = 0, lora_alpha: float = 16.0,
-                lora_dropout: float = 0.0, lora_target_modules: Sequence[str] = (),
-                dtype: str = "float32", device: str | torch.device | None = None,
-                seed: int = 0) -> Policy:
+def load_policy(
+    name_or_path: str,
+    *,
+    tokenizer=None,
+    lora_r: int = 0,
+    lora_alpha: float = 16.0,
+    lora_dropout: float = 0.0,
+    lora_target_modules: Sequence[str] = (),
+    dtype: str = "float32",
+    device: str | torch.device | None = None,
+    seed: int = 0,
+) -> Policy:
     """Load a policy from the Hugging Face hub or a local directory, optionally with LoRA.
 
     The tokenizer is checked for a pad token *before* the weights are loaded; LoRA adapters
@@ -191,19 +215,33 @@ def load_policy(name_or_path: str, *, tokenizer=None, lora_r: int = 0, lora_alph
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     check_tokenizer(tokenizer)
     cfg = AutoConfig.from_pretrained(name_or_path)
-    cls = AutoModelForSeq2SeqLM if getattr(cfg, "is_encoder_decoder", False) \
-        else AutoModelForCausalLM
+    cls = (
+        AutoModelForSeq2SeqLM if getattr(cfg, "is_encoder_decoder", False) else AutoModelForCausalLM
+    )
     model = cls.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
     if device is not None:
         model.to(device)
     if lora_r:
-        model = add_lora(model, r=lora_r, alpha=lora_alpha, dropout=lora_dropout,
-                         target_modules=lora_target_modules, seed=seed)
+        model = add_lora(
+            model,
+            r=lora_r,
+            alpha=lora_alpha,
+            dropout=lora_dropout,
+            target_modules=lora_target_modules,
+            seed=seed,
+        )
     return Policy(model, tokenizer)
 
 
-def add_lora(model, *, r: int, alpha: float = 16.0, dropout: float = 0.0,
-             target_modules: Sequence[str] = (), seed: int = 0):
+def add_lora(
+    model,
+    *,
+    r: int,
+    alpha: float = 16.0,
+    dropout: float = 0.0,
+    target_modules: Sequence[str] = (),
+    seed: int = 0,
+):
     """Wrap ``model`` with peft LoRA adapters of rank ``r`` (the base stays frozen).
 
     The adapters' random initialisation (A ~ Kaiming-uniform, B = 0) is drawn from ``seed`` in
@@ -211,12 +249,19 @@ def add_lora(model, *, r: int, alpha: float = 16.0, dropout: float = 0.0,
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
-    task = TaskType.SEQ_2_SEQ_LM if getattr(model.config, "is_encoder_decoder", False) \
+    task = (
+        TaskType.SEQ_2_SEQ_LM
+        if getattr(model.config, "is_encoder_decoder", False)
         else TaskType.CAUSAL_LM
-    cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, task_type=task,
-                     target_modules=list(target_modules) or None)
-    devices = [model.device] if getattr(model, "device", torch.device("cpu")).type == "cuda" \
-        else []
+    )
+    cfg = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        task_type=task,
+        target_modules=list(target_modules) or None,
+    )
+    devices = [model.device] if getattr(model, "device", torch.device("cpu")).type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         return get_peft_model(model, cfg)
@@ -234,14 +279,19 @@ def special_token_frame(tokenizer, text: str) -> tuple[list[int], list[int], lis
     body = tokenizer(text, add_special_tokens=False)["input_ids"]
     n = len(body)
     for start in range(len(full) - n + 1):
-        if full[start:start + n] == body:
-            return full[:start], body, full[start + n:]
+        if full[start : start + n] == body:
+            return full[:start], body, full[start + n :]
     return [], full, []
 
 
-def encode_prompts(tokenizer, prompts: Sequence[str], *, max_length: int = 512,
-                   device=None, add_special_tokens: bool = True
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_prompts(
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    max_length: int = 512,
+    device=None,
+    add_special_tokens: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded prompt ids and mask, ``[B, Lp]``; long prompts keep their last tokens.
 
     As in standard (SFT) tokenisation the tokenizer's special tokens frame each prompt (BOS for
@@ -259,23 +309,31 @@ def encode_prompts(tokenizer, prompts: Sequence[str], *, max_length: int = 512,
             pre, body, post = [], tokenizer(p, add_special_tokens=False)["input_ids"], []
         keep = max_length - len(pre) - len(post)
         if keep < 0:
-            raise ValueError(f"max_length = {max_length} cannot hold the tokenizer's "
-                             f"{len(pre) + len(post)} special tokens")
-        enc.append(pre + (body[len(body) - keep:] if keep else []) + post)
+            raise ValueError(
+                f"max_length = {max_length} cannot hold the tokenizer's "
+                f"{len(pre) + len(post)} special tokens"
+            )
+        enc.append(pre + (body[len(body) - keep :] if keep else []) + post)
     width = max(1, max(len(e) for e in enc))
     ids = torch.full((len(enc), width), tokenizer.pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(enc), width), dtype=torch.long)
     for i, e in enumerate(enc):
         if e:
-            ids[i, width - len(e):] = torch.tensor(e)
-            mask[i, width - len(e):] = 1
+            ids[i, width - len(e) :] = torch.tensor(e)
+            mask[i, width - len(e) :] = 1
     if device is not None:
         ids, mask = ids.to(device), mask.to(device)
     return ids, mask
 
 
-def encode_completions(tokenizer, completions: Sequence[str], *, max_length: int = 512,
-                       add_eos: bool = True, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_completions(
+    tokenizer,
+    completions: Sequence[str],
+    *,
+    max_length: int = 512,
+    add_eos: bool = True,
+    device=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded completion ids and mask, ``[B, T]`` (EOS appended unless ``add_eos=False``)."""
     enc = []
     for c in completions:
@@ -302,14 +360,17 @@ def next_token_distribution(policy: Policy, prompts: Sequence[str]) -> torch.Ten
     ids, mask = encode_prompts(policy.tokenizer, prompts, device=policy.device)
     with policy.context():
         if policy.is_encoder_decoder:
-            start = torch.full((len(prompts), 1), policy.decoder_start_id(), dtype=torch.long,
-                               device=policy.device)
-            logits = policy.model(input_ids=ids, attention_mask=mask,
-                                  decoder_input_ids=start, use_cache=False).logits[:, -1]
+            start = torch.full(
+                (len(prompts), 1), policy.decoder_start_id(), dtype=torch.long, device=policy.device
+            )
+            logits = policy.model(
+                input_ids=ids, attention_mask=mask, decoder_input_ids=start, use_cache=False
+            ).logits[:, -1]
         else:
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = policy.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                                  use_cache=False).logits[:, -1]
+            logits = policy.model(
+                input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False
+            ).logits[:, -1]
     return torch.softmax(logits.float(), dim=-1)
 
 
@@ -335,11 +396,13 @@ def _encoder_outputs(policy: Policy, prompt_ids, prompt_mask, group: int):
     """Encoder states of each distinct prompt, repeated ``group`` times (encoder-decoder)."""
     from transformers.modeling_outputs import BaseModelOutput
 
-    enc = policy.model.get_encoder()(input_ids=prompt_ids[::group],
-                                     attention_mask=prompt_mask[::group])
+    enc = policy.model.get_encoder()(
+        input_ids=prompt_ids[::group], attention_mask=prompt_mask[::group]
+    )
     hidden = enc.last_hidden_state
-    return BaseModelOutput(last_hidden_state=hidden.repeat_interleave(group, 0)
-                           if group > 1 else hidden)
+    return BaseModelOutput(
+        last_hidden_state=hidden.repeat_interleave(group, 0) if group > 1 else hidden
+    )
 
 
 def completion_logits(policy: Policy, batch: SequenceBatch, group: int = 1) -> torch.Tensor:
@@ -357,11 +420,22 @@ def completion_logits(policy: Policy, batch: SequenceBatch, group: int = 1) -> t
         dec_in = torch.cat([start, batch.completion_ids[:, :-1]], dim=1)
         dec_mask = torch.cat([torch.ones_like(start), batch.completion_mask[:, :-1]], dim=1)
         with policy.context():
-            kw = ({"encoder_outputs": _encoder_outputs(policy, batch.prompt_ids,
-                                                       batch.prompt_mask, group)}
-                  if group > 1 else {"input_ids": batch.prompt_ids})
-            out = model(attention_mask=batch.prompt_mask, decoder_input_ids=dec_in,
-                        decoder_attention_mask=dec_mask, use_cache=False, **kw)
+            kw = (
+                {
+                    "encoder_outputs": _encoder_outputs(
+                        policy, batch.prompt_ids, batch.prompt_mask, group
+                    )
+                }
+                if group > 1
+                else {"input_ids": batch.prompt_ids}
+            )
+            out = model(
+                attention_mask=batch.prompt_mask,
+                decoder_input_ids=dec_in,
+                decoder_attention_mask=dec_mask,
+                use_cache=False,
+                **kw,
+            )
         return out.logits
     if group > 1:
         return _shared_prompt_logits(policy, batch, group)
@@ -371,12 +445,17 @@ def completion_logits(policy: Policy, batch: SequenceBatch, group: int = 1) -> t
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     lp = batch.prompt_ids.shape[1]
     with policy.context():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False,
-                    logits_to_keep=batch.completion_ids.shape[1] + 1)
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            use_cache=False,
+            logits_to_keep=batch.completion_ids.shape[1] + 1,
+        )
     # logits_to_keep keeps the last T+1 positions; position lp−1+t predicts completion token t.
     logits = out.logits
     if logits.shape[1] != batch.completion_ids.shape[1] + 1:  # model ignored logits_to_keep
-        logits = logits[:, lp - 1:]
+        logits = logits[:, lp - 1 :]
     return logits[:, :-1]
 
 
@@ -389,8 +468,14 @@ def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> t
     pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
     with policy.context():
-        out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=pos,
-                    past_key_values=cache, use_cache=True, logits_to_keep=1)
+        out = model(
+            input_ids=p_ids,
+            attention_mask=p_mask,
+            position_ids=pos,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         first = out.logits[:, -1:].repeat_interleave(group, 0)
         steps = batch.completion_ids.shape[1] - 1
         if steps == 0:
@@ -399,13 +484,19 @@ def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> t
         mask = torch.cat([batch.prompt_mask, batch.completion_mask[:, :-1]], dim=1)
         start = pos[:, -1:].repeat_interleave(group, 0) + 1
         cpos = start + torch.arange(steps, device=start.device)
-        rest = model(input_ids=batch.completion_ids[:, :-1], attention_mask=mask,
-                     position_ids=cpos, past_key_values=cache, use_cache=True).logits
+        rest = model(
+            input_ids=batch.completion_ids[:, :-1],
+            attention_mask=mask,
+            position_ids=cpos,
+            past_key_values=cache,
+            use_cache=True,
+        ).logits
     return torch.cat([first, rest], dim=1)
 
 
-def token_logprobs(policy: Policy, batch: SequenceBatch, group: int = 1, *,
-                   temperature: float = 1.0) -> torch.Tensor:
+def token_logprobs(
+    policy: Policy, batch: SequenceBatch, group: int = 1, *, temperature: float = 1.0
+) -> torch.Tensor:
     """log π_T(y_t | x, y_<t) = log softmax(logits / T)[y_t] for every completion token,
     ``[B, T]``, zero where masked (T = ``temperature``, 1 = the model itself).
 
@@ -431,11 +522,20 @@ def reduce_tokens(token_values: torch.Tensor, mask: torch.Tensor, reduction: str
     raise ValueError(f"reduction = {reduction!r}; choose 'sum' or 'mean'")
 
 
-def sequence_logprobs(policy: Policy, batch: SequenceBatch, reduction: str = "sum",
-                      group: int = 1, *, temperature: float = 1.0):
+def sequence_logprobs(
+    policy: Policy,
+    batch: SequenceBatch,
+    reduction: str = "sum",
+    group: int = 1,
+    *,
+    temperature: float = 1.0,
+):
     """log π(y | x) per sequence, ``[B]``: prompt and padding tokens masked (see module doc)."""
-    return reduce_tokens(token_logprobs(policy, batch, group, temperature=temperature),
-                         batch.completion_mask, reduction)
+    return reduce_tokens(
+        token_logprobs(policy, batch, group, temperature=temperature),
+        batch.completion_mask,
+        reduction,
+    )
 
 
 def iter_chunks(n: int, size: int) -> Iterator[slice]:
@@ -452,13 +552,19 @@ def policy_from_config(cfg, *, tokenizer=None, device=None) -> tuple[Policy, Pol
     """
     if not cfg.policy_name:
         raise ValueError("policy_name is empty: set it, or build a Policy yourself")
-    policy = load_policy(cfg.policy_name, tokenizer=tokenizer, lora_r=cfg.lora_r,
-                         lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                         lora_target_modules=cfg.lora_target_modules, dtype=cfg.dtype,
-                         device=device, seed=cfg.seed)
+    policy = load_policy(
+        cfg.policy_name,
+        tokenizer=tokenizer,
+        lora_r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        lora_target_modules=cfg.lora_target_modules,
+        dtype=cfg.dtype,
+        device=device,
+        seed=cfg.seed,
+    )
     if cfg.ref_name:
-        ref = load_policy(cfg.ref_name, tokenizer=policy.tokenizer, dtype=cfg.dtype,
-                          device=device)
+        ref = load_policy(cfg.ref_name, tokenizer=policy.tokenizer, dtype=cfg.dtype, device=device)
         ref.model.eval().requires_grad_(False)
     else:
         ref = policy.reference()

@@ -48,8 +48,9 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
 class _Stepper:
     """Incremental decoding of one model view with its own KV cache."""
 
-    def __init__(self, policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
-                 group: int = 1):
+    def __init__(
+        self, policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int = 1
+    ):
         from transformers import DynamicCache, EncoderDecoderCache
 
         from prefgame.llm.policy import _encoder_outputs
@@ -70,16 +71,26 @@ class _Stepper:
                 p_ids, p_mask = prompt_ids[::group], prompt_mask[::group]
                 pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
                 self.next_pos = pos[:, -1:].repeat_interleave(group, 0) + 1
-                out = model(input_ids=p_ids, attention_mask=p_mask, position_ids=pos,
-                            past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+                out = model(
+                    input_ids=p_ids,
+                    attention_mask=p_mask,
+                    position_ids=pos,
+                    past_key_values=self.cache,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
                 self.logits = out.logits[:, -1].repeat_interleave(group, 0)
                 if group > 1:
                     self.cache.batch_repeat_interleave(group)
 
     def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        out = self.policy.model(encoder_outputs=self.encoder_outputs,
-                                attention_mask=self.enc_mask, decoder_input_ids=tokens,
-                                past_key_values=self.cache, use_cache=True)
+        out = self.policy.model(
+            encoder_outputs=self.encoder_outputs,
+            attention_mask=self.enc_mask,
+            decoder_input_ids=tokens,
+            past_key_values=self.cache,
+            use_cache=True,
+        )
         return out.logits[:, -1]
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -90,9 +101,13 @@ class _Stepper:
                 self.logits = self._decode(tokens)
             else:
                 self.mask = torch.cat([self.mask, torch.ones_like(tokens)], dim=1)
-                out = self.policy.model(input_ids=tokens, attention_mask=self.mask,
-                                        position_ids=self.next_pos, past_key_values=self.cache,
-                                        use_cache=True)
+                out = self.policy.model(
+                    input_ids=tokens,
+                    attention_mask=self.mask,
+                    position_ids=self.next_pos,
+                    past_key_values=self.cache,
+                    use_cache=True,
+                )
                 self.next_pos = self.next_pos + 1
                 self.logits = out.logits[:, -1]
         return self.logits
@@ -152,8 +167,10 @@ def generate(
     if need_ref and ref is None:
         raise ValueError("a reference policy `ref` is needed when beta > 0 or track_ref=True")
     if need_ref and 0.0 < beta < 1.0 and ref.same_weights_as(policy):
-        raise ValueError("ref computes the same function as policy: the mixture would mix the "
-                         "policy with itself (with LoRA use policy.reference())")
+        raise ValueError(
+            "ref computes the same function as policy: the mixture would mix the "
+            "policy with itself (with LoRA use policy.reference())"
+        )
     from prefgame.llm.policy import check_groups
 
     check_groups(prompt_ids, prompt_mask, group)
@@ -201,20 +218,36 @@ def generate(
     def stack(xs):
         return torch.stack(xs, dim=1) if xs else None
 
-    return SequenceBatch(prompt_ids=prompt_ids, prompt_mask=prompt_mask,
-                         completion_ids=stack(ids), completion_mask=stack(masks),
-                         policy_logp=stack(lp_pi), ref_logp=stack(lp_mu),
-                         sample_logp=stack(lp_s))
+    return SequenceBatch(
+        prompt_ids=prompt_ids,
+        prompt_mask=prompt_mask,
+        completion_ids=stack(ids),
+        completion_mask=stack(masks),
+        policy_logp=stack(lp_pi),
+        ref_logp=stack(lp_mu),
+        sample_logp=stack(lp_s),
+    )
 
 
-def generate_text(policy: Policy, prompts: Sequence[str], *, ref: Policy | None = None,
-                  beta: float = 0.0, max_prompt_length: int = 512, batch_size: int = 32,
-                  **kwargs) -> list[str]:
+def generate_text(
+    policy: Policy,
+    prompts: Sequence[str],
+    *,
+    ref: Policy | None = None,
+    beta: float = 0.0,
+    max_prompt_length: int = 512,
+    batch_size: int = 32,
+    **kwargs,
+) -> list[str]:
     """Decoded completions for a list of prompt strings (convenience wrapper of ``generate``)."""
     out: list[str] = []
     for start in range(0, len(prompts), batch_size):
-        ids, mask = encode_prompts(policy.tokenizer, prompts[start:start + batch_size],
-                                   max_length=max_prompt_length, device=policy.device)
+        ids, mask = encode_prompts(
+            policy.tokenizer,
+            prompts[start : start + batch_size],
+            max_length=max_prompt_length,
+            device=policy.device,
+        )
         batch = generate(policy, ids, mask, ref=ref, beta=beta, **kwargs)
         out.extend(batch.texts(policy.tokenizer))
     return out

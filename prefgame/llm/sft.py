@@ -37,26 +37,40 @@ __all__ = ["sft_loss", "train_sft"]
 BatchFn = Callable[[np.random.Generator, int], tuple[Sequence[str], Sequence[str]]]
 
 
-def sft_loss(policy: Policy, prompts: Sequence[str], targets: Sequence[str], *,
-             max_prompt_length: int = 512) -> torch.Tensor:
+def sft_loss(
+    policy: Policy, prompts: Sequence[str], targets: Sequence[str], *, max_prompt_length: int = 512
+) -> torch.Tensor:
     """Mean next-token NLL of ``targets`` (EOS appended) given ``prompts`` (formula above)."""
     if len(prompts) != len(targets) or not prompts:
-        raise ValueError(f"need as many prompts as targets (> 0), got {len(prompts)} and "
-                         f"{len(targets)}")
+        raise ValueError(
+            f"need as many prompts as targets (> 0), got {len(prompts)} and {len(targets)}"
+        )
     dev = policy.device
-    p_ids, p_mask = encode_prompts(policy.tokenizer, prompts, max_length=max_prompt_length,
-                                   device=dev)
+    p_ids, p_mask = encode_prompts(
+        policy.tokenizer, prompts, max_length=max_prompt_length, device=dev
+    )
     c_ids, c_mask = encode_completions(policy.tokenizer, targets, device=dev)
-    batch = SequenceBatch(prompt_ids=p_ids, prompt_mask=p_mask, completion_ids=c_ids,
-                          completion_mask=c_mask)
+    batch = SequenceBatch(
+        prompt_ids=p_ids, prompt_mask=p_mask, completion_ids=c_ids, completion_mask=c_mask
+    )
     return -token_logprobs(policy, batch).sum() / c_mask.sum()
 
 
-def train_sft(policy: Policy, batches: BatchFn, *, steps: int, batch_size: int = 64,
-              lr: float = 1e-3, warmup_steps: int = 100, decay_frac: float = 0.3,
-              weight_decay: float = 0.01, max_grad_norm: float = 1.0, seed: int = 0,
-              max_prompt_length: int = 512,
-              callback: Callable[[int, float], None] | None = None) -> dict:
+def train_sft(
+    policy: Policy,
+    batches: BatchFn,
+    *,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    warmup_steps: int = 100,
+    decay_frac: float = 0.3,
+    weight_decay: float = 0.01,
+    max_grad_norm: float = 1.0,
+    seed: int = 0,
+    max_prompt_length: int = 512,
+    callback: Callable[[int, float], None] | None = None,
+) -> dict:
     """Fit ``policy`` by AdamW on :func:`sft_loss` for ``steps`` steps of ``batch_size``.
 
     Learning rate: linear warm-up for ``warmup_steps``, constant, then a cosine decay to 0 over
@@ -65,9 +79,14 @@ def train_sft(policy: Policy, batches: BatchFn, *, steps: int, batch_size: int =
     in eval mode.
     """
     for name, v in (("steps", steps), ("batch_size", batch_size), ("warmup_steps", warmup_steps)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "warmup_steps" else 1):
-            raise ValueError(f"{name} = {v!r}, must be an integer >= "
-                             f"{0 if name == 'warmup_steps' else 1}")
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, int)
+            or v < (0 if name == "warmup_steps" else 1)
+        ):
+            raise ValueError(
+                f"{name} = {v!r}, must be an integer >= {0 if name == 'warmup_steps' else 1}"
+            )
     if not 0.0 <= decay_frac <= 1.0:
         raise ValueError(f"decay_frac = {decay_frac!r}, must lie in [0, 1]")
     if not lr > 0:
@@ -81,8 +100,9 @@ def train_sft(policy: Policy, batches: BatchFn, *, steps: int, batch_size: int =
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     warm = min(warmup_steps, steps)
     decay = min(round(decay_frac * steps), steps - warm)
-    sched = get_wsd_schedule(opt, num_warmup_steps=warm, num_decay_steps=decay,
-                             num_stable_steps=steps - warm - decay)
+    sched = get_wsd_schedule(
+        opt, num_warmup_steps=warm, num_decay_steps=decay, num_stable_steps=steps - warm - decay
+    )
     curve: list[float] = []
     t0 = time.time()
     model.train()
@@ -101,7 +121,11 @@ def train_sft(policy: Policy, batches: BatchFn, *, steps: int, batch_size: int =
         if callback is not None:
             callback(step + 1, curve[-1])
     model.eval()
-    tail = curve[-max(1, min(50, len(curve))):]
-    return {"steps": steps, "final_nll_per_token": float(np.mean(tail)), "curve": curve,
-            "time_s": time.time() - t0,
-            "params": sum(p.numel() for p in model.parameters())}
+    tail = curve[-max(1, min(50, len(curve))) :]
+    return {
+        "steps": steps,
+        "final_nll_per_token": float(np.mean(tail)),
+        "curve": curve,
+        "time_s": time.time() - t0,
+        "params": sum(p.numel() for p in model.parameters()),
+    }

@@ -29,19 +29,27 @@ __all__ = [
 ]
 
 #: Special tokens of the local tokenizers, in id order.
-SPECIAL_TOKENS = {"pad_token": "<pad>", "eos_token": "<eos>", "bos_token": "<bos>",
-                  "unk_token": "<unk>"}
+SPECIAL_TOKENS = {
+    "pad_token": "<pad>",
+    "eos_token": "<eos>",
+    "bos_token": "<bos>",
+    "unk_token": "<unk>",
+}
 
 
 def _wrap(tok, model_max_length: int):
     from transformers import PreTrainedTokenizerFast
 
-    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length,
-                                   **SPECIAL_TOKENS)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, model_max_length=model_max_length, **SPECIAL_TOKENS
+    )
 
 
 def build_word_tokenizer(
-    texts: Iterable[str], *, max_vocab: int = 256, lowercase: bool = True,
+    texts: Iterable[str],
+    *,
+    max_vocab: int = 256,
+    lowercase: bool = True,
     model_max_length: int = 1024,
 ):
     """A word-level tokenizer over the ``max_vocab − 4`` most frequent words of ``texts``.
@@ -53,8 +61,9 @@ def build_word_tokenizer(
     from tokenizers.models import WordLevel
 
     if max_vocab <= len(SPECIAL_TOKENS):
-        raise ValueError(f"max_vocab = {max_vocab}, must exceed the {len(SPECIAL_TOKENS)} "
-                         "special tokens")
+        raise ValueError(
+            f"max_vocab = {max_vocab}, must exceed the {len(SPECIAL_TOKENS)} special tokens"
+        )
     pre = pre_tokenizers.Whitespace()
     norm = normalizers.Lowercase() if lowercase else None
     counts: Counter[str] = Counter()
@@ -89,18 +98,37 @@ def build_char_tokenizer(texts: Iterable[str], *, model_max_length: int = 2048):
 def _special_ids(tokenizer) -> dict:
     if tokenizer.pad_token_id is None:
         raise ValueError("tokenizer has no pad token; set tokenizer.pad_token first")
-    return {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
-                "eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id}
+    return {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+    }
 
 
-def tiny_gpt2(tokenizer, *, n_layer: int = 2, n_embd: int = 64, n_head: int = 2,
-              n_positions: int = 256, seed: int = 0, dropout: float = 0.0):
+def tiny_gpt2(
+    tokenizer,
+    *,
+    n_layer: int = 2,
+    n_embd: int = 64,
+    n_head: int = 2,
+    n_positions: int = 256,
+    seed: int = 0,
+    dropout: float = 0.0,
+):
     """A randomly initialised GPT-2-style causal LM sized for ``tokenizer`` (seeded)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    cfg = GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=n_positions,
-                     resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
-                     **_special_ids(tokenizer))
+    cfg = GPT2Config(
+        n_layer=n_layer,
+        n_embd=n_embd,
+        n_head=n_head,
+        n_positions=n_positions,
+        resid_pdrop=dropout,
+        embd_pdrop=dropout,
+        attn_pdrop=dropout,
+        **_special_ids(tokenizer),
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = GPT2LMHeadModel(cfg)
@@ -108,8 +136,16 @@ def tiny_gpt2(tokenizer, *, n_layer: int = 2, n_embd: int = 64, n_head: int = 2,
     return model
 
 
-def tiny_t5(tokenizer, *, num_layers: int = 2, d_model: int = 64, num_heads: int = 2,
-            d_ff: int = 128, seed: int = 0, dropout: float = 0.0):
+def tiny_t5(
+    tokenizer,
+    *,
+    num_layers: int = 2,
+    d_model: int = 64,
+    num_heads: int = 2,
+    d_ff: int = 128,
+    seed: int = 0,
+    dropout: float = 0.0,
+):
     """A randomly initialised T5 encoder-decoder sized for ``tokenizer`` (seeded).
 
     As in T5, the decoder starts from the pad token.
@@ -117,26 +153,49 @@ def tiny_t5(tokenizer, *, num_layers: int = 2, d_model: int = 64, num_heads: int
     from transformers import T5Config, T5ForConditionalGeneration
 
     ids = _special_ids(tokenizer)
-    cfg = T5Config(vocab_size=ids["vocab_size"], d_model=d_model, d_kv=d_model // num_heads,
-                   d_ff=d_ff, num_layers=num_layers, num_decoder_layers=num_layers,
-                   num_heads=num_heads, dropout_rate=dropout, pad_token_id=ids["pad_token_id"],
-                   eos_token_id=ids["eos_token_id"],
-                   decoder_start_token_id=ids["pad_token_id"])
+    cfg = T5Config(
+        vocab_size=ids["vocab_size"],
+        d_model=d_model,
+        d_kv=d_model // num_heads,
+        d_ff=d_ff,
+        num_layers=num_layers,
+        num_decoder_layers=num_layers,
+        num_heads=num_heads,
+        dropout_rate=dropout,
+        pad_token_id=ids["pad_token_id"],
+        eos_token_id=ids["eos_token_id"],
+        decoder_start_token_id=ids["pad_token_id"],
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = T5ForConditionalGeneration(cfg)
     return model
 
 
-def tiny_sequence_classifier(tokenizer, *, num_labels: int = 1, n_layer: int = 2,
-                             n_embd: int = 64, n_head: int = 2, n_positions: int = 512,
-                             seed: int = 0):
+def tiny_sequence_classifier(
+    tokenizer,
+    *,
+    num_labels: int = 1,
+    n_layer: int = 2,
+    n_embd: int = 64,
+    n_head: int = 2,
+    n_positions: int = 512,
+    seed: int = 0,
+):
     """A randomly initialised GPT-2 sequence classifier (reward / preference model backbone)."""
     from transformers import GPT2Config, GPT2ForSequenceClassification
 
-    cfg = GPT2Config(n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=n_positions,
-                     num_labels=num_labels, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                     **_special_ids(tokenizer))
+    cfg = GPT2Config(
+        n_layer=n_layer,
+        n_embd=n_embd,
+        n_head=n_head,
+        n_positions=n_positions,
+        num_labels=num_labels,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        **_special_ids(tokenizer),
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return GPT2ForSequenceClassification(cfg)

@@ -154,8 +154,14 @@ def rl_baseline(reward: torch.Tensor, kind: str = "loo") -> torch.Tensor:
     raise ValueError(f"rl_baseline = {kind!r}; choose 'loo', 'mean' or 'none'")
 
 
-def rl_token_loss(token_logp: torch.Tensor, token_u: torch.Tensor, advantage: torch.Tensor,
-                  mask: torch.Tensor, *, tau: float) -> torch.Tensor:
+def rl_token_loss(
+    token_logp: torch.Tensor,
+    token_u: torch.Tensor,
+    advantage: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    tau: float,
+) -> torch.Tensor:
     """KL-regularised policy gradient with per-token reward-to-go, ``[B, T] -> [B]``.
 
     A_t = (r − b) − τ Σ_{s≥t} u_s;  loss = −Σ_t m_t sg(A_t) log π(y_t | ·):
@@ -187,8 +193,7 @@ class Rollout:
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     """The checkpoint directory with the highest step in ``output_dir`` (None if none)."""
-    ckpts = sorted(Path(output_dir).glob("checkpoint-*"),
-                   key=lambda p: int(p.name.split("-")[-1]))
+    ckpts = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     return ckpts[-1] if ckpts else None
 
 
@@ -202,16 +207,24 @@ def load_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
     if not path.is_file():
         raise ValueError(f"no model.safetensors in checkpoint {str(checkpoint_dir)!r}")
     model = copy.deepcopy(template.base_model)
-    state = {k.removeprefix("module."): v
-             for k, v in load_file(str(path), device=str(template.device)).items()}
+    state = {
+        k.removeprefix("module."): v
+        for k, v in load_file(str(path), device=str(template.device)).items()
+    }
     missing, unexpected = model.load_state_dict(state, strict=False)
-    loaded = {model.get_parameter(k).data_ptr() for k in state
-              if k in dict(model.named_parameters())}
-    untied = [k for k in missing if k in dict(model.named_parameters())
-              and model.get_parameter(k).data_ptr() not in loaded]
+    loaded = {
+        model.get_parameter(k).data_ptr() for k in state if k in dict(model.named_parameters())
+    }
+    untied = [
+        k
+        for k in missing
+        if k in dict(model.named_parameters()) and model.get_parameter(k).data_ptr() not in loaded
+    ]
     if unexpected or untied:
-        raise ValueError(f"checkpoint {str(checkpoint_dir)!r} does not fit the template model: "
-                         f"missing {untied[:5]}, unexpected {list(unexpected)[:5]}")
+        raise ValueError(
+            f"checkpoint {str(checkpoint_dir)!r} does not fit the template model: "
+            f"missing {untied[:5]}, unexpected {list(unexpected)[:5]}"
+        )
     model.eval()
     return Policy(model, template.tokenizer)
 
@@ -253,19 +266,32 @@ class OnlineTrainer:
     callbacks : functions ``f(trainer, logs)`` called after every step.
     """
 
-    def __init__(self, config: OnlineConfig, policy: Policy, judge: Judge,
-                 prompts: Sequence[str], *, ref: Policy | None = None, reward_model=None,
-                 callbacks: Sequence[Callable] = ()):
+    def __init__(
+        self,
+        config: OnlineConfig,
+        policy: Policy,
+        judge: Judge,
+        prompts: Sequence[str],
+        *,
+        ref: Policy | None = None,
+        reward_model=None,
+        callbacks: Sequence[Callable] = (),
+    ):
         if not isinstance(config, OnlineConfig):
             raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")  # noqa: TRY004
         if not callable(judge):
             raise ValueError("judge must be callable as judge(prompts, ys, ys2)")  # noqa: TRY004
         self.method = METHODS[config.method]
-        self.reward_model = reward_model if reward_model is not None else (
-            judge if hasattr(judge, "reward") else None)
+        self.reward_model = (
+            reward_model
+            if reward_model is not None
+            else (judge if hasattr(judge, "reward") else None)
+        )
         if self.method.loss == "rl" and self.reward_model is None:
-            raise ValueError("method 'rl' needs a reward model: pass reward_model= or a judge "
-                             "with a reward(prompts, completions) method")
+            raise ValueError(
+                "method 'rl' needs a reward model: pass reward_model= or a judge "
+                "with a reward(prompts, completions) method"
+            )
         prompts = list(prompts)
         if not prompts or not all(isinstance(x, str) for x in prompts):
             raise ValueError("prompts must be a non-empty list of strings")
@@ -275,9 +301,10 @@ class OnlineTrainer:
         if self.ref.same_weights_as(policy):
             raise ValueError(
                 "ref is the policy itself: μ would move with π, so there is no KL "
-                "regularisation at all" + (" and the mixture would mix π with itself"
-                                           if self.method.uses_beta else "")
-                + "; leave ref=None (a frozen copy, or the LoRA base)")
+                "regularisation at all"
+                + (" and the mixture would mix π with itself" if self.method.uses_beta else "")
+                + "; leave ref=None (a frozen copy, or the LoRA base)"
+            )
         if self.ref.base_model is not policy.base_model:
             self.ref.model.eval()  # μ never runs dropout
 
@@ -289,11 +316,13 @@ class OnlineTrainer:
         self.optimizer = self._make_optimizer(params)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
-        self.train_policy = Policy(self.model, policy.tokenizer,
-                                   adapters_off=False)  # forwards through DDP when wrapped
+        self.train_policy = Policy(
+            self.model, policy.tokenizer, adapters_off=False
+        )  # forwards through DDP when wrapped
         # each process draws its own samples (process 0 as in a single-process run)
         self.sample_gen = torch.Generator(device=policy.device).manual_seed(
-            config.seed + 1_000_003 * self.accelerator.process_index)
+            config.seed + 1_000_003 * self.accelerator.process_index
+        )
         self.data_gen = torch.Generator().manual_seed(config.seed)
         self.step_count, self.epoch, self.data_pos = 0, 0, 0
         self._order = self._epoch_order()
@@ -315,12 +344,19 @@ class OnlineTrainer:
     def _make_optimizer(self, params):
         c = self.cfg
         if c.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=c.lr, betas=(c.adam_beta1, c.adam_beta2),
-                                     weight_decay=c.weight_decay)
+            return torch.optim.AdamW(
+                params, lr=c.lr, betas=(c.adam_beta1, c.adam_beta2), weight_decay=c.weight_decay
+            )
         from transformers.optimization import Adafactor
 
-        return Adafactor(params, lr=c.lr, scale_parameter=False, relative_step=False,
-                         warmup_init=False, weight_decay=c.weight_decay)
+        return Adafactor(
+            params,
+            lr=c.lr,
+            scale_parameter=False,
+            relative_step=False,
+            warmup_init=False,
+            weight_decay=c.weight_decay,
+        )
 
     def _lr_factor(self, step: int) -> float:
         c = self.cfg
@@ -338,7 +374,7 @@ class OnlineTrainer:
         n = len(self.prompts)
         shard = self.accelerator.process_index
         order = torch.randperm(n, generator=gen).tolist()
-        return order[shard::self.accelerator.num_processes] or order
+        return order[shard :: self.accelerator.num_processes] or order
 
     def next_prompts(self) -> list[str]:
         """The next ``batch_size`` prompts in a seeded per-epoch shuffle (resumable)."""
@@ -354,8 +390,11 @@ class OnlineTrainer:
     def current_tau_beta(self) -> tuple[float, float]:
         c = self.cfg
         tau = schedule_value(c.tau_schedule, c.tau, self.step_count, c.max_steps)
-        beta = schedule_value(c.beta_schedule, c.beta, self.step_count, c.max_steps) \
-            if self.method.uses_beta else 0.0
+        beta = (
+            schedule_value(c.beta_schedule, c.beta, self.step_count, c.max_steps)
+            if self.method.uses_beta
+            else 0.0
+        )
         return tau, min(max(beta, 0.0), 1.0)
 
     # --- sampling and judging ---------------------------------------------------------------
@@ -391,13 +430,24 @@ class OnlineTrainer:
         rows = [x for x in prompts for _ in range(per_prompt)]
         parts = []
         for sl in iter_chunks(len(rows), c.gen_batch * per_prompt):
-            ids, mask = encode_prompts(tok, rows[sl], max_length=c.max_prompt_length,
-                                       device=self.policy.device)
+            ids, mask = encode_prompts(
+                tok, rows[sl], max_length=c.max_prompt_length, device=self.policy.device
+            )
             with self._full_params(), self.accelerator.autocast():
-                parts.append(generate(self.policy, ids, mask, ref=self.ref, beta=beta,
-                                      max_new_tokens=c.max_new_tokens,
-                                      temperature=c.temperature, top_p=c.top_p,
-                                      generator=self.sample_gen, group=group))
+                parts.append(
+                    generate(
+                        self.policy,
+                        ids,
+                        mask,
+                        ref=self.ref,
+                        beta=beta,
+                        max_new_tokens=c.max_new_tokens,
+                        temperature=c.temperature,
+                        top_p=c.top_p,
+                        generator=self.sample_gen,
+                        group=group,
+                    )
+                )
         return SequenceBatch.cat(parts, tok.pad_token_id)
 
     @torch.no_grad()
@@ -406,8 +456,11 @@ class OnlineTrainer:
             parts = []
             for sl in iter_chunks(len(batch), self.cfg.micro * 2):
                 with self.accelerator.autocast():
-                    parts.append(token_logprobs(self.ref, batch.select(sl), group,
-                                                temperature=self.cfg.temperature))
+                    parts.append(
+                        token_logprobs(
+                            self.ref, batch.select(sl), group, temperature=self.cfg.temperature
+                        )
+                    )
             batch.ref_logp = torch.cat(parts) if parts else None
         return batch
 
@@ -453,13 +506,19 @@ class OnlineTrainer:
             texts = self._sample(prompts, 0.0).texts(tok)
         ref_batch = []
         for sl in iter_chunks(len(prompts), self.cfg.gen_batch):
-            ids, mask = encode_prompts(tok, prompts[sl], max_length=self.cfg.max_prompt_length,
-                                       device=self.policy.device)
+            ids, mask = encode_prompts(
+                tok, prompts[sl], max_length=self.cfg.max_prompt_length, device=self.policy.device
+            )
             with self._full_params(), self.accelerator.autocast():
-                ref_batch += generate(self.ref, ids, mask,
-                                      max_new_tokens=self.cfg.max_new_tokens,
-                                      temperature=self.cfg.temperature, top_p=self.cfg.top_p,
-                                      generator=self.sample_gen).texts(tok)
+                ref_batch += generate(
+                    self.ref,
+                    ids,
+                    mask,
+                    max_new_tokens=self.cfg.max_new_tokens,
+                    temperature=self.cfg.temperature,
+                    top_p=self.cfg.top_p,
+                    generator=self.sample_gen,
+                ).texts(tok)
         return float(self.judge(prompts, texts, ref_batch).mean())
 
     # --- the loss ---------------------------------------------------------------------------
@@ -478,8 +537,9 @@ class OnlineTrainer:
             # rows interleaved (y_0, y'_0, y_1, y'_1, ...) so that each prompt is encoded once
             inter = torch.arange(2 * n).view(2, n).T.reshape(-1)
             both = SequenceBatch.cat([y, y2], self.policy.tokenizer.pad_token_id).select(inter)
-            logp_tok = token_logprobs(self.train_policy, both, self._group,
-                                      temperature=c.temperature)
+            logp_tok = token_logprobs(
+                self.train_policy, both, self._group, temperature=c.temperature
+            )
             logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
             ref = reduce_tokens(both.ref_logp, both.completion_mask, c.logp_reduction)
             h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])
@@ -515,8 +575,7 @@ class OnlineTrainer:
         chunks = list(iter_chunks(n, self.cfg.micro))
         for i, sl in enumerate(chunks):
             weight = (sl.stop - sl.start) / n
-            sync = self.accelerator.no_sync(self.model) if i < len(chunks) - 1 \
-                else _null()
+            sync = self.accelerator.no_sync(self.model) if i < len(chunks) - 1 else _null()
             with sync, self.accelerator.autocast():
                 loss, stats = self.loss(rollout, sl)
                 self.accelerator.backward(loss * weight)
@@ -526,8 +585,11 @@ class OnlineTrainer:
                 extra[k] = extra.get(k, 0.0) + v * weight
         grad_norm = None
         if self.cfg.max_grad_norm:
-            grad_norm = float(self.accelerator.clip_grad_norm_(
-                [q for q in self.model.parameters() if q.requires_grad], self.cfg.max_grad_norm))
+            grad_norm = float(
+                self.accelerator.clip_grad_norm_(
+                    [q for q in self.model.parameters() if q.requires_grad], self.cfg.max_grad_norm
+                )
+            )
         lr = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
         self.scheduler.step()
@@ -546,10 +608,15 @@ class OnlineTrainer:
         n_tok = int(rollout.y.completion_mask.sum())
         if rollout.y2 is not None:
             n_tok += int(rollout.y2.completion_mask.sum())
-        logs.update(step=self.step_count, tau=rollout.tau, beta=rollout.beta,
-                    gen_len=float(rollout.y.lengths.float().mean()),
-                    tokens_per_s=n_tok / max(rollout.gen_seconds, 1e-9),
-                    step_seconds=seconds, win_rate=rollout.win_rate)
+        logs.update(
+            step=self.step_count,
+            tau=rollout.tau,
+            beta=rollout.beta,
+            gen_len=float(rollout.y.lengths.float().mean()),
+            tokens_per_s=n_tok / max(rollout.gen_seconds, 1e-9),
+            step_seconds=seconds,
+            win_rate=rollout.win_rate,
+        )
         if rollout.p is not None:
             logs["p_mean"] = float(rollout.p.mean())
         if rollout.reward is not None:
@@ -563,8 +630,9 @@ class OnlineTrainer:
         c = self.cfg
         main = self.accelerator.is_main_process
         history = []
-        bar = tqdm(total=c.max_steps, initial=self.step_count, disable=not (c.progress_bar
-                                                                             and main))
+        bar = tqdm(
+            total=c.max_steps, initial=self.step_count, disable=not (c.progress_bar and main)
+        )
         try:
             while self.step_count < c.max_steps:
                 logs = self.step()
@@ -633,7 +701,7 @@ class OnlineTrainer:
         os.replace(tmp, path)
         if self.cfg.keep_checkpoints:
             ckpts = sorted(self.out.glob("checkpoint-*"), key=lambda q: int(q.name.split("-")[-1]))
-            for old in ckpts[:-self.cfg.keep_checkpoints]:
+            for old in ckpts[: -self.cfg.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
         return path
@@ -641,16 +709,22 @@ class OnlineTrainer:
     def resume(self, checkpoint: str | Path) -> None:
         """Restore weights, optimiser, scheduler, every process's RNG states, sampling
         generator and the data position (``accelerator.load_state``)."""
-        path = latest_checkpoint(self.cfg.output_dir) if str(checkpoint) == "latest" \
+        path = (
+            latest_checkpoint(self.cfg.output_dir)
+            if str(checkpoint) == "latest"
             else Path(checkpoint)
+        )
         if path is None or not _is_checkpoint(Path(path)):
             raise ValueError(f"no checkpoint to resume from at {str(checkpoint)!r}")
         self.accelerator.load_state(str(path))
         log = self.out / "log.jsonl"
         if self.accelerator.is_main_process and log.is_file():
             # drop the records of steps after the checkpoint: they are about to be redone
-            kept = [line for line in log.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= self.step_count]
+            kept = [
+                line
+                for line in log.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= self.step_count
+            ]
             log.write_text("".join(line + "\n" for line in kept))
 
 
@@ -676,15 +750,16 @@ class _Progress:
             from accelerate.utils import gather_object
 
             gens = gather_object(gens)
-        return {"step": t.step_count, "epoch": t.epoch, "data_pos": t.data_pos,
-                "generators": gens}
+        return {"step": t.step_count, "epoch": t.epoch, "data_pos": t.data_pos, "generators": gens}
 
     def load_state_dict(self, state: dict) -> None:
         t = self.trainer
         gens = state["generators"]
         if len(gens) != t.accelerator.num_processes:
-            raise ValueError(f"checkpoint was written by {len(gens)} process(es), this run has "
-                             f"{t.accelerator.num_processes}")
+            raise ValueError(
+                f"checkpoint was written by {len(gens)} process(es), this run has "
+                f"{t.accelerator.num_processes}"
+            )
         mine = gens[t.accelerator.process_index]
         t.sample_gen.set_state(mine["sample_gen"])
         t.data_gen.set_state(mine["data_gen"])

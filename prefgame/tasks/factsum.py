@@ -86,13 +86,45 @@ __all__ = [
     "vocabulary",
 ]
 
-WHO = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-       "mallory", "oscar")
-WHAT = ("painted", "sold", "built", "repaired", "visited", "cleaned", "opened", "closed",
-        "designed", "tested")
+WHO = (
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "mallory",
+    "oscar",
+)
+WHAT = (
+    "painted",
+    "sold",
+    "built",
+    "repaired",
+    "visited",
+    "cleaned",
+    "opened",
+    "closed",
+    "designed",
+    "tested",
+)
 WHERE = ("paris", "rome", "oslo", "lima", "cairo", "delhi", "tokyo", "quito", "dakar", "seoul")
-WHEN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "dawn",
-        "noon", "midnight")
+WHEN = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "dawn",
+    "noon",
+    "midnight",
+)
 WHY = ("money", "fun", "love", "duty", "fame", "science", "charity", "revenge")
 ADJECTIVES = ("grey", "sunny", "cold", "windy", "quiet", "busy", "warm", "wet")
 FILLER = ("really", "also", "then", "and", "very", "the", "it", "was")
@@ -108,8 +140,26 @@ STYLES = ("who", "where", "when")
 #: The policy's prompt is the document followed by this cue.
 PROMPT_SUFFIX = "summary :"
 
-_FUNCTION_WORDS = ("in", "on", "for", ",", ".", ":", "did", "it", "stayed", "waited", "the",
-                   "weather", "was", "summary", "at", "during", "because", "of")
+_FUNCTION_WORDS = (
+    "in",
+    "on",
+    "for",
+    ",",
+    ".",
+    ":",
+    "did",
+    "it",
+    "stayed",
+    "waited",
+    "the",
+    "weather",
+    "was",
+    "summary",
+    "at",
+    "during",
+    "because",
+    "of",
+)
 
 
 def vocabulary() -> list[str]:
@@ -245,8 +295,9 @@ def reference_summary(facts: dict[str, str] | Document, style: str = "who") -> s
     raise ValueError(f"style = {style!r}, must be one of {STYLES}")
 
 
-def noisy_summary(doc: Document, rng: np.random.Generator, config: FactSumConfig | None = None
-                  ) -> str:
+def noisy_summary(
+    doc: Document, rng: np.random.Generator, config: FactSumConfig | None = None
+) -> str:
     """A summary as an imperfect human writer would produce it (the SFT data).
 
     Starts from :func:`reference_summary` in a random style, then drops each key fact with
@@ -340,10 +391,12 @@ class GoldJudge:
 
     def describe(self) -> str:
         """One line naming the judge and its parameters (stored in ``winrates.json``)."""
-        return (f"{self.name}: P = (1-{self.cycle_weight})*sigmoid((q-q')/{self.temperature}) "
-                f"+ {self.cycle_weight}*cycle(who>where>when>who); q = {self.w_cov}*covered "
-                f"- {self.w_inv}*invented - {self.w_rep}*repeated "
-                f"- {self.w_len}*max(0, len-{self.max_len})")
+        return (
+            f"{self.name}: P = (1-{self.cycle_weight})*sigmoid((q-q')/{self.temperature}) "
+            f"+ {self.cycle_weight}*cycle(who>where>when>who); q = {self.w_cov}*covered "
+            f"- {self.w_inv}*invented - {self.w_rep}*repeated "
+            f"- {self.w_len}*max(0, len-{self.max_len})"
+        )
 
     def quality(self, prompt: str, summary: str) -> float:
         """q(y): coverage − invented − repeated − length penalties (module docstring)."""
@@ -359,10 +412,19 @@ class GoldJudge:
         invented = len(distinct - key)
         repeated = len(ents) - len(distinct)
         excess = max(0, len(words) - self.max_len)
-        q = (self.w_cov * covered - self.w_inv * invented - self.w_rep * repeated
-             - self.w_len * excess)
-        return {"covered": covered, "invented": invented, "repeated": repeated,
-                "excess_len": excess, "q": q}
+        q = (
+            self.w_cov * covered
+            - self.w_inv * invented
+            - self.w_rep * repeated
+            - self.w_len * excess
+        )
+        return {
+            "covered": covered,
+            "invented": invented,
+            "repeated": repeated,
+            "excess_len": excess,
+            "q": q,
+        }
 
     def prob(self, prompt: str, y: str, y2: str) -> float:
         """P(y ≻ y' | x) for one pair."""
@@ -380,14 +442,14 @@ class GoldJudge:
         s = np.array([order.index(summary_style(y)) for y in ys], dtype=int)
         return q, s
 
-    def prob_from_scores(self, q: np.ndarray, s: np.ndarray, q2: np.ndarray, s2: np.ndarray
-                         ) -> np.ndarray:
+    def prob_from_scores(
+        self, q: np.ndarray, s: np.ndarray, q2: np.ndarray, s2: np.ndarray
+    ) -> np.ndarray:
         """P(y ≻ y') from :meth:`scores` of both sides (broadcasting): the module formula."""
         transitive = 1.0 / (1.0 + np.exp(-(np.asarray(q) - np.asarray(q2)) / self.temperature))
         return (1.0 - self.cycle_weight) * transitive + self.cycle_weight * _CYCLE[s, s2]
 
-    def __call__(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]
-                 ) -> np.ndarray:
+    def __call__(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]) -> np.ndarray:
         if not len(prompts) == len(ys) == len(ys2):
             raise ValueError(f"lengths differ: {len(prompts)}, {len(ys)}, {len(ys2)}")
         return self.prob_from_scores(*self.scores(prompts, ys), *self.scores(prompts, ys2))

@@ -14,7 +14,25 @@ def _one_thread():
     yield
     torch.set_num_threads(before)
 
-WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "away", "good", "bad", "fine", "short", "long", "text"]
+
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "a",
+    "mat",
+    "dog",
+    "ran",
+    "far",
+    "away",
+    "good",
+    "bad",
+    "fine",
+    "short",
+    "long",
+    "text",
+]
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +42,7 @@ def tok():
 
 @pytest.fixture(scope="session")
 def prompts():
-    return [" ".join(WORDS[i:i + 2 + i % 3]) for i in range(8)]
+    return [" ".join(WORDS[i : i + 2 + i % 3]) for i in range(8)]
 
 
 def count_good(y: str) -> int:

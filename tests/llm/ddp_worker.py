@@ -25,8 +25,16 @@ from prefgame.llm import (
 )
 
 WORDS = "the cat sat on a mat dog ran far away good bad fine short long text"
-PROMPTS = ["the cat", "a dog ran", "good mat", "far away", "the mat", "bad dog", "fine text",
-           "short long"]
+PROMPTS = [
+    "the cat",
+    "a dog ran",
+    "good mat",
+    "far away",
+    "the mat",
+    "bad dog",
+    "fine text",
+    "short long",
+]
 METHODS = {"online_ipo": 0.0, "ipo_md": 0.25}
 
 
@@ -37,10 +45,20 @@ def judge_fn(x, y, y2):
 
 
 def config(method: str, out: str, batch_size: int, micro: int) -> OnlineConfig:
-    return OnlineConfig(method=method, beta=METHODS[method], tau=0.5, batch_size=batch_size,
-                        micro_batch_size=micro, max_steps=3, max_new_tokens=4, lr=1e-2,
-                        output_dir=out, progress_bar=False, log_tensorboard=False,
-                        win_rate_every=0)
+    return OnlineConfig(
+        method=method,
+        beta=METHODS[method],
+        tau=0.5,
+        batch_size=batch_size,
+        micro_batch_size=micro,
+        max_steps=3,
+        max_new_tokens=4,
+        lr=1e-2,
+        output_dir=out,
+        progress_bar=False,
+        log_tensorboard=False,
+        win_rate_every=0,
+    )
 
 
 def tokenizer():
@@ -51,8 +69,12 @@ def main(out: str) -> None:
     tok = tokenizer()
     result = {"world": int(os.environ.get("WORLD_SIZE", "1"))}
     for method in METHODS:
-        tr = OnlineTrainer(config(method, os.path.join(out, method), 2, 1),
-                           Policy(tiny_gpt2(tok), tok), CallableJudge(judge_fn), PROMPTS)
+        tr = OnlineTrainer(
+            config(method, os.path.join(out, method), 2, 1),
+            Policy(tiny_gpt2(tok), tok),
+            CallableJudge(judge_fn),
+            PROMPTS,
+        )
         rollouts, grads, weights = [], [], []
         collect = tr.collect
 
@@ -65,21 +87,40 @@ def main(out: str) -> None:
         params = [q for q in tr.policy.model.parameters() if q.requires_grad]
         tr.optimizer.optimizer.register_step_pre_hook(
             lambda opt, a, k, params=params, grads=grads: grads.append(
-                [q.grad.detach().clone() for q in params]))
-        tr.callbacks.append(lambda t, logs, weights=weights: weights.append(
-            {k: v.detach().clone() for k, v in t.policy.model.state_dict().items()}))
+                [q.grad.detach().clone() for q in params]
+            )
+        )
+        tr.callbacks.append(
+            lambda t, logs, weights=weights: weights.append(
+                {k: v.detach().clone() for k, v in t.policy.model.state_dict().items()}
+            )
+        )
         tr.train()
         # resuming from the checkpoint just written restores this process's own generator
-        again = OnlineTrainer(config(method, os.path.join(out, method), 2, 1).__class__(
-            **{**tr.cfg.to_dict(), "resume_from": "latest"}), Policy(tiny_gpt2(tok, seed=5), tok),
-            CallableJudge(judge_fn), PROMPTS)
-        resumed = (again.step_count == 3
-                   and torch.equal(again.sample_gen.get_state(), tr.sample_gen.get_state())
-                   and all(torch.equal(v, again.policy.model.state_dict()[k])
-                           for k, v in tr.policy.model.state_dict().items()))
-        result[method] = {"num_processes": tr.accelerator.num_processes,
-                          "rank": tr.accelerator.process_index, "rollouts": rollouts,
-                          "grads": grads, "weights": weights, "resumed": resumed}
+        again = OnlineTrainer(
+            config(method, os.path.join(out, method), 2, 1).__class__(
+                **{**tr.cfg.to_dict(), "resume_from": "latest"}
+            ),
+            Policy(tiny_gpt2(tok, seed=5), tok),
+            CallableJudge(judge_fn),
+            PROMPTS,
+        )
+        resumed = (
+            again.step_count == 3
+            and torch.equal(again.sample_gen.get_state(), tr.sample_gen.get_state())
+            and all(
+                torch.equal(v, again.policy.model.state_dict()[k])
+                for k, v in tr.policy.model.state_dict().items()
+            )
+        )
+        result[method] = {
+            "num_processes": tr.accelerator.num_processes,
+            "rank": tr.accelerator.process_index,
+            "rollouts": rollouts,
+            "grads": grads,
+            "weights": weights,
+            "resumed": resumed,
+        }
         rank = tr.accelerator.process_index
     torch.save(result, os.path.join(out, f"rank{rank}.pt"))
 

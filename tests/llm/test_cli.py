@@ -16,18 +16,36 @@ def saved(tok, tmp_path_factory):
     for name, model in (("policy", tiny_gpt2(tok)), ("rm", tiny_sequence_classifier(tok))):
         model.save_pretrained(d / name)
         tok.save_pretrained(d / name)
-    (d / "prompts.jsonl").write_text("".join(json.dumps({"text": f"the cat {w}"}) + "\n"
-                                             for w in ("sat", "ran", "good", "mat")))
+    (d / "prompts.jsonl").write_text(
+        "".join(json.dumps({"text": f"the cat {w}"}) + "\n" for w in ("sat", "ran", "good", "mat"))
+    )
     return d
 
 
 def test_cli_trains_from_saved_models(saved, tmp_path):
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(f"method: ipo_md\nbeta: 0.125\npolicy_name: {saved / 'policy'}\n"
-                   f"judge_name: {saved / 'rm'}\nprompts: {saved / 'prompts.jsonl'}\n"
-                   "prompt_column: text\nmax_new_tokens: 4\nbatch_size: 2\n")
-    assert main(["--config", str(cfg), "--max_steps", "2", "--output_dir", str(tmp_path / "o"),
-                 "--progress_bar", "false", "--log_tensorboard", "false"]) == 0
+    cfg.write_text(
+        f"method: ipo_md\nbeta: 0.125\npolicy_name: {saved / 'policy'}\n"
+        f"judge_name: {saved / 'rm'}\nprompts: {saved / 'prompts.jsonl'}\n"
+        "prompt_column: text\nmax_new_tokens: 4\nbatch_size: 2\n"
+    )
+    assert (
+        main(
+            [
+                "--config",
+                str(cfg),
+                "--max_steps",
+                "2",
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--progress_bar",
+                "false",
+                "--log_tensorboard",
+                "false",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "o" / "checkpoint-2" / "model.safetensors").is_file()
     assert len((tmp_path / "o" / "log.jsonl").read_text().splitlines()) == 2
 
@@ -46,8 +64,12 @@ def test_cli_errors_before_loading_models(saved, tmp_path):
 
 
 def test_cli_reports_a_bad_input_in_one_line():
-    proc = subprocess.run([sys.executable, "-m", "prefgame.llm", "--method", "ppo"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "prefgame.llm", "--method", "ppo"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown method 'ppo'")
 
@@ -57,8 +79,14 @@ def _llm(*argv, env=None, cwd=None):
 
     full = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
     full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "prefgame.llm", *argv], capture_output=True, text=True,
-                          check=False, env=full, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "prefgame.llm", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=full,
+        cwd=cwd,
+    )
 
 
 def test_config_errors_through_the_command_line_are_one_line(saved, tmp_path):
@@ -69,35 +97,107 @@ def test_config_errors_through_the_command_line_are_one_line(saved, tmp_path):
     (tmp_path / "frac.json").write_text(json.dumps({"max_steps": 2.5}))
     (tmp_path / "empty.jsonl").write_text("")
     (tmp_path / "a_file").write_text("x")
-    models = ["--policy_name", str(saved / "policy"), "--judge_name", str(saved / "rm"),
-              "--prompt_column", "text"]
+    models = [
+        "--policy_name",
+        str(saved / "policy"),
+        "--judge_name",
+        str(saved / "rm"),
+        "--prompt_column",
+        "text",
+    ]
     cases = [
         (["--config", str(tmp_path / "bad.yaml")], "malformed YAML"),
         (["--config", str(tmp_path / "bool.json")], "batch_size = True"),
         (["--config", str(tmp_path / "frac.json")], "max_steps = 2.5"),
-        ([*models, "--prompts", str(saved / "prompts.jsonl"), "--prompt_template", "{prompt} {foo}"],
-         "unknown field(s) ['foo']"),
-        ([*models, "--prompts", str(saved / "prompts.jsonl"), "--output_dir", str(tmp_path / "a_file")],
-         "is a file"),
-        ([*models, "--prompts", str(tmp_path / "empty.jsonl"), "--output_dir", str(tmp_path / "o1")], "empty"),
-        ([*models, "--prompts", str(tmp_path / "bad.yaml"), "--output_dir", str(tmp_path / "o4")], "bad.yaml"),
-        (["--policy_name", "no-such-model-xyz", "--judge_name", str(saved / "rm"), "--prompt_column", "text",
-          "--prompts", str(saved / "prompts.jsonl"), "--output_dir", str(tmp_path / "o2")], "HF_HUB_OFFLINE"),
-        ([*models[:2], "--judge_name", str(saved / "policy"), "--prompt_column", "text",
-          "--prompts", str(saved / "prompts.jsonl"), "--output_dir", str(tmp_path / "o3")],
-         "not a sequence classifier"),
+        (
+            [
+                *models,
+                "--prompts",
+                str(saved / "prompts.jsonl"),
+                "--prompt_template",
+                "{prompt} {foo}",
+            ],
+            "unknown field(s) ['foo']",
+        ),
+        (
+            [
+                *models,
+                "--prompts",
+                str(saved / "prompts.jsonl"),
+                "--output_dir",
+                str(tmp_path / "a_file"),
+            ],
+            "is a file",
+        ),
+        (
+            [
+                *models,
+                "--prompts",
+                str(tmp_path / "empty.jsonl"),
+                "--output_dir",
+                str(tmp_path / "o1"),
+            ],
+            "empty",
+        ),
+        (
+            [
+                *models,
+                "--prompts",
+                str(tmp_path / "bad.yaml"),
+                "--output_dir",
+                str(tmp_path / "o4"),
+            ],
+            "bad.yaml",
+        ),
+        (
+            [
+                "--policy_name",
+                "no-such-model-xyz",
+                "--judge_name",
+                str(saved / "rm"),
+                "--prompt_column",
+                "text",
+                "--prompts",
+                str(saved / "prompts.jsonl"),
+                "--output_dir",
+                str(tmp_path / "o2"),
+            ],
+            "HF_HUB_OFFLINE",
+        ),
+        (
+            [
+                *models[:2],
+                "--judge_name",
+                str(saved / "policy"),
+                "--prompt_column",
+                "text",
+                "--prompts",
+                str(saved / "prompts.jsonl"),
+                "--output_dir",
+                str(tmp_path / "o3"),
+            ],
+            "not a sequence classifier",
+        ),
     ]
     # one interpreter runs every case through the real entry point (cli() of __main__)
-    script = ("import sys, json; from prefgame.llm.__main__ import cli\n"
-              "for argv in json.loads(sys.argv[1]):\n"
-              "    sys.argv = ['prefgame.llm', *argv]\n"
-              "    print('CODE', cli(), file=sys.stderr, flush=True)\n")
+    script = (
+        "import sys, json; from prefgame.llm.__main__ import cli\n"
+        "for argv in json.loads(sys.argv[1]):\n"
+        "    sys.argv = ['prefgame.llm', *argv]\n"
+        "    print('CODE', cli(), file=sys.stderr, flush=True)\n"
+    )
     import os
 
     env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
     env["HF_HUB_OFFLINE"] = "1"
-    proc = subprocess.run([sys.executable, "-c", script, json.dumps([c for c, _ in cases])],
-                          capture_output=True, text=True, check=False, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps([c for c, _ in cases])],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=300,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith(("error:", "CODE"))]
     for (_, needle), (msg, code) in zip(cases, zip(lines[::2], lines[1::2]), strict=True):
@@ -106,10 +206,12 @@ def test_config_errors_through_the_command_line_are_one_line(saved, tmp_path):
 
 def test_a_rerun_into_a_used_output_dir_is_refused_and_the_config_is_saved(saved, tmp_path):
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(f"policy_name: {saved / 'policy'}\njudge_name: {saved / 'rm'}\n"
-                   f"prompts: {saved / 'prompts.jsonl'}\nprompt_column: text\nmax_new_tokens: 4\n"
-                   f"batch_size: 2\nmax_steps: 1\noutput_dir: {tmp_path / 'o'}\nprogress_bar: false\n"
-                   "log_tensorboard: false\n")
+    cfg.write_text(
+        f"policy_name: {saved / 'policy'}\njudge_name: {saved / 'rm'}\n"
+        f"prompts: {saved / 'prompts.jsonl'}\nprompt_column: text\nmax_new_tokens: 4\n"
+        f"batch_size: 2\nmax_steps: 1\noutput_dir: {tmp_path / 'o'}\nprogress_bar: false\n"
+        "log_tensorboard: false\n"
+    )
     assert main(["--config", str(cfg)]) == 0
     saved_cfg = json.loads((tmp_path / "o" / "config.json").read_text())
     assert saved_cfg["max_steps"] == 1 and saved_cfg["policy_name"] == str(saved / "policy")
@@ -124,7 +226,12 @@ def test_help_shows_default_factory_values(capsys):
 
     text = config_help(RunConfig)
     assert "(required)" not in text
-    assert next(ln for ln in text.splitlines() if ln.strip().startswith("--lora_target_modules")).split()[1] == "[]"
+    assert (
+        next(
+            ln for ln in text.splitlines() if ln.strip().startswith("--lora_target_modules")
+        ).split()[1]
+        == "[]"
+    )
 
 
 def test_hub_names_fail_fast_without_network(monkeypatch):

@@ -19,30 +19,43 @@ from prefgame.llm.data import load_preference_pairs
 def test_file_then_command_line_overrides(tmp_path):
     f = tmp_path / "run.json"
     f.write_text(json.dumps({"method": "ipo_md", "beta": 0.125, "tau": 1.0, "batch_size": 8}))
-    cfg = OnlineConfig.from_args(["--config", str(f), "--tau", "0.5", "--micro-batch-size=4",
-                                  "--bf16", "false", "--lora_target_modules", "c_attn,c_proj"])
-    assert (cfg.method, cfg.beta, cfg.tau, cfg.micro, cfg.bf16) == ("ipo_md", 0.125, 0.5, 4,
-                                                                     False)
+    cfg = OnlineConfig.from_args(
+        [
+            "--config",
+            str(f),
+            "--tau",
+            "0.5",
+            "--micro-batch-size=4",
+            "--bf16",
+            "false",
+            "--lora_target_modules",
+            "c_attn,c_proj",
+        ]
+    )
+    assert (cfg.method, cfg.beta, cfg.tau, cfg.micro, cfg.bf16) == ("ipo_md", 0.125, 0.5, 4, False)
     assert cfg.lora_target_modules == ["c_attn", "c_proj"]
     y = tmp_path / "run.yaml"
     y.write_text("method: nash_md_pg\nbeta: 0.125\ntau: 0.008\nlr: 3.0e-5\n")
     assert OnlineConfig.from_args(["--config", str(y)]).lr == 3e-5
 
 
-@pytest.mark.parametrize("kw,msg", [
-    ({"method": "ppo"}, "unknown method 'ppo'"),
-    ({"tau": 0.0}, "tau"),
-    ({"tau": float("nan")}, "tau"),
-    ({"beta": 1.5, "method": "ipo_md"}, "beta"),
-    ({"beta": 0.1, "method": "online_dpo"}, "no effect"),
-    ({"batch_size": 6, "micro_batch_size": 4}, "multiple"),
-    ({"batch_size": 8, "generation_batch_size": 3}, "multiple"),
-    ({"top_p": 0.0}, "top_p"),
-    ({"optimizer": "sgd"}, "optimizer"),
-    ({"logp_reduction": "max"}, "logp_reduction"),
-    ({"tau_schedule": "exp:3"}, "schedule"),
-    ({"beta_schedule": "linear:x", "method": "ipo_md"}, "linear:<end value>"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"method": "ppo"}, "unknown method 'ppo'"),
+        ({"tau": 0.0}, "tau"),
+        ({"tau": float("nan")}, "tau"),
+        ({"beta": 1.5, "method": "ipo_md"}, "beta"),
+        ({"beta": 0.1, "method": "online_dpo"}, "no effect"),
+        ({"batch_size": 6, "micro_batch_size": 4}, "multiple"),
+        ({"batch_size": 8, "generation_batch_size": 3}, "multiple"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"logp_reduction": "max"}, "logp_reduction"),
+        ({"tau_schedule": "exp:3"}, "schedule"),
+        ({"beta_schedule": "linear:x", "method": "ipo_md"}, "linear:<end value>"),
+    ],
+)
 def test_bad_config_values(kw, msg):
     with pytest.raises(ValueError, match=msg):
         OnlineConfig(**kw)
@@ -83,15 +96,21 @@ def test_trainer_errors_before_any_work(tok, prompts, good_judge, tmp_path):
     with pytest.raises(ValueError, match="OnlineConfig"):
         OnlineTrainer({"method": "ipo_md"}, policy, good_judge, prompts)
     with pytest.raises(ValueError, match="no checkpoint"):
-        OnlineTrainer(OnlineConfig(output_dir=str(tmp_path), resume_from="latest"), policy,
-                      CallableJudge(lambda x, y, y2: 0.5), prompts)
+        OnlineTrainer(
+            OnlineConfig(output_dir=str(tmp_path), resume_from="latest"),
+            policy,
+            CallableJudge(lambda x, y, y2: 0.5),
+            prompts,
+        )
 
 
 def test_data_loaders_and_missing_columns(tmp_path):
     f = tmp_path / "p.jsonl"
     f.write_text('{"text": "a post"}\n{"text": "another"}\n')
     assert load_prompts(str(f), column="text", template="{prompt}\nTL;DR:") == [
-        "a post\nTL;DR:", "another\nTL;DR:"]
+        "a post\nTL;DR:",
+        "another\nTL;DR:",
+    ]
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['prompt'\]"):
         load_prompts(str(f))
     pairs = {"prompt": ["x"], "chosen": ["good"], "rejected": [[{"role": "a", "content": "b"}]]}

@@ -27,10 +27,25 @@ def two_ranks(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     env["CUDA_VISIBLE_DEVICES"] = ""  # CPU ranks (gloo) also on a GPU machine
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-         str(REPO / "tests" / "llm" / "ddp_worker.py"), str(out)],
-        capture_output=True, text=True, env=env, timeout=1800, check=False)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            str(REPO / "tests" / "llm" / "ddp_worker.py"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
 
@@ -60,19 +75,27 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(two_ranks, tmp_pat
     r0, r1 = two_ranks[0][method], two_ranks[1][method]
     tok = W.tokenizer()
     policy = Policy(tiny_gpt2(tok), tok)
-    tr = OnlineTrainer(W.config(method, str(tmp_path), 4, 2), policy,
-                       CallableJudge(W.judge_fn), W.PROMPTS)
+    tr = OnlineTrainer(
+        W.config(method, str(tmp_path), 4, 2), policy, CallableJudge(W.judge_fn), W.PROMPTS
+    )
     params = [q for q in policy.model.parameters() if q.requires_grad]
     grads = []
     tr.optimizer.optimizer.register_step_pre_hook(
-        lambda opt, a, k: grads.append([q.grad.detach().clone() for q in params]))
+        lambda opt, a, k: grads.append([q.grad.detach().clone() for q in params])
+    )
     pad = tok.pad_token_id
     for step, (a, b) in enumerate(zip(r0["rollouts"], r1["rollouts"])):
         if step:
             policy.model.load_state_dict(r0["weights"][step - 1])
-        both = Rollout(a.prompts + b.prompts, SequenceBatch.cat([a.y, b.y], pad),
-                       SequenceBatch.cat([a.y2, b.y2], pad), torch.cat([a.p, b.p]), None,
-                       a.tau, a.beta)
+        both = Rollout(
+            a.prompts + b.prompts,
+            SequenceBatch.cat([a.y, b.y], pad),
+            SequenceBatch.cat([a.y2, b.y2], pad),
+            torch.cat([a.p, b.p]),
+            None,
+            a.tau,
+            a.beta,
+        )
         tr.train_on(both)
         # rounding only (one process shares the prompt encoding, DDP does not); a gradient
         # not averaged over the ranks, or from one rank's half of the batch, is off by O(1)

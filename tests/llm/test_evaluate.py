@@ -33,14 +33,28 @@ def test_matrix_over_checkpoints_writes_all_outputs(tok, prompts, good_judge, tm
 
     ckpts = {}
     for seed in (0, 1):
-        cfg = OnlineConfig(method="online_ipo", batch_size=4, max_steps=1, max_new_tokens=4,
-                           seed=seed, output_dir=str(tmp_path / f"s{seed}"), progress_bar=False,
-                           log_tensorboard=False, win_rate_every=0)
+        cfg = OnlineConfig(
+            method="online_ipo",
+            batch_size=4,
+            max_steps=1,
+            max_new_tokens=4,
+            seed=seed,
+            output_dir=str(tmp_path / f"s{seed}"),
+            progress_bar=False,
+            log_tensorboard=False,
+            win_rate_every=0,
+        )
         OnlineTrainer(cfg, Policy(tiny_gpt2(tok), tok), good_judge, prompts).train()
         ckpts.setdefault("ipo", []).append(tmp_path / f"s{seed}" / "checkpoint-1")
     ckpts["sft"] = ["init"]
-    r = evaluate_checkpoints(Policy(tiny_gpt2(tok), tok), ckpts, prompts[:4], good_judge,
-                             out_dir=tmp_path / "eval", max_new_tokens=4)
+    r = evaluate_checkpoints(
+        Policy(tiny_gpt2(tok), tok),
+        ckpts,
+        prompts[:4],
+        good_judge,
+        out_dir=tmp_path / "eval",
+        max_new_tokens=4,
+    )
     assert r.names == ["ipo", "sft"] and np.allclose(r.mean + r.mean.T, 1)
     for f in ("win_rates.md", "win_rates.json", "win_rates.png"):
         assert (tmp_path / "eval" / f).stat().st_size > 0

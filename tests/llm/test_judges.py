@@ -113,11 +113,21 @@ def test_a_long_prompt_is_cut_from_the_left_and_completions_kept_whole(judge_tok
         rest = max(rest, len(judge.template.format(prompt="", completion=y2)))
         with pytest.warns(UserWarning):
             r = judge.reward([LONG, LONG], [y, y2])
-        assert float(r[0].detach()) != float(r[1].detach())  # one reward per completion, not one for all
-        torch.testing.assert_close(r, wide.reward([LONG[-(80 - len(judge.template.format(
-            prompt="", completion=c))):] for c in (y, y2)], [y, y2]))
+        assert float(r[0].detach()) != float(
+            r[1].detach()
+        )  # one reward per completion, not one for all
+        torch.testing.assert_close(
+            r,
+            wide.reward(
+                [
+                    LONG[-(80 - len(judge.template.format(prompt="", completion=c))) :]
+                    for c in (y, y2)
+                ],
+                [y, y2],
+            ),
+        )
     else:
-        assert torch.equal(p, wide([LONG[-(80 - rest):]], [y], [y2]))
+        assert torch.equal(p, wide([LONG[-(80 - rest) :]], [y], [y2]))
 
 
 def test_completions_that_do_not_fit_the_judge_are_an_error(judge_tok):
@@ -135,7 +145,8 @@ def test_fit_prompt_with_a_bos_eos_tokenizer(judge_tok):
 
     tok = copy.deepcopy(judge_tok)
     tok._tokenizer.post_processor = TemplateProcessing(
-        single="<bos> $A <eos>", special_tokens=[("<bos>", 2), ("<eos>", 1)])
+        single="<bos> $A <eos>", special_tokens=[("<bos>", 2), ("<eos>", 1)]
+    )
     text, cut = fit_prompt(tok, "{prompt}|{first}", 12, prompt="abcdefghij", first="xyz")
     assert cut and text == "efghij|xyz"  # 2 special tokens + 6 + 4 characters = 12
     text, cut = fit_prompt(tok, "{prompt}|{first}", 12, prompt="ab", first="xyz")
@@ -146,12 +157,22 @@ def test_judges_score_in_eval_mode(judge_tok):
     """A judge left in train mode (dropout 0.1) still scores antisymmetrically."""
     from transformers import GPT2Config, GPT2ForSequenceClassification
 
-    cfg = GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=512, num_labels=1,
-                     vocab_size=len(judge_tok), pad_token_id=judge_tok.pad_token_id)
+    cfg = GPT2Config(
+        n_layer=2,
+        n_embd=64,
+        n_head=2,
+        n_positions=512,
+        num_labels=1,
+        vocab_size=len(judge_tok),
+        pad_token_id=judge_tok.pad_token_id,
+    )
     torch.manual_seed(0)
     pm = PairwisePreferenceModel(GPT2ForSequenceClassification(cfg).train(), judge_tok)
-    llm = LLMJudge(tiny_gpt2(judge_tok, n_positions=512, seed=2, dropout=0.1).train(),
-                   judge_tok, max_length=400)
+    llm = LLMJudge(
+        tiny_gpt2(judge_tok, n_positions=512, seed=2, dropout=0.1).train(),
+        judge_tok,
+        max_length=400,
+    )
     for judge in (pm, llm):
         p, q = judge(X, Y, Y2), judge(X, Y2, Y)
         assert torch.equal(p + q, torch.ones(4)) and not judge.model.training
@@ -185,13 +206,33 @@ def test_llm_judge_reads_the_space_prefixed_answer_tokens():
     from tokenizers.models import WordLevel
     from transformers import PreTrainedTokenizerFast
 
-    words = ["<pad>", "<eos>", "<bos>", "<unk>", "1", "2", "Ġ1", "Ġ2", "x", "ĠA", "ĠB",
-             "Ġgood", "Ġbad", "ĠAnswer", ":"]
+    words = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<unk>",
+        "1",
+        "2",
+        "Ġ1",
+        "Ġ2",
+        "x",
+        "ĠA",
+        "ĠB",
+        "Ġgood",
+        "Ġbad",
+        "ĠAnswer",
+        ":",
+    ]
     raw = Tokenizer(WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.decoder = decoders.ByteLevel()
-    tok = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", eos_token="<eos>",
-                                  bos_token="<bos>", unk_token="<unk>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        bos_token="<bos>",
+        unk_token="<unk>",
+    )
     assert tok(" 1", add_special_tokens=False)["input_ids"] == [6]  # " 1" is its own token
     judge = LLMJudge(_AnswersGood(tok), tok, template="{prompt} A {first} B {second} Answer:")
     p = judge(["x"], [" good good"], [" bad"])

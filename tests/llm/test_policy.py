@@ -25,7 +25,7 @@ def _hand_logp(policy, prompt_ids, completion_ids):
             logits = model(input_ids=torch.tensor([prompt_ids]), decoder_input_ids=dec).logits[0]
         else:
             ids = torch.tensor([prompt_ids + completion_ids])
-            logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1:-1]
+            logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1]
     logp = logits.double().log_softmax(-1)
     return [float(logp[t, y]) for t, y in enumerate(completion_ids)]
 
@@ -132,8 +132,9 @@ def test_shared_prompt_encoding_gives_the_same_logprobs_and_gradients(tok, make)
         if a is not None:
             torch.testing.assert_close(a, c, atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="share one prompt"):
-        token_logprobs(policy, SequenceBatch(pid[[0, 2, 1, 3]], pmask[[0, 2, 1, 3]], cid, cmask),
-                       group=2)
+        token_logprobs(
+            policy, SequenceBatch(pid[[0, 2, 1, 3]], pmask[[0, 2, 1, 3]], cid, cmask), group=2
+        )
 
 
 @pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
@@ -150,7 +151,9 @@ def test_next_token_distribution_matches_the_first_completion_token(tok, make):
     batch = SequenceBatch(pid, pmask, cid, cmask)
     with torch.no_grad():
         first = token_logprobs(policy, batch)[:, 0].exp()
-    torch.testing.assert_close(dist[torch.arange(2), cid[:, 0]], first.float(), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        dist[torch.arange(2), cid[:, 0]], first.float(), atol=1e-5, rtol=1e-4
+    )
 
 
 def _framed(tok):
@@ -161,8 +164,9 @@ def _framed(tok):
 
     framed = copy.deepcopy(tok)
     framed._tokenizer.post_processor = TemplateProcessing(
-        single="<bos> $A <eos>", special_tokens=[("<bos>", tok.bos_token_id),
-                                                 ("<eos>", tok.eos_token_id)])
+        single="<bos> $A <eos>",
+        special_tokens=[("<bos>", tok.bos_token_id), ("<eos>", tok.eos_token_id)],
+    )
     return framed
 
 
@@ -187,8 +191,9 @@ def test_lora_adapters_are_seeded(tok, tmp_path):
 
     tiny_gpt2(tok).save_pretrained(tmp_path / "p")
     tok.save_pretrained(tmp_path / "p")
-    cfg = OnlineConfig(policy_name=str(tmp_path / "p"), lora_r=2,
-                       lora_target_modules=["c_attn"], seed=0)
+    cfg = OnlineConfig(
+        policy_name=str(tmp_path / "p"), lora_r=2, lora_target_modules=["c_attn"], seed=0
+    )
     states = []
     for global_seed in (1, 2):
         torch.manual_seed(global_seed)
@@ -206,7 +211,7 @@ def test_tempered_logprobs_are_log_softmax_of_scaled_logits(tok, temperature):
     cid, cmask = encode_completions(tok, ["good dog"])
     b = SequenceBatch(pid, pmask, cid, cmask)
     with torch.no_grad():
-        logits = policy.model(input_ids=torch.cat([pid, cid], 1)).logits[0, pid.shape[1] - 1:-1]
+        logits = policy.model(input_ids=torch.cat([pid, cid], 1)).logits[0, pid.shape[1] - 1 : -1]
         want = (logits.double() / temperature).log_softmax(-1).gather(-1, cid[0, :, None])[:, 0]
         got = token_logprobs(policy, b, temperature=temperature)[0]
     torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=0)

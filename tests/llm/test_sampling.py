@@ -73,8 +73,9 @@ def _all_sequences(vocab, eos):
         for body in itertools.product([v for v in range(vocab) if v != eos], repeat=n - 1):
             out.append(list(body) + [eos])
         if n == T:
-            out += [list(s) for s in itertools.product([v for v in range(vocab) if v != eos],
-                                                       repeat=T)]
+            out += [
+                list(s) for s in itertools.product([v for v in range(vocab) if v != eos], repeat=T)
+            ]
     return out
 
 
@@ -86,8 +87,7 @@ def test_sampled_logprobs_equal_uncached_recomputation(small_tok, make):
     prompts = ["x y z x", "z"]
     ids, mask = encode_prompts(tok, prompts)
     gen = torch.Generator().manual_seed(0)
-    b = generate(pi, ids, mask, ref=mu, beta=0.3, max_new_tokens=T, temperature=0.7,
-                 generator=gen)
+    b = generate(pi, ids, mask, ref=mu, beta=0.3, max_new_tokens=T, temperature=0.7, generator=gen)
     for i, p in enumerate(prompts):
         p_ids = tok(p, add_special_tokens=False)["input_ids"]
         seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
@@ -103,13 +103,20 @@ def test_shared_prompt_sampling_logprobs_are_exact(small_tok):
     mu = Policy(_peaked(tiny_gpt2(tok, seed=1), 1.5, 1), tok)
     prompts = ["x y z x", "x y z x", "z", "z"]
     ids, mask = encode_prompts(tok, prompts)
-    b = generate(pi, ids, mask, ref=mu, beta=0.3, max_new_tokens=T, group=2,
-                 generator=torch.Generator().manual_seed(5))
+    b = generate(
+        pi,
+        ids,
+        mask,
+        ref=mu,
+        beta=0.3,
+        max_new_tokens=T,
+        group=2,
+        generator=torch.Generator().manual_seed(5),
+    )
     for i, p in enumerate(prompts):
         p_ids = tok(p, add_special_tokens=False)["input_ids"]
         seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
-        assert abs(float(b.sample_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 0.3, 1)) \
-            < 1e-4
+        assert abs(float(b.sample_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 0.3, 1)) < 1e-4
 
 
 def test_mixture_distribution_matches_exact_enumeration(small_tok):
@@ -122,8 +129,9 @@ def test_mixture_distribution_matches_exact_enumeration(small_tok):
     gen = torch.Generator().manual_seed(1)
     for p in prompts:
         ids, mask = encode_prompts(tok, [p] * n)
-        b = generate(pi, ids, mask, ref=mu, beta=beta, max_new_tokens=T, temperature=temp,
-                     generator=gen)
+        b = generate(
+            pi, ids, mask, ref=mu, beta=beta, max_new_tokens=T, temperature=temp, generator=gen
+        )
         counts = {}
         for row, m in zip(b.completion_ids.tolist(), b.completion_mask.tolist()):
             key = tuple(r for r, k in zip(row, m) if k)
@@ -151,9 +159,12 @@ def test_one_forward_per_model_per_token_and_no_reencoding(tok):
     pi = Policy(tiny_gpt2(tok, seed=0), tok)
     mu = Policy(tiny_gpt2(tok, seed=1), tok)
     calls = {"pi": [], "mu": []}
-    hooks = [m.model.register_forward_pre_hook(
-        lambda mod, args, kw, k=k: calls[k].append(kw["input_ids"].shape[1]), with_kwargs=True)
-        for k, m in (("pi", pi), ("mu", mu))]
+    hooks = [
+        m.model.register_forward_pre_hook(
+            lambda mod, args, kw, k=k: calls[k].append(kw["input_ids"].shape[1]), with_kwargs=True
+        )
+        for k, m in (("pi", pi), ("mu", mu))
+    ]
     ids, mask = encode_prompts(tok, ["the cat sat on", "a dog"])
     eos_free = torch.Generator().manual_seed(0)
     b = generate(pi, ids, mask, ref=mu, beta=0.5, max_new_tokens=6, generator=eos_free)
@@ -170,8 +181,15 @@ def test_beta_zero_runs_only_the_policy_and_equals_it(tok):
     mu = Policy(tiny_gpt2(tok, seed=1), tok)
     ids, mask = encode_prompts(tok, ["the cat", "a dog ran"])
     a = generate(pi, ids, mask, max_new_tokens=5, generator=torch.Generator().manual_seed(3))
-    b = generate(pi, ids, mask, ref=mu, beta=0.0, max_new_tokens=5,
-                 generator=torch.Generator().manual_seed(3))
+    b = generate(
+        pi,
+        ids,
+        mask,
+        ref=mu,
+        beta=0.0,
+        max_new_tokens=5,
+        generator=torch.Generator().manual_seed(3),
+    )
     assert torch.equal(a.completion_ids, b.completion_ids)
     assert a.ref_logp is None and b.ref_logp is None
 
@@ -186,7 +204,7 @@ def test_stops_at_eos_and_masks_after_it(tok):
         n = int(m.sum())
         assert m[:n].all() and not m[n:].any()
         if n < 8 or row[n - 1] == tok.eos_token_id:
-            assert (row[:n - 1] != tok.eos_token_id).all()
+            assert (row[: n - 1] != tok.eos_token_id).all()
         assert (row[n:] == tok.pad_token_id).all()
 
 
@@ -210,8 +228,15 @@ def test_top_p_keeps_the_smallest_nucleus():
     assert torch.isfinite(top_p_filter(logits, 0.1)).sum() == 1
 
 
-@pytest.mark.parametrize("kw,msg", [({"beta": 1.5}, "beta"), ({"temperature": 0}, "temperature"),
-                                    ({"top_p": 0}, "top_p"), ({"beta": 0.5}, "reference")])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"beta": 1.5}, "beta"),
+        ({"temperature": 0}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"beta": 0.5}, "reference"),
+    ],
+)
 def test_bad_sampling_arguments(tok, kw, msg):
     pi = Policy(tiny_gpt2(tok), tok)
     ids, mask = encode_prompts(tok, ["the cat"])
@@ -234,8 +259,18 @@ def test_no_nan_in_a_sequence_batch_with_top_p(tok):
         m.model.get_output_embeddings().register_forward_hook(likely_eos)
     ids, mask = encode_prompts(tok, ["the cat", "a dog ran", "good", "far away"] * 2)
     for beta in (0.0, 0.5):
-        b = generate(pi, ids, mask, ref=mu, beta=beta, track_ref=True, max_new_tokens=8,
-                     top_p=0.5, temperature=0.8, generator=torch.Generator().manual_seed(0))
+        b = generate(
+            pi,
+            ids,
+            mask,
+            ref=mu,
+            beta=beta,
+            track_ref=True,
+            max_new_tokens=8,
+            top_p=0.5,
+            temperature=0.8,
+            generator=torch.Generator().manual_seed(0),
+        )
         lengths = b.completion_mask.sum(-1)
         assert int(lengths.min()) < b.completion_ids.shape[1]  # some rows did finish early
         for name in ("policy_logp", "ref_logp", "sample_logp"):

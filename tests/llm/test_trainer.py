@@ -34,9 +34,17 @@ class GoodReward(Judge):
 
 
 def _cfg(tmp_path, **kw):
-    base = {"batch_size": 4, "micro_batch_size": 2, "max_steps": 4, "max_new_tokens": 6, "lr": 1e-2,
-                "output_dir": str(tmp_path), "progress_bar": False, "log_tensorboard": False,
-                "win_rate_every": 0}
+    base = {
+        "batch_size": 4,
+        "micro_batch_size": 2,
+        "max_steps": 4,
+        "max_new_tokens": 6,
+        "lr": 1e-2,
+        "output_dir": str(tmp_path),
+        "progress_bar": False,
+        "log_tensorboard": False,
+        "win_rate_every": 0,
+    }
     base.update(kw)
     return OnlineConfig(**base)
 
@@ -57,7 +65,7 @@ def hand_token_logp(model, batch, i, temperature=1.0):
     """log softmax(logits/T)[y_t] of row i: one unpadded forward of [prompt | completion]."""
     p_ids = batch.prompt_ids[i][batch.prompt_mask[i].bool()].tolist()
     c_ids = batch.completion_ids[i][batch.completion_mask[i].bool()].tolist()
-    logits = model(input_ids=torch.tensor([p_ids + c_ids])).logits[0, len(p_ids) - 1:-1]
+    logits = model(input_ids=torch.tensor([p_ids + c_ids])).logits[0, len(p_ids) - 1 : -1]
     logp = (logits.double() / temperature).log_softmax(-1)
     return logp.gather(-1, torch.tensor(c_ids)[:, None])[:, 0]
 
@@ -116,21 +124,35 @@ def two_policies(tok):
     return Policy(tiny_gpt2(tok, seed=0), tok), Policy(tiny_gpt2(tok, seed=1), tok)
 
 
-@pytest.mark.parametrize("method,reduction,temperature", [
-    ("online_ipo", "sum", 1.0), ("online_ipo", "mean", 1.0), ("online_ipo", "sum", 0.7),
-    ("ipo_md", "sum", 1.0), ("ipo_md", "sum", 1.5), ("online_dpo", "sum", 1.0),
-    ("online_slic", "mean", 1.0)])
-def test_pairwise_loss_equals_the_formula_by_hand(tok, prompts, tmp_path, method, reduction,
-                                                  temperature):
+@pytest.mark.parametrize(
+    "method,reduction,temperature",
+    [
+        ("online_ipo", "sum", 1.0),
+        ("online_ipo", "mean", 1.0),
+        ("online_ipo", "sum", 0.7),
+        ("ipo_md", "sum", 1.0),
+        ("ipo_md", "sum", 1.5),
+        ("online_dpo", "sum", 1.0),
+        ("online_slic", "mean", 1.0),
+    ],
+)
+def test_pairwise_loss_equals_the_formula_by_hand(
+    tok, prompts, tmp_path, method, reduction, temperature
+):
     beta = 0.25 if method == "ipo_md" else 0.0
-    cfg = _cfg(tmp_path, method=method, beta=beta, tau=0.7, logp_reduction=reduction,
-               temperature=temperature)
+    cfg = _cfg(
+        tmp_path,
+        method=method,
+        beta=beta,
+        tau=0.7,
+        logp_reduction=reduction,
+        temperature=temperature,
+    )
     policy, ref = two_policies(tok)
     tr = OnlineTrainer(cfg, policy, asym_judge(), prompts, ref=ref)
     ro = tr.collect()
     name = {"online_dpo": "dpo", "online_slic": "slic"}.get(method, "ipo")
-    want, hs = hand_pairwise_loss(name, policy.model, ref.model, ro, 0.7, reduction,
-                                  temperature)
+    want, hs = hand_pairwise_loss(name, policy.model, ref.model, ro, 0.7, reduction, temperature)
     assert max(abs(h) for h in hs) > 0.05 and (ro.p - 0.5).abs().mean() > 0.1
     assert_same_value_and_gradient(tr, ro, want)
     logs = tr.train_on(ro)  # two micro-batches of 2 prompts: the same weighted mean
@@ -164,8 +186,7 @@ def test_nash_md_pg_loss_equals_the_token_sums_by_hand(tok, prompts, tmp_path, t
     assert_same_value_and_gradient(tr, ro, want)
 
 
-def test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline(tok, prompts,
-                                                                            tmp_path):
+def test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline(tok, prompts, tmp_path):
     cfg = _cfg(tmp_path, method="rl", tau=0.2)
     policy, ref = two_policies(tok)
 
@@ -177,7 +198,7 @@ def test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline(tok, 
     ro = tr.collect()
     r = ro.reward.double()
     assert r.std() > 0
-    b = torch.stack([torch.cat([r[:i], r[i + 1:]]).mean() for i in range(len(r))])
+    b = torch.stack([torch.cat([r[:i], r[i + 1 :]]).mean() for i in range(len(r))])
     want = hand_pg_loss(policy.model, ref.model, ro, 0.2, r - b)
     assert_same_value_and_gradient(tr, ro, want)
 
@@ -217,12 +238,16 @@ def test_no_dropout_in_the_training_forward(tok, prompts, tmp_path, method):
 
     half = CallableJudge(lambda x, y, y2: 0.5)
     for disable in (True, False):
-        cfg = _cfg(tmp_path, method=method, beta=0.125 if method == "nash_md_pg" else 0.0,
-                   disable_dropout=disable)
+        cfg = _cfg(
+            tmp_path,
+            method=method,
+            beta=0.125 if method == "nash_md_pg" else 0.0,
+            disable_dropout=disable,
+        )
         tr = OnlineTrainer(cfg, Policy(tiny_gpt2(tok, dropout=0.1), tok), half, prompts)
         logs = tr.train_on(tr.collect())
         # off: rounding only (grad-enabled and no-grad attention kernels); on: norm ~ 1
-        assert (logs["grad_norm"] < 1e-3 if disable else logs["grad_norm"] > 0.1), logs
+        assert logs["grad_norm"] < 1e-3 if disable else logs["grad_norm"] > 0.1, logs
 
 
 def test_tempered_sampling_is_on_policy_for_the_loss(tok, prompts, tmp_path):
@@ -238,8 +263,7 @@ def test_tempered_sampling_is_on_policy_for_the_loss(tok, prompts, tmp_path):
         OnlineConfig(top_p=0.9)
 
 
-def test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16(tok, prompts, good_judge,
-                                                               tmp_path):
+def test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16(tok, prompts, good_judge, tmp_path):
     """log μ comes from the same forward path as log π (not from the KV-cached sampler)."""
     cfg = _cfg(tmp_path, method="ipo_md", beta=0.5, bf16=True)
     tr = OnlineTrainer(cfg, Policy(tiny_gpt2(tok), tok), good_judge, prompts)
@@ -277,14 +301,24 @@ def test_training_on_a_fixed_rollout_lowers_the_loss(tok, prompts, tmp_path):
 @pytest.mark.parametrize("method", ["online_ipo", "rl"])
 def test_a_tiny_online_run_learns_the_preference(tok, prompts, tmp_path, method):
     """Online IPO and RL both raise the frequency of the preferred word "good"."""
-    cfg = _cfg(tmp_path, method=method, tau=0.1, lr=1e-2, max_steps=25, batch_size=8,
-               micro_batch_size=8, max_new_tokens=4, win_rate_every=0)
+    cfg = _cfg(
+        tmp_path,
+        method=method,
+        tau=0.1,
+        lr=1e-2,
+        max_steps=25,
+        batch_size=8,
+        micro_batch_size=8,
+        max_new_tokens=4,
+        win_rate_every=0,
+    )
 
     def good_rate(policy):
         from prefgame.llm import generate_text
 
-        texts = generate_text(policy, prompts * 8, max_new_tokens=4,
-                              generator=torch.Generator().manual_seed(9))
+        texts = generate_text(
+            policy, prompts * 8, max_new_tokens=4, generator=torch.Generator().manual_seed(9)
+        )
         return sum(count_good(t) for t in texts) / len(texts)
 
     policy = Policy(tiny_gpt2(tok), tok)
@@ -299,12 +333,27 @@ def test_a_tiny_online_run_learns_the_preference(tok, prompts, tmp_path, method)
 
 
 def _run(tok, prompts, judge, out, kill_at=None, resume="", dropout=0.0):
-    cfg = OnlineConfig(method="ipo_md", beta=0.5, beta_schedule="linear:0.1", tau=0.5,
-                       batch_size=4, micro_batch_size=2, generation_batch_size=2, max_steps=6,
-                       save_every=2, max_new_tokens=5, lr=1e-2, warmup_steps=2,
-                       lr_schedule="linear", output_dir=str(out), progress_bar=False,
-                       log_tensorboard=True, win_rate_every=3, resume_from=resume,
-                       disable_dropout=not dropout)
+    cfg = OnlineConfig(
+        method="ipo_md",
+        beta=0.5,
+        beta_schedule="linear:0.1",
+        tau=0.5,
+        batch_size=4,
+        micro_batch_size=2,
+        generation_batch_size=2,
+        max_steps=6,
+        save_every=2,
+        max_new_tokens=5,
+        lr=1e-2,
+        warmup_steps=2,
+        lr_schedule="linear",
+        output_dir=str(out),
+        progress_bar=False,
+        log_tensorboard=True,
+        win_rate_every=3,
+        resume_from=resume,
+        disable_dropout=not dropout,
+    )
     policy = Policy(tiny_gpt2(tok, dropout=dropout), tok)
 
     def kill(trainer, logs):
@@ -328,19 +377,20 @@ def test_resume_after_kill_gives_identical_weights(tok, prompts, good_judge, tmp
     _run(tok, prompts, good_judge, tmp_path / "killed", kill_at=3, dropout=dropout)
     assert latest_checkpoint(tmp_path / "killed").name == "checkpoint-2"
     torch.rand(1000)  # whatever ran in between leaves the global RNG elsewhere
-    resumed = _run(tok, prompts, good_judge, tmp_path / "killed", resume="latest",
-                   dropout=dropout)
+    resumed = _run(tok, prompts, good_judge, tmp_path / "killed", resume="latest", dropout=dropout)
     assert full.keys() == resumed.keys()
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
     assert (tmp_path / "full" / "tensorboard").is_dir()
-    steps = [json.loads(x)["step"] for x in (tmp_path / "killed" / "log.jsonl").read_text()
-             .splitlines()]
+    steps = [
+        json.loads(x)["step"] for x in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()
+    ]
     assert steps == [1, 2, 3, 4, 5, 6]  # step 3's record before the kill was dropped, redone
     # a checkpoint loads back into a policy
     pol = load_checkpoint(Policy(tiny_gpt2(tok), tok), tmp_path / "full" / "checkpoint-6")
-    assert torch.equal(pol.model.state_dict()["transformer.wte.weight"],
-                       full["transformer.wte.weight"])
+    assert torch.equal(
+        pol.model.state_dict()["transformer.wte.weight"], full["transformer.wte.weight"]
+    )
 
 
 @pytest.mark.parametrize("method", ["online_ipo", "nash_md_pg", "rl"])
@@ -351,8 +401,13 @@ def test_gradient_accumulation_in_train_on_is_exact(tok, prompts, tmp_path, meth
     judge = GoodReward() if method == "rl" else asym_judge()
     rollout, grads = None, {}
     for micro in (4, 2, 1, "full"):
-        cfg = _cfg(tmp_path, method=method, beta=beta, micro_batch_size=4 if micro == "full"
-                   else micro, max_grad_norm=0.0)
+        cfg = _cfg(
+            tmp_path,
+            method=method,
+            beta=beta,
+            micro_batch_size=4 if micro == "full" else micro,
+            max_grad_norm=0.0,
+        )
         policy, ref = two_policies(tok)
         tr = OnlineTrainer(cfg, policy, judge, prompts, ref=ref)
         rollout = rollout or tr.collect(prompts[:4])
@@ -364,7 +419,9 @@ def test_gradient_accumulation_in_train_on_is_exact(tok, prompts, tmp_path, meth
         seen = []
         tr.optimizer.optimizer.register_step_pre_hook(
             lambda opt, args, kw, seen=seen, params=params: seen.append(
-                [q.grad.clone() if q.grad is not None else None for q in params]))
+                [q.grad.clone() if q.grad is not None else None for q in params]
+            )
+        )
         tr.train_on(rollout)
         grads[micro] = seen[0]
     for micro in (4, 2, 1):
@@ -374,8 +431,7 @@ def test_gradient_accumulation_in_train_on_is_exact(tok, prompts, tmp_path, meth
 
 
 def test_t5_lora_and_adafactor_steps(tok, prompts, good_judge, tmp_path):
-    cfg = _cfg(tmp_path / "t5", method="nash_md_pg", beta=0.125, optimizer="adafactor",
-               max_steps=1)
+    cfg = _cfg(tmp_path / "t5", method="nash_md_pg", beta=0.125, optimizer="adafactor", max_steps=1)
     OnlineTrainer(cfg, Policy(tiny_t5(tok), tok), good_judge, prompts).train()
     lora = add_lora(tiny_gpt2(tok), r=2, target_modules=["c_attn"])
     base_before = {k: v.clone() for k, v in lora.named_parameters() if "lora" not in k}
@@ -389,8 +445,16 @@ def test_t5_lora_and_adafactor_steps(tok, prompts, good_judge, tmp_path):
 
 
 def test_schedules_and_bf16_autocast(tok, prompts, good_judge, tmp_path):
-    cfg = _cfg(tmp_path, method="nash_md_pg", beta=0.5, beta_schedule="linear:0.1",
-               tau=0.2, tau_schedule="inverse", max_steps=3, bf16=True)
+    cfg = _cfg(
+        tmp_path,
+        method="nash_md_pg",
+        beta=0.5,
+        beta_schedule="linear:0.1",
+        tau=0.2,
+        tau_schedule="inverse",
+        max_steps=3,
+        bf16=True,
+    )
     hist = OnlineTrainer(cfg, Policy(tiny_gpt2(tok), tok), good_judge, prompts).train()
     assert [h["beta"] for h in hist] == pytest.approx([0.5, 0.5 - 0.4 / 3, 0.5 - 0.8 / 3])
     assert [h["tau"] for h in hist] == pytest.approx([0.2, 0.2 * 2 / 3, 0.2 * 2 / 4])
@@ -434,8 +498,13 @@ def test_resume_after_sigkill_in_a_subprocess(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
     def run(out, kill_at, resume="-"):
-        return subprocess.run([sys.executable, str(script), str(out), str(kill_at), resume],
-                              capture_output=True, text=True, check=False, env=env)
+        return subprocess.run(
+            [sys.executable, str(script), str(out), str(kill_at), resume],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
 
     assert run(tmp_path / "full", -1).returncode == 0
     killed = run(tmp_path / "k", 3)

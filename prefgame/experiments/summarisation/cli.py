@@ -19,23 +19,28 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python llm/reproduce.py",
         description="The summarisation experiment of Calandriello et al. (2024), Table 2, on "
-                    "FactSum: SFT, PM/RM, six methods in three arms (learned, oracle, oracle "
-                    "without the cycle), τ frontiers, paired-bootstrap CIs.")
-    ap.add_argument("--config", default=None,
-                    help="JSON config (default llm/configs/factsum_full.json; --quick: "
-                         "factsum_quick.json)")
+        "FactSum: SFT, PM/RM, six methods in three arms (learned, oracle, oracle "
+        "without the cycle), τ frontiers, paired-bootstrap CIs.",
+    )
+    ap.add_argument(
+        "--config",
+        default=None,
+        help="JSON config (default llm/configs/factsum_full.json; --quick: factsum_quick.json)",
+    )
     ap.add_argument("--quick", action="store_true", help="tiny settings for the tests (minutes)")
     ap.add_argument("--out", default=None, help="results folder (default llm/results[/quick])")
     ap.add_argument("--work", default=None, help="models and runs (default runs/<name>)")
     ap.add_argument("--seeds", type=int, default=None, help="override the config's seeds")
     ap.add_argument("--jobs", type=int, default=None, help="parallel processes (config: 2)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    ap.add_argument("--step", choices=STEPS, default="all",
-                    help="run one step only (its inputs are made if missing)")
+    ap.add_argument(
+        "--step",
+        choices=STEPS,
+        default="all",
+        help="run one step only (its inputs are made if missing)",
+    )
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     return ap
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,10 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         from prefgame.experiments.summarisation.run import check_locations
 
         path = args.config or ROOT / "llm" / "configs" / (
-            "factsum_quick.json" if args.quick else "factsum_full.json")
+            "factsum_quick.json" if args.quick else "factsum_full.json"
+        )
         cfg = C.load(path, seeds=args.seeds, jobs=args.jobs)
-        out = Path(args.out) if args.out else ROOT / "llm" / "results" / (
-            "quick" if args.quick else "")
+        out = (
+            Path(args.out)
+            if args.out
+            else ROOT / "llm" / "results" / ("quick" if args.quick else "")
+        )
         work = Path(args.work) if args.work else ROOT / "runs" / cfg.name
         check_locations(work, out)
     except ValueError as e:
@@ -85,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: finished steps are kept in the work folder; rerun to continue",
-              file=sys.stderr)
+        print(
+            "interrupted: finished steps are kept in the work folder; rerun to continue",
+            file=sys.stderr,
+        )
         return 130
     return 0

@@ -22,8 +22,14 @@ __all__ = ["ARMS", "PAPER_BETA", "PAPER_ORDER", "PAPER_TAU", "ExperimentConfig",
 #: The six methods in the row order of the paper's Table 2.
 PAPER_ORDER = ("online_ipo", "ipo_md", "online_dpo", "nash_md_pg", "online_slic", "rl")
 #: τ and β chosen by Calandriello et al. (2024, §6).
-PAPER_TAU = {"online_ipo": 1.0, "ipo_md": 1.0, "online_dpo": 5.0, "online_slic": 10.0,
-             "nash_md_pg": 0.008, "rl": 0.05}
+PAPER_TAU = {
+    "online_ipo": 1.0,
+    "ipo_md": 1.0,
+    "online_dpo": 5.0,
+    "online_slic": 10.0,
+    "nash_md_pg": 0.008,
+    "rl": 0.05,
+}
 PAPER_BETA = {"ipo_md": 0.125, "nash_md_pg": 0.125}
 #: learned: the PM/RM trained on one-vote labels; oracle: the gold judge itself (RL: the
 #: Bradley–Terry reward fitted to it); oracle_no_cycle: the same with the style cycle off (λ = 0).
@@ -73,17 +79,27 @@ class ExperimentConfig:
     # --- alignment --------------------------------------------------------------------------
     arms: list = _f(list(ARMS), f"arms to run, from {ARMS}")  # noqa: RUF009
     methods: list = _f(list(PAPER_ORDER), "methods, from the paper's six")  # noqa: RUF009
-    tau_grid: dict = _f({  # noqa: RUF009
-        "online_ipo": [0.3, 0.05, 0.01, 0.002], "ipo_md": [0.3, 0.05, 0.01, 0.002],
-        "online_dpo": [1.0, 0.2, 0.04, 0.008], "online_slic": [3.0, 0.5, 0.1, 0.02],
-        "nash_md_pg": [0.3, 0.05, 0.008, 0.002], "rl": [0.3, 0.05, 0.01, 0.002]},
-        "τ frontier per method (one seed per point)")
+    tau_grid: dict = _f(  # noqa: RUF009
+        {
+            "online_ipo": [0.3, 0.05, 0.01, 0.002],
+            "ipo_md": [0.3, 0.05, 0.01, 0.002],
+            "online_dpo": [1.0, 0.2, 0.04, 0.008],
+            "online_slic": [3.0, 0.5, 0.1, 0.02],
+            "nash_md_pg": [0.3, 0.05, 0.008, 0.002],
+            "rl": [0.3, 0.05, 0.01, 0.002],
+        },
+        "τ frontier per method (one seed per point)",
+    )
     paper_tau: dict = _f(dict(PAPER_TAU), "the paper's τ per method (headline table 1)")  # noqa: RUF009
     beta: dict = _f(dict(PAPER_BETA), "mixture β of IPO-MD and Nash-MD-PG")  # noqa: RUF009
-    kl_target: float = _f(1.0, "rule for headline table 2: per method the grid τ whose KL on "
-                               "training prompts is closest to this (log scale)")
-    logp_reduction: str = _f("sum", "'sum' (sequence log-probability, the theory's π(y)) or "
-                                    "'mean' per token")
+    kl_target: float = _f(
+        1.0,
+        "rule for headline table 2: per method the grid τ whose KL on "
+        "training prompts is closest to this (log scale)",
+    )
+    logp_reduction: str = _f(
+        "sum", "'sum' (sequence log-probability, the theory's π(y)) or 'mean' per token"
+    )
     seeds: int = _f(3, "seeds per method at the headline τ's")
     align_steps: int = _f(150, "alignment steps per run")
     align_batch: int = _f(32, "prompts per alignment step")
@@ -94,23 +110,51 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         check_types(self)
-        _counts = ("n_align_prompts", "n_eval_prompts", "n_kl_prompts", "policy_layers",
-                   "policy_embd", "policy_heads", "scorer_layers", "scorer_embd",
-                   "scorer_heads", "max_new_tokens", "max_prompt_length", "sft_steps",
-                   "sft_batch", "n_heldout_pairs", "votes", "scorer_epochs", "scorer_batch",
-                   "seeds", "align_steps", "align_batch", "bootstrap", "jobs")
+        _counts = (
+            "n_align_prompts",
+            "n_eval_prompts",
+            "n_kl_prompts",
+            "policy_layers",
+            "policy_embd",
+            "policy_heads",
+            "scorer_layers",
+            "scorer_embd",
+            "scorer_heads",
+            "max_new_tokens",
+            "max_prompt_length",
+            "sft_steps",
+            "sft_batch",
+            "n_heldout_pairs",
+            "votes",
+            "scorer_epochs",
+            "scorer_batch",
+            "seeds",
+            "align_steps",
+            "align_batch",
+            "bootstrap",
+            "jobs",
+        )
         for name in _counts:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} = {getattr(self, name)!r}, must be >= 1")
-        for name in ("seed", "doc_min_distractors", "doc_max_distractors", "doc_max_filler",
-                     "sft_warmup", "n_writer_pairs", "n_policy_pairs"):
+        for name in (
+            "seed",
+            "doc_min_distractors",
+            "doc_max_distractors",
+            "doc_max_filler",
+            "sft_warmup",
+            "n_writer_pairs",
+            "n_policy_pairs",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} = {getattr(self, name)!r}, must be >= 0")
         if self.n_writer_pairs + self.n_policy_pairs < 1:
             raise ValueError("n_writer_pairs + n_policy_pairs = 0: the PM/RM need pairs")
         if self.doc_min_distractors > self.doc_max_distractors:
-            raise ValueError(f"doc_min_distractors = {self.doc_min_distractors} exceeds "
-                             f"doc_max_distractors = {self.doc_max_distractors}")
+            raise ValueError(
+                f"doc_min_distractors = {self.doc_min_distractors} exceeds "
+                f"doc_max_distractors = {self.doc_max_distractors}"
+            )
         for name in ("sft_lr", "scorer_lr", "align_lr", "kl_target"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} = {getattr(self, name)!r}, must be > 0")
@@ -130,8 +174,9 @@ class ExperimentConfig:
                 raise ValueError(f"tau_grid has no τ values for method {m!r}")
             for t in list(grid) + [self.paper_tau.get(m, 1.0)]:
                 if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
-                    raise ValueError(f"tau_grid[{m!r}] / paper_tau[{m!r}]: τ = {t!r}, must "
-                                     "be a number > 0")
+                    raise ValueError(
+                        f"tau_grid[{m!r}] / paper_tau[{m!r}]: τ = {t!r}, must be a number > 0"
+                    )
             if m not in self.paper_tau:
                 raise ValueError(f"paper_tau has no value for method {m!r}")
         for m, b in self.beta.items():
@@ -165,8 +210,10 @@ def check_types(cfg: Any) -> None:
         else:
             ok = True
         if not ok:
-            raise ValueError(f"{f.name} = {v!r} is a {type(v).__name__}, must be a "
-                             f"{getattr(typ, '__name__', typ)}")
+            raise ValueError(
+                f"{f.name} = {v!r} is a {type(v).__name__}, must be a "
+                f"{getattr(typ, '__name__', typ)}"
+            )
 
 
 def load(path: str | Path | None = None, **overrides: Any) -> ExperimentConfig:

@@ -20,29 +20,41 @@ import numpy as np
 from prefgame.experiments.summarisation.config import ExperimentConfig
 from prefgame.tasks import factsum as FS
 
-__all__ = ["doc_config", "documents", "gold_judge", "label_pairs", "prompts", "writer_batches",
-           "writer_pairs"]
+__all__ = [
+    "doc_config",
+    "documents",
+    "gold_judge",
+    "label_pairs",
+    "prompts",
+    "writer_batches",
+    "writer_pairs",
+]
 
 _SPLIT_SEED = {"sft": 1, "pairs": 2, "heldout": 3, "align": 4, "eval": 5}
 
 
 def doc_config(cfg: ExperimentConfig) -> FS.FactSumConfig:
     """The document generator of this experiment (writer noise as in FactSum)."""
-    return FS.FactSumConfig(min_distractors=cfg.doc_min_distractors,
-                            max_distractors=cfg.doc_max_distractors,
-                            max_filler=cfg.doc_max_filler)
+    return FS.FactSumConfig(
+        min_distractors=cfg.doc_min_distractors,
+        max_distractors=cfg.doc_max_distractors,
+        max_filler=cfg.doc_max_filler,
+    )
 
 
 def gold_judge(cfg: ExperimentConfig, *, cycle: bool = True) -> FS.GoldJudge:
     """The gold judge (λ = ``cfg.cycle_weight``), or its control without the cycle (λ = 0)."""
-    return FS.GoldJudge(cycle_weight=cfg.cycle_weight if cycle else 0.0,
-                        name="factsum-gold" if cycle else "factsum-gold-no-cycle")
+    return FS.GoldJudge(
+        cycle_weight=cfg.cycle_weight if cycle else 0.0,
+        name="factsum-gold" if cycle else "factsum-gold-no-cycle",
+    )
 
 
 def documents(cfg: ExperimentConfig, split: str, n: int) -> list[FS.Document]:
     """``n`` documents of ``split``, a deterministic function of (cfg.seed, split)."""
-    return FS.make_documents(n, seed=100_000 * cfg.seed + _SPLIT_SEED[split],
-                             config=doc_config(cfg))
+    return FS.make_documents(
+        n, seed=100_000 * cfg.seed + _SPLIT_SEED[split], config=doc_config(cfg)
+    )
 
 
 def prompts(cfg: ExperimentConfig, split: str, n: int | None = None) -> list[str]:
@@ -59,8 +71,7 @@ def writer_batches(cfg: ExperimentConfig):
 
     def batches(rng: np.random.Generator, n: int) -> tuple[list[str], list[str]]:
         docs = FS.make_documents(n, seed=int(rng.integers(2**62)) ^ base, config=dcfg)
-        return [FS.format_prompt(d) for d in docs], [FS.noisy_summary(d, rng, dcfg)
-                                                      for d in docs]
+        return [FS.format_prompt(d) for d in docs], [FS.noisy_summary(d, rng, dcfg) for d in docs]
 
     return batches
 
@@ -70,9 +81,11 @@ def writer_pairs(cfg: ExperimentConfig, split: str, n: int, *, seed: int) -> dic
     dcfg = doc_config(cfg)
     rng = np.random.default_rng(seed)
     docs = documents(cfg, split, n)
-    return {"x": [FS.format_prompt(d) for d in docs],
-            "y": [FS.noisy_summary(d, rng, dcfg) for d in docs],
-            "y2": [FS.noisy_summary(d, rng, dcfg) for d in docs]}
+    return {
+        "x": [FS.format_prompt(d) for d in docs],
+        "y": [FS.noisy_summary(d, rng, dcfg) for d in docs],
+        "y2": [FS.noisy_summary(d, rng, dcfg) for d in docs],
+    }
 
 
 def label_pairs(pairs: dict, gold: FS.GoldJudge, *, votes: int, seed: int) -> dict:

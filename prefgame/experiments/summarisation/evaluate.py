@@ -68,8 +68,9 @@ def _style_pairs(ys: Sequence[str], ys2: Sequence[str]) -> np.ndarray:
     a = np.array([order.index(FS.summary_style(y)) for y in ys])
     b = np.array([order.index(FS.summary_style(y)) for y in ys2])
     cols = [(0, 1), (1, 2), (2, 0)]
-    return np.column_stack([(a == i) & (b == j) for i, j in cols]).astype(float) - \
-        np.column_stack([(a == j) & (b == i) for i, j in cols]).astype(float)
+    return np.column_stack([(a == i) & (b == j) for i, j in cols]).astype(float) - np.column_stack(
+        [(a == j) & (b == i) for i, j in cols]
+    ).astype(float)
 
 
 def doc_blind_model(train: dict, *, l2: float = 1e-3):
@@ -80,8 +81,12 @@ def doc_blind_model(train: dict, *, l2: float = 1e-3):
     vocab = {w: i for i, w in enumerate(FS.vocabulary())}
 
     def feats(pairs: dict) -> np.ndarray:
-        return np.column_stack([_bow(pairs["y"], vocab) - _bow(pairs["y2"], vocab),
-                                _style_pairs(pairs["y"], pairs["y2"])])
+        return np.column_stack(
+            [
+                _bow(pairs["y"], vocab) - _bow(pairs["y2"], vocab),
+                _style_pairs(pairs["y"], pairs["y2"]),
+            ]
+        )
 
     x, p = feats(train), np.asarray(train["label"], float)
 
@@ -113,19 +118,24 @@ def breakdown(pairs: dict, p_hat: np.ndarray, gold: FS.GoldJudge) -> dict:
     for c in (*_PARTS, "several", "style only"):
         sel = (cats == c) & decided
         if sel.any():
-            out["by_term"][c] = {"share": float(sel.mean()),
-                                 "agreement": sign_agreement(p_hat[sel], p_gold[sel])}
+            out["by_term"][c] = {
+                "share": float(sel.mean()),
+                "agreement": sign_agreement(p_hat[sel], p_gold[sel]),
+            }
     for lo, hi in ((0.0, 0.05), (0.05, 0.15), (0.15, 0.51)):
         sel = decided & (margins > lo) & (margins <= hi)
         if sel.any():
             out["by_margin"][f"{lo:.2f}-{min(hi, 0.5):.2f}"] = {
-                "share": float(sel.mean()), "agreement": sign_agreement(p_hat[sel], p_gold[sel])}
+                "share": float(sel.mean()),
+                "agreement": sign_agreement(p_hat[sel], p_gold[sel]),
+            }
     out["undecided_share"] = float((~decided).mean())
     return out
 
 
-def scorer_metrics(pairs: dict, p_writer: np.ndarray, p_policy: np.ndarray,
-                   blind: tuple[np.ndarray, np.ndarray]) -> dict:
+def scorer_metrics(
+    pairs: dict, p_writer: np.ndarray, p_policy: np.ndarray, blind: tuple[np.ndarray, np.ndarray]
+) -> dict:
     """The gate figures of a PM or RM (keys of ``summary.json``)."""
     w, pol = pairs["heldout_writer"], pairs["heldout_policy"]
     g = np.asarray(w["p_gold"], float)

@@ -58,20 +58,28 @@ def policy_model(tokenizer, *, layers: int, embd: int, heads: int, seed: int):
     """A T5 encoder-decoder from a config (seeded, dropout 0, feed-forward width 4·embd)."""
     from prefgame.llm.tokenizers import tiny_t5
 
-    return tiny_t5(tokenizer, num_layers=layers, d_model=embd, num_heads=heads,
-                   d_ff=4 * embd, seed=seed)
+    return tiny_t5(
+        tokenizer, num_layers=layers, d_model=embd, num_heads=heads, d_ff=4 * embd, seed=seed
+    )
 
 
-def scorer_backbone(tokenizer, *, layers: int, embd: int, heads: int, positions: int,
-                    seed: int):
+def scorer_backbone(tokenizer, *, layers: int, embd: int, heads: int, positions: int, seed: int):
     """A bidirectional BERT-architecture encoder with one output (seeded, dropout 0)."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    conf = BertConfig(vocab_size=len(tokenizer), hidden_size=embd, num_hidden_layers=layers,
-                      num_attention_heads=heads, intermediate_size=4 * embd,
-                      max_position_embeddings=positions, num_labels=1,
-                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                      pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
+    conf = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=embd,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * embd,
+        max_position_embeddings=positions,
+        num_labels=1,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        pad_token_id=tokenizer.pad_token_id,
+        type_vocab_size=1,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return BertForSequenceClassification(conf)
@@ -79,14 +87,16 @@ def scorer_backbone(tokenizer, *, layers: int, embd: int, heads: int, positions:
 
 def make_pm(model, tokenizer, *, max_length: int = 256) -> PairwisePreferenceModel:
     """The PM around a backbone: P = σ(g(x|y|y') − g(x|y'|y))."""
-    return PairwisePreferenceModel(model, tokenizer, template=PM_TEMPLATE,
-                                   max_length=max_length, batch_size=256)
+    return PairwisePreferenceModel(
+        model, tokenizer, template=PM_TEMPLATE, max_length=max_length, batch_size=256
+    )
 
 
 def make_rm(model, tokenizer, *, max_length: int = 256) -> RewardModel:
     """The RM around a backbone: r(x, y) = g(x|y), P = σ(r − r')."""
-    return RewardModel(model, tokenizer, template=RM_TEMPLATE, max_length=max_length,
-                       batch_size=256)
+    return RewardModel(
+        model, tokenizer, template=RM_TEMPLATE, max_length=max_length, batch_size=256
+    )
 
 
 class GoldPreference(Judge):
@@ -96,8 +106,7 @@ class GoldPreference(Judge):
         self.gold = gold
 
     def preference(self, prompts, ys, ys2) -> torch.Tensor:
-        return torch.as_tensor(self.gold(list(prompts), list(ys), list(ys2)),
-                               dtype=torch.float32)
+        return torch.as_tensor(self.gold(list(prompts), list(ys), list(ys2)), dtype=torch.float32)
 
     def describe(self) -> str:
         return self.gold.describe()
@@ -109,15 +118,17 @@ def _style_onehot(summaries: Sequence[str]) -> np.ndarray:
     return np.array([[s == t for t in FS.STYLES] for s in styles], dtype=float)
 
 
-def gold_reward_features(gold: FS.GoldJudge, prompts: Sequence[str],
-                         summaries: Sequence[str]) -> np.ndarray:
+def gold_reward_features(
+    gold: FS.GoldJudge, prompts: Sequence[str], summaries: Sequence[str]
+) -> np.ndarray:
     """φ(x, y) = (q(x, y), 1[who-first], 1[where-first], 1[when-first]), ``[N, 4]``."""
     q = np.array([gold.quality(x, y) for x, y in zip(prompts, summaries)])
     return np.column_stack([q, _style_onehot(summaries)])
 
 
-def fit_gold_reward(gold: FS.GoldJudge, prompts: Sequence[str], ys: Sequence[str],
-                    ys2: Sequence[str]) -> np.ndarray:
+def fit_gold_reward(
+    gold: FS.GoldJudge, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]
+) -> np.ndarray:
     """The Bradley–Terry reward r = w·φ(x, y) that best fits the gold judge on pairs.
 
     Minimises the expected cross-entropy of σ(r − r') against the gold probability p,
@@ -164,5 +175,7 @@ class GoldReward(RewardModel):
 
     def describe(self) -> str:
         a, b = self.weights[0], self.weights[1:]
-        return (f"Bradley–Terry fit to {self.gold.name}: r = {a:.4f}*q + style bonus "
-                f"(who {b[0]:+.4f}, where {b[1]:+.4f}, when {b[2]:+.4f})")
+        return (
+            f"Bradley–Terry fit to {self.gold.name}: r = {a:.4f}*q + style bonus "
+            f"(who {b[0]:+.4f}, where {b[1]:+.4f}, when {b[2]:+.4f})"
+        )

@@ -123,8 +123,9 @@ def run_sft(cfg: ExperimentConfig, work: Path) -> dict:
         return read_json(info_path)
     torch.manual_seed(cfg.seed)
     tok = M.factsum_tokenizer()
-    model = M.policy_model(tok, layers=cfg.policy_layers, embd=cfg.policy_embd,
-                           heads=cfg.policy_heads, seed=cfg.seed)
+    model = M.policy_model(
+        tok, layers=cfg.policy_layers, embd=cfg.policy_embd, heads=cfg.policy_heads, seed=cfg.seed
+    )
     policy = Policy(model.to(device(cfg)), tok)
     every = max(1, cfg.sft_steps // 10)
 
@@ -132,19 +133,29 @@ def run_sft(cfg: ExperimentConfig, work: Path) -> dict:
         if step % every == 0:
             log(f"sft step {step}/{cfg.sft_steps}: nll/token {loss:.3f}")
 
-    info = train_sft(policy, D.writer_batches(cfg), steps=cfg.sft_steps,
-                     batch_size=cfg.sft_batch, lr=cfg.sft_lr, warmup_steps=cfg.sft_warmup,
-                     decay_frac=cfg.sft_decay_frac, seed=cfg.seed,
-                     max_prompt_length=cfg.max_prompt_length, callback=progress)
+    info = train_sft(
+        policy,
+        D.writer_batches(cfg),
+        steps=cfg.sft_steps,
+        batch_size=cfg.sft_batch,
+        lr=cfg.sft_lr,
+        warmup_steps=cfg.sft_warmup,
+        decay_frac=cfg.sft_decay_frac,
+        seed=cfg.seed,
+        max_prompt_length=cfg.max_prompt_length,
+        callback=progress,
+    )
     out = work / "sft"
     model.save_pretrained(out)
     tok.save_pretrained(out)
     info["curve"] = info["curve"][:: max(1, len(info["curve"]) // 200)]
     info.update(sft_quality(cfg, policy))
     save_json(info_path, info)
-    log(f"sft: {info['time_s']:.0f}s, covered {info['covered']:.2f} (data "
+    log(
+        f"sft: {info['time_s']:.0f}s, covered {info['covered']:.2f} (data "
         f"{info['data_covered']:.2f}), invented {info['invented']:.2f} (data "
-        f"{info['data_invented']:.2f})")
+        f"{info['data_invented']:.2f})"
+    )
     return info
 
 
@@ -165,14 +176,25 @@ def sft_quality(cfg: ExperimentConfig, policy: Policy) -> dict:
 
 
 @torch.no_grad()
-def sample_policy(cfg: ExperimentConfig, policy: Policy, ref: Policy, xs: list[str], *,
-                  seed: int, batch: int = 500) -> tuple[list[str], np.ndarray]:
+def sample_policy(
+    cfg: ExperimentConfig,
+    policy: Policy,
+    ref: Policy,
+    xs: list[str],
+    *,
+    seed: int,
+    batch: int = 500,
+) -> tuple[list[str], np.ndarray]:
     """One sample y ~ π per prompt and its log π(y)/μ(y) (summed over tokens)."""
     gen = torch.Generator(policy.device).manual_seed(seed)
     texts, ratios = [], []
     for i in range(0, len(xs), batch):
-        ids, mask = encode_prompts(policy.tokenizer, xs[i:i + batch],
-                                   max_length=cfg.max_prompt_length, device=policy.device)
+        ids, mask = encode_prompts(
+            policy.tokenizer,
+            xs[i : i + batch],
+            max_length=cfg.max_prompt_length,
+            device=policy.device,
+        )
         b = generate(policy, ids, mask, max_new_tokens=cfg.max_new_tokens, generator=gen)
         ratios.append((b.policy_logp.sum(-1) - sequence_logprobs(ref, b)).cpu().numpy())
         texts.extend(b.texts(policy.tokenizer))
@@ -196,25 +218,33 @@ def make_pairs(cfg: ExperimentConfig, work: Path) -> dict:
     gold = D.gold_judge(cfg)
     policy = load_policy(work / "sft", device(cfg))
     out = {}
-    for split, n_w, n_p, votes in (("pairs", cfg.n_writer_pairs, cfg.n_policy_pairs, cfg.votes),
-                                   ("heldout", cfg.n_heldout_pairs, cfg.n_heldout_pairs, 1)):
+    for split, n_w, n_p, votes in (
+        ("pairs", cfg.n_writer_pairs, cfg.n_policy_pairs, cfg.votes),
+        ("heldout", cfg.n_heldout_pairs, cfg.n_heldout_pairs, 1),
+    ):
         w = D.writer_pairs(cfg, split, n_w + n_p, seed=stream_seed("writer", split, cfg.seed))
         writer = {k: v[:n_w] for k, v in w.items()}
         xs = w["x"][n_w:]  # the policy pairs use documents of the same split, not the writer's
         ys, _ = sample_policy(cfg, policy, policy, xs, seed=stream_seed("pol-a", split, cfg.seed))
-        ys2, _ = sample_policy(cfg, policy, policy, xs,
-                               seed=stream_seed("pol-b", split, cfg.seed))
+        ys2, _ = sample_policy(cfg, policy, policy, xs, seed=stream_seed("pol-b", split, cfg.seed))
         pol = {"x": xs, "y": ys, "y2": ys2}
         for kind, pairs in (("writer", writer), ("policy", pol)):
-            out[f"{split}_{kind}"] = D.label_pairs(pairs, gold, votes=votes,
-                                                   seed=stream_seed("votes", split, kind))
+            out[f"{split}_{kind}"] = D.label_pairs(
+                pairs, gold, votes=votes, seed=stream_seed("votes", split, kind)
+            )
     save_json(path, out)
     return out
 
 
 def _scorer(cfg: ExperimentConfig, kind: str, tok, *, seed: int):
-    net = M.scorer_backbone(tok, layers=cfg.scorer_layers, embd=cfg.scorer_embd,
-                            heads=cfg.scorer_heads, positions=256, seed=seed)
+    net = M.scorer_backbone(
+        tok,
+        layers=cfg.scorer_layers,
+        embd=cfg.scorer_embd,
+        heads=cfg.scorer_heads,
+        positions=256,
+        seed=seed,
+    )
     return net, (M.make_pm(net, tok) if kind == "pm" else M.make_rm(net, tok))
 
 
@@ -237,20 +267,34 @@ def train_scorer(cfg: ExperimentConfig, work: Path, kind: str) -> dict:
     if info_path.exists():
         return read_json(info_path)
     pairs = make_pairs(cfg, work)
-    train = {k: pairs["pairs_writer"][k] + pairs["pairs_policy"][k]
-             for k in ("x", "y", "y2", "label")}
+    train = {
+        k: pairs["pairs_writer"][k] + pairs["pairs_policy"][k] for k in ("x", "y", "y2", "label")
+    }
     tok = M.factsum_tokenizer()
     net, judge = _scorer(cfg, kind, tok, seed=cfg.seed + (11 if kind == "pm" else 12))
     net.to(device(cfg))
     t0 = time.time()
-    curve = train_judge(judge, train["x"], train["y"], train["y2"], labels=train["label"],
-                        epochs=cfg.scorer_epochs, batch_size=cfg.scorer_batch, lr=cfg.scorer_lr,
-                        seed=cfg.seed + 13)
+    curve = train_judge(
+        judge,
+        train["x"],
+        train["y"],
+        train["y2"],
+        labels=train["label"],
+        epochs=cfg.scorer_epochs,
+        batch_size=cfg.scorer_batch,
+        lr=cfg.scorer_lr,
+        seed=cfg.seed + 13,
+    )
     net.eval()
-    info = {"kind": kind, "train_pairs": len(train["x"]), "epochs": cfg.scorer_epochs,
-            "steps": len(curve), "time_s": time.time() - t0,
-            "curve": curve[:: max(1, len(curve) // 200)],
-            "params": sum(p.numel() for p in net.parameters())}
+    info = {
+        "kind": kind,
+        "train_pairs": len(train["x"]),
+        "epochs": cfg.scorer_epochs,
+        "steps": len(curve),
+        "time_s": time.time() - t0,
+        "curve": curve[:: max(1, len(curve) // 200)],
+        "params": sum(p.numel() for p in net.parameters()),
+    }
     with torch.no_grad():
         for held in ("heldout_writer", "heldout_policy"):
             h = pairs[held]
@@ -258,8 +302,7 @@ def train_scorer(cfg: ExperimentConfig, work: Path, kind: str) -> dict:
     net.save_pretrained(work / kind)
     tok.save_pretrained(work / kind)
     save_json(info_path, info)
-    log(f"{kind}: {info['time_s']:.0f}s, {len(curve)} steps, final loss "
-        f"{np.mean(curve[-50:]):.3f}")
+    log(f"{kind}: {info['time_s']:.0f}s, {len(curve)} steps, final loss {np.mean(curve[-50:]):.3f}")
     return info
 
 
@@ -274,8 +317,14 @@ def fit_oracle_reward(cfg: ExperimentConfig, work: Path, *, cycle: bool) -> list
         pairs = make_pairs(cfg, work)["pairs_writer"]
     gold = D.gold_judge(cfg, cycle=cycle)
     w = M.fit_gold_reward(gold, pairs["x"], pairs["y"], pairs["y2"]).tolist()
-    save_json(path, {"weights": w, "features": ["q", "who", "where", "when"],
-                     "describe": M.GoldReward(gold, w).describe()})
+    save_json(
+        path,
+        {
+            "weights": w,
+            "features": ["q", "who", "where", "when"],
+            "describe": M.GoldReward(gold, w).describe(),
+        },
+    )
     return w
 
 
@@ -301,8 +350,9 @@ def run_dir(work: Path, arm: str, method: str, tau: float, seed: int) -> Path:
     return work / "align" / arm / method / f"tau{float(tau)!r}_s{seed}"
 
 
-def align_run(cfg: ExperimentConfig, work: Path, arm: str, method: str, tau: float,
-              seed: int) -> dict:
+def align_run(
+    cfg: ExperimentConfig, work: Path, arm: str, method: str, tau: float, seed: int
+) -> dict:
     """Align a copy of the SFT policy with one method, τ and seed against ``arm``'s judge, then
     sample it on the evaluation prompts and on ``n_kl_prompts`` training prompts."""
     out = run_dir(work, arm, method, tau, seed)
@@ -313,35 +363,64 @@ def align_run(cfg: ExperimentConfig, work: Path, arm: str, method: str, tau: flo
     ref.model.requires_grad_(False)
     judge, reward = arm_judges(cfg, work, arm)
     ocfg = OnlineConfig(
-        method=method, tau=float(tau), beta=float(cfg.beta.get(method, 0.0)),
-        logp_reduction=cfg.logp_reduction, max_steps=cfg.align_steps,
-        batch_size=cfg.align_batch, lr=cfg.align_lr, adam_beta1=0.0, weight_decay=0.0,
-        max_new_tokens=cfg.max_new_tokens, max_prompt_length=cfg.max_prompt_length,
+        method=method,
+        tau=float(tau),
+        beta=float(cfg.beta.get(method, 0.0)),
+        logp_reduction=cfg.logp_reduction,
+        max_steps=cfg.align_steps,
+        batch_size=cfg.align_batch,
+        lr=cfg.align_lr,
+        adam_beta1=0.0,
+        weight_decay=0.0,
+        max_new_tokens=cfg.max_new_tokens,
+        max_prompt_length=cfg.max_prompt_length,
         seed=stream_seed("train", arm, method, float(tau), seed) % 2**31,
-        output_dir=str(out / "trainer"), win_rate_every=0, log_tensorboard=False,
-        progress_bar=False)
+        output_dir=str(out / "trainer"),
+        win_rate_every=0,
+        log_tensorboard=False,
+        progress_bar=False,
+    )
     t0 = time.time()
-    trainer = OnlineTrainer(ocfg, policy, judge, D.prompts(cfg, "align"), ref=ref,
-                            reward_model=reward)
+    trainer = OnlineTrainer(
+        ocfg, policy, judge, D.prompts(cfg, "align"), ref=ref, reward_model=reward
+    )
     history = trainer.train()
     policy.model.eval()
     xs_eval = D.prompts(cfg, "eval")
-    texts, ratio = sample_policy(cfg, policy, ref, xs_eval,
-                                 seed=stream_seed("eval", arm, method, float(tau), seed))
-    _, ratio_train = sample_policy(cfg, policy, ref, D.prompts(cfg, "align")[:cfg.n_kl_prompts],
-                                   seed=stream_seed("kl", arm, method, float(tau), seed))
+    texts, ratio = sample_policy(
+        cfg, policy, ref, xs_eval, seed=stream_seed("eval", arm, method, float(tau), seed)
+    )
+    _, ratio_train = sample_policy(
+        cfg,
+        policy,
+        ref,
+        D.prompts(cfg, "align")[: cfg.n_kl_prompts],
+        seed=stream_seed("kl", arm, method, float(tau), seed),
+    )
     import shutil
 
     shutil.rmtree(out / "trainer", ignore_errors=True)  # checkpoints: not needed afterwards
-    rec = {"arm": arm, "method": method, "tau": float(tau), "seed": seed,
-           "beta": ocfg.beta, "time_s": time.time() - t0,
-           "kl_eval": float(ratio.mean()), "kl_train": float(ratio_train.mean()),
-           "log": [{k: h.get(k) for k in ("step", "loss", "kl", "p_mean", "reward")}
-                   for h in history[:: max(1, len(history) // 50)]],
-           "texts": texts, "log_ratio": ratio.round(4).tolist()}
+    rec = {
+        "arm": arm,
+        "method": method,
+        "tau": float(tau),
+        "seed": seed,
+        "beta": ocfg.beta,
+        "time_s": time.time() - t0,
+        "kl_eval": float(ratio.mean()),
+        "kl_train": float(ratio_train.mean()),
+        "log": [
+            {k: h.get(k) for k in ("step", "loss", "kl", "p_mean", "reward")}
+            for h in history[:: max(1, len(history) // 50)]
+        ],
+        "texts": texts,
+        "log_ratio": ratio.round(4).tolist(),
+    }
     save_json(out / "run.json", rec)
-    log(f"{arm:>15} {method:>11} τ={tau:<6g} seed {seed}: {rec['time_s']:.0f}s, "
-        f"KL train {rec['kl_train']:.2f}")
+    log(
+        f"{arm:>15} {method:>11} τ={tau:<6g} seed {seed}: {rec['time_s']:.0f}s, "
+        f"KL train {rec['kl_train']:.2f}"
+    )
     return rec
 
 
@@ -352,8 +431,10 @@ def sft_samples(cfg: ExperimentConfig, work: Path) -> dict:
         return read_json(path)
     policy = load_policy(work / "sft", device(cfg))
     xs = D.prompts(cfg, "eval")
-    sets = [sample_policy(cfg, policy, policy, xs, seed=stream_seed("sft-eval", s))[0]
-            for s in range(cfg.seeds)]
+    sets = [
+        sample_policy(cfg, policy, policy, xs, seed=stream_seed("sft-eval", s))[0]
+        for s in range(cfg.seeds)
+    ]
     save_json(path, {"texts": sets})
     return {"texts": sets}
 
@@ -405,6 +486,5 @@ def parallel_map(fn, jobs: list[tuple], processes: int) -> list:
         return [fn(*j) for j in jobs]
     import multiprocessing as mp
 
-    with mp.get_context("spawn").Pool(processes, initializer=_init_worker,
-                                      initargs=(1,)) as pool:
+    with mp.get_context("spawn").Pool(processes, initializer=_init_worker, initargs=(1,)) as pool:
         return pool.starmap(fn, jobs, chunksize=1)

@@ -18,27 +18,49 @@ from prefgame.files import atomic_write
 
 __all__ = ["NAMES", "PAPER_TABLE2", "write_results"]
 
-NAMES = {"online_ipo": "IPO", "ipo_md": "IPO-MD", "online_dpo": "DPO",
-         "nash_md_pg": "Nash-MD-PG", "online_slic": "SLiC", "rl": "RL"}
+NAMES = {
+    "online_ipo": "IPO",
+    "ipo_md": "IPO-MD",
+    "online_dpo": "DPO",
+    "nash_md_pg": "Nash-MD-PG",
+    "online_slic": "SLiC",
+    "rl": "RL",
+}
 
 #: Calandriello et al. (2024) Table 2, P(row ≻ column) for the upper triangle.
-PAPER_TABLE2 = {("online_ipo", "ipo_md"): .515, ("online_ipo", "online_dpo"): .608,
-                ("online_ipo", "nash_md_pg"): .621, ("online_ipo", "online_slic"): .608,
-                ("online_ipo", "rl"): .791, ("ipo_md", "online_dpo"): .600,
-                ("ipo_md", "nash_md_pg"): .608, ("ipo_md", "online_slic"): .594,
-                ("ipo_md", "rl"): .778, ("online_dpo", "nash_md_pg"): .520,
-                ("online_dpo", "online_slic"): .493, ("online_dpo", "rl"): .727,
-                ("nash_md_pg", "online_slic"): .479, ("nash_md_pg", "rl"): .729,
-                ("online_slic", "rl"): .728}
+PAPER_TABLE2 = {
+    ("online_ipo", "ipo_md"): 0.515,
+    ("online_ipo", "online_dpo"): 0.608,
+    ("online_ipo", "nash_md_pg"): 0.621,
+    ("online_ipo", "online_slic"): 0.608,
+    ("online_ipo", "rl"): 0.791,
+    ("ipo_md", "online_dpo"): 0.600,
+    ("ipo_md", "nash_md_pg"): 0.608,
+    ("ipo_md", "online_slic"): 0.594,
+    ("ipo_md", "rl"): 0.778,
+    ("online_dpo", "nash_md_pg"): 0.520,
+    ("online_dpo", "online_slic"): 0.493,
+    ("online_dpo", "rl"): 0.727,
+    ("nash_md_pg", "online_slic"): 0.479,
+    ("nash_md_pg", "rl"): 0.729,
+    ("online_slic", "rl"): 0.728,
+}
 
 #: The paper's reading of Table 2, as (row, column, expected relation).
-CLAIMS = [("online_ipo", "ipo_md", "tie"), ("online_ipo", "online_dpo", "win"),
-          ("online_ipo", "online_slic", "win"), ("online_ipo", "nash_md_pg", "win"),
-          ("online_ipo", "rl", "win"), ("ipo_md", "online_dpo", "win"),
-          ("ipo_md", "online_slic", "win"), ("ipo_md", "nash_md_pg", "win"),
-          ("ipo_md", "rl", "win"), ("online_dpo", "online_slic", "tie"),
-          ("online_dpo", "nash_md_pg", "tie"), ("nash_md_pg", "online_slic", "tie")]
-
+CLAIMS = [
+    ("online_ipo", "ipo_md", "tie"),
+    ("online_ipo", "online_dpo", "win"),
+    ("online_ipo", "online_slic", "win"),
+    ("online_ipo", "nash_md_pg", "win"),
+    ("online_ipo", "rl", "win"),
+    ("ipo_md", "online_dpo", "win"),
+    ("ipo_md", "online_slic", "win"),
+    ("ipo_md", "nash_md_pg", "win"),
+    ("ipo_md", "rl", "win"),
+    ("online_dpo", "online_slic", "tie"),
+    ("online_dpo", "nash_md_pg", "tie"),
+    ("nash_md_pg", "online_slic", "tie"),
+]
 
 
 def paper_value(a: str, b: str) -> float | None:
@@ -62,8 +84,10 @@ def relation(lo: float, hi: float) -> str:
 
 def matrix_markdown(tab: dict) -> str:
     ms = tab["methods"]
-    lines = ["| row \\ col | " + " | ".join(NAMES.get(m, m) for m in ms) + " |",
-             "|" + "---|" * (len(ms) + 1)]
+    lines = [
+        "| row \\ col | " + " | ".join(NAMES.get(m, m) for m in ms) + " |",
+        "|" + "---|" * (len(ms) + 1),
+    ]
     for i, a in enumerate(ms):
         cells = []
         for j, b in enumerate(ms):
@@ -72,8 +96,10 @@ def matrix_markdown(tab: dict) -> str:
             if i == j:
                 cells.append(".500")
             else:
-                cells.append(f"**{_f3(tab['mean'][i][j])}** [{_f3(tab['ci_low'][i][j])}, "
-                             f"{_f3(tab['ci_high'][i][j])}]{ref}")
+                cells.append(
+                    f"**{_f3(tab['mean'][i][j])}** [{_f3(tab['ci_low'][i][j])}, "
+                    f"{_f3(tab['ci_high'][i][j])}]{ref}"
+                )
         lines.append(f"| {NAMES.get(a, a)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -82,8 +108,10 @@ def vs_sft_markdown(tab: dict) -> str:
     lines = ["| method | τ | KL(π‖μ) nats | P(method ≻ SFT) [95 % CI] |", "|---|---|---|---|"]
     for m in tab["methods"]:
         v = tab["vs_sft"][m]
-        lines.append(f"| {NAMES.get(m, m)} | {v['tau']:g} | {v['kl']:.2f} | "
-                     f"**{_f3(v['mean'])}** [{_f3(v['ci'][0])}, {_f3(v['ci'][1])}] |")
+        lines.append(
+            f"| {NAMES.get(m, m)} | {v['tau']:g} | {v['kl']:.2f} | "
+            f"**{_f3(v['mean'])}** [{_f3(v['ci'][0])}, {_f3(v['ci'][1])}] |"
+        )
     return "\n".join(lines)
 
 
@@ -116,8 +144,10 @@ def claims_markdown(tab: dict) -> tuple[str, dict]:
             verdict = f"refuted ({got})"
             count["refuted"] += 1
         sym = {"win": "≻", "tie": "≈"}[want]
-        lines.append(f"| {NAMES[a]} {sym} {NAMES[b]} ({_f3(paper_value(a, b))}) | "
-                     f"{_f3(mean)} [{_f3(lo)}, {_f3(hi)}] | {verdict} |")
+        lines.append(
+            f"| {NAMES[a]} {sym} {NAMES[b]} ({_f3(paper_value(a, b))}) | "
+            f"{_f3(mean)} [{_f3(lo)}, {_f3(hi)}] | {verdict} |"
+        )
     return "\n".join(lines), count
 
 
@@ -130,32 +160,55 @@ def plot_frontiers(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     arms = list(summary["arms"])
-    fig, axes = plt.subplots(1, len(arms), figsize=(5.2 * len(arms), 4.2), squeeze=False,
-                             sharey=True, sharex=True)
+    fig, axes = plt.subplots(
+        1, len(arms), figsize=(5.2 * len(arms), 4.2), squeeze=False, sharey=True, sharex=True
+    )
     colors = dict(zip(PAPER_ORDER, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for ax, arm in zip(axes[0], arms):
         a = summary["arms"][arm]
         for m, pts in a["frontier"].items():
             kl = np.array([max(p["kl"], 1e-3) for p in pts])
             y = np.array([p["vs_sft"] for p in pts])
-            err = np.array([[p["vs_sft"] - p["ci"][0] for p in pts],
-                            [p["ci"][1] - p["vs_sft"] for p in pts]])
-            ax.errorbar(kl, y, yerr=err, marker="o", ms=4, capsize=2, color=colors.get(m),
-                        label=NAMES.get(m, m))
+            err = np.array(
+                [[p["vs_sft"] - p["ci"][0] for p in pts], [p["ci"][1] - p["vs_sft"] for p in pts]]
+            )
+            ax.errorbar(
+                kl,
+                y,
+                yerr=err,
+                marker="o",
+                ms=4,
+                capsize=2,
+                color=colors.get(m),
+                label=NAMES.get(m, m),
+            )
             pv = a["paper_tau"]["vs_sft"][m]
-            ax.errorbar([max(pv["kl"], 1e-3)], [pv["mean"]],
-                        yerr=[[pv["mean"] - pv["ci"][0]], [pv["ci"][1] - pv["mean"]]],
-                        marker="*", ms=11, color=colors.get(m), capsize=2, ls="none")
+            ax.errorbar(
+                [max(pv["kl"], 1e-3)],
+                [pv["mean"]],
+                yerr=[[pv["mean"] - pv["ci"][0]], [pv["ci"][1] - pv["mean"]]],
+                marker="*",
+                ms=11,
+                color=colors.get(m),
+                capsize=2,
+                ls="none",
+            )
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("KL(π‖μ) on held-out prompts (nats, log scale)")
-        ax.set_title({"learned": "learned PM / RM", "oracle": "oracle: gold judge",
-                      "oracle_no_cycle": "oracle, no style cycle (λ = 0)"}.get(arm, arm))
+        ax.set_title(
+            {
+                "learned": "learned PM / RM",
+                "oracle": "oracle: gold judge",
+                "oracle_no_cycle": "oracle, no style cycle (λ = 0)",
+            }.get(arm, arm)
+        )
     axes[0][0].set_ylabel("P(policy ≻ SFT), gold judge (95 % CI)")
     axes[0][0].legend(fontsize=8, loc="lower left")
-    fig.suptitle("τ frontiers: circles = τ grid (seed 0), stars = the paper's τ (all seeds)",
-                 fontsize=10)
+    fig.suptitle(
+        "τ frontiers: circles = τ grid (seed 0), stars = the paper's τ (all seeds)", fontsize=10
+    )
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=120)
@@ -167,97 +220,172 @@ def winrates_json(summary: dict) -> dict:
     """The learned arm at the rule τ in the historical ``winrates.json`` layout."""
     arm = "learned" if "learned" in summary["arms"] else next(iter(summary["arms"]))
     a = summary["arms"][arm]
-    return {"methods": a["methods"], "mean": a["mean"], "std": a["std"],
-            "seeds": summary["seeds"], "prompts": summary["eval_prompts"], "judge": a["judge"]}
+    return {
+        "methods": a["methods"],
+        "mean": a["mean"],
+        "std": a["std"],
+        "seeds": summary["seeds"],
+        "prompts": summary["eval_prompts"],
+        "judge": a["judge"],
+    }
 
 
 def _gate_md(name: str, g: dict) -> list[str]:
     b = g["breakdown"]["policy"]
     lines = [
-        (f"**{name}** ({g['params']:,} parameters, {g['train_pairs']:,} training pairs, "
-        f"{g['time_s'] / 60:.1f} min): label accuracy {g['label_accuracy']:.3f} (one-vote "
-        f"ceiling {g['one_vote_ceiling']:.3f}); agreement with the gold majority "
-        f"{g['agreement_with_gold_majority']:.3f} on writer pairs and "
-        f"{g['agreement_on_policy_pairs']:.3f} on pairs of SFT samples (ceiling 1; "
-        f"document-blind baseline {g['no_document_ceiling']:.3f} and "
-        f"{g['no_document_ceiling_policy_pairs']:.3f}).  Gate ≥ {g['gate']['writer_pairs']:.2f}"
-        f" / ≥ {g['gate']['policy_pairs']:.2f}: **{'passed' if g['gate']['passed'] else 'NOT passed'}**.")]
+        (
+            f"**{name}** ({g['params']:,} parameters, {g['train_pairs']:,} training pairs, "
+            f"{g['time_s'] / 60:.1f} min): label accuracy {g['label_accuracy']:.3f} (one-vote "
+            f"ceiling {g['one_vote_ceiling']:.3f}); agreement with the gold majority "
+            f"{g['agreement_with_gold_majority']:.3f} on writer pairs and "
+            f"{g['agreement_on_policy_pairs']:.3f} on pairs of SFT samples (ceiling 1; "
+            f"document-blind baseline {g['no_document_ceiling']:.3f} and "
+            f"{g['no_document_ceiling_policy_pairs']:.3f}).  Gate ≥ {g['gate']['writer_pairs']:.2f}"
+            f" / ≥ {g['gate']['policy_pairs']:.2f}: **{'passed' if g['gate']['passed'] else 'NOT passed'}**."
+        )
+    ]
     if "bt_oracle_agreement" in g:
-        lines.append(f"The best Bradley–Terry reward (fitted to the gold judge) agrees on "
-                     f"{g['bt_oracle_agreement']:.3f} / {g['bt_oracle_agreement_policy_pairs']:.3f}.")
+        lines.append(
+            f"The best Bradley–Terry reward (fitted to the gold judge) agrees on "
+            f"{g['bt_oracle_agreement']:.3f} / {g['bt_oracle_agreement_policy_pairs']:.3f}."
+        )
     rows = ["| pairs of SFT samples decided by | share | agreement |", "|---|---|---|"]
     rows += [f"| {k} | {v['share']:.2f} | {v['agreement']:.3f} |" for k, v in b["by_term"].items()]
-    rows += [f"| margin \\|p − ½\\| in {k} | {v['share']:.2f} | {v['agreement']:.3f} |"
-             for k, v in b["by_margin"].items()]
+    rows += [
+        f"| margin \\|p − ½\\| in {k} | {v['share']:.2f} | {v['agreement']:.3f} |"
+        for k, v in b["by_margin"].items()
+    ]
     return lines + [""] + rows
 
 
 def results_markdown(cfg: ExperimentConfig, summary: dict, command: str, elapsed: float) -> str:
     s = summary
     t = s["timing"]
-    parts = [f"# FactSum reproduction of Calandriello et al. (2024), Table 2 — `{cfg.name}`", "",
-             f"Produced by `{command}` (this invocation: {elapsed / 60:.1f} min; finished steps "
-             f"are reused).  Compute, from the artefacts: SFT {t['sft_min']:.1f} min, "
-             + (f"PM {t['pm_min']:.1f} min, RM {t['rm_min']:.1f} min, " if "pm_min" in t else "")
-             + f"{t['alignment_runs']} alignment runs {t['alignment_process_min']:.0f} process-"
-             f"minutes in {cfg.jobs} processes.  {s['eval_prompts']} held-out "
-             f"prompts, {s['seeds']} seeds per headline τ (independent sampling streams for "
-             f"every policy and for SFT), 95 % CIs from a paired bootstrap over prompts and "
-             f"seeds ({cfg.bootstrap} resamples).  Log-probabilities: **{s['logp_reduction']}** "
-             "over tokens (the theory's sequence probability π(y); with the paper's τ this "
-             "allows the pairwise methods only a tiny move from μ, which the τ frontier shows).",
-             *([] if cfg.paper_tau == PAPER_TAU else
-               ["", (f"**Note:** this config replaces the paper's τ by {cfg.paper_tau}; the "
-                    "tables headed \"paper's τ\" use those values.")]),
-             "", "## SFT policy", "",
-             (f"Covered key facts {s['sft']['covered']:.2f} per summary (its training data "
-             f"{s['sft']['data_covered']:.2f}), invented entities {s['sft']['invented']:.2f} "
-             f"(data {s['sft']['data_invented']:.2f}), gold quality q {s['sft']['q']:.2f} "
-             f"(data {s['sft']['data_q']:.2f})."), ""]
+    parts = [
+        f"# FactSum reproduction of Calandriello et al. (2024), Table 2 — `{cfg.name}`",
+        "",
+        f"Produced by `{command}` (this invocation: {elapsed / 60:.1f} min; finished steps "
+        f"are reused).  Compute, from the artefacts: SFT {t['sft_min']:.1f} min, "
+        + (f"PM {t['pm_min']:.1f} min, RM {t['rm_min']:.1f} min, " if "pm_min" in t else "")
+        + f"{t['alignment_runs']} alignment runs {t['alignment_process_min']:.0f} process-"
+        f"minutes in {cfg.jobs} processes.  {s['eval_prompts']} held-out "
+        f"prompts, {s['seeds']} seeds per headline τ (independent sampling streams for "
+        f"every policy and for SFT), 95 % CIs from a paired bootstrap over prompts and "
+        f"seeds ({cfg.bootstrap} resamples).  Log-probabilities: **{s['logp_reduction']}** "
+        "over tokens (the theory's sequence probability π(y); with the paper's τ this "
+        "allows the pairwise methods only a tiny move from μ, which the τ frontier shows).",
+        *(
+            []
+            if cfg.paper_tau == PAPER_TAU
+            else [
+                "",
+                (
+                    f"**Note:** this config replaces the paper's τ by {cfg.paper_tau}; the "
+                    'tables headed "paper\'s τ" use those values.'
+                ),
+            ]
+        ),
+        "",
+        "## SFT policy",
+        "",
+        (
+            f"Covered key facts {s['sft']['covered']:.2f} per summary (its training data "
+            f"{s['sft']['data_covered']:.2f}), invented entities {s['sft']['invented']:.2f} "
+            f"(data {s['sft']['data_invented']:.2f}), gold quality q {s['sft']['q']:.2f} "
+            f"(data {s['sft']['data_q']:.2f})."
+        ),
+        "",
+    ]
     if "pm" in s:
         parts += ["## Preference and reward models", ""]
         parts += _gate_md("PM", s["pm"]) + [""] + _gate_md("RM", s["rm"]) + [""]
         ok = s["pm"]["gate"]["passed"] and s["rm"]["gate"]["passed"]
         if not ok:
-            parts += [("**The gate is not met: the learned arm's results below do not test the "
-                      "paper** (they measure the learned models as much as the algorithms); the "
-                      "oracle arms do."), ""]
-    parts += ["## τ frontiers", "", "![frontiers](frontier.png)", "",
-              (f"Rule for the second headline table, fixed before any result: per method, the "
-              f"grid τ whose KL(π‖μ) on {cfg.n_kl_prompts} *training* prompts (seed 0) is "
-              f"closest to {cfg.kl_target:g} nat on a log scale.  It reads no gold judge."), ""]
+            parts += [
+                (
+                    "**The gate is not met: the learned arm's results below do not test the "
+                    "paper** (they measure the learned models as much as the algorithms); the "
+                    "oracle arms do."
+                ),
+                "",
+            ]
+    parts += [
+        "## τ frontiers",
+        "",
+        "![frontiers](frontier.png)",
+        "",
+        (
+            f"Rule for the second headline table, fixed before any result: per method, the "
+            f"grid τ whose KL(π‖μ) on {cfg.n_kl_prompts} *training* prompts (seed 0) is "
+            f"closest to {cfg.kl_target:g} nat on a log scale.  It reads no gold judge."
+        ),
+        "",
+    ]
     for arm, a in s["arms"].items():
-        title = {"learned": "Learned PM/RM arm", "oracle": "Oracle arm (gold judge)",
-                 "oracle_no_cycle": "Oracle arm without the style cycle (λ = 0)"}[arm]
+        title = {
+            "learned": "Learned PM/RM arm",
+            "oracle": "Oracle arm (gold judge)",
+            "oracle_no_cycle": "Oracle arm without the style cycle (λ = 0)",
+        }[arm]
         parts += [f"## {title}", "", f"Judge: {a['judge']}", ""]
-        if arm == "learned" and "pm" in s and not (s["pm"]["gate"]["passed"]
-                                                   and s["rm"]["gate"]["passed"]):
+        if (
+            arm == "learned"
+            and "pm" in s
+            and not (s["pm"]["gate"]["passed"] and s["rm"]["gate"]["passed"])
+        ):
             parts += ["*Gate not met: this arm does not test the paper.*", ""]
         for label, tab in (("rule τ (matched KL)", a), ("paper's τ", a["paper_tau"])):
             kls = [max(tab["vs_sft"][m]["kl"], 1e-9) for m in tab["methods"]]
-            spread = (f"KL(π‖μ) differs by a factor {max(kls) / min(kls):.1f} across methods "
-                      "here (the grid is coarse), so these comparisons mix algorithm and "
-                      "distance from μ; the frontier compares at equal KL.")
-            parts += [f"### At the {label}", "", vs_sft_markdown(tab), "", spread, "",
-                      "P(row ≻ column) [95 % CI] (paper's Table 2 in parentheses):", "",
-                      matrix_markdown(tab), ""]
+            spread = (
+                f"KL(π‖μ) differs by a factor {max(kls) / min(kls):.1f} across methods "
+                "here (the grid is coarse), so these comparisons mix algorithm and "
+                "distance from μ; the frontier compares at equal KL."
+            )
+            parts += [
+                f"### At the {label}",
+                "",
+                vs_sft_markdown(tab),
+                "",
+                spread,
+                "",
+                "P(row ≻ column) [95 % CI] (paper's Table 2 in parentheses):",
+                "",
+                matrix_markdown(tab),
+                "",
+            ]
             text, count = claims_markdown(tab)
-            parts += [(f"The paper's claims: {count['confirmed']} confirmed, "
-                      f"{count['refuted']} refuted, {count['not tested']} not tested."), "",
-                      text, ""]
-        parts += ["Frontier (seed 0; KL on held-out prompts):", "",
-                  "| method | " + " | ".join("τ, KL, P(≻ SFT)" for _ in range(1)) + " |",
-                  "|---|---|"]
+            parts += [
+                (
+                    f"The paper's claims: {count['confirmed']} confirmed, "
+                    f"{count['refuted']} refuted, {count['not tested']} not tested."
+                ),
+                "",
+                text,
+                "",
+            ]
+        parts += [
+            "Frontier (seed 0; KL on held-out prompts):",
+            "",
+            "| method | " + " | ".join("τ, KL, P(≻ SFT)" for _ in range(1)) + " |",
+            "|---|---|",
+        ]
         for m, pts in a["frontier"].items():
-            parts.append(f"| {NAMES[m]} | " + "; ".join(
-                f"{p['tau']:g}: {p['kl']:.2f}, {_f3(p['vs_sft'])} [{_f3(p['ci'][0])}, "
-                f"{_f3(p['ci'][1])}]" for p in pts) + " |")
+            parts.append(
+                f"| {NAMES[m]} | "
+                + "; ".join(
+                    f"{p['tau']:g}: {p['kl']:.2f}, {_f3(p['vs_sft'])} [{_f3(p['ci'][0])}, "
+                    f"{_f3(p['ci'][1])}]"
+                    for p in pts
+                )
+                + " |"
+            )
         parts.append("")
     return "\n".join(parts)
 
 
-def write_results(out: Path, cfg: ExperimentConfig, summary: dict, command: str,
-                  elapsed: float) -> None:
+def write_results(
+    out: Path, cfg: ExperimentConfig, summary: dict, command: str, elapsed: float
+) -> None:
     """Write the four files into ``out`` (each atomically)."""
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "summary.json", json.dumps(summary, indent=1))

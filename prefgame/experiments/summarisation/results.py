@@ -44,8 +44,9 @@ class _Scores:
         """W[s, t, n] for lists of (key, texts) per seed on each side."""
         sa = [self(k, t) for k, t in a]
         sb = [self(k, t) for k, t in b]
-        return np.stack([np.stack([self.gold.prob_from_scores(q, s, q2, s2) for q2, s2 in sb])
-                         for q, s in sa])
+        return np.stack(
+            [np.stack([self.gold.prob_from_scores(q, s, q2, s2) for q2, s2 in sb]) for q, s in sa]
+        )
 
 
 def _runs(work: Path, arm: str, method: str, tau: float, seeds: int) -> list[tuple]:
@@ -60,30 +61,46 @@ def _table(cfg, scores: _Scores, runs: dict, sft: list, rng) -> dict:
     """Matrix, CIs and vs-SFT win rates for one choice of τ per method (all seeds)."""
     ms = list(runs)
     n = len(scores.xs)
-    res = S.draw_resamples(n, {**{m: len(runs[m]) for m in ms}, "sft": len(sft)},
-                           size=cfg.bootstrap, rng=rng)
+    res = S.draw_resamples(
+        n, {**{m: len(runs[m]) for m in ms}, "sft": len(sft)}, size=cfg.bootstrap, rng=rng
+    )
     k = len(ms)
     mean, lo, hi, std = (np.full((k, k), 0.5) for _ in range(4))
     std[:] = 0.0
     for i in range(k):
         for j in range(i + 1, k):
-            w = scores.wins([(r[0], r[1]) for r in runs[ms[i]]],
-                            [(r[0], r[1]) for r in runs[ms[j]]])
+            w = scores.wins(
+                [(r[0], r[1]) for r in runs[ms[i]]], [(r[0], r[1]) for r in runs[ms[j]]]
+            )
             reps = S.bootstrap_win_rate(w, res, ms[i], ms[j])
             mean[i, j], (lo[i, j], hi[i, j]) = w.mean(), S.percentile_ci(reps)
             std[i, j] = float(np.std(w.mean(axis=2)))
-            mean[j, i], lo[j, i], hi[j, i], std[j, i] = 1 - mean[i, j], 1 - hi[i, j], \
-                1 - lo[i, j], std[i, j]
+            mean[j, i], lo[j, i], hi[j, i], std[j, i] = (
+                1 - mean[i, j],
+                1 - hi[i, j],
+                1 - lo[i, j],
+                std[i, j],
+            )
     vs = {}
     for m in ms:
         w = scores.wins([(r[0], r[1]) for r in runs[m]], sft)
         reps = S.bootstrap_win_rate(w, res, m, "sft")
         lo_, hi_ = S.percentile_ci(reps)
-        vs[m] = {"mean": float(w.mean()), "ci": [lo_, hi_],
-                 "kl": float(np.mean([r[2] for r in runs[m]])), "seeds": len(runs[m])}
+        vs[m] = {
+            "mean": float(w.mean()),
+            "ci": [lo_, hi_],
+            "kl": float(np.mean([r[2] for r in runs[m]])),
+            "seeds": len(runs[m]),
+        }
     r4 = lambda a: np.round(a, 4).tolist()
-    return {"methods": ms, "mean": r4(mean), "ci_low": r4(lo), "ci_high": r4(hi),
-            "std": r4(std), "vs_sft": vs}
+    return {
+        "methods": ms,
+        "mean": r4(mean),
+        "ci_low": r4(lo),
+        "ci_high": r4(hi),
+        "std": r4(std),
+        "vs_sft": vs,
+    }
 
 
 def arm_results(cfg: ExperimentConfig, work: Path, arm: str, rule: dict) -> dict:
@@ -112,17 +129,29 @@ def arm_results(cfg: ExperimentConfig, work: Path, arm: str, rule: dict) -> dict
             rec = P.read_json(P.run_dir(work, arm, m, float(t), 0) / "run.json")
             w = scores.wins([((arm, m, float(t), 0), rec["texts"])], sft[:1])
             lo_, hi_ = S.percentile_ci(S.bootstrap_win_rate(w, res, "run", "sft"))
-            pts.append({"tau": float(t), "kl": rec["kl_eval"], "kl_train": rec["kl_train"],
-                        "vs_sft": float(w.mean()), "ci": [lo_, hi_]})
+            pts.append(
+                {
+                    "tau": float(t),
+                    "kl": rec["kl_eval"],
+                    "kl_train": rec["kl_train"],
+                    "vs_sft": float(w.mean()),
+                    "ci": [lo_, hi_],
+                }
+            )
         out["frontier"][m] = pts
     # gold-quality terms per method at the rule τ (seed 0): what the policies learned
     out["quality"] = {}
     for m in ["sft", *ms]:
-        texts = sft[0][1] if m == "sft" else P.read_json(
-            P.run_dir(work, arm, m, float(rule[arm][m]), 0) / "run.json")["texts"]
+        texts = (
+            sft[0][1]
+            if m == "sft"
+            else P.read_json(P.run_dir(work, arm, m, float(rule[arm][m]), 0) / "run.json")["texts"]
+        )
         parts = [gold.quality_parts(x, y) for x, y in zip(xs, texts)]
-        q = {k: float(np.mean([p[k] for p in parts])) for k in
-             ("q", "covered", "invented", "repeated", "excess_len")}
+        q = {
+            k: float(np.mean([p[k] for p in parts]))
+            for k in ("q", "covered", "invented", "repeated", "excess_len")
+        }
         styles = [D.FS.summary_style(y) for y in texts]
         q["styles"] = {s: styles.count(s) / len(styles) for s in (*D.FS.STYLES, "none")}
         out["quality"][m] = q
@@ -135,55 +164,88 @@ def gate_results(cfg: ExperimentConfig, work: Path) -> dict:
     gate verdicts."""
     pairs = P.make_pairs(cfg, work)
     gold = D.gold_judge(cfg)
-    train = {k: pairs["pairs_writer"][k] + pairs["pairs_policy"][k]
-             for k in ("x", "y", "y2", "label")}
+    train = {
+        k: pairs["pairs_writer"][k] + pairs["pairs_policy"][k] for k in ("x", "y", "y2", "label")
+    }
     blind = E.doc_blind_model(train)
     blind_p = (blind(pairs["heldout_writer"]), blind(pairs["heldout_policy"]))
     weights = P.fit_oracle_reward(cfg, work, cycle=True)
     bt = P.M.GoldReward(gold, weights)
-    bt_p = [bt(h["x"], h["y"], h["y2"]).numpy()
-            for h in (pairs["heldout_writer"], pairs["heldout_policy"])]
+    bt_p = [
+        bt(h["x"], h["y"], h["y2"]).numpy()
+        for h in (pairs["heldout_writer"], pairs["heldout_policy"])
+    ]
     out = {}
     for kind in ("pm", "rm"):
         info = P.read_json(work / f"{kind}.json")
         pw, pp = np.asarray(info["p_heldout_writer"]), np.asarray(info["p_heldout_policy"])
         g = E.scorer_metrics(pairs, pw, pp, blind_p)
-        g["breakdown"] = {"writer": E.breakdown(pairs["heldout_writer"], pw, gold),
-                          "policy": E.breakdown(pairs["heldout_policy"], pp, gold)}
-        g.update(train_pairs=info["train_pairs"], params=info["params"],
-                 time_s=info["time_s"])
+        g["breakdown"] = {
+            "writer": E.breakdown(pairs["heldout_writer"], pw, gold),
+            "policy": E.breakdown(pairs["heldout_policy"], pp, gold),
+        }
+        g.update(train_pairs=info["train_pairs"], params=info["params"], time_s=info["time_s"])
         if kind == "pm":
             need = (cfg.pm_gate, cfg.pm_gate_policy)
         else:  # the RM cannot express the cycle: its bar is the best a reward achieves
             g["bt_oracle_agreement"] = E.sign_agreement(bt_p[0], pairs["heldout_writer"]["p_gold"])
             g["bt_oracle_agreement_policy_pairs"] = E.sign_agreement(
-                bt_p[1], pairs["heldout_policy"]["p_gold"])
-            need = (min(cfg.pm_gate, g["bt_oracle_agreement"]),
-                    min(cfg.pm_gate_policy, g["bt_oracle_agreement_policy_pairs"]))
-        g["gate"] = {"writer_pairs": need[0], "policy_pairs": need[1],
-                     "passed": bool(g["agreement_with_gold_majority"] >= need[0]
-                                    and g["agreement_on_policy_pairs"] >= need[1])}
+                bt_p[1], pairs["heldout_policy"]["p_gold"]
+            )
+            need = (
+                min(cfg.pm_gate, g["bt_oracle_agreement"]),
+                min(cfg.pm_gate_policy, g["bt_oracle_agreement_policy_pairs"]),
+            )
+        g["gate"] = {
+            "writer_pairs": need[0],
+            "policy_pairs": need[1],
+            "passed": bool(
+                g["agreement_with_gold_majority"] >= need[0]
+                and g["agreement_on_policy_pairs"] >= need[1]
+            ),
+        }
         out[kind] = g
-    out["blind_breakdown"] = {"writer": E.breakdown(pairs["heldout_writer"], blind_p[0], gold),
-                              "policy": E.breakdown(pairs["heldout_policy"], blind_p[1], gold)}
+    out["blind_breakdown"] = {
+        "writer": E.breakdown(pairs["heldout_writer"], blind_p[0], gold),
+        "policy": E.breakdown(pairs["heldout_policy"], blind_p[1], gold),
+    }
     return out
 
 
 def summarise(cfg: ExperimentConfig, work: Path, rule: dict) -> dict:
     """``summary.json`` (layout in the module docstring) plus provenance."""
     sft = P.read_json(work / "sft.json")
-    out = {"eval_prompts": cfg.n_eval_prompts, "seeds": cfg.seeds,
-           "logp_reduction": cfg.logp_reduction, "kl_target": cfg.kl_target,
-           "rule_tau": rule,
-           "sft": {k: sft[k] for k in ("covered", "invented", "data_covered", "data_invented",
-                                       "q", "data_q", "repeated", "data_repeated")}}
+    out = {
+        "eval_prompts": cfg.n_eval_prompts,
+        "seeds": cfg.seeds,
+        "logp_reduction": cfg.logp_reduction,
+        "kl_target": cfg.kl_target,
+        "rule_tau": rule,
+        "sft": {
+            k: sft[k]
+            for k in (
+                "covered",
+                "invented",
+                "data_covered",
+                "data_invented",
+                "q",
+                "data_q",
+                "repeated",
+                "data_repeated",
+            )
+        },
+    }
     runs = sorted((work / "align").glob("*/*/*/run.json"))
     out["timing"] = {
         "sft_min": round(sft["time_s"] / 60, 2),
-        **{f"{k}_min": round(P.read_json(work / f"{k}.json")["time_s"] / 60, 2)
-           for k in ("pm", "rm") if (work / f"{k}.json").exists()},
+        **{
+            f"{k}_min": round(P.read_json(work / f"{k}.json")["time_s"] / 60, 2)
+            for k in ("pm", "rm")
+            if (work / f"{k}.json").exists()
+        },
         "alignment_runs": len(runs),
-        "alignment_process_min": round(sum(P.read_json(r)["time_s"] for r in runs) / 60, 1)}
+        "alignment_process_min": round(sum(P.read_json(r)["time_s"] for r in runs) / 60, 1),
+    }
     if "learned" in cfg.arms:
         out.update(gate_results(cfg, work))
     out["arms"] = {arm: arm_results(cfg, work, arm, rule) for arm in cfg.arms}

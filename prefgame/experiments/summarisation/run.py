@@ -1,8 +1,8 @@
 """Run the whole experiment: every step in order, finished steps reused.
 
-    from prefgame.experiments.summarisation import load, run_experiment
-    run_experiment(load("llm/configs/factsum_full.json"), work=Path("runs/factsum"),
-                   out=Path("llm/results"))
+from prefgame.experiments.summarisation import load, run_experiment
+run_experiment(load("llm/configs/factsum_full.json"), work=Path("runs/factsum"),
+               out=Path("llm/results"))
 """
 
 from __future__ import annotations
@@ -36,12 +36,16 @@ def _check_same_config(cfg: ExperimentConfig, work: Path) -> None:
     path = work / "config.json"
     if path.exists():
         old = json.loads(path.read_text())
-        diff = sorted(k for k in set(old) | set(cfg.to_dict())
-                      if old.get(k) != cfg.to_dict().get(k)
-                      and k not in ("jobs", "device", "bootstrap"))
+        diff = sorted(
+            k
+            for k in set(old) | set(cfg.to_dict())
+            if old.get(k) != cfg.to_dict().get(k) and k not in ("jobs", "device", "bootstrap")
+        )
         if diff:
-            raise ValueError(f"work folder {str(work)!r} holds a run with another config "
-                             f"(fields {diff} differ); use another --work or delete it")
+            raise ValueError(
+                f"work folder {str(work)!r} holds a run with another config "
+                f"(fields {diff} differ); use another --work or delete it"
+            )
     else:
         P.save_json(path, cfg.to_dict())
 
@@ -51,14 +55,24 @@ def _git_commit() -> str | None:
     import subprocess
 
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=10, check=False).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=Path(__file__).parent,
+                timeout=10,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def run_experiment(cfg: ExperimentConfig, work: Path, out: Path, *,
-                   command: str = "run_experiment") -> dict:
+def run_experiment(
+    cfg: ExperimentConfig, work: Path, out: Path, *, command: str = "run_experiment"
+) -> dict:
     """SFT → pairs → PM, RM → grid runs → rule τ → headline seeds → summary and report."""
     t0 = time.time()
     commit = _git_commit()  # the code that runs the steps below
@@ -84,8 +98,12 @@ def run_experiment(cfg: ExperimentConfig, work: Path, out: Path, *,
     P.log("evaluating")
     summary = results.summarise(cfg, work, rule)
     elapsed = time.time() - t0
-    summary["provenance"] = {"command": command, "minutes": round(elapsed / 60, 2),
-                             "git_commit": commit, "config": cfg.to_dict()}
+    summary["provenance"] = {
+        "command": command,
+        "minutes": round(elapsed / 60, 2),
+        "git_commit": commit,
+        "config": cfg.to_dict(),
+    }
     R.write_results(out, cfg, summary, command, elapsed)
     P.log(f"done in {elapsed / 60:.1f} min; results in {out}")
     return summary

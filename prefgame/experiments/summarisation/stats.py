@@ -32,8 +32,9 @@ class Resamples:
         return self.counts.shape[0]
 
 
-def draw_resamples(n_prompts: int, seeds: Mapping[str, int], *, size: int,
-                   rng: np.random.Generator) -> Resamples:
+def draw_resamples(
+    n_prompts: int, seeds: Mapping[str, int], *, size: int, rng: np.random.Generator
+) -> Resamples:
     """``size`` replicates: multinomial prompt counts (N draws of N) and, per policy name,
     that many seed indices drawn with replacement from its seeds."""
     if n_prompts < 1 or size < 1:
@@ -50,8 +51,8 @@ def bootstrap_win_rate(w: np.ndarray, res: Resamples, a: str, b: str) -> np.ndar
     ``res.seeds[a][r]`` × ``res.seeds[b][r]``:  Σ_n c_rn · mean_{s∈S_r, t∈T_r} W[s, t, n] / N.
     """
     sa, sb, n = w.shape
-    per_pair = np.einsum("stn,rn->str", w, res.counts) / n          # [S_a, S_b, B]
-    ia, ib = res.seeds[a], res.seeds[b]                             # [B, S_a], [B, S_b]
+    per_pair = np.einsum("stn,rn->str", w, res.counts) / n  # [S_a, S_b, B]
+    ia, ib = res.seeds[a], res.seeds[b]  # [B, S_a], [B, S_b]
     if ia.shape[1] != sa or ib.shape[1] != sb:
         raise ValueError(f"seed draws {ia.shape[1]}, {ib.shape[1]} do not match W's {sa}, {sb}")
     r = np.arange(res.size)
