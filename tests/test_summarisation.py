@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -310,7 +309,6 @@ def test_reproduce_command_line_fails_cleanly_before_any_work(tmp_path, case):
     ]
     if case == "seeds":
         args += ["--seeds=-1"]
-    t0 = time.time()
     proc = subprocess.run(
         [sys.executable, str(ROOT / "llm" / "reproduce.py"), *args],
         capture_output=True,
@@ -326,7 +324,6 @@ def test_reproduce_command_line_fails_cleanly_before_any_work(tmp_path, case):
     assert not (tmp_path / "work").exists()  # nothing was started
     if case == "out_is_file":
         assert out.read_text() == "keep me"
-    assert time.time() - t0 < 60
 
 
 def test_a_work_folder_refuses_a_different_config(tmp_path):
