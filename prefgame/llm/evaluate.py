@@ -196,10 +196,10 @@ def evaluate_checkpoints(
     A checkpoint entry ``"reference"`` (or the template itself) may be given as the string
     ``"init"`` to use ``template``'s own weights.
     """
-    from prefgame.llm.trainer import load_checkpoint
+    from prefgame.llm.trainer import load_policy_checkpoint
 
     policies = {
-        name: [template if str(c) == "init" else load_checkpoint(template, c) for c in ckpts]
+        name: [template if str(c) == "init" else load_policy_checkpoint(template, c) for c in ckpts]
         for name, ckpts in checkpoints.items()
     }
     result = win_rate_matrix(policies, prompts, judge, **kwargs)
