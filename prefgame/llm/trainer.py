@@ -59,12 +59,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from prefgame.llm.config import LR_SCHEDULES, OnlineConfig, schedule_value
-from prefgame.llm.judges import Judge
+from prefgame.llm.judges import Judge, RewardModel
 from prefgame.llm.methods import METHODS
 from prefgame.llm.policy import (
     Policy,
@@ -74,6 +75,9 @@ from prefgame.llm.policy import (
     token_logprobs,
 )
 from prefgame.llm.sampling import generate
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 __all__ = [
     "OnlineTrainer",
@@ -164,7 +168,7 @@ def lr_scheduler(
     )
 
 
-def _make_accelerator(mixed_precision: str):
+def _make_accelerator(mixed_precision: str) -> Accelerator:
     """An ``Accelerator``; a later trainer in the same process may change the precision
     (accelerate keeps one global state, which is reset then; the process group is kept).
 
@@ -180,10 +184,6 @@ def _make_accelerator(mixed_precision: str):
     except ValueError:
         AcceleratorState._reset_state()
         return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
-
-
-def _unwrap(model):
-    return getattr(model, "module", model)
 
 
 class OnlineTrainer:
@@ -209,9 +209,9 @@ class OnlineTrainer:
         prompts: Sequence[str],
         *,
         ref: Policy | None = None,
-        reward_model=None,
-        callbacks: Sequence[Callable] = (),
-    ):
+        reward_model: RewardModel | None = None,
+        callbacks: Sequence[Callable[[OnlineTrainer, dict], object]] = (),
+    ) -> None:
         if not isinstance(config, OnlineConfig):
             raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")  # noqa: TRY004
         if not callable(judge):
@@ -276,7 +276,7 @@ class OnlineTrainer:
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
 
-    def _make_optimizer(self, params):
+    def _make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         c = self.cfg
         if c.optimizer == "adamw":
             return torch.optim.AdamW(
@@ -328,7 +328,7 @@ class OnlineTrainer:
         """Samples per prompt that share one prompt encoding (1 under multi-process DDP)."""
         return self.method.sampler.per_prompt if self.accelerator.num_processes == 1 else 1
 
-    def _full_params(self):
+    def _full_params(self) -> contextlib.AbstractContextManager:
         """Context that gathers sharded parameters for generation (FSDP, DeepSpeed ZeRO-3);
         a no-op otherwise.  Untested here (no GPU): it follows the libraries' documented APIs."""
         import contextlib
@@ -540,6 +540,7 @@ class OnlineTrainer:
         return history
 
     def close(self) -> None:
+        """Close the log file and the TensorBoard writer (reopened by the next log)."""
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -623,7 +624,7 @@ class _Progress:
     """The trainer's position, registered with ``accelerator.register_for_checkpointing``:
     step, epoch, data position and every process's sampling / data generator states."""
 
-    def __init__(self, trainer: OnlineTrainer):
+    def __init__(self, trainer: OnlineTrainer) -> None:
         self.trainer = trainer
 
     def _mine(self) -> dict:
