@@ -44,6 +44,7 @@ from prefgame.llm.methods import METHODS
 __all__ = [
     "LR_SCHEDULES",
     "OnlineConfig",
+    "check_types",
     "config_from_args",
     "config_help",
     "config_parser",
@@ -160,9 +161,7 @@ class OnlineConfig:
     progress_bar: bool = _f(True, "show a tqdm bar")
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):  # strict types first: True is not 1, 2.5 is not 3
-            setattr(self, f.name, _check_type(f.name, hints[f.name], getattr(self, f.name)))
+        check_types(self)  # strict types first: True is not 1, 2.5 is not 3
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {tuple(METHODS)}")
         _positive(
@@ -361,6 +360,15 @@ def _check_type(name: str, typ: Any, value: Any) -> Any:
     if not ok:
         raise ValueError(f"{name} = {value!r} ({type(value).__name__}), must be of type {tname}")
     return value
+
+
+def check_types(cfg: Any) -> None:
+    """Check every field of dataclass instance ``cfg`` against its declared type, strictly
+    (see :func:`_check_type`), normalising numpy scalars to Python ones; the first field of
+    the wrong type raises ``ValueError`` naming it, its value and the type."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        setattr(cfg, f.name, _check_type(f.name, hints[f.name], getattr(cfg, f.name)))
 
 
 def load_config(
