@@ -201,13 +201,15 @@ Loss = PairwiseLoss | PolicyGradientLoss
 
 @dataclass(frozen=True)
 class Method:
-    """One online method: its ``sampler``, its ``loss`` and whether it reads β.
+    """One online method: its name in the paper (``label``), its ``sampler``, its ``loss`` and
+    whether it reads β.
 
     ``uses_beta``: the sampler draws from the mixture π^(1−β) μ^β (IPO-MD, Nash-MD-PG); for the
     other methods β must be 0 (:class:`~prefgame.llm.config.OnlineConfig` refuses it).
     """
 
     name: str
+    label: str
     sampler: Sampler
     loss: Loss
     uses_beta: bool = False
@@ -230,15 +232,16 @@ def _registry(*methods: Method) -> dict[str, Method]:
 
 #: Every online method, by name, in the row order of the paper's Table 2.
 METHODS: dict[str, Method] = _registry(
-    Method("online_ipo", PairSampler(), PairwiseLoss(L.ipo_soft_loss)),
-    Method("ipo_md", PairSampler(), PairwiseLoss(L.ipo_soft_loss), uses_beta=True),
-    Method("online_dpo", PairSampler(), PairwiseLoss(L.dpo_soft_loss)),
+    Method("online_ipo", "IPO", PairSampler(), PairwiseLoss(L.ipo_soft_loss)),
+    Method("ipo_md", "IPO-MD", PairSampler(), PairwiseLoss(L.ipo_soft_loss), uses_beta=True),
+    Method("online_dpo", "DPO", PairSampler(), PairwiseLoss(L.dpo_soft_loss)),
     Method(
         "nash_md_pg",
+        "Nash-MD-PG",
         MixtureOpponentSampler(),
         PolicyGradientLoss(L.nash_md_pg_token_loss),
         uses_beta=True,
     ),
-    Method("online_slic", PairSampler(), PairwiseLoss(L.slic_soft_loss)),
-    Method("rl", PolicySampler(), PolicyGradientLoss(L.regularised_pg_token_loss, "reward")),
+    Method("online_slic", "SLiC", PairSampler(), PairwiseLoss(L.slic_soft_loss)),
+    Method("rl", "RL", PolicySampler(), PolicyGradientLoss(L.regularised_pg_token_loss, "reward")),
 )

@@ -49,6 +49,8 @@ def test_the_registry_is_the_papers_six_methods_with_the_losses_of_prefgame_loss
         m = METHODS[name]
         assert m.name == name and isinstance(m.sampler, sampler) and m.loss.fn is fn
         assert (m.feedback, m.uses_beta) == (feedback, beta)
+    labels = [m.label for m in METHODS.values()]
+    assert labels == ["IPO", "IPO-MD", "DPO", "Nash-MD-PG", "SLiC", "RL"]
     assert {m.loss.fn for m in METHODS.values() if isinstance(m.loss, PairwiseLoss)} == set(
         L.LOSSES.values()
     )
@@ -56,9 +58,9 @@ def test_the_registry_is_the_papers_six_methods_with_the_losses_of_prefgame_loss
 
 def test_a_method_must_fit_its_sampler():
     with pytest.raises(ValueError, match="pairwise loss needs a sampler of pairs"):
-        Method("x", PolicySampler(), PairwiseLoss(L.ipo_soft_loss))
+        Method("x", "X", PolicySampler(), PairwiseLoss(L.ipo_soft_loss))
     with pytest.raises(ValueError, match="needs an opponent"):
-        Method("x", PolicySampler(), PolicyGradientLoss(L.nash_md_pg_token_loss))
+        Method("x", "X", PolicySampler(), PolicyGradientLoss(L.nash_md_pg_token_loss))
 
 
 def test_a_new_method_is_one_registry_entry(monkeypatch, tok, prompts, good_judge, tmp_path):
@@ -67,7 +69,9 @@ def test_a_new_method_is_one_registry_entry(monkeypatch, tok, prompts, good_judg
     kw = {"batch_size": 2, "max_new_tokens": 3, "output_dir": str(tmp_path), "progress_bar": False}
     with pytest.raises(ValueError, match="unknown method 'dpo_md'"):
         OnlineConfig(method="dpo_md", **kw)
-    dpo_md = Method("dpo_md", PairSampler(), PairwiseLoss(L.dpo_soft_loss), uses_beta=True)
+    dpo_md = Method(
+        "dpo_md", "DPO-MD", PairSampler(), PairwiseLoss(L.dpo_soft_loss), uses_beta=True
+    )
     monkeypatch.setitem(METHODS, "dpo_md", dpo_md)
     cfg = OnlineConfig(method="dpo_md", beta=0.5, tau=2.0, log_tensorboard=False, **kw)
     torch.manual_seed(0)
