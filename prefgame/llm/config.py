@@ -440,7 +440,8 @@ def config_parser(cls: type) -> HfArgumentParser:
     parser = _Parser(
         cls,
         usage=f"%(prog)s [--config FILE.json|.yaml|.toml] [--FIELD VALUE ...]   ({cls.__name__})",
-        description=(cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None,
+        # the docstring's first line, Sphinx roles (:class:`X`) shown as plain names
+        description=re.sub(r":\w+:`~?([^`]+)`", r"\1", (cls.__doc__ or " ").strip().split("\n")[0]),
         allow_abbrev=False,
     )
     parser.add_argument(
