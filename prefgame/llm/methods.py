@@ -73,9 +73,9 @@ class PairSampler:
     draws_pairs: bool = True
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
-        both = trainer._sample(prompts, beta, per_prompt=2)
+        both = trainer.sample(prompts, beta, per_prompt=2)
         both.ref_logp = None  # recomputed by the training forward's path, not the sampler's
-        both = trainer._fill_ref_logp(both, trainer._group)
+        both = trainer.fill_ref_logp(both, trainer.prompt_group)
         return both.select(slice(0, None, 2)), both.select(slice(1, None, 2))
 
 
@@ -87,7 +87,7 @@ class MixtureOpponentSampler:
     draws_pairs: bool = True
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
-        return trainer._sample(prompts, 0.0), trainer._sample(prompts, beta)
+        return trainer.sample(prompts, 0.0), trainer.sample(prompts, beta)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class PolicySampler:
     draws_pairs: bool = False
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
-        return trainer._sample(prompts, 0.0), None
+        return trainer.sample(prompts, 0.0), None
 
 
 Sampler = PairSampler | MixtureOpponentSampler | PolicySampler
@@ -131,7 +131,7 @@ class PairwiseLoss:
         inter = torch.arange(2 * n).view(2, n).T.reshape(-1)
         both = SequenceBatch.cat([y, y2], trainer.policy.tokenizer.pad_token_id).select(inter)
         logp_tok = token_logprobs(
-            trainer.train_policy, both, trainer._group, temperature=c.temperature
+            trainer.train_policy, both, trainer.prompt_group, temperature=c.temperature
         )
         logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
         ref = reduce_tokens(both.ref_logp, both.completion_mask, c.logp_reduction)

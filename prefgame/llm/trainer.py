@@ -312,6 +312,8 @@ class OnlineTrainer:
         return out
 
     def current_tau_beta(self) -> tuple[float, float]:
+        """(τ, β) of the current step by :func:`~prefgame.llm.config.schedule_value` (β = 0 for
+        the methods that do not read it; β clipped to [0, 1])."""
         c = self.cfg
         tau = schedule_value(c.tau_schedule, c.tau, self.step_count, c.max_steps)
         beta = (
@@ -324,7 +326,7 @@ class OnlineTrainer:
     # --- sampling and judging ---------------------------------------------------------------
 
     @property
-    def _group(self) -> int:
+    def prompt_group(self) -> int:
         """Samples per prompt that share one prompt encoding (1 under multi-process DDP)."""
         return self.method.sampler.per_prompt if self.accelerator.num_processes == 1 else 1
 
@@ -346,11 +348,11 @@ class OnlineTrainer:
             return deepspeed.zero.GatheredParameters(list(self.model.parameters()))
         return contextlib.nullcontext()
 
-    def _sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
+    def sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
         """``per_prompt`` completions of each prompt from π^(1−β) μ^β, rows interleaved
         (p0, p0, p1, p1, ...), in generation chunks of ``generation_batch_size`` prompts."""
         c, tok = self.cfg, self.policy.tokenizer
-        group = per_prompt if self._group > 1 else 1
+        group = per_prompt if self.prompt_group > 1 else 1
         rows = [x for x in prompts for _ in range(per_prompt)]
         parts = []
         for sl in iter_chunks(len(rows), c.gen_batch * per_prompt):
@@ -375,7 +377,10 @@ class OnlineTrainer:
         return SequenceBatch.cat(parts, tok.pad_token_id)
 
     @torch.no_grad()
-    def _fill_ref_logp(self, batch: SequenceBatch, group: int = 1) -> SequenceBatch:
+    def fill_ref_logp(self, batch: SequenceBatch, group: int = 1) -> SequenceBatch:
+        """``batch`` with its per-token log μ (``ref_logp``) computed where it is missing, by
+        the same forward path as the training forward's log π (runs of ``group`` rows share
+        one prompt encoding)."""
         if batch.ref_logp is None:
             parts = []
             for sl in iter_chunks(len(batch), self.cfg.micro * 2):
@@ -406,7 +411,7 @@ class OnlineTrainer:
             reward = self.reward_model.reward(prompts, texts).float().cpu()
         else:
             p = self.judge(prompts, texts, texts2).float()
-        self._fill_ref_logp(y)  # one batched μ forward where the sampler did not run μ
+        self.fill_ref_logp(y)  # one batched μ forward where the sampler did not run μ
         win = None
         every = self.cfg.win_rate_every
         if every and self.step_count % every == 0:
@@ -418,7 +423,7 @@ class OnlineTrainer:
         """Mean judge P(y ≻ y_ref | x), y ~ π (or the given ``texts``), y_ref ~ μ."""
         tok = self.policy.tokenizer
         if texts is None:
-            texts = self._sample(prompts, 0.0).texts(tok)
+            texts = self.sample(prompts, 0.0).texts(tok)
         ref_batch = []
         for sl in iter_chunks(len(prompts), self.cfg.gen_batch):
             ids, mask = encode_prompts(
