@@ -201,11 +201,11 @@ def worker_prefgame(args) -> dict:
 
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(REPO))
-    from prefgame.llm import OnlineConfig, OnlineTrainer, RewardModel, load_policy
+    from prefgame.llm import OnlineConfig, OnlineTrainer, RewardModel, load_pretrained_policy
 
     d = Path(args.dir)
     prompts = json.loads((d / "prompts.json").read_text())
-    policy = load_policy(str(d / "policy"), device=args.device)
+    policy = load_pretrained_policy(str(d / "policy"), device=args.device)
     judge = RewardModel.from_pretrained(str(d / "rm"))
     judge.model.to(args.device)
     beta = 0.125 if args.method in ("ipo_md", "nash_md_pg") else 0.0
@@ -256,11 +256,11 @@ def worker_mixture(args) -> dict:
 
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(REPO))
-    from prefgame.llm import encode_prompts, generate, load_policy
+    from prefgame.llm import encode_prompts, generate, load_pretrained_policy
 
     d = Path(args.dir)
     prompts = json.loads((d / "prompts.json").read_text())[: 2 * args.batch]
-    policy = load_policy(str(d / "policy"), device=args.device)
+    policy = load_pretrained_policy(str(d / "policy"), device=args.device)
     ref = policy.reference()
     ids, mask = encode_prompts(
         policy.tokenizer, prompts, max_length=args.prompt_len, device=args.device

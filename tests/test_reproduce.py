@@ -68,6 +68,40 @@ def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
             v = a["vs_sft"][m]
             assert v["ci"][0] <= v["mean"] <= v["ci"][1] and v["tau"] > 0
             assert len(a["frontier"][m]) == 2
+    # the table against a direct recount: oracle arm, online IPO vs RL at the rule τ, every
+    # seed pairing judged prompt by prompt with GoldJudge.prob (the scalar formula, not the
+    # vectorised scores the results are built from), each way round
+    from prefgame.experiments.summarisation import config as C
+    from prefgame.experiments.summarisation import data as D
+    from prefgame.experiments.summarisation import pipeline as P
+
+    cfg = C.load(work / "config.json")
+    gold, xs, a = P.eval_judge(cfg, "oracle"), D.prompts(cfg, "eval"), s["arms"]["oracle"]
+    texts = {
+        m: [
+            P.read_json(P.run_dir(work, "oracle", m, a["vs_sft"][m]["tau"], seed) / "run.json")[
+                "texts"
+            ]
+            for seed in range(s["seeds"])
+        ]
+        for m in ("online_ipo", "rl")
+    }
+
+    def recount(m: str, m2: str) -> np.ndarray:  # [seeds of m, seeds of m2, prompts]
+        return np.array(
+            [
+                [[gold.prob(x, y, y2) for x, y, y2 in zip(xs, ys, ys2)] for ys2 in texts[m2]]
+                for ys in texts[m]
+            ]
+        )
+
+    i, j = METHODS.index("online_ipo"), METHODS.index("rl")
+    w, back = recount("online_ipo", "rl"), recount("rl", "online_ipo")
+    assert a["mean"][i][j] == pytest.approx(w.mean(), abs=1e-4)
+    assert a["mean"][j][i] == pytest.approx(back.mean(), abs=1e-4)
+    assert a["std"][i][j] == pytest.approx(np.std(w.mean(axis=2)), abs=1e-4)
+    assert a["ci_low"][i][j] < w.mean() < a["ci_high"][i][j]
+
     win = json.loads((out / "winrates.json").read_text())
     assert set(win) == {"methods", "mean", "std", "seeds", "prompts", "judge"}
     assert (out / "frontier.png").stat().st_size > 10_000

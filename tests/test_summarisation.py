@@ -258,9 +258,9 @@ def test_train_sft_learns_to_copy():
     ("override", "message"),
     [
         ({"sft_steps": -5}, "sft_steps = -5, must be >= 1"),
-        ({"align_batch": True}, "align_batch = True is a bool, must be a int"),
-        ({"align_steps": 2.5}, "align_steps = 2.5 is a float, must be a int"),
-        ({"align_lr": "fast"}, "align_lr = 'fast' is a str, must be a float"),
+        ({"align_batch": True}, "align_batch = True (bool), must be of type int"),
+        ({"align_steps": 2.5}, "align_steps = 2.5 (float), must be of type int"),
+        ({"align_lr": "fast"}, "align_lr = 'fast' (str), must be of type float"),
         ({"methods": ["ipo"]}, "methods = ['ipo']"),
         ({"arms": []}, "arms = []"),
         ({"tau_grid": {"rl": [0.1, -1]}}, "tau_grid"),

@@ -153,8 +153,8 @@ MUTANTS = [
     Mutant(
         "trainer: mu replaced by the current policy",
         "prefgame/llm/trainer.py",
-        "parts.append(token_logprobs(self.ref, batch.select(sl), group,",
-        "parts.append(token_logprobs(self.policy, batch.select(sl), group,",
+        "self.ref, batch.select(sl), group, temperature=self.cfg.temperature",
+        "self.policy, batch.select(sl), group, temperature=self.cfg.temperature",
         _t(
             "test_pairwise_loss_equals_the_formula_by_hand",
             "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
@@ -162,14 +162,14 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: y and y' swapped in the margin",
-        "prefgame/llm/trainer.py",
+        "prefgame/llm/methods.py",
         "h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])",
         "h = L.log_ratio_margin(logp[1::2], logp[0::2], ref[1::2], ref[0::2])",
         _t("test_pairwise_loss_equals_the_formula_by_hand"),
     ),
     Mutant(
         "trainer: kl log-ratio sign (nash-md-pg, rl)",
-        "prefgame/llm/trainer.py",
+        "prefgame/llm/methods.py",
         "u_tok = logp_tok.detach() - y.ref_logp",
         "u_tok = y.ref_logp - logp_tok.detach()",
         _t(
@@ -179,14 +179,14 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: rl baseline = batch mean",
-        "prefgame/llm/trainer.py",
-        "adv = r - rl_baseline(r, c.rl_baseline)",
-        "adv = r - r.mean()",
+        "prefgame/llm/methods.py",
+        "signal = (r - rl_baseline(r, c.rl_baseline))[rows]",
+        "signal = (r - r.mean())[rows]",
         _t("test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline"),
     ),
     Mutant(
         "trainer: loo divides by B",
-        "prefgame/llm/trainer.py",
+        "prefgame/llm/methods.py",
         "return (reward.sum() - reward) / (n - 1)",
         "return (reward.sum() - reward) / n",
         _t(
@@ -196,11 +196,9 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: rl baseline within the micro-batch",
-        "prefgame/llm/trainer.py",
-        "adv = r - rl_baseline(r, c.rl_baseline)\n"
-        "                loss = rl_token_loss(logp_tok, u_tok, adv[rows], mask, tau=tau)",
-        "adv = r[rows] - rl_baseline(r[rows], c.rl_baseline)\n"
-        "                loss = rl_token_loss(logp_tok, u_tok, adv, mask, tau=tau)",
+        "prefgame/llm/methods.py",
+        "signal = (r - rl_baseline(r, c.rl_baseline))[rows]",
+        "signal = r[rows] - rl_baseline(r[rows], c.rl_baseline)",
         _t("test_gradient_accumulation_in_train_on_is_exact"),
     ),
     Mutant(
@@ -219,9 +217,9 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: loss ignores the temperature",
-        "prefgame/llm/trainer.py",
-        "logp_tok = token_logprobs(self.train_policy, y, temperature=c.temperature)",
-        "logp_tok = token_logprobs(self.train_policy, y)",
+        "prefgame/llm/methods.py",
+        "logp_tok = token_logprobs(trainer.train_policy, y, temperature=c.temperature)",
+        "logp_tok = token_logprobs(trainer.train_policy, y)",
         _t(
             "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
             "test_tempered_sampling_is_on_policy_for_the_loss",
@@ -229,9 +227,9 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: ipo-md log mu from the sampler",
-        "prefgame/llm/trainer.py",
-        "            both.ref_logp = None  # recomputed",
-        "            pass  # recomputed",
+        "prefgame/llm/methods.py",
+        "        both.ref_logp = None  # recomputed",
+        "        pass  # recomputed",
         _t("test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16"),
     ),
     Mutant(

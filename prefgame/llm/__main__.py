@@ -16,11 +16,13 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from prefgame.files import atomic_write
 from prefgame.llm.config import OnlineConfig, _f
+from prefgame.llm.methods import METHODS
 
 __all__ = ["RunConfig", "main"]
 
@@ -55,8 +57,8 @@ class RunConfig(OnlineConfig):
             raise ValueError("judge_name is empty: give a reward or preference model")
         if self.judge_kind not in ("reward", "pairwise"):
             raise ValueError(f"judge_kind = {self.judge_kind!r}; choose 'reward' or 'pairwise'")
-        if self.judge_kind == "pairwise" and self.method == "rl":
-            raise ValueError("method 'rl' needs judge_kind = 'reward'")
+        if self.judge_kind == "pairwise" and METHODS[self.method].feedback == "reward":
+            raise ValueError(f"method {self.method!r} needs judge_kind = 'reward'")
         if not self.policy_name:
             raise ValueError("policy_name is empty: give the policy's name or path")
         if not (isinstance(self.judge_max_length, int) and self.judge_max_length > 0):
@@ -146,7 +148,7 @@ def check_judge_is_a_classifier(name: str) -> None:
         )
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Parse, validate, load data, then models, and train; returns the exit status."""
     from prefgame.llm.data import load_prompts
     from prefgame.llm.judges import PairwisePreferenceModel, RewardModel

@@ -3,46 +3,57 @@
 One flat dataclass, :class:`OnlineConfig`, holds every hyperparameter with a one-line help text
 (``field(metadata={"help": ...})``), is validated in ``__post_init__`` (a bad value raises a
 ``ValueError`` naming the field, before any model is loaded), loads from a JSON / YAML / TOML file
-and takes ``--key value`` overrides from the command line:
+and takes ``--key value`` overrides from the command line, parsed by
+``transformers.HfArgumentParser`` (``--help`` lists every field with its default and help):
 
     cfg = OnlineConfig.from_args(["--config", "run.yaml", "--method", "ipo_md", "--beta", "0.125"])
 
-The helpers :func:`load_config`, :func:`parse_overrides` and :func:`config_from_args` work for any
-dataclass, so experiment scripts can define their own configs the same way.
+The helpers :func:`load_config`, :func:`config_parser` and :func:`config_from_args` work for any
+dataclass, so experiment scripts can define their own configs the same way.  The method names
+come from the one registry, :data:`prefgame.llm.methods.METHODS`.
 
-Schedules: ``tau``, ``beta`` and ``lr`` peaks are numbers; ``tau_schedule`` and
-``beta_schedule`` are strings read by :func:`schedule_value`:
+Schedules: ``tau``, ``beta`` and ``lr`` peaks are numbers.  The learning rate follows
+``lr_schedule`` through ``transformers.get_scheduler`` (:data:`LR_SCHEDULES`,
+:func:`prefgame.llm.trainer.lr_scheduler`); ``tau_schedule`` and ``beta_schedule`` are strings
+read by :func:`schedule_value`, the one home of every other scheduled value:
 ``"constant"``, ``"linear:<end>"``, ``"cosine:<end>"`` (from the base value to ``<end>`` over
 ``max_steps``) or ``"inverse"`` (value · 2/(t + 2), Nash-MD's step-size rule).
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import json
 import math
 import numbers
+import re
 import sys
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from numpy import bool_ as np_bool
+from transformers import HfArgumentParser
+
+from prefgame.llm.methods import METHODS
 
 __all__ = [
-    "METHOD_NAMES",
+    "LR_SCHEDULES",
     "OnlineConfig",
+    "check_types",
     "config_from_args",
+    "config_help",
+    "config_parser",
     "load_config",
-    "parse_overrides",
     "schedule_value",
 ]
 
-#: The methods of Calandriello et al. (2024) that the online trainer runs.
-METHOD_NAMES = ("online_ipo", "ipo_md", "online_dpo", "online_slic", "nash_md_pg", "rl")
+#: ``lr_schedule`` values and the ``transformers.get_scheduler`` schedule each one names.
+LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
 
 T = TypeVar("T")
 
@@ -61,7 +72,7 @@ class OnlineConfig:
     """Hyperparameters of one online run (defaults: a tiny CPU run; paper values in comments)."""
 
     # --- method ----------------------------------------------------------------------------
-    method: str = _f("online_ipo", f"one of {METHOD_NAMES}")
+    method: str = _f("online_ipo", f"one of {tuple(METHODS)} (prefgame.llm.methods)")
     tau: float = _f(
         1.0,
         "KL-regularisation strength τ (paper: IPO 1.0, DPO 5.0, SLiC 10.0, "
@@ -93,7 +104,7 @@ class OnlineConfig:
     lora_r: int = _f(0, "LoRA rank (0 = full fine-tuning); with LoRA μ = base, adapters off")
     lora_alpha: float = _f(16.0, "LoRA alpha")
     lora_dropout: float = _f(0.0, "LoRA dropout")
-    lora_target_modules: list = _f([], "LoRA target module names (empty = peft's default)")  # noqa: RUF009
+    lora_target_modules: list[str] = _f([], "LoRA target module names (empty = peft's default)")  # noqa: RUF009
     dtype: str = _f("float32", "model dtype: float32 | bfloat16 | float16")
 
     # --- sampling --------------------------------------------------------------------------
@@ -129,8 +140,10 @@ class OnlineConfig:
     max_steps: int = _f(100, "optimiser steps (paper: 30k)")
     optimizer: str = _f("adamw", "adamw | adafactor (paper: Adafactor)")
     lr: float = _f(1e-4, "peak learning rate (paper: 1e-4, Nash-MD-PG 3e-5)")
-    lr_schedule: str = _f("constant", "constant | linear | cosine (after warmup)")
-    warmup_steps: int = _f(0, "linear learning-rate warmup steps")
+    lr_schedule: str = _f(
+        "constant", "constant | linear | cosine after the warmup (transformers.get_scheduler)"
+    )
+    warmup_steps: int = _f(0, "linear learning-rate warmup steps (lr · s/W at step s < W)")
     weight_decay: float = _f(0.0, "AdamW weight decay")
     adam_beta1: float = _f(0.9, "AdamW β1 (0 avoids momentum orbits around preference cycles)")
     adam_beta2: float = _f(0.999, "AdamW β2")
@@ -148,11 +161,9 @@ class OnlineConfig:
     progress_bar: bool = _f(True, "show a tqdm bar")
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):  # strict types first: True is not 1, 2.5 is not 3
-            setattr(self, f.name, _check_type(f.name, hints[f.name], getattr(self, f.name)))
-        if self.method not in METHOD_NAMES:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {METHOD_NAMES}")
+        check_types(self)  # strict types first: True is not 1, 2.5 is not 3
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {tuple(METHODS)}")
         _positive(
             self,
             "tau",
@@ -190,7 +201,7 @@ class OnlineConfig:
             "logp_reduction": ("sum", "mean"),
             "rl_baseline": ("loo", "mean", "none"),
             "optimizer": ("adamw", "adafactor"),
-            "lr_schedule": ("constant", "linear", "cosine"),
+            "lr_schedule": tuple(LR_SCHEDULES),
             "dtype": ("float32", "bfloat16", "float16"),
         }
         for name, allowed in choices.items():
@@ -202,14 +213,14 @@ class OnlineConfig:
                 raise ValueError(
                     f"batch_size = {self.batch_size} is not a multiple of {name} = {size}"
                 )
-        if self.method == "ipo_md" and self.beta == 0.0 and self.beta_schedule == "constant":
-            pass  # IPO-MD with β = 0 is online IPO: allowed, as in the paper's ablation
-        if self.method == "rl" and self.rl_baseline == "loo" and self.batch_size < 2:
+        # IPO-MD with β = 0 is online IPO: allowed, as in the paper's ablation
+        method = METHODS[self.method]
+        if method.feedback == "reward" and self.rl_baseline == "loo" and self.batch_size < 2:
             raise ValueError(
                 "rl_baseline = 'loo' needs batch_size >= 2 (the baseline of a "
                 "sample is the mean reward of the others)"
             )
-        if self.method in ("online_ipo", "online_dpo", "online_slic", "rl") and self.beta:
+        if not method.uses_beta and self.beta:
             raise ValueError(
                 f"beta = {self.beta} has no effect for method {self.method!r} "
                 "(it samples from π); use ipo_md or nash_md_pg"
@@ -321,32 +332,6 @@ def _read_file(path: str | Path) -> dict:
     return data
 
 
-def _coerce(cls, name: str, raw: Any) -> Any:
-    """Turn a file or command-line value into the declared type of field ``name``."""
-    hints = typing.get_type_hints(cls)
-    typ = hints[name]
-    if not isinstance(raw, str):
-        return _check_type(name, typ, raw)
-    try:
-        if typ is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if typ is int:
-            return int(raw)
-        if typ is float:
-            return float(raw)
-        if typ is list or typing.get_origin(typ) is list:
-            return [s for s in raw.split(",") if s]
-    except ValueError:
-        raise ValueError(
-            f"{name} = {raw!r} is not a valid {getattr(typ, '__name__', typ)}"
-        ) from None
-    return raw
-
-
 def _check_type(name: str, typ: Any, value: Any) -> Any:
     """A file value (YAML/JSON/TOML already typed) must have the declared type, strictly:
     a bool is not an int, 2.5 is not an int (``{"max_steps": 2.5}`` must not run 3 steps);
@@ -377,10 +362,23 @@ def _check_type(name: str, typ: Any, value: Any) -> Any:
     return value
 
 
+def check_types(cfg: Any) -> None:
+    """Check every field of dataclass instance ``cfg`` against its declared type, strictly
+    (see :func:`_check_type`), normalising numpy scalars to Python ones; the first field of
+    the wrong type raises ``ValueError`` naming it, its value and the type."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        setattr(cfg, f.name, _check_type(f.name, hints[f.name], getattr(cfg, f.name)))
+
+
 def load_config(
     cls: type[T], path: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> T:
-    """Build dataclass ``cls`` from an optional file, then ``overrides`` (unknown keys error)."""
+    """Build dataclass ``cls`` from an optional file, then ``overrides`` (unknown keys error).
+
+    Values keep their types (a YAML ``true`` is a bool, ``"3"`` a string): ``cls`` checks them
+    strictly in ``__post_init__``.
+    """
     values: dict[str, Any] = {}
     if path:
         values.update(_read_file(path))
@@ -391,53 +389,108 @@ def load_config(
         raise ValueError(
             f"unknown config field(s) {unknown} for {cls.__name__}; known: {sorted(names)}"
         )
-    return cls(**{k: _coerce(cls, k, v) for k, v in values.items()})
+    return cls(**values)
 
 
-def parse_overrides(argv: Sequence[str]) -> tuple[str | None, dict[str, str]]:
-    """Split ``--config FILE --a 1 --b=2`` into (``FILE``, ``{"a": "1", "b": "2"}``)."""
-    path, out, i = None, {}, 0
-    argv = list(argv)
-    while i < len(argv):
-        arg = argv[i]
-        if not arg.startswith("--"):
-            raise ValueError(f"unexpected argument {arg!r}; use --field value")
-        key, eq, val = arg[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(argv):
-                raise ValueError(f"missing value after {arg!r}")
-            val, i = argv[i + 1], i + 1
-        key = key.replace("-", "_")
-        if key == "config":
-            path = val
-        else:
-            out[key] = val
-        i += 1
-    return path, out
+class _Parser(HfArgumentParser):
+    """``transformers.HfArgumentParser`` whose errors raise ``ValueError`` (one line naming the
+    option and the value) instead of printing the usage and exiting: the caller decides (the
+    command lines turn it into ``error: ...`` on stderr and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        opt, _, what = message.partition(": ")
+        if opt.startswith("argument ") and what:
+            opt = opt.removeprefix("argument ").split("/")[0]
+            if what.startswith("expected"):  # "--tau" as the last word: no value follows
+                message = f"missing value after {opt!r}"
+            elif re.match(r"\w+ = ", what):  # our converters name the field already
+                message = what
+        raise ValueError(message)
+
+
+_UNSET = object()  # marks an option not given on the command line
+
+
+def _from_text(name: str, typ: type) -> Callable[[str], Any]:
+    """argparse ``type=`` converter of field ``name``: a command-line string to ``typ``
+    (bool: 1/true/yes/on or 0/false/no/off; int: "2.5" is refused)."""
+
+    def convert(raw: str) -> Any:
+        try:
+            if typ is bool:
+                if raw.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if raw.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            return typ(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} = {raw!r} is not a valid {typ.__name__}"
+            ) from None
+
+    convert.__name__ = typ.__name__
+    return convert
+
+
+def config_parser(cls: type) -> HfArgumentParser:
+    """The command-line parser of dataclass ``cls``: ``--config FILE`` and one ``--field value``
+    (also ``--field-name value``; ``--no_flag`` for a bool that defaults to true) per field, with
+    the field's help text and default; list fields take ``a,b`` or ``a b``."""
+    parser = _Parser(
+        cls,
+        usage=f"%(prog)s [--config FILE.json|.yaml|.toml] [--FIELD VALUE ...]   ({cls.__name__})",
+        # the docstring's first line, Sphinx roles (:class:`X`) shown as plain names
+        description=re.sub(r":\w+:`~?([^`]+)`", r"\1", (cls.__doc__ or " ").strip().split("\n")[0]),
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="a .json, .yaml/.yml or .toml file of field: value pairs; options given on the "
+        "command line override it",
+    )
+    hints = typing.get_type_hints(cls)
+    for action in parser._actions:
+        typ = hints.get(action.dest)
+        if typ in (bool, int, float) and action.type is not None:
+            action.type = _from_text(action.dest, typ)
+    return parser
 
 
 def config_from_args(cls: type[T], argv: Sequence[str] | None = None) -> T:
-    """``cls`` from ``argv`` (default ``sys.argv[1:]``): file first, then ``--field value``.
+    """``cls`` from ``argv`` (default ``sys.argv[1:]``): ``--config FILE`` first, then every
+    ``--field value`` given on the command line (parsed by :func:`config_parser`).
 
-    ``-h`` / ``--help`` prints every field with its default and description, then exits.
+    ``-h`` / ``--help`` prints every field with its default and description, then exits 0.
+    A bad option or value raises ``ValueError`` naming it.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "-h" in argv or "--help" in argv:
-        print(config_help(cls))
-        raise SystemExit(0)
-    path, overrides = parse_overrides(argv)
-    return load_config(cls, path, overrides)
+    parser = config_parser(cls)
+    fields = dataclasses.fields(cls)
+    # options not given stay _UNSET (argparse fills defaults only into missing attributes)
+    given = argparse.Namespace(**{f.name: _UNSET for f in fields})
+    given, rest = parser.parse_known_args(argv, namespace=given)
+    if rest:
+        options = [a.partition("=")[0].lstrip("-").replace("-", "_") for a in rest if a[:1] == "-"]
+        if not options:
+            raise ValueError(f"unexpected argument {rest[0]!r}; use --field value")
+        raise ValueError(
+            f"unknown config field(s) {sorted(options)} for {cls.__name__}; "
+            f"known: {sorted(f.name for f in fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    overrides = {}
+    for f in fields:
+        value = getattr(given, f.name)
+        if value is _UNSET:
+            continue
+        if typing.get_origin(hints[f.name]) is list:  # "a,b" or "a b" (or "" for none)
+            value = [s for item in value for s in item.split(",") if s]
+        overrides[f.name] = value
+    return load_config(cls, given.config, overrides)
 
 
 def config_help(cls: type) -> str:
-    """Usage text: ``[--config FILE] [--field value ...]`` and one line per field."""
-    lines = [f"usage: [--config FILE.json|.yaml|.toml] [--FIELD VALUE ...]   ({cls.__name__})", ""]
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # e.g. a list: show the value
-            default = f.default_factory()
-        else:
-            default = "(required)"
-        lines.append(f"  --{f.name:<24} {default!r:<14} {f.metadata.get('help', '')}")
-    return "\n".join(lines)
+    """The ``--help`` text of :func:`config_parser`: every field, its default and its help."""
+    return config_parser(cls).format_help()

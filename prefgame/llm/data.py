@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = [
     "as_dataset",
@@ -34,7 +37,7 @@ _FILE_BUILDERS = {
 }
 
 
-def as_dataset(source: Any, *, split: str = "train"):
+def as_dataset(source: Any, *, split: str = "train") -> datasets.Dataset:
     """A ``datasets.Dataset`` from a Dataset, a list of dicts, a dict of lists, a file or a hub
     name (the last one downloads)."""
     import datasets

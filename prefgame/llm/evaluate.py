@@ -10,21 +10,28 @@ pairing (i, j) — the paper's 3×3 pairings (docs/notation.md).  The cell (A, B
   standard error computed over prompts (per-prompt averages over pairings).
 
 Only pairs A < B are judged; (B, A) is filled with 1 − (A, B) (exact for antisymmetric judges,
-a convention otherwise), and the diagonal is ½.
+a convention otherwise), and the diagonal is ½.  :meth:`WinRateMatrix.from_wins` is the one
+home of that table: it takes the per-pairing, per-prompt win probabilities and an interval
+rule (normal approximation here, a paired bootstrap in the summarisation experiment).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+from prefgame.llm.judges import Judge
 from prefgame.llm.policy import Policy
 from prefgame.llm.sampling import generate_text
 
@@ -42,6 +49,46 @@ class WinRateMatrix:
     ci_high: np.ndarray
     n: np.ndarray
     confidence: float = 0.95
+
+    @classmethod
+    def from_wins(
+        cls,
+        names: Sequence[str],
+        wins: Callable[[str, str], np.ndarray],
+        interval: Callable[[str, str, np.ndarray], tuple[float, float]],
+        *,
+        confidence: float = 0.95,
+        ddof: int = 1,
+    ) -> WinRateMatrix:
+        """The matrix of the methods ``names`` from their win probabilities.
+
+        For every pair a < b, ``wins(a, b)`` is W ``[S_a, S_b, N]``, W[s, t, n] =
+        P(y_{a,s,n} ≻ y_{b,t,n} | x_n) for seed instances s, t and prompts n.  Then
+        mean(a, b) = mean_{s,t,n} W;  std(a, b) = the standard deviation (``ddof``) over the
+        S_a·S_b pairings of mean_n W (0 for one pairing);  ci(a, b) = ``interval(a, b, W)``;
+        n(a, b) = W.size.  The cell (b, a) is 1 − mean(a, b), with the interval mirrored
+        [1 − high, 1 − low] and the same std; the diagonal is ½.
+        """
+        names = list(names)
+        k = len(names)
+        mean = np.full((k, k), 0.5)
+        std = np.zeros((k, k))
+        lo, hi = np.full((k, k), 0.5), np.full((k, k), 0.5)
+        n = np.zeros((k, k), dtype=int)
+        for a in range(k):
+            for b in range(a + 1, k):
+                w = np.asarray(wins(names[a], names[b]), dtype=float)
+                if w.ndim != 3:
+                    raise ValueError(f"wins({names[a]!r}, {names[b]!r}) must be [S_a, S_b, N]")
+                m = float(w.mean())
+                pairings = w.mean(axis=2).reshape(-1)
+                s = float(pairings.std(ddof=ddof)) if pairings.size > ddof else 0.0
+                mean[a, b], mean[b, a] = m, 1.0 - m
+                std[a, b] = std[b, a] = s
+                lo[a, b], hi[a, b] = interval(names[a], names[b], w)
+                lo[b, a], hi[b, a] = 1.0 - hi[a, b], 1.0 - lo[a, b]
+                n[a, b] = n[b, a] = w.size
+        return cls(names, mean, std, lo, hi, n, confidence)
 
     def to_markdown(self, digits: int = 3) -> str:
         """A table like the paper's Table 2: ``mean (std) [low, high]`` above the diagonal."""
@@ -67,6 +114,7 @@ class WinRateMatrix:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
+        """Every field as JSON-ready lists."""
         return {
             "names": self.names,
             "confidence": self.confidence,
@@ -74,12 +122,13 @@ class WinRateMatrix:
         }
 
     def to_json(self, path: str | Path | None = None) -> str:
+        """:meth:`to_dict` as JSON text, also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             Path(path).write_text(text)
         return text
 
-    def plot(self, path: str | Path | None = None, *, title: str = "P(row ≻ column)"):
+    def plot(self, path: str | Path | None = None, *, title: str = "P(row ≻ column)") -> Figure:
         """A heatmap (matplotlib figure); saved to ``path`` when given."""
         import matplotlib
 
@@ -108,7 +157,7 @@ def sample_completions(
     *,
     seed: int = 0,
     batch_size: int = 32,
-    **sampling,
+    **sampling: Any,
 ) -> dict:
     """``{name: [completions of seed instance i]}``, each instance sampled with its own seed."""
     out = {}
@@ -126,13 +175,13 @@ def sample_completions(
 def win_rate_matrix(
     policies: Mapping[str, Policy | Sequence[Policy]],
     prompts: Sequence[str],
-    judge,
+    judge: Judge,
     *,
     confidence: float = 0.95,
     seed: int = 0,
     batch_size: int = 32,
     completions: Mapping[str, Sequence[Sequence[str]]] | None = None,
-    **sampling,
+    **sampling: Any,
 ) -> WinRateMatrix:
     """Judge every pair of methods over all seed pairings (see module docstring).
 
@@ -152,43 +201,34 @@ def win_rate_matrix(
         completions = sample_completions(
             policies, prompts, seed=seed, batch_size=batch_size, **sampling
         )
-    names = list(completions)
-    k = len(names)
-    mean = np.full((k, k), 0.5)
-    std = np.zeros((k, k))
-    lo, hi = np.full((k, k), 0.5), np.full((k, k), 0.5)
-    n = np.zeros((k, k), dtype=int)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    for a in range(k):
-        for b in range(a + 1, k):
-            per_pair = []
-            for ya in completions[names[a]]:
-                for yb in completions[names[b]]:
-                    per_pair.append(judge(prompts, list(ya), list(yb)).double().numpy())
-            vals = np.stack(per_pair)  # [pairings, prompts]
-            m = float(vals.mean())
-            se = (
-                float(vals.mean(0).std(ddof=1) / math.sqrt(vals.shape[1]))
-                if vals.shape[1] > 1
-                else 0.0
-            )
-            s = float(vals.mean(1).std(ddof=1)) if vals.shape[0] > 1 else 0.0
-            mean[a, b], mean[b, a] = m, 1.0 - m
-            std[a, b] = std[b, a] = s
-            lo[a, b], hi[a, b] = max(0.0, m - z * se), min(1.0, m + z * se)
-            lo[b, a], hi[b, a] = 1.0 - hi[a, b], 1.0 - lo[a, b]
-            n[a, b] = n[b, a] = vals.size
-    return WinRateMatrix(names, mean, std, lo, hi, n, confidence)
+
+    def wins(a: str, b: str) -> np.ndarray:  # [S_a, S_b, N]: the judge on every pairing
+        return np.array(
+            [
+                [judge(prompts, list(ya), list(yb)).double().numpy() for yb in completions[b]]
+                for ya in completions[a]
+            ]
+        )
+
+    def normal_interval(a: str, b: str, w: np.ndarray) -> tuple[float, float]:
+        """mean ± z·se, se over prompts of the per-prompt averages over pairings, in [0, 1]."""
+        per_prompt = w.reshape(-1, w.shape[-1]).mean(0)
+        se = float(per_prompt.std(ddof=1) / math.sqrt(w.shape[-1])) if w.shape[-1] > 1 else 0.0
+        m = float(w.mean())
+        return max(0.0, m - z * se), min(1.0, m + z * se)
+
+    return WinRateMatrix.from_wins(list(completions), wins, normal_interval, confidence=confidence)
 
 
 def evaluate_checkpoints(
     template: Policy,
     checkpoints: Mapping[str, Sequence[str | Path]],
     prompts: Sequence[str],
-    judge,
+    judge: Judge,
     *,
     out_dir: str | Path | None = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> WinRateMatrix:
     """Load ``{method: [checkpoint dirs, one per seed]}`` into copies of ``template`` and build
     the win-rate matrix; with ``out_dir`` write ``win_rates.md``, ``.json`` and ``.png``.
@@ -196,10 +236,10 @@ def evaluate_checkpoints(
     A checkpoint entry ``"reference"`` (or the template itself) may be given as the string
     ``"init"`` to use ``template``'s own weights.
     """
-    from prefgame.llm.trainer import load_checkpoint
+    from prefgame.llm.trainer import load_policy_checkpoint
 
     policies = {
-        name: [template if str(c) == "init" else load_checkpoint(template, c) for c in ckpts]
+        name: [template if str(c) == "init" else load_policy_checkpoint(template, c) for c in ckpts]
         for name, ckpts in checkpoints.items()
     }
     result = win_rate_matrix(policies, prompts, judge, **kwargs)

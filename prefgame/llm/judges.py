@@ -30,8 +30,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 __all__ = [
     "CallableJudge",
@@ -78,7 +83,12 @@ def _prompt_suffix(tokenizer, prompt: str, keep: int) -> str:
 
 
 def fit_prompt(
-    tokenizer, template: str, max_length: int, *, prompt: str, **fields: str
+    tokenizer: PreTrainedTokenizerBase,
+    template: str,
+    max_length: int,
+    *,
+    prompt: str,
+    **fields: str,
 ) -> tuple[str, bool]:
     """``template.format(prompt=..., **fields)`` in at most ``max_length`` tokens of
     ``tokenizer`` (special tokens included): the other fields (the completions) are kept whole
@@ -134,11 +144,14 @@ class Judge:
     :meth:`preference` directly.
     """
 
-    def logit(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]):
+    def logit(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]) -> torch.Tensor:
+        """The logit z of P(y ≻ y' | x) = σ(z); antisymmetric: z(y, y') = −z(y', y)."""
         raise NotImplementedError
 
     @torch.no_grad()
-    def preference(self, prompts, ys, ys2) -> torch.Tensor:
+    def preference(
+        self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]
+    ) -> torch.Tensor:
         model = getattr(self, "model", None)
         if isinstance(model, torch.nn.Module):
             model.eval()  # scoring never uses dropout: it would break antisymmetry
@@ -156,7 +169,14 @@ class Judge:
 class _HFScorer(Judge):
     """Shared plumbing: a sequence classifier with its own tokenizer, in batches."""
 
-    def __init__(self, model, tokenizer, *, max_length: int = 512, batch_size: int = 32):
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        max_length: int = 512,
+        batch_size: int = 32,
+    ) -> None:
         if getattr(tokenizer, "pad_token_id", None) is None:
             raise ValueError("judge tokenizer has no pad token; set tokenizer.pad_token first")
         if getattr(model.config, "pad_token_id", None) is None:
@@ -192,8 +212,13 @@ class _HFScorer(Judge):
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str, *, tokenizer=None, dtype: str = "float32", **kwargs
-    ):
+        cls,
+        name_or_path: str,
+        *,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        dtype: str = "float32",
+        **kwargs: Any,
+    ) -> Self:
         """Load the backbone as ``AutoModelForSequenceClassification`` (one output)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -218,20 +243,20 @@ class PairwisePreferenceModel(_HFScorer):
 
     def __init__(
         self,
-        model,
-        tokenizer,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
         *,
         template: str = "{prompt}\nSummary 1: {first}\nSummary 2: {second}",
         max_length: int = 512,
         batch_size: int = 32,
-    ):
+    ) -> None:
         super().__init__(model, tokenizer, max_length=max_length, batch_size=batch_size)
         for key in ("{prompt}", "{first}", "{second}"):
             if key not in template:
                 raise ValueError(f"PM template {template!r} lacks the field {key}")
         self.template = template
 
-    def logit(self, prompts, ys, ys2) -> torch.Tensor:
+    def logit(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]) -> torch.Tensor:
         a, b, sign = _canonical(ys, ys2)
         rows = [{"prompt": x, "first": u, "second": v} for x, u, v in zip(prompts, a, b)]
         rows += [{"prompt": x, "first": v, "second": u} for x, u, v in zip(prompts, a, b)]
@@ -245,13 +270,13 @@ class RewardModel(_HFScorer):
 
     def __init__(
         self,
-        model,
-        tokenizer,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
         *,
         template: str = "{prompt} {completion}",
         max_length: int = 512,
         batch_size: int = 32,
-    ):
+    ) -> None:
         super().__init__(model, tokenizer, max_length=max_length, batch_size=batch_size)
         for key in ("{prompt}", "{completion}"):
             if key not in template:
@@ -269,7 +294,7 @@ class RewardModel(_HFScorer):
             )
         )
 
-    def logit(self, prompts, ys, ys2) -> torch.Tensor:
+    def logit(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]) -> torch.Tensor:
         a, b, sign = _canonical(ys, ys2)
         r = self.reward(list(prompts) * 2, a + b)
         n = len(prompts)
@@ -284,7 +309,7 @@ class CallableJudge(Judge):
     ``symmetrise=True`` returns (f(y, y') + 1 − f(y', y))/2, antisymmetric for any f.
     """
 
-    def __init__(self, fn: Callable, *, batched: bool = False, symmetrise: bool = False):
+    def __init__(self, fn: Callable, *, batched: bool = False, symmetrise: bool = False) -> None:
         if not callable(fn):
             raise ValueError(f"judge function {fn!r} is not callable")  # noqa: TRY004
         self.fn, self.batched, self.symmetrise = fn, batched, symmetrise
@@ -300,7 +325,9 @@ class CallableJudge(Judge):
             raise ValueError("judge function must return one probability in [0, 1] per row")
         return p
 
-    def preference(self, prompts, ys, ys2) -> torch.Tensor:
+    def preference(
+        self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]
+    ) -> torch.Tensor:
         p = self._raw(prompts, ys, ys2)
         if self.symmetrise:
             p = 0.5 * (p + 1.0 - self._raw(prompts, ys2, ys))
@@ -319,14 +346,14 @@ class LLMJudge(Judge):
 
     def __init__(
         self,
-        model,
-        tokenizer,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
         *,
         template: str | None = None,
         answers: tuple[str, str] = ("1", "2"),
         max_length: int = 1024,
         batch_size: int = 8,
-    ):
+    ) -> None:
         if getattr(tokenizer, "pad_token_id", None) is None:
             raise ValueError("judge tokenizer has no pad token; set tokenizer.pad_token first")
         self.model, self.tokenizer = model, tokenizer
@@ -351,7 +378,8 @@ class LLMJudge(Judge):
         self.max_length, self.batch_size = max_length, batch_size
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, *, dtype: str = "float32", **kwargs):
+    def from_pretrained(cls, name_or_path: str, *, dtype: str = "float32", **kwargs: Any) -> Self:
+        """Load a causal LM and its tokenizer (pad token := EOS when missing) as the judge."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(name_or_path)
@@ -387,7 +415,7 @@ class LLMJudge(Judge):
             out.append(one - two)
         return torch.cat(out)
 
-    def logit(self, prompts, ys, ys2) -> torch.Tensor:
+    def logit(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]) -> torch.Tensor:
         a, b, sign = _canonical(ys, ys2)
         g = self._g(list(prompts) * 2, a + b, b + a)
         n = len(prompts)

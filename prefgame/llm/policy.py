@@ -27,10 +27,13 @@ import torch
 __all__ = [
     "Policy",
     "SequenceBatch",
+    "add_lora",
     "check_tokenizer",
+    "encode_completions",
     "encode_prompts",
-    "load_policy",
+    "load_pretrained_policy",
     "next_token_distribution",
+    "policy_from_config",
     "reduce_tokens",
     "sequence_logprobs",
     "token_logprobs",
@@ -190,7 +193,7 @@ class Policy:
         return cfg.pad_token_id if start is None else start
 
 
-def load_policy(
+def load_pretrained_policy(
     name_or_path: str,
     *,
     tokenizer=None,
@@ -552,7 +555,7 @@ def policy_from_config(cfg, *, tokenizer=None, device=None) -> tuple[Policy, Pol
     """
     if not cfg.policy_name:
         raise ValueError("policy_name is empty: set it, or build a Policy yourself")
-    policy = load_policy(
+    policy = load_pretrained_policy(
         cfg.policy_name,
         tokenizer=tokenizer,
         lora_r=cfg.lora_r,
@@ -564,7 +567,9 @@ def policy_from_config(cfg, *, tokenizer=None, device=None) -> tuple[Policy, Pol
         seed=cfg.seed,
     )
     if cfg.ref_name:
-        ref = load_policy(cfg.ref_name, tokenizer=policy.tokenizer, dtype=cfg.dtype, device=device)
+        ref = load_pretrained_policy(
+            cfg.ref_name, tokenizer=policy.tokenizer, dtype=cfg.dtype, device=device
+        )
         ref.model.eval().requires_grad_(False)
     else:
         ref = policy.reference()

@@ -16,8 +16,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import (
+        GPT2ForSequenceClassification,
+        GPT2LMHeadModel,
+        PreTrainedTokenizerBase,
+        PreTrainedTokenizerFast,
+        T5ForConditionalGeneration,
+    )
 
 __all__ = [
     "SPECIAL_TOKENS",
@@ -51,7 +61,7 @@ def build_word_tokenizer(
     max_vocab: int = 256,
     lowercase: bool = True,
     model_max_length: int = 1024,
-):
+) -> PreTrainedTokenizerFast:
     """A word-level tokenizer over the ``max_vocab − 4`` most frequent words of ``texts``.
 
     Words are split on whitespace and punctuation; unseen words map to ``<unk>``; decoding joins
@@ -80,7 +90,9 @@ def build_word_tokenizer(
     return _wrap(tok, model_max_length)
 
 
-def build_char_tokenizer(texts: Iterable[str], *, model_max_length: int = 2048):
+def build_char_tokenizer(
+    texts: Iterable[str], *, model_max_length: int = 2048
+) -> PreTrainedTokenizerFast:
     """A character-level tokenizer over the characters of ``texts`` (decoding is exact)."""
     from tokenizers import Regex, Tokenizer, decoders, pre_tokenizers
     from tokenizers.models import WordLevel
@@ -107,7 +119,7 @@ def _special_ids(tokenizer) -> dict:
 
 
 def tiny_gpt2(
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     *,
     n_layer: int = 2,
     n_embd: int = 64,
@@ -115,7 +127,7 @@ def tiny_gpt2(
     n_positions: int = 256,
     seed: int = 0,
     dropout: float = 0.0,
-):
+) -> GPT2LMHeadModel:
     """A randomly initialised GPT-2-style causal LM sized for ``tokenizer`` (seeded)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -137,7 +149,7 @@ def tiny_gpt2(
 
 
 def tiny_t5(
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     *,
     num_layers: int = 2,
     d_model: int = 64,
@@ -145,7 +157,7 @@ def tiny_t5(
     d_ff: int = 128,
     seed: int = 0,
     dropout: float = 0.0,
-):
+) -> T5ForConditionalGeneration:
     """A randomly initialised T5 encoder-decoder sized for ``tokenizer`` (seeded).
 
     As in T5, the decoder starts from the pad token.
@@ -173,7 +185,7 @@ def tiny_t5(
 
 
 def tiny_sequence_classifier(
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     *,
     num_labels: int = 1,
     n_layer: int = 2,
@@ -181,7 +193,7 @@ def tiny_sequence_classifier(
     n_head: int = 2,
     n_positions: int = 512,
     seed: int = 0,
-):
+) -> GPT2ForSequenceClassification:
     """A randomly initialised GPT-2 sequence classifier (reward / preference model backbone)."""
     from transformers import GPT2Config, GPT2ForSequenceClassification
 

@@ -1,22 +1,8 @@
 """One online trainer for every method of Calandriello et al. (2024).
 
-A method is a choice of sampler plus a loss from :mod:`prefgame.losses` (:data:`METHODS`):
-
-==============  ==========================================  ===================================
-method          samples (stop-gradient)                     loss (``prefgame.losses``)
-==============  ==========================================  ===================================
-online_ipo      y, y' ~ π                                   ipo_soft_loss(h, p, τ)
-ipo_md          y, y' ~ π^(1−β) μ^β (token-level mixture)   ipo_soft_loss(h, p, τ)
-online_dpo      y, y' ~ π                                   dpo_soft_loss(h, p, τ)
-online_slic     y, y' ~ π                                   slic_soft_loss(h, p, τ)
-nash_md_pg      y ~ π, y' ~ π^(1−β) μ^β                     nash_md_pg_token_loss(log π, u, p, τ)
-rl              y ~ π                                       same token loss with p − ½ → r − b
-==============  ==========================================  ===================================
-
-with h = log π(y)/μ(y) − log π(y')/μ(y') (per-sequence log-probs, summed or averaged over
-tokens), p = P(y ≻ y' | x) from the judge (soft labels, docs/notation.md), u_t the per-token
-log-ratio.  Nash-MD-PG and RL credit token t with the log-ratios from t on (reward-to-go of
-the KL term), as in the paper.
+A method is one object of :data:`prefgame.llm.methods.METHODS`: a sampler (how the step's
+completions are drawn) and a loss from :mod:`prefgame.losses`; the table of the six methods of
+the paper is in :mod:`prefgame.llm.methods`.
 
 One optimiser step (:meth:`OnlineTrainer.step`) is
 
@@ -64,8 +50,8 @@ exactly as an uninterrupted run would.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 import random
 import shutil
@@ -73,101 +59,33 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from prefgame import losses as L
-from prefgame.llm.config import OnlineConfig, schedule_value
-from prefgame.llm.judges import Judge
+from prefgame.llm.config import LR_SCHEDULES, OnlineConfig, schedule_value
+from prefgame.llm.judges import Judge, RewardModel
+from prefgame.llm.methods import METHODS
 from prefgame.llm.policy import (
     Policy,
     SequenceBatch,
     encode_prompts,
     iter_chunks,
-    reduce_tokens,
     token_logprobs,
 )
 from prefgame.llm.sampling import generate
 
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
 __all__ = [
-    "METHODS",
-    "Method",
     "OnlineTrainer",
     "Rollout",
     "latest_checkpoint",
-    "load_checkpoint",
-    "pairwise_loss",
-    "rl_baseline",
-    "rl_token_loss",
+    "load_policy_checkpoint",
+    "lr_scheduler",
 ]
-
-
-@dataclass(frozen=True)
-class Method:
-    """How a method samples and which loss it applies.
-
-    ``sampler``: ``"pair"`` (y, y' from the mixture at β; β = 0 for the plain online methods),
-    ``"vs_mixture"`` (y ~ π, y' ~ mixture) or ``"single"`` (y ~ π).
-    ``loss``: a key of :data:`prefgame.losses.LOSSES`, ``"nash_md_pg"`` or ``"rl"``.
-    """
-
-    name: str
-    sampler: str
-    loss: str
-    uses_beta: bool = False
-
-
-METHODS: dict[str, Method] = {
-    "online_ipo": Method("online_ipo", "pair", "ipo"),
-    "ipo_md": Method("ipo_md", "pair", "ipo", uses_beta=True),
-    "online_dpo": Method("online_dpo", "pair", "dpo"),
-    "online_slic": Method("online_slic", "pair", "slic"),
-    "nash_md_pg": Method("nash_md_pg", "vs_mixture", "nash_md_pg", uses_beta=True),
-    "rl": Method("rl", "single", "rl"),
-}
-
-
-def pairwise_loss(name: str, h: torch.Tensor, p: torch.Tensor, *, tau: float) -> torch.Tensor:
-    """Soft-label pairwise loss ``prefgame.losses.LOSSES[name](h, p, tau=τ)``, element-wise."""
-    if name not in L.LOSSES:
-        raise ValueError(f"unknown pairwise loss {name!r}; choose one of {sorted(L.LOSSES)}")
-    return L.LOSSES[name](h, p, tau=tau)
-
-
-def rl_baseline(reward: torch.Tensor, kind: str = "loo") -> torch.Tensor:
-    """Per-sample baseline b_i of the rewards ``[B]`` of one batch, ``[B]``.
-
-    ``"loo"``: b_i = (Σ_j r_j − r_i)/(B − 1), the mean of the *other* samples (RLOO; independent
-    of y_i, so E[(r_i − b_i) ∇log π(y_i)] = ∇E r exactly);  ``"mean"``: b_i = (1/B) Σ_j r_j,
-    which contains r_i and scales that expectation by 1 − 1/B;  ``"none"``: 0.
-    """
-    if kind == "loo":
-        n = reward.shape[0]
-        if n < 2:
-            raise ValueError("leave-one-out baseline needs at least 2 samples in the batch")
-        return (reward.sum() - reward) / (n - 1)
-    if kind == "mean":
-        return reward.mean().expand_as(reward)
-    if kind == "none":
-        return torch.zeros_like(reward)
-    raise ValueError(f"rl_baseline = {kind!r}; choose 'loo', 'mean' or 'none'")
-
-
-def rl_token_loss(
-    token_logp: torch.Tensor,
-    token_u: torch.Tensor,
-    advantage: torch.Tensor,
-    mask: torch.Tensor,
-    *,
-    tau: float,
-) -> torch.Tensor:
-    """KL-regularised policy gradient with per-token reward-to-go, ``[B, T] -> [B]``.
-
-    A_t = (r − b) − τ Σ_{s≥t} u_s;  loss = −Σ_t m_t sg(A_t) log π(y_t | ·):
-    :func:`prefgame.losses.regularised_pg_token_loss` with the baselined reward as advantage.
-    """
-    return L.regularised_pg_token_loss(token_logp, token_u, advantage, mask, tau=tau)
 
 
 @dataclass
@@ -197,8 +115,9 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
-def load_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
-    """A copy of ``template`` with the weights saved in ``checkpoint_dir/model.safetensors``."""
+def load_policy_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
+    """A copy of ``template`` with the weights of a trainer checkpoint
+    (``checkpoint_dir/model.safetensors``, written by :meth:`OnlineTrainer.save_checkpoint`)."""
     import copy
 
     from safetensors.torch import load_file
@@ -229,7 +148,27 @@ def load_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
     return Policy(model, template.tokenizer)
 
 
-def _make_accelerator(mixed_precision: str):
+def lr_scheduler(
+    optimizer: torch.optim.Optimizer, config: OnlineConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate schedule of ``config``, from ``transformers.get_scheduler``.
+
+    With W = ``warmup_steps``, T = ``max_steps`` and the optimiser's peak ``lr``, step s uses
+    lr · f(s):  f(s) = s / W while s < W, then ``constant`` 1, ``linear`` (T − s)/(T − W)
+    or ``cosine`` ½ (1 + cos(π (s − W)/(T − W))) (transformers' convention: the first warm-up
+    step has lr 0).
+    """
+    from transformers import get_scheduler
+
+    return get_scheduler(
+        LR_SCHEDULES[config.lr_schedule],
+        optimizer,
+        num_warmup_steps=config.warmup_steps,
+        num_training_steps=config.max_steps,
+    )
+
+
+def _make_accelerator(mixed_precision: str) -> Accelerator:
     """An ``Accelerator``; a later trainer in the same process may change the precision
     (accelerate keeps one global state, which is reset then; the process group is kept).
 
@@ -245,10 +184,6 @@ def _make_accelerator(mixed_precision: str):
     except ValueError:
         AcceleratorState._reset_state()
         return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
-
-
-def _unwrap(model):
-    return getattr(model, "module", model)
 
 
 class OnlineTrainer:
@@ -274,9 +209,9 @@ class OnlineTrainer:
         prompts: Sequence[str],
         *,
         ref: Policy | None = None,
-        reward_model=None,
-        callbacks: Sequence[Callable] = (),
-    ):
+        reward_model: RewardModel | None = None,
+        callbacks: Sequence[Callable[[OnlineTrainer, dict], object]] = (),
+    ) -> None:
         if not isinstance(config, OnlineConfig):
             raise ValueError(f"config must be an OnlineConfig, got {type(config).__name__}")  # noqa: TRY004
         if not callable(judge):
@@ -287,7 +222,7 @@ class OnlineTrainer:
             if reward_model is not None
             else (judge if hasattr(judge, "reward") else None)
         )
-        if self.method.loss == "rl" and self.reward_model is None:
+        if self.method.feedback == "reward" and self.reward_model is None:
             raise ValueError(
                 "method 'rl' needs a reward model: pass reward_model= or a judge "
                 "with a reward(prompts, completions) method"
@@ -314,7 +249,7 @@ class OnlineTrainer:
         if not params:
             raise ValueError("the policy has no trainable parameters")
         self.optimizer = self._make_optimizer(params)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.scheduler = lr_scheduler(self.optimizer, config)
         self.model, self.optimizer = self.accelerator.prepare(policy.model, self.optimizer)
         self.train_policy = Policy(
             self.model, policy.tokenizer, adapters_off=False
@@ -341,7 +276,7 @@ class OnlineTrainer:
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
 
-    def _make_optimizer(self, params):
+    def _make_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         c = self.cfg
         if c.optimizer == "adamw":
             return torch.optim.AdamW(
@@ -357,17 +292,6 @@ class OnlineTrainer:
             warmup_init=False,
             weight_decay=c.weight_decay,
         )
-
-    def _lr_factor(self, step: int) -> float:
-        c = self.cfg
-        if c.warmup_steps and step < c.warmup_steps:
-            return (step + 1) / c.warmup_steps
-        frac = (step - c.warmup_steps) / max(1, c.max_steps - c.warmup_steps)
-        if c.lr_schedule == "linear":
-            return max(0.0, 1.0 - frac)
-        if c.lr_schedule == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
-        return 1.0
 
     def _epoch_order(self) -> list[int]:
         gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.epoch)
@@ -388,6 +312,8 @@ class OnlineTrainer:
         return out
 
     def current_tau_beta(self) -> tuple[float, float]:
+        """(τ, β) of the current step by :func:`~prefgame.llm.config.schedule_value` (β = 0 for
+        the methods that do not read it; β clipped to [0, 1])."""
         c = self.cfg
         tau = schedule_value(c.tau_schedule, c.tau, self.step_count, c.max_steps)
         beta = (
@@ -400,11 +326,11 @@ class OnlineTrainer:
     # --- sampling and judging ---------------------------------------------------------------
 
     @property
-    def _group(self) -> int:
+    def prompt_group(self) -> int:
         """Samples per prompt that share one prompt encoding (1 under multi-process DDP)."""
-        return 2 if self.method.sampler == "pair" and self.accelerator.num_processes == 1 else 1
+        return self.method.sampler.per_prompt if self.accelerator.num_processes == 1 else 1
 
-    def _full_params(self):
+    def _full_params(self) -> contextlib.AbstractContextManager:
         """Context that gathers sharded parameters for generation (FSDP, DeepSpeed ZeRO-3);
         a no-op otherwise.  Untested here (no GPU): it follows the libraries' documented APIs."""
         import contextlib
@@ -422,11 +348,11 @@ class OnlineTrainer:
             return deepspeed.zero.GatheredParameters(list(self.model.parameters()))
         return contextlib.nullcontext()
 
-    def _sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
+    def sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
         """``per_prompt`` completions of each prompt from π^(1−β) μ^β, rows interleaved
         (p0, p0, p1, p1, ...), in generation chunks of ``generation_batch_size`` prompts."""
         c, tok = self.cfg, self.policy.tokenizer
-        group = per_prompt if self._group > 1 else 1
+        group = per_prompt if self.prompt_group > 1 else 1
         rows = [x for x in prompts for _ in range(per_prompt)]
         parts = []
         for sl in iter_chunks(len(rows), c.gen_batch * per_prompt):
@@ -451,7 +377,10 @@ class OnlineTrainer:
         return SequenceBatch.cat(parts, tok.pad_token_id)
 
     @torch.no_grad()
-    def _fill_ref_logp(self, batch: SequenceBatch, group: int = 1) -> SequenceBatch:
+    def fill_ref_logp(self, batch: SequenceBatch, group: int = 1) -> SequenceBatch:
+        """``batch`` with its per-token log μ (``ref_logp``) computed where it is missing, by
+        the same forward path as the training forward's log π (runs of ``group`` rows share
+        one prompt encoding)."""
         if batch.ref_logp is None:
             parts = []
             for sl in iter_chunks(len(batch), self.cfg.micro * 2):
@@ -473,25 +402,16 @@ class OnlineTrainer:
         self.policy.model.eval()
         self.ref.model.eval()
         t0 = time.perf_counter()
-        kind = self.method.sampler
-        if kind == "pair":
-            both = self._sample(prompts, beta, per_prompt=2)
-            both.ref_logp = None  # recomputed by the training forward's path, not the sampler's
-            both = self._fill_ref_logp(both, self._group)
-            y, y2 = both.select(slice(0, None, 2)), both.select(slice(1, None, 2))
-        elif kind == "vs_mixture":
-            y, y2 = self._sample(prompts, 0.0), self._sample(prompts, beta)
-        else:
-            y, y2 = self._sample(prompts, 0.0), None
+        y, y2 = self.method.sampler.draw(self, prompts, beta)
         gen_seconds = time.perf_counter() - t0
         texts = y.texts(tok)
         texts2 = y2.texts(tok) if y2 is not None else []
         p = reward = None
-        if self.method.loss == "rl":
+        if self.method.feedback == "reward":
             reward = self.reward_model.reward(prompts, texts).float().cpu()
         else:
             p = self.judge(prompts, texts, texts2).float()
-        self._fill_ref_logp(y)  # one batched μ forward where the sampler did not run μ
+        self.fill_ref_logp(y)  # one batched μ forward where the sampler did not run μ
         win = None
         every = self.cfg.win_rate_every
         if every and self.step_count % every == 0:
@@ -503,7 +423,7 @@ class OnlineTrainer:
         """Mean judge P(y ≻ y_ref | x), y ~ π (or the given ``texts``), y_ref ~ μ."""
         tok = self.policy.tokenizer
         if texts is None:
-            texts = self._sample(prompts, 0.0).texts(tok)
+            texts = self.sample(prompts, 0.0).texts(tok)
         ref_batch = []
         for sl in iter_chunks(len(prompts), self.cfg.gen_batch):
             ids, mask = encode_prompts(
@@ -529,39 +449,7 @@ class OnlineTrainer:
         Returns the loss and detached statistics (``kl``: mean Σ_t log π/μ over y).
         """
         rows = rows if rows is not None else slice(0, len(rollout.prompts))
-        c, tau = self.cfg, rollout.tau
-        y = rollout.y.select(rows)
-        if self.method.sampler == "pair":
-            y2 = rollout.y2.select(rows)
-            n = len(y)
-            # rows interleaved (y_0, y'_0, y_1, y'_1, ...) so that each prompt is encoded once
-            inter = torch.arange(2 * n).view(2, n).T.reshape(-1)
-            both = SequenceBatch.cat([y, y2], self.policy.tokenizer.pad_token_id).select(inter)
-            logp_tok = token_logprobs(
-                self.train_policy, both, self._group, temperature=c.temperature
-            )
-            logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
-            ref = reduce_tokens(both.ref_logp, both.completion_mask, c.logp_reduction)
-            h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])
-            p = rollout.p[rows].to(h.device)
-            loss = pairwise_loss(self.method.loss, h, p, tau=tau).mean()
-            u = (logp_tok[0::2].detach() - y.ref_logp).sum(-1)
-            stats = {"margin": float(h.detach().abs().mean())}
-        else:
-            logp_tok = token_logprobs(self.train_policy, y, temperature=c.temperature)
-            u_tok = logp_tok.detach() - y.ref_logp
-            mask = y.completion_mask.to(logp_tok.dtype)
-            if self.method.loss == "nash_md_pg":
-                p = rollout.p[rows].to(logp_tok.device)
-                loss = L.nash_md_pg_token_loss(logp_tok, u_tok, p, mask, tau=tau).mean()
-            else:
-                r = rollout.reward.to(logp_tok.device)
-                adv = r - rl_baseline(r, c.rl_baseline)
-                loss = rl_token_loss(logp_tok, u_tok, adv[rows], mask, tau=tau).mean()
-            u = u_tok.sum(-1)
-            stats = {}
-        stats["kl"] = float(u.mean())
-        return loss, stats
+        return self.method.loss(self, rollout, rows)
 
     def train_on(self, rollout: Rollout) -> dict:
         """One optimiser step on ``rollout`` (micro-batches, accumulation, clipping).
@@ -575,7 +463,11 @@ class OnlineTrainer:
         chunks = list(iter_chunks(n, self.cfg.micro))
         for i, sl in enumerate(chunks):
             weight = (sl.stop - sl.start) / n
-            sync = self.accelerator.no_sync(self.model) if i < len(chunks) - 1 else _null()
+            sync = (
+                self.accelerator.no_sync(self.model)
+                if i < len(chunks) - 1
+                else contextlib.nullcontext()
+            )
             with sync, self.accelerator.autocast():
                 loss, stats = self.loss(rollout, sl)
                 self.accelerator.backward(loss * weight)
@@ -653,6 +545,7 @@ class OnlineTrainer:
         return history
 
     def close(self) -> None:
+        """Close the log file and the TensorBoard writer (reopened by the next log)."""
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -736,7 +629,7 @@ class _Progress:
     """The trainer's position, registered with ``accelerator.register_for_checkpointing``:
     step, epoch, data position and every process's sampling / data generator states."""
 
-    def __init__(self, trainer: OnlineTrainer):
+    def __init__(self, trainer: OnlineTrainer) -> None:
         self.trainer = trainer
 
     def _mine(self) -> dict:
@@ -765,11 +658,3 @@ class _Progress:
         t.data_gen.set_state(mine["data_gen"])
         t.step_count, t.epoch, t.data_pos = state["step"], state["epoch"], state["data_pos"]
         t._order = t._epoch_order()
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

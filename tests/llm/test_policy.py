@@ -84,16 +84,16 @@ def test_tokenizer_without_pad_token_is_rejected(tok):
         Policy(tiny_gpt2(tok), bad)
 
 
-def test_load_policy_checks_tokenizer_before_loading(tok):
+def test_load_pretrained_policy_checks_tokenizer_before_loading(tok):
     import copy
 
-    from prefgame.llm import load_policy
+    from prefgame.llm import load_pretrained_policy
 
     bad = copy.deepcopy(tok)
     bad.pad_token = None
     # the name does not exist: reaching the loader would raise OSError, not ValueError
     with pytest.raises(ValueError, match="no pad token"):
-        load_policy("/nonexistent/model", tokenizer=bad)
+        load_pretrained_policy("/nonexistent/model", tokenizer=bad)
 
 
 def test_lora_reference_is_base_model_with_adapters_off(tok):

@@ -16,7 +16,7 @@ from prefgame.llm import (
     tiny_t5,
     token_logprobs,
 )
-from prefgame.llm.trainer import latest_checkpoint, load_checkpoint
+from prefgame.llm.trainer import latest_checkpoint, load_policy_checkpoint
 
 
 def count_good(y: str) -> int:
@@ -208,7 +208,7 @@ def test_leave_one_out_baseline_is_unbiased_by_exact_enumeration():
     summing over all 3^B joint draws; the batch mean (which holds r_i) gives (1 − 1/B) of it."""
     import itertools
 
-    from prefgame.llm.trainer import rl_baseline
+    from prefgame.llm.methods import rl_baseline
 
     theta = torch.tensor([0.3, -0.4, 0.8], dtype=torch.float64, requires_grad=True)
     r = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
@@ -387,7 +387,7 @@ def test_resume_after_kill_gives_identical_weights(tok, prompts, good_judge, tmp
     ]
     assert steps == [1, 2, 3, 4, 5, 6]  # step 3's record before the kill was dropped, redone
     # a checkpoint loads back into a policy
-    pol = load_checkpoint(Policy(tiny_gpt2(tok), tok), tmp_path / "full" / "checkpoint-6")
+    pol = load_policy_checkpoint(Policy(tiny_gpt2(tok), tok), tmp_path / "full" / "checkpoint-6")
     assert torch.equal(
         pol.model.state_dict()["transformer.wte.weight"], full["transformer.wte.weight"]
     )

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefgame.llm.config import METHOD_NAMES, _f
+from prefgame.llm.config import _f, check_types
+from prefgame.llm.methods import METHODS
 
 __all__ = ["ARMS", "PAPER_BETA", "PAPER_ORDER", "PAPER_TAU", "ExperimentConfig", "load"]
 
-#: The six methods in the row order of the paper's Table 2.
-PAPER_ORDER = ("online_ipo", "ipo_md", "online_dpo", "nash_md_pg", "online_slic", "rl")
+#: The six methods in the row order of the paper's Table 2 (the registry's order).
+PAPER_ORDER = tuple(METHODS)
 #: τ and β chosen by Calandriello et al. (2024, §6).
 PAPER_TAU = {
     "online_ipo": 1.0,
@@ -167,7 +167,6 @@ class ExperimentConfig:
             raise ValueError(f"device = {self.device!r}, must be 'cpu', 'cuda' or 'auto'")
         _subset("arms", self.arms, ARMS)
         _subset("methods", self.methods, PAPER_ORDER)
-        assert set(PAPER_ORDER) == set(METHOD_NAMES)
         for m in self.methods:
             grid = self.tau_grid.get(m)
             if not grid:
@@ -191,29 +190,6 @@ def _subset(name: str, values: list, allowed: tuple) -> None:
     bad = [v for v in values if v not in allowed]
     if bad or not values or len(set(values)) != len(values):
         raise ValueError(f"{name} = {values!r}: must be distinct values from {list(allowed)}")
-
-
-def check_types(cfg: Any) -> None:
-    """Raise ``ValueError`` naming the first field whose value is not of its declared type.
-
-    int: a Python int, not a bool; float: int or float, not a bool; str; bool; list; dict.
-    """
-    hints = typing.get_type_hints(type(cfg))
-    for f in dataclasses.fields(cfg):
-        v, typ = getattr(cfg, f.name), hints[f.name]
-        if typ is int:
-            ok = isinstance(v, int) and not isinstance(v, bool)
-        elif typ is float:
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        elif typ in (str, bool, list, dict):
-            ok = isinstance(v, typ)
-        else:
-            ok = True
-        if not ok:
-            raise ValueError(
-                f"{f.name} = {v!r} is a {type(v).__name__}, must be a "
-                f"{getattr(typ, '__name__', typ)}"
-            )
 
 
 def load(path: str | Path | None = None, **overrides: Any) -> ExperimentConfig:

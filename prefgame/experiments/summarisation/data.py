@@ -15,6 +15,8 @@ alignment).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from prefgame.experiments.summarisation.config import ExperimentConfig
@@ -63,7 +65,9 @@ def prompts(cfg: ExperimentConfig, split: str, n: int | None = None) -> list[str
     return [FS.format_prompt(d) for d in documents(cfg, split, n)]
 
 
-def writer_batches(cfg: ExperimentConfig):
+def writer_batches(
+    cfg: ExperimentConfig,
+) -> Callable[[np.random.Generator, int], tuple[list[str], list[str]]]:
     """``batches(rng, n)`` for :func:`prefgame.llm.sft.train_sft`: n fresh documents and one
     noisy-writer summary each (an endless stream: SFT never sees a document twice)."""
     dcfg = doc_config(cfg)

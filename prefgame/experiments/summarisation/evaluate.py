@@ -21,7 +21,7 @@ paired bootstrap over prompts and seeds).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import minimize
@@ -73,7 +73,7 @@ def _style_pairs(ys: Sequence[str], ys2: Sequence[str]) -> np.ndarray:
     ).astype(float)
 
 
-def doc_blind_model(train: dict, *, l2: float = 1e-3):
+def doc_blind_model(train: dict, *, l2: float = 1e-3) -> Callable[[dict], np.ndarray]:
     """Fit the document-blind baseline on soft labels; returns ``predict(pairs) -> P̂``.
 
     P̂(y ≻ y') = σ(w · [bow(y) − bow(y'), style_pair(y, y')]): antisymmetric by construction.

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +29,15 @@ from scipy.optimize import minimize
 
 from prefgame.llm.judges import Judge, PairwisePreferenceModel, RewardModel
 from prefgame.tasks import factsum as FS
+
+if TYPE_CHECKING:
+    from transformers import (
+        BertForSequenceClassification,
+        PreTrainedModel,
+        PreTrainedTokenizerBase,
+        PreTrainedTokenizerFast,
+        T5ForConditionalGeneration,
+    )
 
 __all__ = [
     "SEP",
@@ -47,14 +57,16 @@ PM_TEMPLATE = "{prompt} " + SEP + " {first} " + SEP + " {second}"
 RM_TEMPLATE = "{prompt} " + SEP + " {completion}"
 
 
-def factsum_tokenizer():
+def factsum_tokenizer() -> PreTrainedTokenizerFast:
     """Word-level tokenizer over FactSum's vocabulary plus the separator (no unknown words)."""
     from prefgame.llm.tokenizers import build_word_tokenizer
 
     return build_word_tokenizer([" ".join([*FS.vocabulary(), SEP])], max_vocab=512)
 
 
-def policy_model(tokenizer, *, layers: int, embd: int, heads: int, seed: int):
+def policy_model(
+    tokenizer: PreTrainedTokenizerBase, *, layers: int, embd: int, heads: int, seed: int
+) -> T5ForConditionalGeneration:
     """A T5 encoder-decoder from a config (seeded, dropout 0, feed-forward width 4·embd)."""
     from prefgame.llm.tokenizers import tiny_t5
 
@@ -63,7 +75,15 @@ def policy_model(tokenizer, *, layers: int, embd: int, heads: int, seed: int):
     )
 
 
-def scorer_backbone(tokenizer, *, layers: int, embd: int, heads: int, positions: int, seed: int):
+def scorer_backbone(
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    layers: int,
+    embd: int,
+    heads: int,
+    positions: int,
+    seed: int,
+) -> BertForSequenceClassification:
     """A bidirectional BERT-architecture encoder with one output (seeded, dropout 0)."""
     from transformers import BertConfig, BertForSequenceClassification
 
@@ -85,14 +105,18 @@ def scorer_backbone(tokenizer, *, layers: int, embd: int, heads: int, positions:
         return BertForSequenceClassification(conf)
 
 
-def make_pm(model, tokenizer, *, max_length: int = 256) -> PairwisePreferenceModel:
+def make_pm(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, max_length: int = 256
+) -> PairwisePreferenceModel:
     """The PM around a backbone: P = σ(g(x|y|y') − g(x|y'|y))."""
     return PairwisePreferenceModel(
         model, tokenizer, template=PM_TEMPLATE, max_length=max_length, batch_size=256
     )
 
 
-def make_rm(model, tokenizer, *, max_length: int = 256) -> RewardModel:
+def make_rm(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, max_length: int = 256
+) -> RewardModel:
     """The RM around a backbone: r(x, y) = g(x|y), P = σ(r − r')."""
     return RewardModel(
         model, tokenizer, template=RM_TEMPLATE, max_length=max_length, batch_size=256
@@ -102,10 +126,12 @@ def make_rm(model, tokenizer, *, max_length: int = 256) -> RewardModel:
 class GoldPreference(Judge):
     """The FactSum gold judge P(y ≻ y' | x) as a :class:`~prefgame.llm.judges.Judge`."""
 
-    def __init__(self, gold: FS.GoldJudge):
+    def __init__(self, gold: FS.GoldJudge) -> None:
         self.gold = gold
 
-    def preference(self, prompts, ys, ys2) -> torch.Tensor:
+    def preference(
+        self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]
+    ) -> torch.Tensor:
         return torch.as_tensor(self.gold(list(prompts), list(ys), list(ys2)), dtype=torch.float32)
 
     def describe(self) -> str:
@@ -159,18 +185,18 @@ def fit_gold_reward(
 class GoldReward(RewardModel):
     """The oracle RL reward r(x, y) = w·φ(x, y) (:func:`fit_gold_reward`); P = σ(r − r')."""
 
-    def __init__(self, gold: FS.GoldJudge, weights: Sequence[float]):
+    def __init__(self, gold: FS.GoldJudge, weights: Sequence[float]) -> None:
         self.gold, self.weights = gold, np.asarray(weights, dtype=float)
         if self.weights.shape != (4,):
             raise ValueError(f"weights has shape {self.weights.shape}, must be (4,)")
 
-    def reward(self, prompts, completions) -> torch.Tensor:
+    def reward(self, prompts: Sequence[str], completions: Sequence[str]) -> torch.Tensor:
         if len(prompts) != len(completions):
             raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
         phi = gold_reward_features(self.gold, prompts, completions)
         return torch.as_tensor(phi @ self.weights, dtype=torch.float32)
 
-    def logit(self, prompts, ys, ys2) -> torch.Tensor:
+    def logit(self, prompts: Sequence[str], ys: Sequence[str], ys2: Sequence[str]) -> torch.Tensor:
         return self.reward(prompts, ys) - self.reward(prompts, ys2)
 
     def describe(self) -> str:

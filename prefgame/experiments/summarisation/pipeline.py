@@ -25,7 +25,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +36,15 @@ from prefgame.experiments.summarisation import data as D
 from prefgame.experiments.summarisation import models as M
 from prefgame.experiments.summarisation.config import ExperimentConfig
 from prefgame.files import atomic_write
-from prefgame.llm import OnlineConfig, OnlineTrainer, Policy, encode_prompts, generate
+from prefgame.llm import (
+    OnlineConfig,
+    OnlineTrainer,
+    Policy,
+    encode_prompts,
+    generate,
+    load_pretrained_policy,
+)
+from prefgame.llm.judges import Judge, PairwisePreferenceModel, RewardModel
 from prefgame.llm.policy import sequence_logprobs
 from prefgame.llm.sft import train_sft
 from prefgame.tasks import factsum as FS
@@ -43,7 +53,6 @@ __all__ = [
     "align_run",
     "arm_judges",
     "fit_oracle_reward",
-    "load_policy",
     "make_pairs",
     "planned_runs",
     "rule_tau",
@@ -74,13 +83,14 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def save_json(path: Path, obj) -> None:
+def save_json(path: Path, obj: Any) -> None:
     """Write JSON atomically (a crash never leaves a half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(obj, indent=1))
 
 
-def read_json(path: Path):
+def read_json(path: Path) -> Any:
+    """The JSON value stored in ``path``."""
     return json.loads(Path(path).read_text())
 
 
@@ -90,28 +100,13 @@ def device(cfg: ExperimentConfig) -> torch.device:
     return torch.device(cfg.device)
 
 
-def stream_seed(*parts) -> int:
+def stream_seed(*parts: object) -> int:
     """A 63-bit seed from a stable hash of ``parts`` (independent streams per run)."""
     digest = hashlib.sha256(repr(parts).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
 
 
 # --- the SFT policy ----------------------------------------------------------------------------
-
-
-def load_policy(path: Path, dev: torch.device | str = "cpu") -> Policy:
-    """A saved policy (model + tokenizer) in eval mode."""
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path)
-    conf = AutoConfig.from_pretrained(path)
-    if conf.is_encoder_decoder:
-        model = AutoModelForSeq2SeqLM.from_pretrained(path)
-    else:
-        from transformers import AutoModelForCausalLM
-
-        model = AutoModelForCausalLM.from_pretrained(path)
-    return Policy(model.to(dev).eval(), tok)
 
 
 def run_sft(cfg: ExperimentConfig, work: Path) -> dict:
@@ -216,7 +211,7 @@ def make_pairs(cfg: ExperimentConfig, work: Path) -> dict:
         return read_json(path)
     run_sft(cfg, work)
     gold = D.gold_judge(cfg)
-    policy = load_policy(work / "sft", device(cfg))
+    policy = load_pretrained_policy(str(work / "sft"), device=device(cfg))
     out = {}
     for split, n_w, n_p, votes in (
         ("pairs", cfg.n_writer_pairs, cfg.n_policy_pairs, cfg.votes),
@@ -248,7 +243,9 @@ def _scorer(cfg: ExperimentConfig, kind: str, tok, *, seed: int):
     return net, (M.make_pm(net, tok) if kind == "pm" else M.make_rm(net, tok))
 
 
-def load_scorer(cfg: ExperimentConfig, work: Path, kind: str):
+def load_scorer(
+    cfg: ExperimentConfig, work: Path, kind: str
+) -> PairwisePreferenceModel | RewardModel:
     """The trained PM (``kind="pm"``) or RM (``"rm"``)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -328,7 +325,7 @@ def fit_oracle_reward(cfg: ExperimentConfig, work: Path, *, cycle: bool) -> list
     return w
 
 
-def arm_judges(cfg: ExperimentConfig, work: Path, arm: str):
+def arm_judges(cfg: ExperimentConfig, work: Path, arm: str) -> tuple[Judge, Judge]:
     """(pairwise judge, reward model) that alignment in ``arm`` trains against."""
     if arm == "learned":
         return load_scorer(cfg, work, "pm"), load_scorer(cfg, work, "rm")
@@ -359,7 +356,8 @@ def align_run(
     if (out / "run.json").exists():
         return read_json(out / "run.json")
     dev = device(cfg)
-    policy, ref = load_policy(work / "sft", dev), load_policy(work / "sft", dev)
+    policy = load_pretrained_policy(str(work / "sft"), device=dev)
+    ref = load_pretrained_policy(str(work / "sft"), device=dev)
     ref.model.requires_grad_(False)
     judge, reward = arm_judges(cfg, work, arm)
     ocfg = OnlineConfig(
@@ -429,7 +427,7 @@ def sft_samples(cfg: ExperimentConfig, work: Path) -> dict:
     path = work / "sft_samples.json"
     if path.exists():
         return read_json(path)
-    policy = load_policy(work / "sft", device(cfg))
+    policy = load_pretrained_policy(str(work / "sft"), device=device(cfg))
     xs = D.prompts(cfg, "eval")
     sets = [
         sample_policy(cfg, policy, policy, xs, seed=stream_seed("sft-eval", s))[0]
@@ -479,7 +477,7 @@ def _init_worker(threads: int) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def parallel_map(fn, jobs: list[tuple], processes: int) -> list:
+def parallel_map(fn: Callable[..., Any], jobs: list[tuple], processes: int) -> list:
     """``[fn(*j) for j in jobs]``, in ``processes`` spawned workers when > 1 (one torch thread
     each: the models are small, so processes scale better than threads)."""
     if processes <= 1 or len(jobs) <= 1:

@@ -15,17 +15,12 @@ import numpy as np
 
 from prefgame.experiments.summarisation.config import PAPER_ORDER, PAPER_TAU, ExperimentConfig
 from prefgame.files import atomic_write
+from prefgame.llm.methods import METHODS
 
 __all__ = ["NAMES", "PAPER_TABLE2", "write_results"]
 
-NAMES = {
-    "online_ipo": "IPO",
-    "ipo_md": "IPO-MD",
-    "online_dpo": "DPO",
-    "nash_md_pg": "Nash-MD-PG",
-    "online_slic": "SLiC",
-    "rl": "RL",
-}
+#: The methods' names in the paper's tables (from the registry).
+NAMES = {name: method.label for name, method in METHODS.items()}
 
 #: Calandriello et al. (2024) Table 2, P(row ≻ column) for the upper triangle.
 PAPER_TABLE2 = {

@@ -25,6 +25,7 @@ from prefgame.experiments.summarisation import evaluate as E
 from prefgame.experiments.summarisation import pipeline as P
 from prefgame.experiments.summarisation import stats as S
 from prefgame.experiments.summarisation.config import ExperimentConfig
+from prefgame.llm.evaluate import WinRateMatrix
 
 __all__ = ["arm_results", "gate_results", "summarise"]
 
@@ -64,23 +65,12 @@ def _table(cfg, scores: _Scores, runs: dict, sft: list, rng) -> dict:
     res = S.draw_resamples(
         n, {**{m: len(runs[m]) for m in ms}, "sft": len(sft)}, size=cfg.bootstrap, rng=rng
     )
-    k = len(ms)
-    mean, lo, hi, std = (np.full((k, k), 0.5) for _ in range(4))
-    std[:] = 0.0
-    for i in range(k):
-        for j in range(i + 1, k):
-            w = scores.wins(
-                [(r[0], r[1]) for r in runs[ms[i]]], [(r[0], r[1]) for r in runs[ms[j]]]
-            )
-            reps = S.bootstrap_win_rate(w, res, ms[i], ms[j])
-            mean[i, j], (lo[i, j], hi[i, j]) = w.mean(), S.percentile_ci(reps)
-            std[i, j] = float(np.std(w.mean(axis=2)))
-            mean[j, i], lo[j, i], hi[j, i], std[j, i] = (
-                1 - mean[i, j],
-                1 - hi[i, j],
-                1 - lo[i, j],
-                std[i, j],
-            )
+    table = WinRateMatrix.from_wins(
+        ms,
+        lambda a, b: scores.wins([(r[0], r[1]) for r in runs[a]], [(r[0], r[1]) for r in runs[b]]),
+        lambda a, b, w: S.percentile_ci(S.bootstrap_win_rate(w, res, a, b)),
+        ddof=0,  # the spread over seed pairings as first reported (population std)
+    )
     vs = {}
     for m in ms:
         w = scores.wins([(r[0], r[1]) for r in runs[m]], sft)
@@ -95,10 +85,10 @@ def _table(cfg, scores: _Scores, runs: dict, sft: list, rng) -> dict:
     r4 = lambda a: np.round(a, 4).tolist()
     return {
         "methods": ms,
-        "mean": r4(mean),
-        "ci_low": r4(lo),
-        "ci_high": r4(hi),
-        "std": r4(std),
+        "mean": r4(table.mean),
+        "ci_low": r4(table.ci_low),
+        "ci_high": r4(table.ci_high),
+        "std": r4(table.std),
         "vs_sft": vs,
     }
 

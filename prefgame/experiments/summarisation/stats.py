@@ -24,7 +24,7 @@ __all__ = ["Resamples", "bootstrap_win_rate", "draw_resamples", "percentile_ci"]
 class Resamples:
     """Shared bootstrap draws: prompt counts ``[B, N]`` and per-method seed indices."""
 
-    def __init__(self, counts: np.ndarray, seeds: Mapping[str, np.ndarray]):
+    def __init__(self, counts: np.ndarray, seeds: Mapping[str, np.ndarray]) -> None:
         self.counts, self.seeds = counts, dict(seeds)
 
     @property
