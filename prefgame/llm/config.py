@@ -437,8 +437,10 @@ def config_parser(cls: type) -> HfArgumentParser:
     """The command-line parser of dataclass ``cls``: ``--config FILE`` and one ``--field value``
     (also ``--field-name value``; ``--no_flag`` for a bool that defaults to true) per field, with
     the field's help text and default; list fields take ``a,b`` or ``a b``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # `python -m pkg` names itself
     parser = _Parser(
         cls,
+        prog=f"python -m {spec.name.removesuffix('.__main__')}" if spec else None,
         usage=f"%(prog)s [--config FILE.json|.yaml|.toml] [--FIELD VALUE ...]   ({cls.__name__})",
         # the docstring's first line, Sphinx roles (:class:`X`) shown as plain names
         description=re.sub(r":\w+:`~?([^`]+)`", r"\1", (cls.__doc__ or " ").strip().split("\n")[0]),
