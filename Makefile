@@ -52,7 +52,7 @@ lint: setup
 # TRL 1.16 (online DPO) and TRL 1.12 (the last with NashMDTrainer at the top level), both on
 # the CPU torch and the transformers/accelerate that prefgame's own venv uses.
 BENCH      := .bench
-BENCH_PINS := "torch==2.13.0" "transformers==5.24.0" "accelerate==1.15.0" "datasets==5.2.0"
+BENCH_PINS := "torch==2.13.0" "transformers==5.24.0" "accelerate==1.15.0" "datasets==5.2.0" requests
 
 $(BENCH)/trl%/.installed:
 	test -x $(BENCH)/trl$*/bin/python || $(PY) -m venv $(BENCH)/trl$*
