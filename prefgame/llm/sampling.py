@@ -99,6 +99,10 @@ def _buffer_layer_class():
             self.keys, self.values = self._k[..., :end, :], self._v[..., :end, :]
             return self.keys, self.values
 
+        def batch_select_indices(self, indices: torch.Tensor) -> None:
+            self._k, self._v = self._k[indices], self._v[indices]
+            self.keys, self.values = self._k[..., : self._n, :], self._v[..., : self._n, :]
+
     return BufferLayer
 
 
@@ -172,6 +176,21 @@ class _Stepper:
                     self.cache.batch_repeat_interleave(group)
                 _preallocate(self.cache, lp + max_new_tokens)
 
+    @property
+    def can_select(self) -> bool:
+        return hasattr(self.cache, "batch_select_indices")
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep only the rows ``index`` (finished rows are dropped from the batch)."""
+        self.cache.batch_select_indices(index)
+        self.logits = self.logits[index]
+        if self.policy.is_encoder_decoder:
+            hidden = self.encoder_outputs.last_hidden_state[index]
+            self.encoder_outputs = type(self.encoder_outputs)(last_hidden_state=hidden)
+            self.enc_mask = self.enc_mask[index]
+        else:
+            self.mask, self.next_pos = self.mask[index], self.next_pos[index]
+
     def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
         out = self.policy.model(
             encoder_outputs=self.encoder_outputs,
@@ -223,6 +242,7 @@ def generate(
     generator: torch.Generator | None = None,
     track_ref: bool = False,
     group: int = 1,
+    compact_below: float = 0.75,
 ) -> SequenceBatch:
     """Sample one completion per prompt from the token-level mixture π^(1−β) μ^β.
 
@@ -239,6 +259,11 @@ def generate(
         usually one batched μ forward afterwards is cheaper).
     group : rows come in runs of ``group`` copies of the same prompt (several samples per
         prompt); each prompt is then encoded once and its KV cache shared.
+    compact_below : once fewer than this fraction of the rows being decoded are unfinished,
+        the finished rows are dropped from the KV caches and from every later forward (0:
+        never).  Their outputs stay what they were (EOS, then pad with log-prob 0); every
+        row's tokens and log-probs are those of the uncompacted batch up to float rounding,
+        and the generator still draws for every row at every step.
 
     Returns
     -------
@@ -273,11 +298,24 @@ def generate(
     mu = _Stepper(ref, prompt_ids, prompt_mask, group, steps) if need_ref else None
 
     bsz = prompt_ids.shape[0]
+    steppers = [x for x in (pi, mu) if x is not None]
+    compact = compact_below > 0 and all(x.can_select for x in steppers)
+    # rows[i] = the batch row that the steppers' i-th row decodes (finished rows are dropped
+    # from the steppers once they are fewer than compact_below × the rows still run)
+    rows = torch.arange(bsz, device=prompt_ids.device)
     done = torch.zeros(bsz, dtype=torch.bool, device=prompt_ids.device)
     ids, masks, lp_pi, lp_mu, lp_s = [], [], [], [], []
+
+    def full(logits: torch.Tensor) -> torch.Tensor:
+        """The steppers' logits as a ``[bsz, V]`` tensor (rows no longer run hold 0)."""
+        logits = logits.float()
+        if logits.shape[0] == bsz:
+            return logits
+        return logits.new_zeros(bsz, logits.shape[1]).index_copy_(0, rows, logits)
+
     for t in range(max_new_tokens):
-        l_pi = pi.logits.float() if run_pi else None
-        l_mu = mu.logits.float() if need_ref else None
+        l_pi = full(pi.logits) if run_pi else None
+        l_mu = full(mu.logits) if need_ref else None
         if beta == 0.0:
             logits = l_pi
         elif beta == 1.0:
@@ -287,6 +325,8 @@ def generate(
         if temperature != 1.0:
             logits = logits / temperature
         logp_sample = top_p_filter(logits, top_p).log_softmax(-1)
+        # one draw per batch row, finished or not: the generator's stream is the same as
+        # without compaction
         nxt = torch.multinomial(logp_sample.exp(), 1, generator=generator).squeeze(-1)
         alive = ~done
         nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
@@ -300,12 +340,16 @@ def generate(
         if need_ref:
             lp_mu.append(_alive(_gather_logp(l_mu, nxt), alive))
         done = done | (nxt == eos)
-        if bool(done.all()) or t == max_new_tokens - 1:
+        n_alive = int((~done).sum())  # the loop's one host sync per token
+        if n_alive == 0 or t == max_new_tokens - 1:
             break
-        if run_pi:
-            pi.step(nxt)
-        if need_ref:
-            mu.step(nxt)
+        if compact and n_alive < compact_below * rows.shape[0]:
+            keep = (~done[rows]).nonzero().squeeze(-1)
+            rows = rows[keep]
+            for x in steppers:
+                x.select(keep)
+        for x in steppers:
+            x.step(nxt[rows] if rows.shape[0] < bsz else nxt)
 
     def stack(xs):
         return torch.stack(xs, dim=1) if xs else None

@@ -177,3 +177,47 @@ def test_no_past_key_values_deprecation_warning(tok):
         with torch.no_grad():
             token_logprobs(pi, b, group=2)
     assert not [w for w in caught if "past_key_values" in str(w.message)]
+
+
+def test_dropping_finished_rows_keeps_every_row_exact(tok, monkeypatch):
+    """Finished rows leave the batch (compaction): the tokens are those of the uncompacted
+    run (the generator draws for every row either way), the log-probs equal the uncached
+    recomputation to 1e-5, and compaction did happen."""
+    pi, mu = _pair(tok)
+    head = pi.model.get_output_embeddings()
+    bias = torch.zeros(len(tok))
+    bias[tok.eos_token_id] = 2.5  # EOS likely enough that rows finish at different steps
+    hooks = [head.register_forward_hook(lambda mod, args, out: out + bias)]
+    calls = []
+    original = S._Stepper.select
+    monkeypatch.setattr(
+        S._Stepper, "select", lambda self, idx: (calls.append(len(idx)), original(self, idx))
+    )
+    prompts = ["the cat sat on a mat", "a dog", "good text far away", "ran"] * 3
+    ids, mask = encode_prompts(tok, prompts)
+    runs = {}
+    for below in (0.0, 0.75, 1.0):
+        calls.clear()
+        runs[below] = generate(
+            pi,
+            ids,
+            mask,
+            ref=mu,
+            beta=0.5,
+            max_new_tokens=STEPS,
+            generator=torch.Generator().manual_seed(3),
+            compact_below=below,
+        )
+        assert bool(calls) == (below > 0)
+    lengths = runs[0.0].completion_mask.sum(-1)
+    assert len(set(lengths.tolist())) > 3  # rows did finish at different steps
+    want_pi, want_mu = _recomputed(pi, runs[0.0]), _recomputed(mu, runs[0.0])
+    for h in hooks:
+        h.remove()
+    m = runs[0.0].completion_mask.bool()
+    for below, b in runs.items():
+        assert torch.equal(b.completion_ids, runs[0.0].completion_ids), below
+        assert torch.equal(b.completion_mask, runs[0.0].completion_mask), below
+        assert float((b.policy_logp - want_pi)[m].abs().max()) < 1e-5
+        assert float((b.ref_logp - want_mu)[m].abs().max()) < 1e-5
+        assert float((b.sample_logp - runs[0.0].sample_logp).abs().max()) < 1e-5
