@@ -49,13 +49,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 # The TRL contestants of benchmarks/online_step.py, each in its own venv under .bench/ (ignored):
-# TRL 1.16 (online DPO) on the transformers/accelerate of prefgame's own venv, and TRL 1.12 (its
-# NashMDTrainer) on transformers 4.57.6: under transformers 5.x TRL 1.12's mixture generation
-# (use_cache=False) is fed only the last token at each step, not the prefix it was written for.
+# TRL 1.16 (online DPO) and TRL 1.12 (its NashMDTrainer), both on the CPU torch and the
+# transformers/accelerate/datasets of prefgame's own venv.
 BENCH         := .bench
-BENCH_PINS    := "torch==2.13.0" "accelerate==1.15.0" "datasets==5.2.0" requests
-BENCH_PINS116 := "trl==1.16.0" "transformers==5.24.0"
-BENCH_PINS112 := "trl==1.12.0" "transformers==4.57.6"
+BENCH_PINS    := "torch==2.13.0" "transformers==5.24.0" "accelerate==1.15.0" "datasets==5.2.0" requests
+BENCH_PINS116 := "trl==1.16.0"
+BENCH_PINS112 := "trl==1.12.0"
 
 $(BENCH)/trl%/.installed: Makefile
 	test -x $(BENCH)/trl$*/bin/python || $(PY) -m venv $(BENCH)/trl$*

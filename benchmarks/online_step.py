@@ -196,6 +196,11 @@ def setup(workdir: Path, args) -> dict:
     for name, model in (("policy", policy), ("rm", rm)):
         model.save_pretrained(workdir / name)
         tok.save_pretrained(workdir / name)
+        # a class name that transformers 4.x (TRL 1.12's venv) also knows
+        cfg_path = workdir / name / "tokenizer_config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+        cfg_path.write_text(json.dumps(cfg))
     (workdir / "prompts.json").write_text(json.dumps(prompts))
     n_tok = max(len(tok(x, add_special_tokens=True)["input_ids"]) for x in prompts)
     if n_tok > args.prompt_len + 8:
@@ -212,14 +217,26 @@ def setup(workdir: Path, args) -> dict:
 # --- workers ----------------------------------------------------------------------------------
 
 
-def _timed(step, warmup: int, steps: int) -> list[float]:
-    times = []
+#: the clock of every timing: "cpu" (this process's CPU seconds, all its threads: on a machine
+#: shared with other jobs, what an idle machine would take, without the time spent waiting for
+#: a core) or "wall"; set from --clock in every worker
+CLOCK = {"fn": time.process_time}
+
+
+def _now() -> float:
+    return CLOCK["fn"]()
+
+
+def _timed(step, warmup: int, steps: int) -> tuple[list[float], list[float]]:
+    """(clock seconds, wall seconds) of each timed step."""
+    times, walls = [], []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, w0 = _now(), time.perf_counter()
         step()
         if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return times
+            times.append(_now() - t0)
+            walls.append(time.perf_counter() - w0)
+    return times, walls
 
 
 def worker_prefgame(args) -> dict:
@@ -264,9 +281,10 @@ def worker_prefgame(args) -> dict:
         lengths.append(logs["gen_len"])
         tok_s.append(logs["tokens_per_s"])
 
-    times = _timed(step, args.warmup, args.steps)
+    times, walls = _timed(step, args.warmup, args.steps)
     out = {
         "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
         "times": times,
         "gen_len": statistics.mean(lengths),
         "sampling_tokens_per_s": statistics.median(tok_s[args.warmup :]),
@@ -298,7 +316,7 @@ def worker_mixture(args) -> dict:
     )
     for i in range(args.warmup + args.steps):
         for beta in (0.0, 0.5):
-            t0 = time.perf_counter()
+            t0 = _now()
             with autocast:
                 b = generate(
                     policy,
@@ -311,7 +329,7 @@ def worker_mixture(args) -> dict:
                 )
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
-            dt = time.perf_counter() - t0
+            dt = _now() - t0
             if i >= args.warmup:
                 per_step[beta].append(dt / b.completion_ids.shape[1])
     plain, mix = statistics.median(per_step[0.0]), statistics.median(per_step[0.5])
@@ -398,10 +416,10 @@ def worker_flops(args) -> dict:
             reps = max(3, int(2e9 / (24 * m * d * d)))  # ~2 GFLOP per timing
             best = float("inf")
             for _ in range(5):
-                t0 = time.perf_counter()
+                t0 = _now()
                 for _ in range(reps):
                     block()
-                best = min(best, (time.perf_counter() - t0) / reps)
+                best = min(best, (_now() - t0) / reps)
             rates[m] = 24 * m * d * d / best
         return rates[m]
 
@@ -427,13 +445,14 @@ class _StepTimer:
 
         class Timer(TrainerCallback):
             def __init__(self):
-                self.times, self._t0 = [], None
+                self.times, self.walls, self._t0 = [], [], None
 
             def on_step_begin(self, args, state, control, **kw):
-                self._t0 = time.perf_counter()
+                self._t0 = (_now(), time.perf_counter())
 
             def on_step_end(self, args, state, control, **kw):
-                self.times.append(time.perf_counter() - self._t0)
+                self.times.append(_now() - self._t0[0])
+                self.walls.append(time.perf_counter() - self._t0[1])
 
         return Timer()
 
@@ -519,9 +538,10 @@ def worker_trl_online_dpo(args) -> dict:
             kw["reward_processing_class"] = tok
     trainer = OnlineDPOTrainer(**kw)
     trainer.train()
-    times = timer.times[args.warmup :]
+    times, walls = timer.times[args.warmup :], timer.walls[args.warmup :]
     return {
         "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
         "times": times,
         "trl_version": trl.__version__,
     }
@@ -550,13 +570,28 @@ def worker_trl_nash_md(args) -> dict:
     }
     kw["reward_funcs" if "reward_funcs" in params else "reward_model"] = rm
     kw = {k: v for k, v in kw.items() if k in params}
+    # what the reference sees: Nash-MD's mixture generation (use_cache=False) should feed it
+    # the whole prefix at every token; under transformers 5.x TRL 1.12 feeds only the last one
+    fed = []
+    ref.register_forward_pre_hook(
+        lambda mod, a, k: fed.append(
+            (k.get("input_ids") if k.get("input_ids") is not None else a[0]).shape[1]
+        ),
+        with_kwargs=True,
+    )
     trainer = NashMDTrainer(**kw)
     trainer.train()
-    times = timer.times[args.warmup :]
+    times, walls = timer.times[args.warmup :], timer.walls[args.warmup :]
+    import transformers
+
     return {
         "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
         "times": times,
         "trl_version": trl.__version__,
+        "transformers_version": transformers.__version__,
+        "ref_calls": len(fed),
+        "ref_tokens_fed": sum(fed),
     }
 
 
@@ -597,6 +632,8 @@ def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
         str(warmup),
         "--vocab",
         str(args.vocab),
+        "--clock",
+        args.clock,
         "--threads",
         str(args.threads),
         "--tau",
@@ -643,6 +680,10 @@ PRESETS = {
         "trl112_warmup": 0,
     },
 }
+
+
+def _fmt(xs) -> str:
+    return "[" + ", ".join(f"{x:.2f}" for x in xs) + "]"
 
 
 def _median(xs):
@@ -713,6 +754,13 @@ def main(argv=None) -> int:
         help="3m: the CPU comparison; 25m: the generation-dominated one (--preset long); "
         "100m: ~100M parameters (GPU: tokens/s, memory; TRL runs are skipped)",
     )
+    p.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: each worker's own CPU seconds (robust on a machine shared with other jobs; "
+        "every worker runs --threads threads); wall: elapsed seconds",
+    )
     p.add_argument("--out", default="", help="write all measurements to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
@@ -724,6 +772,9 @@ def main(argv=None) -> int:
 
     if args.model_size == "100m" or args.device != "cpu":
         args.no_trl = args.no_trl112 = True  # the TRL comparison is the CPU one
+    if args.device != "cpu":
+        args.clock = "wall"  # a GPU's work is not this process's CPU time
+    CLOCK["fn"] = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.worker:
         result = WORKERS[args.worker](args)
         print("RESULT " + json.dumps(result), flush=True)
@@ -773,11 +824,8 @@ def main(argv=None) -> int:
     def med(name, key="seconds_per_step"):
         return _median(x[key] for x in results[name])
 
-    def per_round(num: str, den: str) -> list[float]:
-        return [
-            a["seconds_per_step"] / b["seconds_per_step"]
-            for a, b in zip(results[num], results[den])
-        ]
+    def per_round(num: str, den: str, key: str = "seconds_per_step") -> list[float]:
+        return [a[key] / b[key] for a, b in zip(results[num], results[den])]
 
     summary = {
         "setting": {
@@ -800,12 +848,13 @@ def main(argv=None) -> int:
                     "precision",
                     "trl_defaults",
                     "device",
+                    "clock",
                 )
             },
         },
         "raw": results,
     }
-    print("\nmedian seconds per step:")
+    print(f"\nmedian seconds per step ({args.clock} clock):")
     for name, runs in results.items():
         if name in ("mixture sampler", "FLOP floor"):
             continue
@@ -842,17 +891,36 @@ def main(argv=None) -> int:
     speed = speed_md = float("nan")
     if "TRL online DPO (ipo)" in results:
         rounds = per_round("TRL online DPO (ipo)", "prefgame online_ipo")
+        walls = per_round("TRL online DPO (ipo)", "prefgame online_ipo", "wall_seconds_per_step")
         speed = _median(rounds)
         summary["speedup_vs_trl per round"] = rounds
-        print(f"\n  online IPO vs TRL online DPO (ipo), per round: {rounds}")
+        summary["speedup_vs_trl per round, wall clock"] = walls
+        print(f"\n  online IPO vs TRL online DPO (ipo), per round: {_fmt(rounds)}")
+        print(f"    the same in wall-clock seconds: {_fmt(walls)}")
     if "TRL 1.12 NashMD" in results:
         worst = []
         for method in ("nash_md_pg", "ipo_md"):
             rounds = per_round("TRL 1.12 NashMD", f"prefgame {method}")
+            walls = per_round("TRL 1.12 NashMD", f"prefgame {method}", "wall_seconds_per_step")
             summary[f"speedup_{method}_vs_trl_nash_md per round"] = rounds
-            print(f"  {method} vs TRL 1.12 Nash-MD, per round: {rounds}")
+            summary[f"speedup_{method}_vs_trl_nash_md per round, wall clock"] = walls
+            print(f"  {method} vs TRL 1.12 Nash-MD, per round: {_fmt(rounds)}")
+            print(f"    the same in wall-clock seconds: {_fmt(walls)}")
             worst.append(_median(rounds))
         speed_md = min(worst)
+        r0 = results["TRL 1.12 NashMD"][0]
+        steps = args.trl112_steps or args.steps
+        warm = args.trl112_warmup if args.trl112_steps else args.warmup
+        per_step = r0["ref_tokens_fed"] / max(1, steps + warm)
+        print(
+            f"  TRL {r0['trl_version']} (transformers {r0['transformers_version']}): its "
+            f"reference read {per_step:.0f} tokens per step in {r0['ref_calls']} calls"
+            + (
+                "  -- FEWER than the prompt per call: its mixture saw no context"
+                if r0["ref_calls"] and per_step * (steps + warm) / r0["ref_calls"] < args.prompt_len
+                else ""
+            )
+        )
     summary["speedup_vs_trl"], summary["speedup_vs_trl_nash_md"] = speed, speed_md
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))
