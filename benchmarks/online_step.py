@@ -1,7 +1,668 @@
 """Seconds per online step: prefgame against TRL, on the same tiny GPT-2 and reward model (CPU).
 
     make bench-envs                                     # the pinned TRL venvs in .bench/
-    python benchmarks/online_step.py --preset long      # generation-dominated: 25M policy, 64-token prompts, 128 new tokens, batch 8.  fp32 for
+    python benchmarks/online_step.py --preset long      # generation-dominated: 25M policy,
+        # 64-token prompts, 128 new tokens, batch 8, fp32 for everyone; FLOP floor printed
+    python benchmarks/online_step.py                    # full comparison (needs the TRL venvs)
+    python benchmarks/online_step.py --precision fp32   # everyone in fp32
+    python benchmarks/online_step.py --trl-defaults     # TRL exactly as configured by default
+    python benchmarks/online_step.py --no-trl112        # skip the TRL 1.12 Nash-MD comparison
+    python benchmarks/online_step.py --rounds 1 --steps 2   # smoke run
+    python benchmarks/online_step.py --device cuda --model-size 100m --batch 32 --new-tokens 64
+        # on a GPU: seconds/step, sampling tokens/s and peak memory, prefgame only
+
+Setting (the same for every contestant): a ~3.3M-parameter GPT-2-style policy (4 layers,
+d_model 256, 256-token word vocabulary, built locally), its initial weights as the reference, a
+tiny GPT-2 reward model; ``--batch`` prompts of ``--prompt-len`` tokens per step, two completions
+per prompt for the pairwise methods, ``--new-tokens`` new tokens at most, temperature 1, AdamW,
+``--threads`` torch threads, ``--precision`` bf16 autocast (TRL's default; prefgame's ``bf16``
+option) or fp32 for everyone.  TRL's gradient checkpointing (on by default) is switched off so
+both do the same computation, unless ``--trl-defaults``.
+The preference is derived from the reward model: TRL labels the higher-reward completion as
+chosen; prefgame uses P = σ(r − r') (the same reward model, soft label).
+
+Contestants, each run in its own subprocess and environment, alternately, ``--rounds`` times:
+
+* ``prefgame online_ipo``  vs  TRL ``OnlineDPOTrainer(loss_type="ipo")``
+  (``trl.experimental.online_dpo``, in ``--trl-python``'s venv);
+* ``prefgame nash_md_pg`` and ``prefgame ipo_md`` (β = 0.125)  vs  ``trl==1.12.0``'s
+  ``NashMDTrainer`` (mixture coefficient 0.125; in ``--trl112-python``'s venv);
+* the mixture sampler against plain sampling (seconds per decoding step, same batch).
+
+Each worker times ``--steps`` optimiser steps after ``--warmup`` untimed ones and reports the
+median; every ratio is taken within a round (the contestants of one round ran back to back) and
+the script reports the median over rounds.  The last line printed is
+``speedup_vs_trl=X speedup_vs_trl_nash_md=Y``: X = TRL online DPO (ipo) s/step ÷ prefgame online
+IPO s/step, Y = TRL 1.12 Nash-MD s/step ÷ the slower of prefgame IPO-MD and Nash-MD-PG.
+
+The FLOP floor (``flops`` worker, prefgame's environment, once per round): the model FLOPs of
+one prefgame step as it executes them (sampling: prompt prefill and one decoding step per new
+token for π, and for μ where the mixture runs it; the reference forward; the training forward
+and backward = 3 × forward), completions counted at their padded length, each phase divided by
+the matmul rate this machine reaches *at that phase's shapes and precision* (the four matmuls
+of a GPT-2 block, M = rows × tokens of the phase, best of several repeats).  The step's
+fraction of the floor is floor seconds ÷ measured seconds.
+
+The TRL environments are ``.bench/trl116`` and ``.bench/trl112`` under the repository root
+(``make bench-envs``), or ``--trl-python`` / ``--trl112-python``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+REPO = HERE.parent.parent
+
+#: Policy sizes: "3m" (3.26M parameters with the 256-word vocabulary), "25m" (25.5M, the
+#: generation-dominated CPU setting) and "100m" (~85M, the GPU one).
+MODEL_SIZES = {
+    "3m": {"n_layer": 4, "n_embd": 256, "n_head": 4},
+    "25m": {"n_layer": 8, "n_embd": 512, "n_head": 8},
+    "100m": {"n_layer": 12, "n_embd": 768, "n_head": 12},
+}
+
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "ran",
+    "on",
+    "under",
+    "mat",
+    "rug",
+    "far",
+    "away",
+    "near",
+    "good",
+    "bad",
+    "fine",
+    "short",
+    "long",
+    "text",
+    "summary",
+    "post",
+    "reddit",
+    "story",
+    "about",
+    "my",
+    "friend",
+    "and",
+    "i",
+    "went",
+    "to",
+    "see",
+    "when",
+    "it",
+    "was",
+    "very",
+    "not",
+    "so",
+    "then",
+    "we",
+    "said",
+    "that",
+    "this",
+    "is",
+    "what",
+    "you",
+    "think",
+    "how",
+    "why",
+    "who",
+    "where",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "day",
+    "night",
+    "week",
+    "year",
+    "time",
+    "home",
+    "work",
+    "school",
+    "car",
+    "bus",
+    "road",
+    "city",
+    "town",
+    "house",
+    "room",
+    "door",
+    "window",
+    "table",
+    "chair",
+    "food",
+    "water",
+    "coffee",
+    "tea",
+    "bread",
+]
+
+
+def _vocab_words(n: int) -> list[str]:
+    words = list(dict.fromkeys(WORDS))
+    i = 0
+    while len(words) < n:
+        words.append(f"w{i}")
+        i += 1
+    return words[:n]
+
+
+# --- set-up (prefgame's environment) -----------------------------------------------------------
+
+
+def setup(workdir: Path, args) -> dict:
+    """Build tokenizer, policy, reward model and prompts once; save them for every worker."""
+    import random
+
+    import torch
+
+    sys.path.insert(0, str(REPO))
+    from prefgame.llm import build_word_tokenizer, tiny_gpt2, tiny_sequence_classifier
+
+    words = _vocab_words(args.vocab - 4)
+    tok = build_word_tokenizer([" ".join(words)], max_vocab=args.vocab)
+    tok.padding_side = "left"
+    size = MODEL_SIZES[args.model_size]
+    # every position a contestant can reach.  TRL 1.12's mixture generation (use_cache=False,
+    # under transformers 5.24) feeds GPT-2 position ids up to 2 × (prompt + completion) − 1
+    # (measured: 63 for 16 + 16 tokens), and crashed with "IndexError: index out of range" in
+    # the position embedding when n_positions only covered prompt + completion
+    n_pos = 2 * (args.prompt_len + args.new_tokens) + 16
+    policy = tiny_gpt2(tok, **size, n_positions=n_pos, seed=0)
+    rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2, n_positions=n_pos, seed=1)
+    rng = random.Random(0)
+    prompts = [" ".join(rng.choice(words) for _ in range(args.prompt_len)) for _ in range(256)]
+    for name, model in (("policy", policy), ("rm", rm)):
+        model.save_pretrained(workdir / name)
+        tok.save_pretrained(workdir / name)
+        # a class name that transformers 4.x (TRL 1.12's venv) also knows
+        cfg_path = workdir / name / "tokenizer_config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+        cfg_path.write_text(json.dumps(cfg))
+    (workdir / "prompts.json").write_text(json.dumps(prompts))
+    n_tok = max(len(tok(x, add_special_tokens=True)["input_ids"]) for x in prompts)
+    if n_tok > args.prompt_len + 8:
+        raise RuntimeError(f"prompts encode to {n_tok} tokens, more than --prompt-len + 8")
+    n_params = sum(p.numel() for p in policy.parameters())
+    del torch
+    return {
+        "policy_params": n_params,
+        "vocab": len(tok),
+        "rm_params": sum(p.numel() for p in rm.parameters()),
+    }
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+
+#: the clock of every timing: "cpu" (this process's CPU seconds, all its threads: on a machine
+#: shared with other jobs, what an idle machine would take, without the time spent waiting for
+#: a core) or "wall"; set from --clock in every worker
+CLOCK = {"fn": time.process_time}
+
+
+def _now() -> float:
+    return CLOCK["fn"]()
+
+
+def _timed(step, warmup: int, steps: int) -> tuple[list[float], list[float]]:
+    """(clock seconds, wall seconds) of each timed step."""
+    times, walls = [], []
+    for i in range(warmup + steps):
+        t0, w0 = _now(), time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(_now() - t0)
+            walls.append(time.perf_counter() - w0)
+    return times, walls
+
+
+def worker_prefgame(args) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(REPO))
+    from prefgame.llm import OnlineConfig, OnlineTrainer, RewardModel, load_policy
+
+    d = Path(args.dir)
+    prompts = json.loads((d / "prompts.json").read_text())
+    policy = load_policy(str(d / "policy"), device=args.device)
+    judge = RewardModel.from_pretrained(str(d / "rm"))
+    judge.model.to(args.device)
+    beta = 0.125 if args.method in ("ipo_md", "nash_md_pg") else 0.0
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    cfg = OnlineConfig(
+        method=args.method,
+        beta=beta,
+        tau=args.tau,
+        batch_size=args.batch,
+        max_new_tokens=args.new_tokens,
+        max_prompt_length=args.prompt_len,
+        lr=1e-6,
+        max_steps=10**6,
+        win_rate_every=0,
+        progress_bar=False,
+        log_tensorboard=False,
+        output_dir=str(d / f"out-{args.method}"),
+        max_grad_norm=1.0,
+        bf16=args.precision == "bf16",
+    )
+    trainer = OnlineTrainer(cfg, policy, judge, prompts)
+    lengths, tok_s = [], []
+
+    def step():
+        logs = trainer.step()
+        if cuda:
+            torch.cuda.synchronize()
+        lengths.append(logs["gen_len"])
+        tok_s.append(logs["tokens_per_s"])
+
+    times, walls = _timed(step, args.warmup, args.steps)
+    out = {
+        "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
+        "times": times,
+        "gen_len": statistics.mean(lengths),
+        "sampling_tokens_per_s": statistics.median(tok_s[args.warmup :]),
+    }
+    if cuda:
+        out["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return out
+
+
+def worker_mixture(args) -> dict:
+    """Seconds per decoding step of the mixture sampler (β = 0.5) vs plain sampling (β = 0)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(REPO))
+    from prefgame.llm import encode_prompts, generate, load_policy
+
+    d = Path(args.dir)
+    prompts = json.loads((d / "prompts.json").read_text())[: 2 * args.batch]
+    policy = load_policy(str(d / "policy"), device=args.device)
+    ref = policy.reference()
+    ids, mask = encode_prompts(
+        policy.tokenizer, prompts, max_length=args.prompt_len, device=args.device
+    )
+    gen = torch.Generator(device=args.device).manual_seed(0)
+    per_step = {0.0: [], 0.5: []}
+    autocast = torch.autocast(
+        args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.precision == "bf16"
+    )
+    for i in range(args.warmup + args.steps):
+        for beta in (0.0, 0.5):
+            t0 = _now()
+            with autocast:
+                b = generate(
+                    policy,
+                    ids,
+                    mask,
+                    ref=ref,
+                    beta=beta,
+                    max_new_tokens=args.new_tokens,
+                    generator=gen,
+                )
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            dt = _now() - t0
+            if i >= args.warmup:
+                per_step[beta].append(dt / b.completion_ids.shape[1])
+    plain, mix = statistics.median(per_step[0.0]), statistics.median(per_step[0.5])
+    return {"plain_s_per_token_step": plain, "mixture_s_per_token_step": mix, "ratio": mix / plain}
+
+
+def _block_flops(d: int, ctx: float) -> float:
+    """Forward FLOPs of one GPT-2 block for one token attending to ``ctx`` positions:
+    2·(3d² + d² + 4d² + 4d²) for the four matmuls + 2·2·d·ctx for QKᵀ and AV."""
+    return 24 * d * d + 4 * d * ctx
+
+
+def _fwd_flops(n_layer: int, d: int, vocab: int, rows: int, ctx0: int, n: int, heads: int) -> float:
+    """Forward FLOPs of ``rows`` sequences feeding ``n`` tokens at positions ctx0+1..ctx0+n
+    (each attends to itself and everything before), with ``heads`` LM-head outputs per row."""
+    mean_ctx = ctx0 + (n + 1) / 2
+    return rows * (n_layer * n * _block_flops(d, mean_ctx) + heads * 2 * d * vocab)
+
+
+def step_flops(method: str, n_layer: int, d: int, vocab: int, b: int, lp: int, t: int) -> dict:
+    """Model FLOPs of one prefgame step by phase, as executed (padded to ``t`` tokens).
+
+    Pairwise methods (online IPO, IPO-MD): 2b rows sharing b prompts; the sampler prefills
+    each prompt once and decodes t − 1 steps of 2b rows (π; and μ for the mixture); the μ
+    forward and the training forward run each prompt once and 2b × (t − 1) completion tokens
+    (the last token is predicted, never fed), 2b × t LM-head outputs.  Nash-MD-PG: y ~ π on b
+    rows; y' ~ mixture on b rows (π and μ); μ and training forwards on the b rows of y only,
+    one full forward each.  Training = forward + backward = 3 × forward.
+    Returns ``{phase: (flops, rows_per_matmul)}``.
+    """
+    f = functools.partial(_fwd_flops, n_layer, d, vocab)
+    if method in ("online_ipo", "ipo_md"):
+        models = 2 if method == "ipo_md" else 1
+        prefill = f(b, 0, lp, 1)
+        decode = f(2 * b, lp, t - 1, 1)
+        fwd = f(b, 0, lp, 0) + f(2 * b, lp, t - 1, t)
+        return {
+            "sampling prefill": (models * prefill, b * lp),
+            "sampling decode": (models * decode, 2 * b),
+            "reference forward": (fwd, 2 * b * t),
+            "training fwd+bwd": (3 * fwd, 2 * b * t),
+        }
+    if method == "nash_md_pg":
+        prefill = f(b, 0, lp, 1)
+        decode = f(b, lp, t - 1, 1)
+        fwd = f(b, 0, lp + t, t + 1)
+        return {
+            "sampling prefill": (3 * prefill, b * lp),
+            "sampling decode": (3 * decode, b),
+            "reference forward": (fwd, b * (lp + t)),
+            "training fwd+bwd": (3 * fwd, b * (lp + t)),
+        }
+    raise ValueError(method)
+
+
+def worker_flops(args) -> dict:
+    """Matmul rate (FLOP/s) of a GPT-2 block's four matmuls at each phase's row count, in the
+    benchmark's precision, and the resulting floor (seconds) of each prefgame method's step."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    size = MODEL_SIZES[args.model_size]
+    d, n_layer = size["n_embd"], size["n_layer"]
+    dev = torch.device(args.device)
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    gen = torch.Generator().manual_seed(0)
+    ws = [torch.randn(d, k * d, generator=gen).to(dev, dtype) for k in (3, 1, 4)]
+    w2 = torch.randn(4 * d, d, generator=gen).to(dev, dtype)
+    rates: dict[int, float] = {}
+
+    def rate(m: int) -> float:
+        if m not in rates:
+            x = torch.randn(m, d, generator=gen).to(dev, dtype)
+            h = torch.randn(m, 4 * d, generator=gen).to(dev, dtype)
+
+            def block():
+                for w in ws:
+                    x @ w
+                h @ w2
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+
+            block()
+            reps = max(3, int(2e9 / (24 * m * d * d)))  # ~2 GFLOP per timing
+            best = float("inf")
+            for _ in range(5):
+                t0 = _now()
+                for _ in range(reps):
+                    block()
+                best = min(best, (_now() - t0) / reps)
+            rates[m] = 24 * m * d * d / best
+        return rates[m]
+
+    out = {}
+    vocab = args.vocab
+    for method in ("online_ipo", "ipo_md", "nash_md_pg"):
+        phases = step_flops(method, n_layer, d, vocab, args.batch, args.prompt_len, args.new_tokens)
+        out[method] = {
+            name: {"flops": fl, "rows": m, "rate": rate(m), "seconds": fl / rate(m)}
+            for name, (fl, m) in phases.items()
+        }
+        out[method]["floor_seconds"] = sum(v["seconds"] for v in out[method].values())
+        out[method]["flops"] = sum(fl for fl, _ in phases.values())
+    return out
+
+
+class _StepTimer:
+    """A transformers TrainerCallback (built lazily) recording the wall time of each step."""
+
+    @staticmethod
+    def make():
+        from transformers import TrainerCallback
+
+        class Timer(TrainerCallback):
+            def __init__(self):
+                self.times, self.walls, self._t0 = [], [], None
+
+            def on_step_begin(self, args, state, control, **kw):
+                self._t0 = (_now(), time.perf_counter())
+
+            def on_step_end(self, args, state, control, **kw):
+                self.times.append(_now() - self._t0[0])
+                self.walls.append(time.perf_counter() - self._t0[1])
+
+        return Timer()
+
+
+def _trl_common(args):
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.set_num_threads(args.threads)
+    d = Path(args.dir)
+    prompts = json.loads((d / "prompts.json").read_text())
+    tok = AutoTokenizer.from_pretrained(str(d / "policy"))
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(str(d / "policy"))
+    ref = AutoModelForCausalLM.from_pretrained(str(d / "policy"))
+    rm = AutoModelForSequenceClassification.from_pretrained(str(d / "rm"), num_labels=1)
+    data = Dataset.from_dict({"prompt": prompts})
+    common = {
+        "output_dir": str(d / f"trl-{args.worker}"),
+        "per_device_train_batch_size": args.batch,
+        "max_new_tokens": args.new_tokens,
+        "learning_rate": 1e-6,
+        "beta": args.tau,
+        "max_steps": args.warmup + args.steps,
+        "logging_steps": 10**6,
+        "save_strategy": "no",
+        "report_to": [],
+        "temperature": 1.0,
+        "use_cpu": True,
+        "seed": 0,
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
+    if not args.trl_defaults:
+        # the same computation as prefgame: the chosen precision, no activation recomputation
+        # (TRL's defaults are bf16 autocast and gradient checkpointing; --trl-defaults keeps them)
+        common.update(bf16=args.precision == "bf16", fp16=False, gradient_checkpointing=False)
+    return tok, model, ref, rm, data, common
+
+
+def _filtered(cls, kwargs: dict) -> dict:
+    """Keep only the arguments that this TRL version's config class accepts."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in kwargs.items() if k in names}
+
+
+def worker_trl_online_dpo(args) -> dict:
+    import trl
+
+    try:
+        from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
+    except ImportError:  # older TRL kept it at the top level
+        from trl import OnlineDPOConfig, OnlineDPOTrainer
+    tok, model, ref, rm, data, common = _trl_common(args)
+    cfg = OnlineDPOConfig(
+        **_filtered(
+            OnlineDPOConfig,
+            {**common, "loss_type": "ipo", "max_length": args.prompt_len + args.new_tokens + 8},
+        )
+    )
+    timer = _StepTimer.make()
+    import inspect
+
+    params = inspect.signature(OnlineDPOTrainer.__init__).parameters
+    kw = {
+        "model": model,
+        "ref_model": ref,
+        "args": cfg,
+        "train_dataset": data,
+        "processing_class": tok,
+        "callbacks": [timer],
+    }
+    if "reward_funcs" in params:
+        kw["reward_funcs"] = rm
+        if "reward_processing_classes" in params:
+            kw["reward_processing_classes"] = tok
+    else:
+        kw["reward_model"] = rm
+        if "reward_processing_class" in params:
+            kw["reward_processing_class"] = tok
+    trainer = OnlineDPOTrainer(**kw)
+    trainer.train()
+    times, walls = timer.times[args.warmup :], timer.walls[args.warmup :]
+    return {
+        "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
+        "times": times,
+        "trl_version": trl.__version__,
+    }
+
+
+def worker_trl_nash_md(args) -> dict:
+    import trl
+
+    try:
+        from trl import NashMDConfig, NashMDTrainer
+    except ImportError:
+        from trl.experimental.nash_md import NashMDConfig, NashMDTrainer
+    tok, model, ref, rm, data, common = _trl_common(args)
+    cfg = NashMDConfig(**_filtered(NashMDConfig, {**common, "mixture_coef": 0.125}))
+    timer = _StepTimer.make()
+    import inspect
+
+    params = inspect.signature(NashMDTrainer.__init__).parameters
+    kw = {
+        "model": model,
+        "ref_model": ref,
+        "args": cfg,
+        "train_dataset": data,
+        "processing_class": tok,
+        "callbacks": [timer],
+    }
+    kw["reward_funcs" if "reward_funcs" in params else "reward_model"] = rm
+    kw = {k: v for k, v in kw.items() if k in params}
+    # what the reference sees: Nash-MD's mixture generation (use_cache=False) should feed it
+    # the whole prefix at every token; under transformers 5.x TRL 1.12 feeds only the last one
+    fed = []
+    ref.register_forward_pre_hook(
+        lambda mod, a, k: fed.append(
+            (k.get("input_ids") if k.get("input_ids") is not None else a[0]).shape[1]
+        ),
+        with_kwargs=True,
+    )
+    trainer = NashMDTrainer(**kw)
+    trainer.train()
+    times, walls = timer.times[args.warmup :], timer.walls[args.warmup :]
+    import transformers
+
+    return {
+        "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
+        "times": times,
+        "trl_version": trl.__version__,
+        "transformers_version": transformers.__version__,
+        "ref_calls": len(fed),
+        "ref_tokens_fed": sum(fed),
+    }
+
+
+WORKERS = {
+    "prefgame": worker_prefgame,
+    "mixture": worker_mixture,
+    "flops": worker_flops,
+    "trl_online_dpo": worker_trl_online_dpo,
+    "trl_nash_md": worker_trl_nash_md,
+}
+
+
+# --- driver -----------------------------------------------------------------------------------
+
+
+def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
+    steps, warmup = args.steps, args.warmup
+    if worker == "trl_nash_md" and args.trl112_steps:
+        steps, warmup = args.trl112_steps, args.trl112_warmup
+    cmd = [
+        python,
+        str(HERE),
+        "--worker",
+        worker,
+        "--dir",
+        args.dir,
+        "--method",
+        method or "-",
+        "--batch",
+        str(args.batch),
+        "--new-tokens",
+        str(args.new_tokens),
+        "--prompt-len",
+        str(args.prompt_len),
+        "--steps",
+        str(steps),
+        "--warmup",
+        str(warmup),
+        "--vocab",
+        str(args.vocab),
+        "--clock",
+        args.clock,
+        "--threads",
+        str(args.threads),
+        "--tau",
+        str(args.tau),
+        "--device",
+        args.device,
+        "--model-size",
+        args.model_size,
+    ]
+    cmd += ["--precision", args.precision] + (["--trl-defaults"] if args.trl_defaults else [])
+    env = {
+        **os.environ,
+        "TOKENIZERS_PARALLELISM": "false",
+        "WANDB_DISABLED": "true",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO), check=False)
+    for line in reversed(proc.stdout.strip().splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    raise RuntimeError(
+        f"worker {worker} {method} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+    )
+
+
+PRESETS = {
+    # generation-dominated: 25M policy, 64-token prompts, 128 new tokens, batch 8.  fp32 for
     # everyone: a CPU without AVX512-BF16/AMX runs bf16 matmuls far slower than fp32 (measured
     # 0.5 against 47 GFLOP/s on the AVX2 machine of benchmarks/RESULTS.md).
     "long": {
