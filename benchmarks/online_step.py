@@ -663,8 +663,8 @@ def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
 
 PRESETS = {
     # generation-dominated: 25M policy, 64-token prompts, 128 new tokens, batch 8.  fp32 for
-    # everyone: a CPU without AVX512-BF16/AMX runs bf16 matmuls far slower than fp32 (measured
-    # 0.5 against 47 GFLOP/s on the AVX2 machine of benchmarks/RESULTS.md).
+    # everyone (as --precision auto picks on a CPU without AVX512-BF16/AMX, which runs bf16
+    # matmuls far slower than fp32: 0.5 against 47 GFLOP/s on the AVX2 machine of RESULTS.md).
     "long": {
         "model_size": "25m",
         "prompt_len": 64,
@@ -676,6 +676,15 @@ PRESETS = {
         "warmup": 1,
     },
 }
+
+
+def _cpu_has_bf16() -> bool:
+    """True when the CPU has bf16 matmul instructions (AVX512-BF16 or AMX-BF16, Linux)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _fmt(xs) -> str:
@@ -730,10 +739,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-trl", action="store_true", help="skip the TRL online DPO comparison")
     p.add_argument(
         "--precision",
-        choices=("bf16", "fp32"),
-        default="bf16",
-        help="bf16 autocast (TRL's default; fast on CPUs with AVX512-BF16/AMX) or "
-        "fp32, for every contestant",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="bf16 autocast (TRL's default; fast on GPUs and on CPUs with AVX512-BF16/AMX) or "
+        "fp32, for every contestant; auto: bf16 where the hardware has it, else fp32",
     )
     p.add_argument(
         "--trl-defaults",
@@ -766,6 +775,8 @@ def main(argv=None) -> int:
             if k not in given:
                 setattr(args, k, v)
 
+    if args.precision == "auto":
+        args.precision = "bf16" if args.device != "cpu" or _cpu_has_bf16() else "fp32"
     if args.model_size == "100m" or args.device != "cpu":
         args.no_trl = args.no_trl112 = True  # the TRL comparison is the CPU one
     if args.device != "cpu":
