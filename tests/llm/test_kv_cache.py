@@ -98,7 +98,7 @@ def test_cached_logprobs_with_eos_padding_equal_recomputation(tok):
 def test_a_broken_cache_fails_the_comparison(tok, monkeypatch):
     """Negative control: the buffer written one position too far (so each new token's key
     and value are never read at the right place) must break the equality above."""
-    pi, mu = _pair(tok)
+    pi, _mu = _pair(tok)
     hook = _no_eos(tok, pi)
     original = S._preallocate
 
@@ -122,7 +122,7 @@ def test_a_broken_cache_fails_the_comparison(tok, monkeypatch):
 
 def test_generation_past_the_planned_length_and_the_buffer_grow_path(tok):
     """The buffer's fallback (more tokens than planned) keeps the same numbers."""
-    pi, mu = _pair(tok)
+    pi, _mu = _pair(tok)
     hook = _no_eos(tok, pi)
     prompts = ["the cat sat", "a dog"]
     ids, mask = encode_prompts(tok, prompts)
