@@ -921,7 +921,8 @@ def main(argv=None) -> int:
         per_step = r0["ref_tokens_fed"] / max(1, steps + warm)
         print(
             f"  TRL {r0['trl_version']} (transformers {r0['transformers_version']}): its "
-            f"reference read {per_step:.0f} tokens per step in {r0['ref_calls']} calls"
+            f"reference read {per_step:.0f} tokens per step in "
+            f"{r0['ref_calls'] / max(1, steps + warm):.0f} calls"
             + (
                 "  -- FEWER than the prompt per call: its mixture saw no context"
                 if r0["ref_calls"] and per_step * (steps + warm) / r0["ref_calls"] < args.prompt_len
