@@ -9,9 +9,14 @@ which only approximates the sequence-level π^(1−β) μ^β (per-step normalise
 
 :func:`generate` keeps one KV cache per model that it runs: after one forward pass over the
 prompt, each generated token costs exactly one forward pass of π and (for 0 < β < 1) one of μ,
-never re-encoding the prefix.  It returns a :class:`~prefgame.llm.policy.SequenceBatch` with
-the per-token log-probs it already computed (log π, log μ, log of the sampling distribution), so
-the trainer does not run μ again on mixture samples.
+never re-encoding the prefix.  Each cached layer lives in a buffer preallocated for the whole
+completion (a decoding step writes its token in place, no per-token ``torch.cat``), and rows that
+have finished leave the batch once they are a quarter of it (``compact_below``); neither
+changes a number (``tests/llm/test_kv_cache.py`` checks every log-prob against one uncached
+forward).  It returns a :class:`~prefgame.llm.policy.SequenceBatch` with
+the per-token log-probs it already computed (log π, log μ, log of the sampling distribution);
+the trainer still recomputes log μ with its training forward's path, so that π = μ gives a
+margin of exactly 0 (see :mod:`prefgame.llm.trainer`).
 
 With LoRA, π and μ share one module (μ = adapters disabled); the two views keep separate caches
 and every μ forward runs under ``disable_adapter()`` — the mixture never mixes π with itself.

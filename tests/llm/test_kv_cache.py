@@ -179,11 +179,12 @@ def test_no_past_key_values_deprecation_warning(tok):
     assert not [w for w in caught if "past_key_values" in str(w.message)]
 
 
-def test_dropping_finished_rows_keeps_every_row_exact(tok, monkeypatch):
+@pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
+def test_dropping_finished_rows_keeps_every_row_exact(tok, monkeypatch, make):
     """Finished rows leave the batch (compaction): the tokens are those of the uncompacted
     run (the generator draws for every row either way), the log-probs equal the uncached
     recomputation to 1e-5, and compaction did happen."""
-    pi, mu = _pair(tok)
+    pi, mu = _pair(tok, make)
     head = pi.model.get_output_embeddings()
     bias = torch.zeros(len(tok))
     bias[tok.eos_token_id] = 2.5  # EOS likely enough that rows finish at different steps
