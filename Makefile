@@ -2,13 +2,14 @@
 #   make run    -- the main job: the whole tabular study on the built-in games -> results/
 #   make test   -- lint + the full test suite (tabular core, proofs, notebooks, LLM backend on CPU)
 #   make mutants -- plant known bugs in the loss/trainer/sampler code; lists survivors
+#   make bench  -- the pinned TRL environments in .bench/, then every benchmark (benchmarks/RESULTS.md)
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT     ?= results
 
-.PHONY: setup browser run test lint clean mutants
+.PHONY: setup browser run test lint clean mutants bench bench-envs
 
 setup: $(STAMP)
 
@@ -47,5 +48,31 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The TRL contestants of benchmarks/online_step.py, each in its own venv under .bench/ (ignored):
+# TRL 1.16 (online DPO) and TRL 1.12 (its NashMDTrainer), both on the CPU torch and the
+# transformers/accelerate/datasets of prefgame's own venv.
+BENCH         := .bench
+BENCH_PINS    := "torch==2.13.0" "transformers==5.24.0" "accelerate==1.15.0" "datasets==5.2.0" requests
+BENCH_PINS116 := "trl==1.16.0"
+BENCH_PINS112 := "trl==1.12.0"
+
+$(BENCH)/trl%/.installed: Makefile
+	test -x $(BENCH)/trl$*/bin/python || $(PY) -m venv $(BENCH)/trl$*
+	$(BENCH)/trl$*/bin/python -m pip install -q --upgrade pip
+	$(BENCH)/trl$*/bin/python -m pip install -q "torch==2.13.0"
+	$(BENCH)/trl$*/bin/python -m pip install -q $(BENCH_PINS) $(BENCH_PINS$*)
+	touch $@
+
+bench-envs: $(BENCH)/trl116/.installed $(BENCH)/trl112/.installed
+
+bench: setup bench-envs
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/solver.py --timeout 30
+	$(BIN)/python benchmarks/dynamics.py
+	$(BIN)/python benchmarks/online_step.py --preset long \
+	  --trl-python $(BENCH)/trl116/bin/python --trl112-python $(BENCH)/trl112/bin/python
+	$(BIN)/python benchmarks/online_step.py \
+	  --trl-python $(BENCH)/trl116/bin/python --trl112-python $(BENCH)/trl112/bin/python
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH) .pytest_cache .hypothesis

@@ -1,5 +1,8 @@
 """Seconds per online step: prefgame against TRL, on the same tiny GPT-2 and reward model (CPU).
 
+    make bench-envs                                     # the pinned TRL venvs in .bench/
+    python benchmarks/online_step.py --preset long      # generation-dominated: 25M policy,
+        # 64-token prompts, 128 new tokens, batch 8, fp32 for everyone; FLOP floor printed
     python benchmarks/online_step.py                    # full comparison (needs the TRL venvs)
     python benchmarks/online_step.py --precision fp32   # everyone in fp32
     python benchmarks/online_step.py --trl-defaults     # TRL exactly as configured by default
@@ -27,13 +30,27 @@ Contestants, each run in its own subprocess and environment, alternately, ``--ro
 * the mixture sampler against plain sampling (seconds per decoding step, same batch).
 
 Each worker times ``--steps`` optimiser steps after ``--warmup`` untimed ones and reports the
-median; the script reports the median over rounds.  The last line printed is
-``speedup_vs_trl=<TRL s/step ÷ prefgame s/step>`` (online IPO vs TRL online DPO-IPO).
+median; every ratio is taken within a round (the contestants of one round ran back to back) and
+the script reports the median over rounds.  The last line printed is
+``speedup_vs_trl=X speedup_vs_trl_nash_md=Y``: X = TRL online DPO (ipo) s/step ÷ prefgame online
+IPO s/step, Y = TRL 1.12 Nash-MD s/step ÷ the slower of prefgame IPO-MD and Nash-MD-PG.
+
+The FLOP floor (``flops`` worker, prefgame's environment, once per round): the model FLOPs of
+one prefgame step as it executes them (sampling: prompt prefill and one decoding step per new
+token for π, and for μ where the mixture runs it; the reference forward; the training forward
+and backward = 3 × forward), completions counted at their padded length, each phase divided by
+the matmul rate this machine reaches *at that phase's shapes and precision* (the four matmuls
+of a GPT-2 block, M = rows × tokens of the phase, best of several repeats).  The step's
+fraction of the floor is floor seconds ÷ measured seconds.
+
+The TRL environments are ``.bench/trl116`` and ``.bench/trl112`` under the repository root
+(``make bench-envs``), or ``--trl-python`` / ``--trl112-python``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -46,9 +63,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
 
-#: Policy sizes: "3m" (3.26M parameters with the 256-word vocabulary) and "100m" (~85M).
+#: Policy sizes: "3m" (3.26M parameters with the 256-word vocabulary), "25m" (25.5M, the
+#: generation-dominated CPU setting) and "100m" (~85M, the GPU one).
 MODEL_SIZES = {
     "3m": {"n_layer": 4, "n_embd": 256, "n_head": 4},
+    "25m": {"n_layer": 8, "n_embd": 512, "n_head": 8},
     "100m": {"n_layer": 12, "n_embd": 768, "n_head": 12},
 }
 
@@ -165,7 +184,11 @@ def setup(workdir: Path, args) -> dict:
     tok = build_word_tokenizer([" ".join(words)], max_vocab=args.vocab)
     tok.padding_side = "left"
     size = MODEL_SIZES[args.model_size]
-    n_pos = max(128, args.prompt_len + args.new_tokens + 8)
+    # every position a contestant can reach.  TRL 1.12's mixture generation (use_cache=False,
+    # under transformers 5.24) feeds GPT-2 position ids up to 2 × (prompt + completion) − 1
+    # (measured: 63 for 16 + 16 tokens), and crashed with "IndexError: index out of range" in
+    # the position embedding when n_positions only covered prompt + completion
+    n_pos = 2 * (args.prompt_len + args.new_tokens) + 16
     policy = tiny_gpt2(tok, **size, n_positions=n_pos, seed=0)
     rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2, n_positions=n_pos, seed=1)
     rng = random.Random(0)
@@ -173,7 +196,15 @@ def setup(workdir: Path, args) -> dict:
     for name, model in (("policy", policy), ("rm", rm)):
         model.save_pretrained(workdir / name)
         tok.save_pretrained(workdir / name)
+        # a class name that transformers 4.x (TRL 1.12's venv) also knows
+        cfg_path = workdir / name / "tokenizer_config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+        cfg_path.write_text(json.dumps(cfg))
     (workdir / "prompts.json").write_text(json.dumps(prompts))
+    n_tok = max(len(tok(x, add_special_tokens=True)["input_ids"]) for x in prompts)
+    if n_tok > args.prompt_len + 8:
+        raise RuntimeError(f"prompts encode to {n_tok} tokens, more than --prompt-len + 8")
     n_params = sum(p.numel() for p in policy.parameters())
     del torch
     return {
@@ -186,14 +217,26 @@ def setup(workdir: Path, args) -> dict:
 # --- workers ----------------------------------------------------------------------------------
 
 
-def _timed(step, warmup: int, steps: int) -> list[float]:
-    times = []
+#: the clock of every timing: "cpu" (this process's CPU seconds, all its threads: on a machine
+#: shared with other jobs, what an idle machine would take, without the time spent waiting for
+#: a core) or "wall"; set from --clock in every worker
+CLOCK = {"fn": time.process_time}
+
+
+def _now() -> float:
+    return CLOCK["fn"]()
+
+
+def _timed(step, warmup: int, steps: int) -> tuple[list[float], list[float]]:
+    """(clock seconds, wall seconds) of each timed step."""
+    times, walls = [], []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, w0 = _now(), time.perf_counter()
         step()
         if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return times
+            times.append(_now() - t0)
+            walls.append(time.perf_counter() - w0)
+    return times, walls
 
 
 def worker_prefgame(args) -> dict:
@@ -238,9 +281,10 @@ def worker_prefgame(args) -> dict:
         lengths.append(logs["gen_len"])
         tok_s.append(logs["tokens_per_s"])
 
-    times = _timed(step, args.warmup, args.steps)
+    times, walls = _timed(step, args.warmup, args.steps)
     out = {
         "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
         "times": times,
         "gen_len": statistics.mean(lengths),
         "sampling_tokens_per_s": statistics.median(tok_s[args.warmup :]),
@@ -272,7 +316,7 @@ def worker_mixture(args) -> dict:
     )
     for i in range(args.warmup + args.steps):
         for beta in (0.0, 0.5):
-            t0 = time.perf_counter()
+            t0 = _now()
             with autocast:
                 b = generate(
                     policy,
@@ -285,11 +329,111 @@ def worker_mixture(args) -> dict:
                 )
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
-            dt = time.perf_counter() - t0
+            dt = _now() - t0
             if i >= args.warmup:
                 per_step[beta].append(dt / b.completion_ids.shape[1])
     plain, mix = statistics.median(per_step[0.0]), statistics.median(per_step[0.5])
     return {"plain_s_per_token_step": plain, "mixture_s_per_token_step": mix, "ratio": mix / plain}
+
+
+def _block_flops(d: int, ctx: float) -> float:
+    """Forward FLOPs of one GPT-2 block for one token attending to ``ctx`` positions:
+    2·(3d² + d² + 4d² + 4d²) for the four matmuls + 2·2·d·ctx for QKᵀ and AV."""
+    return 24 * d * d + 4 * d * ctx
+
+
+def _fwd_flops(n_layer: int, d: int, vocab: int, rows: int, ctx0: int, n: int, heads: int) -> float:
+    """Forward FLOPs of ``rows`` sequences feeding ``n`` tokens at positions ctx0+1..ctx0+n
+    (each attends to itself and everything before), with ``heads`` LM-head outputs per row."""
+    mean_ctx = ctx0 + (n + 1) / 2
+    return rows * (n_layer * n * _block_flops(d, mean_ctx) + heads * 2 * d * vocab)
+
+
+def step_flops(method: str, n_layer: int, d: int, vocab: int, b: int, lp: int, t: int) -> dict:
+    """Model FLOPs of one prefgame step by phase, as executed (padded to ``t`` tokens).
+
+    Pairwise methods (online IPO, IPO-MD): 2b rows sharing b prompts; the sampler prefills
+    each prompt once and decodes t − 1 steps of 2b rows (π; and μ for the mixture); the μ
+    forward and the training forward run each prompt once and 2b × (t − 1) completion tokens
+    (the last token is predicted, never fed), 2b × t LM-head outputs.  Nash-MD-PG: y ~ π on b
+    rows; y' ~ mixture on b rows (π and μ); μ and training forwards on the b rows of y only,
+    one full forward each.  Training = forward + backward = 3 × forward.
+    Returns ``{phase: (flops, rows_per_matmul)}``.
+    """
+    f = functools.partial(_fwd_flops, n_layer, d, vocab)
+    if method in ("online_ipo", "ipo_md"):
+        models = 2 if method == "ipo_md" else 1
+        prefill = f(b, 0, lp, 1)
+        decode = f(2 * b, lp, t - 1, 1)
+        fwd = f(b, 0, lp, 0) + f(2 * b, lp, t - 1, t)
+        return {
+            "sampling prefill": (models * prefill, b * lp),
+            "sampling decode": (models * decode, 2 * b),
+            "reference forward": (fwd, 2 * b * t),
+            "training fwd+bwd": (3 * fwd, 2 * b * t),
+        }
+    if method == "nash_md_pg":
+        prefill = f(b, 0, lp, 1)
+        decode = f(b, lp, t - 1, 1)
+        fwd = f(b, 0, lp + t, t + 1)
+        return {
+            "sampling prefill": (3 * prefill, b * lp),
+            "sampling decode": (3 * decode, b),
+            "reference forward": (fwd, b * (lp + t)),
+            "training fwd+bwd": (3 * fwd, b * (lp + t)),
+        }
+    raise ValueError(method)
+
+
+def worker_flops(args) -> dict:
+    """Matmul rate (FLOP/s) of a GPT-2 block's four matmuls at each phase's row count, in the
+    benchmark's precision, and the resulting floor (seconds) of each prefgame method's step."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    size = MODEL_SIZES[args.model_size]
+    d, n_layer = size["n_embd"], size["n_layer"]
+    dev = torch.device(args.device)
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    gen = torch.Generator().manual_seed(0)
+    ws = [torch.randn(d, k * d, generator=gen).to(dev, dtype) for k in (3, 1, 4)]
+    w2 = torch.randn(4 * d, d, generator=gen).to(dev, dtype)
+    rates: dict[int, float] = {}
+
+    def rate(m: int) -> float:
+        if m not in rates:
+            x = torch.randn(m, d, generator=gen).to(dev, dtype)
+            h = torch.randn(m, 4 * d, generator=gen).to(dev, dtype)
+
+            def block():
+                for w in ws:
+                    x @ w
+                h @ w2
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+
+            block()
+            reps = max(3, int(2e9 / (24 * m * d * d)))  # ~2 GFLOP per timing
+            best = float("inf")
+            for _ in range(5):
+                t0 = _now()
+                for _ in range(reps):
+                    block()
+                best = min(best, (_now() - t0) / reps)
+            rates[m] = 24 * m * d * d / best
+        return rates[m]
+
+    out = {}
+    vocab = args.vocab
+    for method in ("online_ipo", "ipo_md", "nash_md_pg"):
+        phases = step_flops(method, n_layer, d, vocab, args.batch, args.prompt_len, args.new_tokens)
+        out[method] = {
+            name: {"flops": fl, "rows": m, "rate": rate(m), "seconds": fl / rate(m)}
+            for name, (fl, m) in phases.items()
+        }
+        out[method]["floor_seconds"] = sum(v["seconds"] for v in out[method].values())
+        out[method]["flops"] = sum(fl for fl, _ in phases.values())
+    return out
 
 
 class _StepTimer:
@@ -301,13 +445,14 @@ class _StepTimer:
 
         class Timer(TrainerCallback):
             def __init__(self):
-                self.times, self._t0 = [], None
+                self.times, self.walls, self._t0 = [], [], None
 
             def on_step_begin(self, args, state, control, **kw):
-                self._t0 = time.perf_counter()
+                self._t0 = (_now(), time.perf_counter())
 
             def on_step_end(self, args, state, control, **kw):
-                self.times.append(time.perf_counter() - self._t0)
+                self.times.append(_now() - self._t0[0])
+                self.walls.append(time.perf_counter() - self._t0[1])
 
         return Timer()
 
@@ -393,9 +538,10 @@ def worker_trl_online_dpo(args) -> dict:
             kw["reward_processing_class"] = tok
     trainer = OnlineDPOTrainer(**kw)
     trainer.train()
-    times = timer.times[args.warmup :]
+    times, walls = timer.times[args.warmup :], timer.walls[args.warmup :]
     return {
         "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
         "times": times,
         "trl_version": trl.__version__,
     }
@@ -424,19 +570,35 @@ def worker_trl_nash_md(args) -> dict:
     }
     kw["reward_funcs" if "reward_funcs" in params else "reward_model"] = rm
     kw = {k: v for k, v in kw.items() if k in params}
+    # what the reference sees: Nash-MD's mixture generation (use_cache=False) should feed it
+    # the whole prefix at every token; under transformers 5.x TRL 1.12 feeds only the last one
+    fed = []
+    ref.register_forward_pre_hook(
+        lambda mod, a, k: fed.append(
+            (k.get("input_ids") if k.get("input_ids") is not None else a[0]).shape[1]
+        ),
+        with_kwargs=True,
+    )
     trainer = NashMDTrainer(**kw)
     trainer.train()
-    times = timer.times[args.warmup :]
+    times, walls = timer.times[args.warmup :], timer.walls[args.warmup :]
+    import transformers
+
     return {
         "seconds_per_step": statistics.median(times),
+        "wall_seconds_per_step": statistics.median(walls),
         "times": times,
         "trl_version": trl.__version__,
+        "transformers_version": transformers.__version__,
+        "ref_calls": len(fed),
+        "ref_tokens_fed": sum(fed),
     }
 
 
 WORKERS = {
     "prefgame": worker_prefgame,
     "mixture": worker_mixture,
+    "flops": worker_flops,
     "trl_online_dpo": worker_trl_online_dpo,
     "trl_nash_md": worker_trl_nash_md,
 }
@@ -446,6 +608,9 @@ WORKERS = {
 
 
 def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
+    steps, warmup = args.steps, args.warmup
+    if worker == "trl_nash_md" and args.trl112_steps:
+        steps, warmup = args.trl112_steps, args.trl112_warmup
     cmd = [
         python,
         str(HERE),
@@ -462,9 +627,13 @@ def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
         "--prompt-len",
         str(args.prompt_len),
         "--steps",
-        str(args.steps),
+        str(steps),
         "--warmup",
-        str(args.warmup),
+        str(warmup),
+        "--vocab",
+        str(args.vocab),
+        "--clock",
+        args.clock,
         "--threads",
         str(args.threads),
         "--tau",
@@ -492,14 +661,60 @@ def _run_worker(python: str, worker: str, args, method: str = "") -> dict:
     )
 
 
+PRESETS = {
+    # generation-dominated: 25M policy, 64-token prompts, 128 new tokens, batch 8.  fp32 for
+    # everyone (as --precision auto picks on a CPU without AVX512-BF16/AMX, which runs bf16
+    # matmuls far slower than fp32: 0.5 against 47 GFLOP/s on the AVX2 machine of RESULTS.md).
+    "long": {
+        "model_size": "25m",
+        "prompt_len": 64,
+        "new_tokens": 128,
+        "batch": 8,
+        "precision": "fp32",
+        "rounds": 2,
+        "steps": 2,
+        "warmup": 1,
+    },
+}
+
+
+def _cpu_has_bf16() -> bool:
+    """True when the CPU has bf16 matmul instructions (AVX512-BF16 or AMX-BF16, Linux)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _fmt(xs) -> str:
+    return "[" + ", ".join(f"{x:.2f}" for x in xs) + "]"
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker", default="", help=argparse.SUPPRESS)
     p.add_argument("--dir", default="", help=argparse.SUPPRESS)
     p.add_argument("--method", default="online_ipo", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="",
+        help="long: the generation-dominated setting (25M policy, 64-token prompts, 128 new "
+        "tokens, batch 8, fp32); explicit options still override it",
+    )
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     p.add_argument("--steps", type=int, default=4, help="timed steps per worker and round")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    p.add_argument(
+        "--trl112-steps", type=int, default=0, help="timed steps of TRL 1.12 (0: --steps)"
+    )
+    p.add_argument("--trl112-warmup", type=int, default=0, help="its warm-up steps")
     p.add_argument("--batch", type=int, default=8, help="prompts per step")
     p.add_argument("--new-tokens", type=int, default=32, help="max new tokens")
     p.add_argument("--prompt-len", type=int, default=32, help="prompt length in tokens")
@@ -511,15 +726,23 @@ def main(argv=None) -> int:
         help="torch threads in every worker (1: the 2 shared cores thrash with 2)",
     )
     p.add_argument("--tau", type=float, default=0.1, help="τ (TRL's beta)")
-    p.add_argument("--trl-python", default="/work/trl-venv/bin/python")
-    p.add_argument("--trl112-python", default="/work/trl112-venv/bin/python")
+    p.add_argument(
+        "--trl-python",
+        default=str(REPO / ".bench" / "trl116" / "bin" / "python"),
+        help="python of the TRL 1.16 venv (default: .bench/trl116, made by make bench-envs)",
+    )
+    p.add_argument(
+        "--trl112-python",
+        default=str(REPO / ".bench" / "trl112" / "bin" / "python"),
+        help="python of the TRL 1.12 venv (default: .bench/trl112)",
+    )
     p.add_argument("--no-trl", action="store_true", help="skip the TRL online DPO comparison")
     p.add_argument(
         "--precision",
-        choices=("bf16", "fp32"),
-        default="bf16",
-        help="bf16 autocast (TRL's default; fast on CPUs with AVX512-BF16/AMX) or "
-        "fp32, for every contestant",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="bf16 autocast (TRL's default; fast on GPUs and on CPUs with AVX512-BF16/AMX) or "
+        "fp32, for every contestant; auto: bf16 where the hardware has it, else fp32",
     )
     p.add_argument(
         "--trl-defaults",
@@ -533,18 +756,44 @@ def main(argv=None) -> int:
         "--model-size",
         choices=sorted(MODEL_SIZES),
         default="3m",
-        help="3m: the CPU comparison; 100m: ~100M parameters (GPU: tokens/s, memory; "
-        "TRL runs are skipped)",
+        help="3m: the CPU comparison; 25m: the generation-dominated one (--preset long); "
+        "100m: ~100M parameters (GPU: tokens/s, memory; TRL runs are skipped)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: each worker's own CPU seconds (robust on a machine shared with other jobs; "
+        "every worker runs --threads threads); wall: elapsed seconds",
     )
     p.add_argument("--out", default="", help="write all measurements to this JSON file")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
+    if args.preset:
+        given = {a.split("=")[0].lstrip("-").replace("-", "_") for a in argv if a.startswith("--")}
+        for k, v in PRESETS[args.preset].items():
+            if k not in given:
+                setattr(args, k, v)
 
-    if args.model_size != "3m" or args.device != "cpu":
+    if args.precision == "auto":
+        args.precision = "bf16" if args.device != "cpu" or _cpu_has_bf16() else "fp32"
+    if args.model_size == "100m" or args.device != "cpu":
         args.no_trl = args.no_trl112 = True  # the TRL comparison is the CPU one
+    if args.device != "cpu":
+        args.clock = "wall"  # a GPU's work is not this process's CPU time
+    CLOCK["fn"] = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.worker:
         result = WORKERS[args.worker](args)
         print("RESULT " + json.dumps(result), flush=True)
         return 0
+    for flag, path in (("trl", args.trl_python), ("trl112", args.trl112_python)):
+        if not getattr(args, f"no_{flag}") and not Path(path).is_file():
+            print(
+                f"online_step.py: --{flag}-python {path}: no such interpreter "
+                "(run `make bench-envs`, or pass --no-" + flag + ")",
+                file=sys.stderr,
+            )
+            return 2
 
     with tempfile.TemporaryDirectory(prefix="online_step_") as tmp:
         args.dir = tmp
@@ -553,7 +802,8 @@ def main(argv=None) -> int:
             f"setting: policy {info['policy_params'] / 1e6:.2f}M params, vocab {info['vocab']}, "
             f"RM {info['rm_params'] / 1e6:.2f}M, batch {args.batch}, prompt {args.prompt_len} "
             f"tokens, <= {args.new_tokens} new tokens, {args.threads} threads, "
-            f"{args.precision}{', TRL defaults' if args.trl_defaults else ''}",
+            f"{args.precision}{', TRL defaults' if args.trl_defaults else ''}, "
+            f"device {args.device}",
             flush=True,
         )
         plan = [("prefgame online_ipo", sys.executable, "prefgame", "online_ipo")]
@@ -566,16 +816,23 @@ def main(argv=None) -> int:
         if not args.no_trl112:
             plan.append(("TRL 1.12 NashMD", args.trl112_python, "trl_nash_md", ""))
         plan.append(("mixture sampler", sys.executable, "mixture", ""))
+        plan.append(("FLOP floor", sys.executable, "flops", ""))
         results: dict[str, list[dict]] = {name: [] for name, *_ in plan}
         for r in range(args.rounds):
             for name, python, worker, method in plan:
                 res = _run_worker(python, worker, args, method)
                 results[name].append(res)
-                val = res.get("seconds_per_step", res.get("ratio"))
+                if worker == "flops":
+                    val = res["online_ipo"]["floor_seconds"]
+                else:
+                    val = res.get("seconds_per_step", res.get("ratio"))
                 print(f"round {r + 1}/{args.rounds}  {name:24s} {val:.4f}", flush=True)
 
     def med(name, key="seconds_per_step"):
-        return statistics.median(x[key] for x in results[name])
+        return _median(x[key] for x in results[name])
+
+    def per_round(num: str, den: str, key: str = "seconds_per_step") -> list[float]:
+        return [a[key] / b[key] for a, b in zip(results[num], results[den])]
 
     summary = {
         "setting": {
@@ -583,6 +840,8 @@ def main(argv=None) -> int:
             **{
                 k: getattr(args, k)
                 for k in (
+                    "preset",
+                    "model_size",
                     "batch",
                     "new_tokens",
                     "prompt_len",
@@ -590,41 +849,90 @@ def main(argv=None) -> int:
                     "rounds",
                     "steps",
                     "warmup",
+                    "trl112_steps",
+                    "trl112_warmup",
                     "tau",
                     "precision",
                     "trl_defaults",
+                    "device",
+                    "clock",
                 )
             },
         },
         "raw": results,
     }
-    print("\nmedian seconds per step:")
+    print(f"\nmedian seconds per step ({args.clock} clock):")
     for name, runs in results.items():
-        if name != "mixture sampler":
-            summary[name] = med(name)
-            extra = ""
-            if "sampling_tokens_per_s" in runs[0]:
-                summary[f"{name} sampling tokens/s"] = med(name, "sampling_tokens_per_s")
-                extra = f"   sampling {summary[f'{name} sampling tokens/s']:.0f} tokens/s"
-            if "peak_memory_gib" in runs[0]:
-                summary[f"{name} peak GiB"] = max(x["peak_memory_gib"] for x in runs)
-                extra += f", peak {summary[f'{name} peak GiB']:.2f} GiB"
-            print(f"  {name:24s} {summary[name]:.4f}{extra}")
+        if name in ("mixture sampler", "FLOP floor"):
+            continue
+        summary[name] = med(name)
+        extra = ""
+        if "sampling_tokens_per_s" in runs[0]:
+            summary[f"{name} sampling tokens/s"] = med(name, "sampling_tokens_per_s")
+            extra = f"   sampling {summary[f'{name} sampling tokens/s']:.0f} tokens/s"
+        if "peak_memory_gib" in runs[0]:
+            summary[f"{name} peak GiB"] = max(x["peak_memory_gib"] for x in runs)
+            extra += f", peak {summary[f'{name} peak GiB']:.2f} GiB"
+        print(f"  {name:24s} {summary[name]:.4f}{extra}")
     mix = med("mixture sampler", "ratio")
     summary["mixture_over_plain"] = mix
-    print(f"  mixture sampler / plain sampling per decoding step: {mix:.2f}x")
+    print(f"  mixture sampler / plain sampling per decoding step: {mix:.2f}x (target <= 2.2)")
+
+    print("\nFLOP floor (model FLOPs / matmul rate at the same shapes and precision):")
+    for method in ("online_ipo", "ipo_md", "nash_md_pg"):
+        floors = [x[method]["floor_seconds"] for x in results["FLOP floor"]]
+        fracs = [f / s["seconds_per_step"] for f, s in zip(floors, results[f"prefgame {method}"])]
+        last = results["FLOP floor"][-1][method]
+        phases = ", ".join(
+            f"{k} {v['flops'] / 1e9:.0f} GFLOP @ {v['rate'] / 1e9:.0f} GFLOP/s"
+            for k, v in last.items()
+            if isinstance(v, dict)
+        )
+        summary[f"floor_seconds {method}"] = _median(floors)
+        summary[f"fraction_of_floor {method}"] = _median(fracs)
+        print(
+            f"  {method:11s} {last['flops'] / 1e9:.0f} GFLOP, floor {_median(floors):.3f} s, "
+            f"prefgame at {100 * _median(fracs):.0f}% of it (goal >= 60%)\n    {phases}"
+        )
+
+    speed = speed_md = float("nan")
+    if "TRL online DPO (ipo)" in results:
+        rounds = per_round("TRL online DPO (ipo)", "prefgame online_ipo")
+        walls = per_round("TRL online DPO (ipo)", "prefgame online_ipo", "wall_seconds_per_step")
+        speed = _median(rounds)
+        summary["speedup_vs_trl per round"] = rounds
+        summary["speedup_vs_trl per round, wall clock"] = walls
+        print(f"\n  online IPO vs TRL online DPO (ipo), per round: {_fmt(rounds)}")
+        print(f"    the same in wall-clock seconds: {_fmt(walls)}")
     if "TRL 1.12 NashMD" in results:
-        t = summary["TRL 1.12 NashMD"]
-        for name in ("prefgame nash_md_pg", "prefgame ipo_md"):
-            summary[f"speedup_{name.split()[1]}_vs_trl_nash_md"] = t / summary[name]
-            print(f"  speedup {name} vs TRL 1.12 NashMD: {t / summary[name]:.2f}x")
+        worst = []
+        for method in ("nash_md_pg", "ipo_md"):
+            rounds = per_round("TRL 1.12 NashMD", f"prefgame {method}")
+            walls = per_round("TRL 1.12 NashMD", f"prefgame {method}", "wall_seconds_per_step")
+            summary[f"speedup_{method}_vs_trl_nash_md per round"] = rounds
+            summary[f"speedup_{method}_vs_trl_nash_md per round, wall clock"] = walls
+            print(f"  {method} vs TRL 1.12 Nash-MD, per round: {_fmt(rounds)}")
+            print(f"    the same in wall-clock seconds: {_fmt(walls)}")
+            worst.append(_median(rounds))
+        speed_md = min(worst)
+        r0 = results["TRL 1.12 NashMD"][0]
+        steps = args.trl112_steps or args.steps
+        warm = args.trl112_warmup if args.trl112_steps else args.warmup
+        per_step = r0["ref_tokens_fed"] / max(1, steps + warm)
+        print(
+            f"  TRL {r0['trl_version']} (transformers {r0['transformers_version']}): its "
+            f"reference read {per_step:.0f} tokens per step in "
+            f"{r0['ref_calls'] / max(1, steps + warm):.0f} calls"
+            + (
+                "  -- FEWER than the prompt per call: its mixture saw no context"
+                if r0["ref_calls"] and per_step * (steps + warm) / r0["ref_calls"] < args.prompt_len
+                else ""
+            )
+        )
+    summary["speedup_vs_trl"], summary["speedup_vs_trl_nash_md"] = speed, speed_md
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))
-    if "TRL online DPO (ipo)" in results:
-        speed = summary["TRL online DPO (ipo)"] / summary["prefgame online_ipo"]
-        print(f"speedup_vs_trl={speed:.2f}")
-    else:
-        print("speedup_vs_trl=nan")
+    print(f"speedup_vs_trl={speed:.2f} speedup_vs_trl_nash_md={speed_md:.2f}")
     return 0
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import inspect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -383,6 +385,24 @@ def _gather_logp(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
 
 
+@functools.lru_cache(maxsize=64)
+def _cache_kwarg_for(forward) -> str:
+    params = inspect.signature(forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def cache_kwarg(model) -> str:
+    """The name of the KV-cache argument of ``model``'s forward: ``"cache"`` where the
+    installed transformers has renamed it (5.x; ``past_key_values`` is deprecated there),
+    else ``"past_key_values"``.  DDP (``.module``) and peft wrappers are looked through."""
+    inner = model
+    for _ in range(4):
+        inner = getattr(inner, "module", inner)
+        if hasattr(inner, "get_base_model"):
+            inner = inner.get_base_model()
+    return _cache_kwarg_for(type(inner).forward)
+
+
 def check_groups(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int) -> None:
     """Raise ``ValueError`` unless rows come in runs of ``group`` equal prompts."""
     bsz = prompt_ids.shape[0]
@@ -470,12 +490,13 @@ def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> t
     p_ids, p_mask = batch.prompt_ids[::group], batch.prompt_mask[::group]
     pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
+    kv = cache_kwarg(model)
     with policy.context():
         out = model(
             input_ids=p_ids,
             attention_mask=p_mask,
             position_ids=pos,
-            past_key_values=cache,
+            **{kv: cache},
             use_cache=True,
             logits_to_keep=1,
         )
@@ -491,7 +512,7 @@ def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> t
             input_ids=batch.completion_ids[:, :-1],
             attention_mask=mask,
             position_ids=cpos,
-            past_key_values=cache,
+            **{kv: cache},
             use_cache=True,
         ).logits
     return torch.cat([first, rest], dim=1)

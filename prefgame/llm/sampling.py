@@ -9,9 +9,14 @@ which only approximates the sequence-level π^(1−β) μ^β (per-step normalise
 
 :func:`generate` keeps one KV cache per model that it runs: after one forward pass over the
 prompt, each generated token costs exactly one forward pass of π and (for 0 < β < 1) one of μ,
-never re-encoding the prefix.  It returns a :class:`~prefgame.llm.policy.SequenceBatch` with
-the per-token log-probs it already computed (log π, log μ, log of the sampling distribution), so
-the trainer does not run μ again on mixture samples.
+never re-encoding the prefix.  Each cached layer lives in a buffer preallocated for the whole
+completion (a decoding step writes its token in place, no per-token ``torch.cat``), and rows that
+have finished leave the batch once they are a quarter of it (``compact_below``); neither
+changes a number (``tests/llm/test_kv_cache.py`` checks every log-prob against one uncached
+forward).  It returns a :class:`~prefgame.llm.policy.SequenceBatch` with
+the per-token log-probs it already computed (log π, log μ, log of the sampling distribution);
+the trainer still recomputes log μ with its training forward's path, so that π = μ gives a
+margin of exactly 0 (see :mod:`prefgame.llm.trainer`).
 
 With LoRA, π and μ share one module (μ = adapters disabled); the two views keep separate caches
 and every μ forward runs under ``disable_adapter()`` — the mixture never mixes π with itself.
@@ -45,18 +50,104 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
+def _preallocate(cache, capacity: int) -> None:
+    """Give every full-attention layer of a transformers ``DynamicCache`` a preallocated
+    buffer of ``capacity`` positions, in place.
+
+    The layer's ``keys``/``values`` become views of the first positions of the buffer, so a
+    decoding step writes its token's keys/values into the buffer instead of concatenating the
+    whole cache again (``torch.cat`` re-copies every cached key and value at every token:
+    O(T²) memory traffic, half of a decoding step's time on CPU at 128 new tokens).  The
+    attention reads exactly the same keys and values in the same order: the numbers do not
+    change.  Caches of other layouts (sliding windows, older transformers) are left as they are.
+    """
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:  # transformers < 4.56 keeps lists of tensors: nothing to do
+        return
+    layers = getattr(cache, "layers", None)
+    if layers is None:
+        return
+    for i, layer in enumerate(layers):
+        if type(layer) is DynamicLayer and layer.is_initialized and layer.keys.numel():
+            layers[i] = _BufferLayer(layer.keys, layer.values, capacity)
+
+
+def _buffer_layer_class():
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferLayer(DynamicLayer):
+        """A ``DynamicLayer`` whose keys/values are views of a preallocated buffer."""
+
+        def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int):
+            super().__init__()
+            n = keys.shape[-2]
+            capacity = max(capacity, n)
+            self._k = keys.new_empty((*keys.shape[:-2], capacity, keys.shape[-1]))
+            self._v = values.new_empty((*values.shape[:-2], capacity, values.shape[-1]))
+            self._k[..., :n, :] = keys
+            self._v[..., :n, :] = values
+            self._n = n
+            self.keys, self.values = self._k[..., :n, :], self._v[..., :n, :]
+            self.device, self.is_initialized = keys.device, True
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            end = self._n + key_states.shape[-2]
+            if end > self._k.shape[-2]:  # past the planned length: grow as DynamicLayer does
+                self.keys = torch.cat([self.keys, key_states], dim=-2)
+                self.values = torch.cat([self.values, value_states], dim=-2)
+                self._k, self._v, self._n = self.keys, self.values, end
+                return self.keys, self.values
+            self._k[..., self._n : end, :] = key_states
+            self._v[..., self._n : end, :] = value_states
+            self._n = end
+            self.keys, self.values = self._k[..., :end, :], self._v[..., :end, :]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices: torch.Tensor) -> None:
+            self._k, self._v = self._k[indices], self._v[indices]
+            self.keys, self.values = self._k[..., : self._n, :], self._v[..., : self._n, :]
+
+    return BufferLayer
+
+
+class _LazyBufferLayer:
+    """Builds the ``DynamicLayer`` subclass on first use (transformers imported lazily)."""
+
+    cls = None
+
+    def __call__(self, *args):
+        if _LazyBufferLayer.cls is None:
+            _LazyBufferLayer.cls = _buffer_layer_class()
+        return _LazyBufferLayer.cls(*args)
+
+
+_BufferLayer = _LazyBufferLayer()
+
+
 class _Stepper:
-    """Incremental decoding of one model view with its own KV cache."""
+    """Incremental decoding of one model view with its own KV cache.
+
+    The cache holds ``capacity`` = prompt length + ``max_new_tokens`` positions from the start
+    (:func:`_preallocate`), and the attention mask is one preallocated ``[B, capacity]`` tensor
+    of which each step passes a prefix: no per-token concatenation.
+    """
 
     def __init__(
-        self, policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int = 1
+        self,
+        policy: Policy,
+        prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
+        group: int = 1,
+        max_new_tokens: int = 0,
     ):
         from transformers import DynamicCache, EncoderDecoderCache
 
-        from prefgame.llm.policy import _encoder_outputs
+        from prefgame.llm.policy import _encoder_outputs, cache_kwarg
 
         self.policy = policy
         model = policy.model
+        self.kv = cache_kwarg(model)
         with policy.context():
             if policy.is_encoder_decoder:
                 self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
@@ -64,10 +155,16 @@ class _Stepper:
                 self.enc_mask = prompt_mask
                 start = torch.full_like(prompt_ids[:, :1], policy.decoder_start_id())
                 self.logits = self._decode(start)
+                _preallocate(self.cache.self_attention_cache, 1 + max_new_tokens)
             else:
                 # each distinct prompt is encoded once, then its cache is shared by its group
                 self.cache = DynamicCache()
-                self.mask = prompt_mask
+                lp = prompt_ids.shape[1]
+                self.mask = torch.cat(
+                    [prompt_mask, prompt_mask.new_ones(prompt_mask.shape[0], max_new_tokens)],
+                    dim=1,
+                )
+                self.length = lp
                 p_ids, p_mask = prompt_ids[::group], prompt_mask[::group]
                 pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
                 self.next_pos = pos[:, -1:].repeat_interleave(group, 0) + 1
@@ -75,21 +172,37 @@ class _Stepper:
                     input_ids=p_ids,
                     attention_mask=p_mask,
                     position_ids=pos,
-                    past_key_values=self.cache,
                     use_cache=True,
                     logits_to_keep=1,
+                    **{self.kv: self.cache},
                 )
                 self.logits = out.logits[:, -1].repeat_interleave(group, 0)
                 if group > 1:
                     self.cache.batch_repeat_interleave(group)
+                _preallocate(self.cache, lp + max_new_tokens)
+
+    @property
+    def can_select(self) -> bool:
+        return hasattr(self.cache, "batch_select_indices")
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep only the rows ``index`` (finished rows are dropped from the batch)."""
+        self.cache.batch_select_indices(index)
+        self.logits = self.logits[index]
+        if self.policy.is_encoder_decoder:
+            hidden = self.encoder_outputs.last_hidden_state[index]
+            self.encoder_outputs = type(self.encoder_outputs)(last_hidden_state=hidden)
+            self.enc_mask = self.enc_mask[index]
+        else:
+            self.mask, self.next_pos = self.mask[index], self.next_pos[index]
 
     def _decode(self, tokens: torch.Tensor) -> torch.Tensor:
         out = self.policy.model(
             encoder_outputs=self.encoder_outputs,
             attention_mask=self.enc_mask,
             decoder_input_ids=tokens,
-            past_key_values=self.cache,
             use_cache=True,
+            **{self.kv: self.cache},
         )
         return out.logits[:, -1]
 
@@ -100,13 +213,15 @@ class _Stepper:
             if self.policy.is_encoder_decoder:
                 self.logits = self._decode(tokens)
             else:
-                self.mask = torch.cat([self.mask, torch.ones_like(tokens)], dim=1)
+                self.length += 1
+                if self.length > self.mask.shape[1]:  # more steps than planned
+                    self.mask = torch.cat([self.mask, torch.ones_like(tokens)], dim=1)
                 out = self.policy.model(
                     input_ids=tokens,
-                    attention_mask=self.mask,
+                    attention_mask=self.mask[:, : self.length],
                     position_ids=self.next_pos,
-                    past_key_values=self.cache,
                     use_cache=True,
+                    **{self.kv: self.cache},
                 )
                 self.next_pos = self.next_pos + 1
                 self.logits = out.logits[:, -1]
@@ -132,6 +247,7 @@ def generate(
     generator: torch.Generator | None = None,
     track_ref: bool = False,
     group: int = 1,
+    compact_below: float = 0.75,
 ) -> SequenceBatch:
     """Sample one completion per prompt from the token-level mixture π^(1−β) μ^β.
 
@@ -148,6 +264,11 @@ def generate(
         usually one batched μ forward afterwards is cheaper).
     group : rows come in runs of ``group`` copies of the same prompt (several samples per
         prompt); each prompt is then encoded once and its KV cache shared.
+    compact_below : once fewer than this fraction of the rows being decoded are unfinished,
+        the finished rows are dropped from the KV caches and from every later forward (0:
+        never).  Their outputs stay what they were (EOS, then pad with log-prob 0); every
+        row's tokens and log-probs are those of the uncompacted batch up to float rounding,
+        and the generator still draws for every row at every step.
 
     Returns
     -------
@@ -177,15 +298,29 @@ def generate(
     tok = policy.tokenizer
     eos, pad = tok.eos_token_id, tok.pad_token_id
     run_pi = beta < 1.0
-    pi = _Stepper(policy, prompt_ids, prompt_mask, group) if run_pi else None
-    mu = _Stepper(ref, prompt_ids, prompt_mask, group) if need_ref else None
+    steps = max_new_tokens - 1  # the last token is sampled, never fed back
+    pi = _Stepper(policy, prompt_ids, prompt_mask, group, steps) if run_pi else None
+    mu = _Stepper(ref, prompt_ids, prompt_mask, group, steps) if need_ref else None
 
     bsz = prompt_ids.shape[0]
+    steppers = [x for x in (pi, mu) if x is not None]
+    compact = compact_below > 0 and all(x.can_select for x in steppers)
+    # rows[i] = the batch row that the steppers' i-th row decodes (finished rows are dropped
+    # from the steppers once they are fewer than compact_below × the rows still run)
+    rows = torch.arange(bsz, device=prompt_ids.device)
     done = torch.zeros(bsz, dtype=torch.bool, device=prompt_ids.device)
     ids, masks, lp_pi, lp_mu, lp_s = [], [], [], [], []
+
+    def full(logits: torch.Tensor) -> torch.Tensor:
+        """The steppers' logits as a ``[bsz, V]`` tensor (rows no longer run hold 0)."""
+        logits = logits.float()
+        if logits.shape[0] == bsz:
+            return logits
+        return logits.new_zeros(bsz, logits.shape[1]).index_copy_(0, rows, logits)
+
     for t in range(max_new_tokens):
-        l_pi = pi.logits.float() if run_pi else None
-        l_mu = mu.logits.float() if need_ref else None
+        l_pi = full(pi.logits) if run_pi else None
+        l_mu = full(mu.logits) if need_ref else None
         if beta == 0.0:
             logits = l_pi
         elif beta == 1.0:
@@ -195,6 +330,8 @@ def generate(
         if temperature != 1.0:
             logits = logits / temperature
         logp_sample = top_p_filter(logits, top_p).log_softmax(-1)
+        # one draw per batch row, finished or not: the generator's stream is the same as
+        # without compaction
         nxt = torch.multinomial(logp_sample.exp(), 1, generator=generator).squeeze(-1)
         alive = ~done
         nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
@@ -208,12 +345,16 @@ def generate(
         if need_ref:
             lp_mu.append(_alive(_gather_logp(l_mu, nxt), alive))
         done = done | (nxt == eos)
-        if bool(done.all()) or t == max_new_tokens - 1:
+        n_alive = int((~done).sum())  # the loop's one host sync per token
+        if n_alive == 0 or t == max_new_tokens - 1:
             break
-        if run_pi:
-            pi.step(nxt)
-        if need_ref:
-            mu.step(nxt)
+        if compact and n_alive < compact_below * rows.shape[0]:
+            keep = (~done[rows]).nonzero().squeeze(-1)
+            rows = rows[keep]
+            for x in steppers:
+                x.select(keep)
+        for x in steppers:
+            x.step(nxt[rows] if rows.shape[0] < bsz else nxt)
 
     def stack(xs):
         return torch.stack(xs, dim=1) if xs else None
