@@ -23,8 +23,14 @@ import inspect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedTokenizerBase
+
+    from prefgame.llm.config import OnlineConfig
 
 __all__ = [
     "Policy",
@@ -42,7 +48,7 @@ __all__ = [
 ]
 
 
-def check_tokenizer(tokenizer) -> None:
+def check_tokenizer(tokenizer: PreTrainedTokenizerBase) -> None:
     """Raise ``ValueError`` unless ``tokenizer`` has a pad token and an EOS token."""
     if getattr(tokenizer, "pad_token_id", None) is None:
         raise ValueError(
@@ -82,7 +88,7 @@ class SequenceBatch:
         """Completion lengths (EOS included), shape ``[B]``."""
         return self.completion_mask.sum(-1)
 
-    def select(self, index) -> SequenceBatch:
+    def select(self, index: torch.Tensor | slice | Sequence[int]) -> SequenceBatch:
         """Rows ``index`` (slice, list or tensor) of every field."""
         return replace(
             self,
@@ -93,7 +99,7 @@ class SequenceBatch:
             },
         )
 
-    def to(self, device) -> SequenceBatch:
+    def to(self, device: torch.device | str) -> SequenceBatch:
         return replace(
             self,
             **{
@@ -122,7 +128,7 @@ class SequenceBatch:
             out[f.name] = torch.cat(padded, dim=0)
         return SequenceBatch(**out)
 
-    def texts(self, tokenizer) -> list[str]:
+    def texts(self, tokenizer: PreTrainedTokenizerBase) -> list[str]:
         """Decoded completions (special tokens dropped)."""
         return [
             tokenizer.decode(ids[m.bool()], skip_special_tokens=True)
@@ -156,7 +162,7 @@ class Policy:
         return getattr(self.model, "module", self.model)
 
     @property
-    def config(self):
+    def config(self) -> PretrainedConfig:
         return self.base_model.config
 
     @property
@@ -171,7 +177,7 @@ class Policy:
     def is_lora(self) -> bool:
         return self._is_lora
 
-    def context(self):
+    def context(self) -> contextlib.AbstractContextManager:
         """Context manager under which the model computes this policy's logits."""
         if self.adapters_off:
             return self.base_model.disable_adapter()
@@ -198,7 +204,7 @@ class Policy:
 def load_pretrained_policy(
     name_or_path: str,
     *,
-    tokenizer=None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
     lora_r: int = 0,
     lora_alpha: float = 16.0,
     lora_dropout: float = 0.0,
@@ -239,14 +245,14 @@ def load_pretrained_policy(
 
 
 def add_lora(
-    model,
+    model: torch.nn.Module,
     *,
     r: int,
     alpha: float = 16.0,
     dropout: float = 0.0,
     target_modules: Sequence[str] = (),
     seed: int = 0,
-):
+) -> torch.nn.Module:
     """Wrap ``model`` with peft LoRA adapters of rank ``r`` (the base stays frozen).
 
     The adapters' random initialisation (A ~ Kaiming-uniform, B = 0) is drawn from ``seed`` in
@@ -272,7 +278,9 @@ def add_lora(
         return get_peft_model(model, cfg)
 
 
-def special_token_frame(tokenizer, text: str) -> tuple[list[int], list[int], list[int]]:
+def special_token_frame(
+    tokenizer: PreTrainedTokenizerBase, text: str
+) -> tuple[list[int], list[int], list[int]]:
     """(prefix, body, suffix): the ids the tokenizer's standard encoding puts around ``text``.
 
     ``tokenizer(text)`` = prefix + body + suffix, with body = ``tokenizer(text,
@@ -290,11 +298,11 @@ def special_token_frame(tokenizer, text: str) -> tuple[list[int], list[int], lis
 
 
 def encode_prompts(
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
     *,
     max_length: int = 512,
-    device=None,
+    device: torch.device | str | None = None,
     add_special_tokens: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded prompt ids and mask, ``[B, Lp]``; long prompts keep their last tokens.
@@ -332,12 +340,12 @@ def encode_prompts(
 
 
 def encode_completions(
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     completions: Sequence[str],
     *,
     max_length: int = 512,
     add_eos: bool = True,
-    device=None,
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded completion ids and mask, ``[B, T]`` (EOS appended unless ``add_eos=False``)."""
     enc = []
@@ -391,7 +399,7 @@ def _cache_kwarg_for(forward) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def cache_kwarg(model) -> str:
+def cache_kwarg(model: torch.nn.Module) -> str:
     """The name of the KV-cache argument of ``model``'s forward: ``"cache"`` where the
     installed transformers has renamed it (5.x; ``past_key_values`` is deprecated there),
     else ``"past_key_values"``.  DDP (``.module``) and peft wrappers are looked through."""
@@ -536,7 +544,9 @@ def token_logprobs(
     return torch.where(batch.completion_mask.bool(), logp, torch.zeros_like(logp))
 
 
-def reduce_tokens(token_values: torch.Tensor, mask: torch.Tensor, reduction: str = "sum"):
+def reduce_tokens(
+    token_values: torch.Tensor, mask: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
     """Σ_t m_t v_t (``"sum"``) or its per-token average (``"mean"``), shape ``[B]``."""
     total = (token_values * mask).sum(-1)
     if reduction == "sum":
@@ -553,7 +563,7 @@ def sequence_logprobs(
     group: int = 1,
     *,
     temperature: float = 1.0,
-):
+) -> torch.Tensor:
     """log π(y | x) per sequence, ``[B]``: prompt and padding tokens masked (see module doc)."""
     return reduce_tokens(
         token_logprobs(policy, batch, group, temperature=temperature),
@@ -568,7 +578,12 @@ def iter_chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
-def policy_from_config(cfg, *, tokenizer=None, device=None) -> tuple[Policy, Policy]:
+def policy_from_config(
+    cfg: OnlineConfig,
+    *,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Policy, Policy]:
     """(policy, reference) from an :class:`~prefgame.llm.config.OnlineConfig`.
 
     ``cfg.policy_name`` is loaded (with LoRA when ``cfg.lora_r > 0``); the reference is

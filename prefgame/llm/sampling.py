@@ -25,6 +25,7 @@ and every μ forward runs under ``disable_adapter()`` — the mixture never mixe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -378,7 +379,7 @@ def generate_text(
     beta: float = 0.0,
     max_prompt_length: int = 512,
     batch_size: int = 32,
-    **kwargs,
+    **kwargs: Any,
 ) -> list[str]:
     """Decoded completions for a list of prompt strings (convenience wrapper of ``generate``)."""
     out: list[str] = []

@@ -61,6 +61,8 @@ ANNOTATED = [
             "evaluate",
             "judges",
             "methods",
+            "policy",
+            "sampling",
             "sft",
             "tokenizers",
             "trainer",
