@@ -1,6 +1,7 @@
 """Benchmark: exact-expectation online IPO on a batch of random games, batched vs a per-game loop.
 
-    .venv/bin/python benchmarks/dynamics.py [--games 10000] [--n 10] [--steps 1000] [--loop-games 200]
+    .venv/bin/python benchmarks/dynamics.py [--games 10000] [--n 10] [--steps 1000]
+                                            [--loop-games 200]
 
 The batched run is :func:`prefgame.dynamics.online_ipo` on one ``[c, n, n]`` PreferenceGame (fixed
 natural step lr, so no per-step Jacobian).  The reference is a straightforward per-game Python loop
@@ -68,7 +69,8 @@ def main() -> None:
 
     print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}")
     print(
-        f"{a.games} games x {a.n} actions x {a.steps} exact online-IPO steps (tau = {a.tau:g}, lr = {a.lr:g})"
+        f"{a.games} games x {a.n} actions x {a.steps} exact online-IPO steps "
+        f"(tau = {a.tau:g}, lr = {a.lr:g})"
     )
     print(
         f"batched (prefgame.dynamics.online_ipo): {batched:.2f} s  (best of {a.repeats}: "

@@ -85,7 +85,8 @@ def main() -> None:
         best = {k: np.min([r[k] for r in runs], axis=0) for k in runs[0]}
         for move, secs in best.items():
             print(
-                f"| {game} | {n} | {len(learners)} | {move} | {np.median(secs):.3f}; {np.max(secs):.3f} |"
+                f"| {game} | {n} | {len(learners)} | {move} "
+                f"| {np.median(secs):.3f}; {np.max(secs):.3f} |"
             )
 
 

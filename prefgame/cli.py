@@ -313,7 +313,8 @@ def run_equivalence(args: argparse.Namespace) -> int:
         return 0
     print(f"{game.name}: n = {game.n_actions}, tau = {args.tau:g}, beta = {args.beta:g}")
     print(
-        f"  {'method':<11s} {'duality gap':>12s} {'max|pi - pi*|':>14s} {'steps':>8s}  {'stopped':<15s} at pi*"
+        f"  {'method':<11s} {'duality gap':>12s} {'max|pi - pi*|':>14s} {'steps':>8s}  "
+        f"{'stopped':<15s} at pi*"
     )
     for m in METHODS:
         e = out[m]
@@ -329,7 +330,8 @@ def run_equivalence(args: argparse.Namespace) -> int:
     )
     for b in out["nash_md_constant"]:
         print(
-            f"Nash-MD constant eta = {b['eta']:g}: biased fixed point, max|pi - pi*| = {b['max_abs_diff']:.3e}"
+            f"Nash-MD constant eta = {b['eta']:g}: biased fixed point, "
+            f"max|pi - pi*| = {b['max_abs_diff']:.3e}"
         )
     im = out["ipo_md"]
     print(
@@ -338,7 +340,8 @@ def run_equivalence(args: argparse.Namespace) -> int:
     )
     if methods:
         print(
-            f"post-paper learners (target within {TARGET_TOL:g}; steps to it, last / average iterate):"
+            f"post-paper learners (target within {TARGET_TOL:g}; "
+            "steps to it, last / average iterate):"
         )
         for m in methods:
             e = out[m]
@@ -423,7 +426,8 @@ def run_study_cmd(args: argparse.Namespace) -> int:
         name = Path(args.matrix).stem
         if name in BUILTIN_STUDY_GAMES:
             raise UserError(
-                f"--matrix {args.matrix}: its name {name!r} is a built-in study game; rename the file"
+                f"--matrix {args.matrix}: its name {name!r} is a built-in study game; "
+                "rename the file"
             )
         register_game(name, game, replace=True)
         games = [name, *(args.games or [])]

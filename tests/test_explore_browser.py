@@ -47,7 +47,8 @@ DEEP = """
 const sel = arguments[0], start = arguments[1] || document;
 function find(root) {
   let out = [...root.querySelectorAll(sel)];
-  for (const el of root.querySelectorAll('*')) if (el.shadowRoot) out = out.concat(find(el.shadowRoot));
+  for (const el of root.querySelectorAll('*'))
+    if (el.shadowRoot) out = out.concat(find(el.shadowRoot));
   return out;
 }
 return find(start.shadowRoot || start);

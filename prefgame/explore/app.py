@@ -89,7 +89,8 @@ def _col(v):
 
 
 def _src(name: str | None = None, **cols) -> ColumnDataSource:
-    """A data source; the named ones (``gap:nash_md``, ``star``, ...) are looked up by the browser test."""
+    """A data source; the named ones (``gap:nash_md``, ``star``, ...) are looked up by the
+    browser test."""
     return ColumnDataSource({k: _col(v) for k, v in cols.items()}, name=name)
 
 
@@ -107,7 +108,8 @@ def _action_colors(n: int) -> list[str]:
 
 
 def simplex_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
-    """The 2-simplex: each learner's π_0 … π_T, π*_τ, the τ-path, IPO-MD's mixture and π* at τ/(1−β)."""
+    """The 2-simplex: each learner's π_0 … π_T, π*_τ, the τ-path, IPO-MD's mixture and π* at
+    τ/(1−β)."""
     f = _fig(
         "policies on the simplex", width=560, height=380, match_aspect=True, name="policy_plot"
     )
@@ -569,7 +571,8 @@ class Explorer:
             self.game.value = UPLOAD  # triggers update()
 
     def _draw(self, view: View) -> None:
-        """Rebuild the plots if the shape (actions, learners) changed, then fill them with ``view``."""
+        """Rebuild the plots if the shape (actions, learners) changed, then fill them with
+        ``view``."""
         shape = (view.actions, tuple(dict.fromkeys(view.settings.learners)))
         if shape != self._shape:
             policy = simplex_plot if len(view.actions) == 3 else lines_plot

@@ -7,7 +7,7 @@ learners) into a :class:`View`, whose every number comes from a library call:
 π*_τ and its duality-gap certificate    :func:`prefgame.equilibrium.solve` (LP at τ = 0)
 the τ-path  τ' ↦ π*_τ'                  ``solve`` on a log grid of τ' (cached per game)
 a learner's iterates π_0 … π_T          the learner of :mod:`prefgame.dynamics`, ``record_every=1``
-gap(π_t) at τ                           :func:`prefgame.equilibrium.duality_gap` on the whole history
+gap(π_t) at τ                           :func:`prefgame.equilibrium.duality_gap` on every π_t
 IPO-MD's mixture (π_t)^{1−β} μ^β         :func:`prefgame.dynamics.ipo_md_mixture`
 π* at τ/(1−β) (Prop. 5.2)               ``solve``
 =====================================  ==================================================
@@ -194,7 +194,8 @@ def parse_policy(text: str, n: int, *, name: str) -> np.ndarray:
 
 
 def build_game(s: Settings) -> PreferenceGame:
-    """The game of the settings: a built-in one (only the parameters its constructor takes), with μ."""
+    """The game of the settings: a built-in one (only the parameters its constructor takes),
+    with μ."""
     if isinstance(s.game, PreferenceGame):
         game = s.game
     else:
@@ -214,7 +215,8 @@ def build_game(s: Settings) -> PreferenceGame:
 
 
 def game_from_upload(filename: str, data: bytes) -> PreferenceGame:
-    """A game from an uploaded ``.npy``/``.csv``/``.json`` file, by :func:`prefgame.games.load_game`.
+    """A game from an uploaded ``.npy``/``.csv``/``.json`` file, by
+    :func:`prefgame.games.load_game`.
 
     The library's message names the file as the user called it (not the temporary copy).
     """

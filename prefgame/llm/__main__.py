@@ -199,7 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cli() -> int:
     """:func:`main` under the error contract: a bad input (or an unusable output_dir, or a file
-    that cannot be read) is one line on stderr and exit 2; ``PREFGAME_DEBUG=1`` shows the traceback."""
+    that cannot be read) is one line on stderr and exit 2; ``PREFGAME_DEBUG=1`` shows the
+    traceback."""
     debug = os.environ.get("PREFGAME_DEBUG", "") not in ("", "0")
     try:
         return main()

@@ -17,8 +17,8 @@ mixed, in shuffled order, with 1--3 *distractor* sentences that mention other en
 same kinds ("<name> stayed at <place> during <day> .", "<name> waited because of <reason> .")
 and 0--2 filler sentences ("the weather was <adjective> .").  Distractors use their own function
 words, so a small model can learn *which* entities to copy; copying a distractor is still
-possible and is what the judge calls an invented fact.  Every word is lower-case and separated by spaces,
-so a word-level tokenizer covers the task exactly (:func:`vocabulary`).
+possible and is what the judge calls an invented fact.  Every word is lower-case and separated by
+spaces, so a word-level tokenizer covers the task exactly (:func:`vocabulary`).
 
 **Summaries.**  The reference summary states the five key facts in one of three *styles*, named
 after the slot that comes first:

@@ -236,7 +236,8 @@ def _gate_md(name: str, g: dict) -> list[str]:
             f"{g['agreement_on_policy_pairs']:.3f} on pairs of SFT samples (ceiling 1; "
             f"document-blind baseline {g['no_document_ceiling']:.3f} and "
             f"{g['no_document_ceiling_policy_pairs']:.3f}).  Gate ≥ {g['gate']['writer_pairs']:.2f}"
-            f" / ≥ {g['gate']['policy_pairs']:.2f}: **{'passed' if g['gate']['passed'] else 'NOT passed'}**."
+            f" / ≥ {g['gate']['policy_pairs']:.2f}: "
+            f"**{'passed' if g['gate']['passed'] else 'NOT passed'}**."
         )
     ]
     if "bt_oracle_agreement" in g:
