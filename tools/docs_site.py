@@ -38,7 +38,10 @@ README_PAGES: dict[str, tuple[str, list[str]]] = {
         "The explorer",
         ["The explorer: move τ, β and the game, watch every learner"],
     ),
-    "howto/llm.md": ("The LLM backend", ["Training on several GPUs (`prefgame.llm`)"]),
+    "howto/llm-gpus.md": (
+        "Training on several GPUs",
+        ["Training on several GPUs (`prefgame.llm`)"],
+    ),
     "howto/summarisation-results.md": (
         "The summarisation experiment: results",
         ["The paper's summarisation experiment, end to end (`llm/`)"],
