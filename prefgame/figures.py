@@ -93,6 +93,12 @@ def _e(x: float) -> str:
     return f"{x:.1e}" if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e4) else f"{x:.2g}"
 
 
+def _span(xs: list[float]) -> str:
+    """``a`` when the values agree to two decimals, else ``a to b``."""
+    lo, hi = f"{min(xs):.2f}", f"{max(xs):.2f}"
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
 def to_simplex(pi: np.ndarray) -> np.ndarray:
     """Barycentric → 2-D, ``[..., 3] → [..., 2]``: y1 = (0, 0), y2 = (1, 0), y3 = (½, √3/2)."""
     pi = np.asarray(pi)
@@ -277,10 +283,9 @@ def fig_nash_md_bound(tau: float = 0.1):
         f"Left: Nash-MD with the theorem's steps η_t = 2/(τ(t+2)), τ = {tau:g}, stays below the "
         f"bound 8/(τ²(t+1)) at every step (largest ratio KL/bound {_e(ratio)}); at t = {T} "
         f"KL(π*_τ‖π_t) = {kls} against a bound of {_e(float(nash_md_bound(tau, T)))}; over the "
-        f"last decade it falls as t^p with p from {min(slopes):.2f} to {max(slopes):.2f} (the "
-        f"bound is 1/t). Right: the duality gap after {steps} steps on the "
-        f"near-cyclic game: {gaps} — the gap reaches zero only for the methods whose fixed "
-        "point is π*_τ.",
+        f"last decade it falls as t^p with p = {_span(slopes)} (the bound is 1/t). Right: the "
+        f"duality gap after {steps} steps on the near-cyclic game: {gaps} — the gap reaches "
+        "zero only for the methods whose fixed point is π*_τ.",
     )
 
 
