@@ -84,6 +84,10 @@ def test_site_pages(site: Path):
     own_html = (site / "howto" / "your-own-idea" / "index.html").read_text()
     assert "register_method" in _text(site / "howto" / "your-own-idea" / "index.html")
     assert 'href="../../notebooks/07_your_own_idea/"' in own_html
+    # the figures page shows every committed figure with its caption
+    figs = _text(site / "figures" / "index.html")
+    for cap in (ROOT / "figures").glob("*.caption.md"):
+        assert cap.read_text(encoding="utf-8").strip()[:60] in figs
     # a notebook page shows its committed figures, as files next to the page
     nb = (site / "notebooks" / "03_dynamics_tour" / "index.html").read_text()
     pngs = list((site / "notebooks" / "03_dynamics_tour_files").glob("*.png"))

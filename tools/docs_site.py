@@ -171,6 +171,24 @@ def readme_page(title: str, headings: list[str], readme: str) -> str:
     return "".join(parts)
 
 
+def figures_page() -> str:
+    """The committed figures (``figures/*.png``, from ``prefgame figures``) with their captions.
+
+    A figure is shown when its caption file ``figures/<name>.caption.md`` is there.
+    """
+    intro = (
+        "Drawn by `prefgame figures --out figures` (and by `make run` into `results/figures/`). "
+        "Each caption is the claim the figure makes, with the numbers computed when it was "
+        "drawn (`figures/<name>.caption.md`).\n\n"
+    )
+    md = ["# Figures\n\n", intro]
+    for cap in sorted((ROOT / "figures").glob("*.caption.md")):
+        name = cap.name.removesuffix(".caption.md")
+        caption = cap.read_text(encoding="utf-8").strip()
+        md.append(f"## `{name}`\n\n![{name}](../figures/{name}.png)\n\n{caption}\n\n")
+    return "".join(md)
+
+
 def notebook_page(nb_path: Path) -> tuple[str, dict[str, bytes]]:
     """Markdown for an executed notebook and the image files its outputs need.
 
@@ -254,6 +272,7 @@ def on_files(files: Files, config) -> Files:
 
     for page, (title, headings) in README_PAGES.items():
         add(page, readme_page(title, headings, readme), "README.md")
+    add("figures.md", figures_page(), "docs/figures.md")
     for repo, page in COPIED_PAGES.items():
         add(page, (ROOT / repo).read_text(encoding="utf-8"), repo)
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
