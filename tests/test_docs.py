@@ -136,3 +136,25 @@ def test_readme_sections_used_by_the_site_exist():
             assert h in sections, f"README.md lost its section {h!r}"
     with pytest.raises(ValueError, match="no section 'Nope'"):
         hooks.readme_page("t", ["Nope"], "# r\n\n## Yes\n")
+
+
+def test_docstring_rst_is_read_as_markdown():
+    spec = importlib.util.spec_from_file_location("griffe_rst", ROOT / "tools" / "griffe_rst.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = (
+        "Returns a :class:`~prefgame.dynamics.Trajectory`; see :mod:`prefgame.optim`.\n"
+        "\n"
+        "====  ======\n"
+        "``a(x)``  first\n"
+        "``b``     second\n"
+        "====  ======\n"
+        "\n"
+        "Example::\n"
+        "\n"
+        "    >>> 1 + 1\n"
+    )
+    out = mod.rst_to_markdown(doc).splitlines()
+    assert out[0] == "Returns a `Trajectory`; see `prefgame.optim`."
+    assert out[2:6] == ["```text", "a(x)  first", "b     second", "```"]
+    assert out[7] == "Example:" and out[9] == "    >>> 1 + 1"
