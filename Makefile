@@ -1,6 +1,6 @@
 # One command for each job on a fresh machine; each does its own set-up.
 #   make run    -- the main job: the whole tabular study on the built-in games -> results/
-#   make test   -- lint + the full test suite (tabular core, proofs, notebooks, LLM backend on CPU)
+#   make test   -- lint + the docs build + the full test suite (tabular core, proofs, notebooks, LLM on CPU)
 #   make docs   -- the documentation site (mkdocs build --strict) -> site/
 #   make mutants -- plant known bugs in the loss/trainer/sampler code; lists survivors
 PY      ?= python3
