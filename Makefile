@@ -1,6 +1,7 @@
 # One command for each job on a fresh machine; each does its own set-up.
 #   make run    -- the main job: the whole tabular study on the built-in games -> results/
-#   make test   -- lint + the full test suite (tabular core, proofs, notebooks, LLM backend on CPU)
+#   make test   -- lint + the docs build + the full test suite (tabular core, proofs, notebooks, LLM on CPU)
+#   make docs   -- the documentation site (mkdocs build --strict) -> site/
 #   make mutants -- plant known bugs in the loss/trainer/sampler code; lists survivors
 #   make bench  -- the pinned TRL environments in .bench/, then every benchmark (benchmarks/RESULTS.md)
 PY      ?= python3
@@ -9,7 +10,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT     ?= results
 
-.PHONY: setup browser run test lint clean mutants bench bench-envs
+.PHONY: setup browser run test lint docs clean mutants bench bench-envs
 
 setup: $(STAMP)
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	if ! command -v nvidia-smi >/dev/null 2>&1; then \
 	  $(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q "torch>=2.2,<3"; \
 	fi
-	$(BIN)/python -m pip install -q -e ".[llm,notebooks,dev,explore]"
+	$(BIN)/python -m pip install -q -e ".[llm,notebooks,dev,explore,docs]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
@@ -36,7 +37,7 @@ browser:
 	      --no-install-recommends chromium chromium-driver >/dev/null; } || \
 	  echo "make: no headless Chromium could be installed; the explorer's browser test will skip"
 
-test: setup browser lint
+test: setup browser lint docs
 	$(BIN)/python -m pytest -n 2 -q
 
 # mutation check of the losses, the trainer's loss/sampling/checkpoint code and the sampler
@@ -74,5 +75,10 @@ bench: setup bench-envs
 	$(BIN)/python benchmarks/online_step.py \
 	  --trl-python $(BENCH)/trl116/bin/python --trl112-python $(BENCH)/trl112/bin/python
 
+
+# the documentation site: README sections, rendered notebooks, proofs, API from docstrings
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) $(BENCH) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH) .pytest_cache .hypothesis site

@@ -144,23 +144,23 @@ for method, beta, lr in (
 # %%
 star = solve(game, tau).policy
 print("online DPO's tabular stationary point:", np.round(runs["online_dpo β=0.0"][1], 3))
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-for name, (trace, tgt) in runs.items():
-    axes[0].semilogy([kl(tgt, p) for p in trace], label=f"{name}: KL(target‖π)")
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+for k, (name, (trace, tgt)) in enumerate(runs.items()):
+    axes[0].semilogy([kl(tgt, p) for p in trace], color=f"C{k}")
 axes[0].set_xlabel("optimiser step")
-axes[0].legend(fontsize=8)
-axes[0].set_title("distance to the exact target")
+axes[0].set_ylabel("KL(target ‖ π) of the next token")
+axes[0].set_title("distance to each method's exact target")
 width = 0.16
 x = np.arange(4)
 axes[1].bar(x - 2 * width, mu, width, label="μ (initial)", color="lightgray")
 axes[1].bar(x - width, star, width, label="π*_τ (exact)", color="k")
 for k, (name, (trace, tgt)) in enumerate(runs.items()):
-    axes[1].bar(
-        x + k * width * 0.75, trace[-10:].mean(0), width * 0.75, label=f"{name} (last 10 steps)"
-    )
+    axes[1].bar(x + k * width * 0.75, trace[-10:].mean(0), width * 0.75, color=f"C{k}", label=name)
 axes[1].set_xticks(x, ACTIONS)
-axes[1].legend(fontsize=7)
-axes[1].set_title("final next-token distribution")
+axes[1].set_title("next-token distribution (mean of the last 10 steps)")
+# one legend for both panels, below them: a method has the same colour in each
+fig.legend(*axes[1].get_legend_handles_labels(), loc="lower center", ncol=3, frameon=False)
+fig.tight_layout(rect=(0, 0.13, 1, 1))
 plt.show()
 for name, (trace, tgt) in runs.items():
     final = trace[-10:].mean(0)

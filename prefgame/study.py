@@ -6,9 +6,12 @@ online DPO, RLHF) plus offline IPO / DPO, online SLiC, self-play PG, Nash-MD-PG(
 descent and IPO-MD at a second β, all in their exact-expectation flavour from the same seeded
 starting policy, and writes
 
-* ``DIR/parts/<game>__tau<repr(τ)>.json`` — one file per (game, exact τ), verified on load, written atomically as soon as it is
-  done; a rerun skips the parts already there (``--force`` recomputes);
-* ``DIR/figures/*.png|svg``        — the figures of :mod:`prefgame.figures`;
+* ``DIR/parts/<game>__tau<repr(τ)>.json`` — one file per (game, exact τ), verified on load,
+  written atomically as soon as it is done; a rerun skips the parts already there (``--force``
+  recomputes);
+* ``DIR/figures/*.png|svg``        — the figures of :mod:`prefgame.figures`, each with its caption
+  (``*.caption.md``: the figure's claim with the numbers computed when it was drawn), which the
+  report prints under it;
 * ``DIR/report.md``                — tables of every method's duality gap and max-abs distance to
   π*_τ, rewritten (atomically) after every part, so an interrupted run still leaves a report of
   what is finished.
@@ -203,14 +206,14 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
         "## The post-paper learners: who reaches which equilibrium, how fast",
         "",
         (
-            "Each learner (exact expectation, same start π_0, default step of its theorem; derivations "
-            "in `docs/algorithms.md`) runs until the iterate its theory promises is within "
-            f"{TARGET_TOL:g} (max-abs) of its target, or up to {LEARNER_STEPS['last']:,} steps "
-            f"(last-iterate learners) / {LEARNER_STEPS['average']:,} steps (average-iterate learners). "
-            "Target: π*_τ for `mmd`, `omwu`, `extragradient`, `inpo`; the τ = 0 LP solution (von Neumann "
-            "winner; μ only sets π_0) for `sppo`, `dno`, `spo`†, which are the same in every τ section. "
-            "INPO is MMD with η/(1 − ητ) and DNO is SPPO with η ↔ 1/η — the same maps, so their rows "
-            "coincide (`docs/algorithms.md` §4, §5)."
+            "Each learner (exact expectation, same start π_0, default step of its theorem; "
+            "derivations in `docs/algorithms.md`) runs until the iterate its theory promises is "
+            f"within {TARGET_TOL:g} (max-abs) of its target, or up to {LEARNER_STEPS['last']:,} "
+            f"steps (last-iterate learners) / {LEARNER_STEPS['average']:,} steps (average-iterate "
+            "learners). Target: π*_τ for `mmd`, `omwu`, `extragradient`, `inpo`; the τ = 0 LP "
+            "solution (von Neumann winner; μ only sets π_0) for `sppo`, `dno`, `spo`†, which are "
+            "the same in every τ section. INPO is MMD with η/(1 − ητ) and DNO is SPPO with η ↔ 1/η "
+            "— the same maps, so their rows coincide (`docs/algorithms.md` §4, §5)."
         ),
         "",
     ]
@@ -234,8 +237,8 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
             continue
         lines += [
             (
-                f"### τ = {_tau_str(tau)}: steps to within {TARGET_TOL:g} of the target, last / average iterate "
-                "(– = not within the cap)"
+                f"### τ = {_tau_str(tau)}: steps to within {TARGET_TOL:g} of the target, last / "
+                "average iterate (– = not within the cap)"
             ),
             "",
             hdr,
@@ -249,7 +252,10 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
             )
         lines += [
             "",
-            f"### τ = {_tau_str(tau)}: max-abs distance to the target at the end, last / average iterate",
+            (
+                f"### τ = {_tau_str(tau)}: max-abs distance to the target at the end, "
+                "last / average iterate"
+            ),
             "",
             hdr,
             "|---|" + "---|" * len(names),
@@ -264,10 +270,11 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
         lines += [
             "",
             (
-                f"### τ = {_tau_str(tau)}: fitted rate of the promised iterate — last-iterate learners: "
-                "ρ², ρ the fitted contraction factor of the distance per step, next to the theorem's "
-                "factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ claim is the check); "
-                "average-iterate learners: exponent p of distance ∝ tᵖ over the last decade"
+                f"### τ = {_tau_str(tau)}: fitted rate of the promised iterate — last-iterate "
+                "learners: ρ², ρ the fitted contraction factor of the distance per step, next to "
+                "the theorem's factor on KL(π*‖π_t) (KL is quadratic in the distance, so ρ² ≤ "
+                "claim is the check); average-iterate learners: exponent p of distance ∝ tᵖ over "
+                "the last decade"
             ),
             "",
             hdr,
@@ -317,21 +324,25 @@ def _takeaway(parts: list[dict], taus) -> list[str]:
         "## What this report shows",
         "",
         (
-            f"1. π*_τ solved exactly for {len(games)} game(s) × {len(parts) // max(len(games), 1)} τ value(s) "
-            f"(largest certified duality gap {_fmt(worst)}); every learner runs from the same π_0 and is "
-            "measured against it."
+            f"1. π*_τ solved exactly for {len(games)} game(s) × "
+            f"{len(parts) // max(len(games), 1)} τ value(s) (largest certified duality gap "
+            f"{_fmt(worst)}); every learner runs from the same π_0 and is measured against it."
         ),
-        f"2. Reach π*_τ (max|π_T − π*_τ| ≤ {REACH_TOL:g}) in every part: {', '.join(every) or 'none'}.",
+        (
+            f"2. Reach π*_τ (max|π_T − π*_τ| ≤ {REACH_TOL:g}) in every part: "
+            f"{', '.join(every) or 'none'}."
+        ),
         f"3. Never: {', '.join(never) or 'none'}; in some parts: {', '.join(some) or 'none'}.",
         (
-            "4. By the theory, IPO-MD's policy is not π*_τ (its mixture is π* at τ/(1−β), checked per game "
-            "below), and online DPO, the offline methods and RLHF have other fixed points; at τ > 0 self-play PG "
-            "and OMD with a stable step reach π*_τ too — regularisation makes them converge; Nash-MD's mixture "
-            "adds a guarantee with the theorem's step sizes, at a rate independent of n."
+            "4. By the theory, IPO-MD's policy is not π*_τ (its mixture is π* at τ/(1−β), checked "
+            "per game below), and online DPO, the offline methods and RLHF have other fixed "
+            "points; at τ > 0 self-play PG and OMD with a stable step reach π*_τ too — "
+            "regularisation makes them converge; Nash-MD's mixture adds a guarantee with the "
+            "theorem's step sizes, at a rate independent of n."
         ),
         (
-            "5. `stopped` in the tables below is each learner's own stopping test; only ✓ means that it "
-            "reached π*_τ."
+            "5. `stopped` in the tables below is each learner's own stopping test; only ✓ means "
+            "that it reached π*_τ."
         ),
         "",
     ]
@@ -372,13 +383,13 @@ def write_report(
     lines += [intro, ""]
     lines += [
         (
-            "Methods: `nash_md` (closed form, η_t = 2/(τ(t+2))); `online_ipo`, `ipo_md` (β = 0.125), "
-            "`ipo_md_beta0.5`, `offline_ipo`, `online_dpo`, `offline_dpo` (shared soft-label losses, "
-            "natural step with the Jacobian-based `lr='auto'`); `rlhf` (policy gradient on a "
-            "Bradley–Terry reward fitted to P); `online_slic` (hinge: a subgradient method with constant "
-            "lr 0.02, capped at 20,000 steps — `stopped: no` means it had not stopped moving); "
-            "`self_play_pg` and `nash_md_pg_beta0.125` (natural policy gradient, lr 0.05); "
-            "`omd_eta0.5` (online mirror descent against π_t, η = min(0.5, 1/τ))."
+            "Methods: `nash_md` (closed form, η_t = 2/(τ(t+2))); `online_ipo`, `ipo_md` (β = "
+            "0.125), `ipo_md_beta0.5`, `offline_ipo`, `online_dpo`, `offline_dpo` (shared "
+            "soft-label losses, natural step with the Jacobian-based `lr='auto'`); `rlhf` (policy "
+            "gradient on a Bradley–Terry reward fitted to P); `online_slic` (hinge: a subgradient "
+            "method with constant lr 0.02, capped at 20,000 steps — `stopped: no` means it had not "
+            "stopped moving); `self_play_pg` and `nash_md_pg_beta0.125` (natural policy gradient, "
+            "lr 0.05); `omd_eta0.5` (online mirror descent against π_t, η = min(0.5, 1/τ))."
         ),
         "",
     ]
@@ -439,9 +450,14 @@ def write_report(
         ]
     lines += _learner_sections(parts, taus)
     if figures:
+        from .figures import read_caption
+
         lines += ["## Figures", ""]
-        for f in figures:
-            lines += [f"![{f}](figures/{f}.png)", ""]
+        for k, f in enumerate(figures, 1):
+            caption = read_caption(out_dir / "figures" / f) or (
+                "(no caption saved with this figure: `prefgame study --force` redraws it)"
+            )
+            lines += [f"![{f}](figures/{f}.png)", "", f"**Figure {k}** (`{f}`). {caption}", ""]
     path = out_dir / "report.md"
     atomic_write(path, "\n".join(lines) + "\n")
     return path
@@ -501,7 +517,7 @@ def run_study(
     max_steps: int = 200_000,
     progress: bool = True,
 ) -> Path:
-    """Run every (game, τ) part not already on disk, the figures, and the report; returns its path."""
+    """Run every (game, τ) part not on disk yet, the figures and the report; returns its path."""
     from tqdm import tqdm
 
     from .figures import FIGURES, make_figures
@@ -585,7 +601,7 @@ def run_study(
     return write_report(out_dir, parts, taus=taus, figures=done_figs)
 
 
-# --------------------------------------------------------------------------- your own game / learner
+# ---------------------------------------------------------------------- your own game / learner
 
 #: The built-in study games (a user's game may not take one of these names).
 BUILTIN_STUDY_GAMES = frozenset(STUDY_GAMES)
@@ -616,7 +632,8 @@ def register_method(name: str, learner: Callable, *, replace: bool = False) -> s
 
     ``learner(game, tau, init, steps)`` gets the game, τ, the study's common start policy π_0 and a
     step cap, and returns a :class:`~prefgame.dynamics.Trajectory` (``policy``, ``iterations``,
-    ``converged``) — e.g. ``lambda g, t, i, s: preference_optimisation(g, t, loss=f, init=i, steps=s)``.
+    ``converged``) — e.g.
+    ``lambda g, t, i, s: preference_optimisation(g, t, loss=f, init=i, steps=s)``.
     The report then lists its duality gap and distance to π*_τ next to every built-in learner.
     """
     if not callable(learner):

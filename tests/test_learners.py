@@ -195,3 +195,8 @@ def test_study_comparison_report_and_figure(tmp_path):
     fig = fig_learner_distances("three_raters", parts)
     paths = save_figure(fig, tmp_path / "learners_three_raters")
     assert paths[0].stat().st_size > 10_000
+    # its caption states, per τ, the steps each promised iterate took to reach its target
+    caption = paths[-1].read_text()
+    for p in parts:
+        e = p["learners"]["mmd"]
+        assert f"mmd (last iterate, {e['steps_to_target']['last']} steps)" in caption

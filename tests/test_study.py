@@ -1,6 +1,7 @@
 """`prefgame study` (the main job) and `prefgame figures`: outputs, resumption, interruption."""
 
 import json
+import math
 
 import pytest
 
@@ -79,6 +80,51 @@ def test_figures_command_writes_png_and_svg(tmp_path, capsys):
     assert main(["figures", "--out", str(tmp_path), "--only", "dpo_collapse"]) == 0
     assert (tmp_path / "dpo_collapse.png").stat().st_size > 10_000
     assert (tmp_path / "dpo_collapse.svg").read_text().lstrip().startswith("<?xml")
+    # the caption is saved beside the figure and carries the numbers computed for it:
+    # IPO's two-action optimum σ(1/(2τ)) at τ = 0.5 is σ(1) = 0.7311 (computed here independently)
+    caption = (tmp_path / "dpo_collapse.caption.md").read_text()
+    assert f"{1 / (1 + math.exp(-1)):.4f}" in caption and "DPO" in caption
+    assert str(tmp_path / "dpo_collapse.caption.md") in capsys.readouterr().out
+
+
+def test_report_prints_every_figure_with_its_caption(tmp_path):
+    from prefgame.figures import read_caption, save_figure, set_caption
+
+    plt = pytest.importorskip("matplotlib.pyplot")
+    for name in ("one", "two"):
+        fig = plt.figure()
+        save_figure(
+            set_caption(fig, f"the claim of {name},\n with   0.25"), tmp_path / "figures" / name
+        )
+        plt.close(fig)
+    (tmp_path / "figures" / "bare.png").write_bytes(b"")  # a figure saved without a caption
+    assert read_caption(tmp_path / "figures" / "one") == "the claim of one, with 0.25"
+    assert read_caption(tmp_path / "figures" / "bare") is None
+    text = S.write_report(tmp_path, [], taus=[0.1], figures=["one", "two", "bare"]).read_text()
+    lines = text.splitlines()
+    for k, name in enumerate(("one", "two", "bare"), 1):
+        i = lines.index(f"![{name}](figures/{name}.png)")
+        assert lines[i + 2].startswith(f"**Figure {k}** (`{name}`). ")
+    assert "**Figure 2** (`two`). the claim of two, with 0.25" in lines
+    assert "no caption saved" in lines[lines.index("![bare](figures/bare.png)") + 2]
+
+
+def test_simplex_caption_states_what_the_distances_say():
+    from prefgame.figures import _simplex_caption
+
+    final = {
+        "online IPO": {"a": 0.0, "b": 3e-13, "c": 1e-12},
+        "Nash-MD": {"a": 0.0, "b": 4e-5, "c": 8.7e-5},
+        "online DPO": {"a": 1e-15, "b": 0.2, "c": 0.087},
+        "offline IPO": {"a": 0.3, "b": 0.1, "c": 0.18},
+    }
+    text = _simplex_caption(final, 0.1, ["a", "b", "c"], ["a"])
+    assert "On a, Pμ = ½" in text and "online IPO, Nash-MD, online DPO end there" in text
+    assert "online IPO ends at π*_τ" in text and "Nash-MD is within 8.7e-05" in text
+    assert "online DPO stops 0.2 away" in text and "offline IPO stops 0.18 away" in text
+    # without a game where Pμ = ½, the worst game decides
+    text = _simplex_caption(final, 0.1, ["a", "b", "c"], [])
+    assert "offline IPO stops 0.3 away" in text and "Pμ" not in text
 
 
 @pytest.mark.parametrize(

@@ -26,11 +26,15 @@ class LearnerSpec:
     """A learner and its claim.
 
     Attributes:
-        name: the CLI name.  function: the learner.  regularised: True → it takes τ and targets
-        π*_τ; False → it ignores τ and targets the τ = 0 LP solution.  guarantee: "last" or
-        "average" (the iterate the theory promises converges).  rate: the claimed rate, in words.
-        source: the paper (arXiv link).  claimed_factor: (η, τ) ↦ the per-step factor the
-        theorem puts on KL(π*‖π_t) (last-iterate learners; None otherwise).
+        name: the CLI name.
+        function: the learner.
+        regularised: True → it takes τ and targets π*_τ; False → it ignores τ and targets the
+            τ = 0 LP solution.
+        guarantee: "last" or "average" (the iterate the theory promises converges).
+        rate: the claimed rate, in words.
+        source: the paper (arXiv link).
+        claimed_factor: (η, τ) ↦ the per-step factor the theorem puts on KL(π*‖π_t)
+            (last-iterate learners; None otherwise).
     """
 
     name: str

@@ -1,0 +1,160 @@
+"""The documentation site builds with ``mkdocs build --strict`` and holds what it promises.
+
+``--strict`` turns every warning into a failure: a broken link, a README section that
+``tools/docs_site.py`` cuts out but that no longer exists, a docstring that mkdocstrings cannot
+parse.  The build reads the committed notebooks; it runs none of them.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest.importorskip("mkdocs", reason="the docs extra is not installed (pip install -e '.[docs]')")
+pytest.importorskip("mkdocstrings_handlers.python", reason="the docs extra is not installed")
+yaml = pytest.importorskip("yaml")
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("docs_site", ROOT / "tools" / "docs_site.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _text(page: Path) -> str:
+    """A page's text without its tags (code is split into highlighted spans)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+
+
+def _nav_pages(nav) -> list[str]:
+    out: list[str] = []
+    for item in nav:
+        value = next(iter(item.values())) if isinstance(item, dict) else item
+        out.extend(_nav_pages(value) if isinstance(value, list) else [value])
+    return out
+
+
+def _build(config: Path, site: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)]
+    return subprocess.run(
+        cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    r = _build(ROOT / "mkdocs.yml", out)
+    assert r.returncode == 0, f"mkdocs build --strict failed:\n{r.stderr[-4000:]}"
+    return out
+
+
+def test_nav_has_notation_notebooks_howto_and_api():
+    nav = _nav_pages(yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)["nav"])
+    assert "notation.md" in nav
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert f"notebooks/{nb.stem}.md" in nav, f"{nb.name} is not on the learning path"
+    for page in ("index.md", "learning-path.md", "howto/your-own-idea.md", "howto/cli.md"):
+        assert page in nav
+    for page in ("algorithms.md", "summarisation.md", "api/equilibrium.md", "api/dynamics.md"):
+        assert page in nav
+
+
+def test_site_pages(site: Path):
+    notation = (site / "notation" / "index.html").read_text()
+    assert "π*_τ" in _text(site / "notation" / "index.html")
+    assert "https://arxiv.org/abs/2403.08635" in notation
+    # the API page is generated from the docstrings: solve's and duality_gap's text is there
+    api = (site / "api" / "equilibrium" / "index.html").read_text()
+    assert "2τ KL(π ‖ BR(π))" in _text(site / "api" / "equilibrium" / "index.html")
+    assert 'id="prefgame.equilibrium.solve"' in api
+    # README sections cut into pages: the install line and the custom-loss protocol
+    home = _text(site / "index.html")
+    assert "pip install -e ." in home and "make docs" in home
+    own_html = (site / "howto" / "your-own-idea" / "index.html").read_text()
+    assert "register_method" in _text(site / "howto" / "your-own-idea" / "index.html")
+    assert 'href="../../notebooks/07_your_own_idea/"' in own_html
+    # docs/theory.md, where it exists, is on the site under Theory (tools/docs_site.py adds it)
+    if (ROOT / "docs" / "theory.md").is_file():
+        assert 'href="theory/"' in (site / "index.html").read_text()
+    # the figures page shows every committed figure with its caption
+    figs = _text(site / "figures" / "index.html")
+    for cap in (ROOT / "figures").glob("*.caption.md"):
+        assert cap.read_text(encoding="utf-8").strip()[:60] in figs
+    # a notebook page shows its committed figures, as files next to the page
+    nb = (site / "notebooks" / "03_dynamics_tour" / "index.html").read_text()
+    pngs = list((site / "notebooks" / "03_dynamics_tour_files").glob("*.png"))
+    assert pngs and all(f"03_dynamics_tour_files/{p.name}" in nb for p in pngs)
+
+
+def test_strict_build_fails_on_a_broken_link(tmp_path: Path):
+    """The check has teeth: one link to a page that does not exist fails the build."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "page.md").write_text("# x\n\nSee [the notation](notation_typo.md).\n")
+    cfg = tmp_path / "mkdocs.yml"
+    cfg.write_text(f"site_name: x\ndocs_dir: {docs}\nhooks: [{ROOT / 'tools' / 'docs_site.py'}]\n")
+    r = _build(cfg, tmp_path / "site")
+    assert r.returncode != 0 and "notation_typo.md" in r.stderr
+
+
+def test_links_point_at_site_pages():
+    hooks = _hooks()
+    site = hooks._site_map()
+    text = (
+        "[n](../docs/notation.md) [nb](00_preference_games.ipynb) "
+        "[own](../README.md#test-your-own-idea) [t](../tests/test_docs.py) "
+        "[web](https://arxiv.org/abs/2403.08635) [gone](../docs/no_such_page.md)"
+    )
+    out = hooks.rewrite_links(text, "notebooks/01_equivalence_proof.ipynb", "notebooks/x.md", site)
+    assert "[n](../notation.md)" in out
+    assert "[nb](00_preference_games.md)" in out
+    assert "[own](../howto/your-own-idea.md)" in out
+    assert "t (`tests/test_docs.py`)" in out  # a repository file without a page: its path
+    assert "[web](https://arxiv.org/abs/2403.08635)" in out
+    assert "[gone](../docs/no_such_page.md)" in out  # left broken, for --strict to report
+    # a link inside a code block is code, not a link
+    fenced = "```\n[n](../docs/notation.md)\n```\n"
+    assert hooks.rewrite_links(fenced, "notebooks/a.ipynb", "notebooks/a.md", site) == fenced
+
+
+def test_readme_sections_used_by_the_site_exist():
+    hooks = _hooks()
+    sections = hooks.readme_sections((ROOT / "README.md").read_text(encoding="utf-8"))
+    for _title, headings in hooks.README_PAGES.values():
+        for h in headings:
+            assert h in sections, f"README.md lost its section {h!r}"
+    with pytest.raises(ValueError, match="no section 'Nope'"):
+        hooks.readme_page("t", ["Nope"], "# r\n\n## Yes\n")
+
+
+def test_docstring_rst_is_read_as_markdown():
+    spec = importlib.util.spec_from_file_location("griffe_rst", ROOT / "tools" / "griffe_rst.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = (
+        "Returns a :class:`~prefgame.dynamics.Trajectory`; see :mod:`prefgame.optim`.\n"
+        "\n"
+        "====  ======\n"
+        "``a(x)``  first\n"
+        "``b``     second\n"
+        "====  ======\n"
+        "\n"
+        "Example::\n"
+        "\n"
+        "    >>> 1 + 1\n"
+    )
+    out = mod.rst_to_markdown(doc).splitlines()
+    assert out[0] == "Returns a `Trajectory`; see `prefgame.optim`."
+    assert out[2:6] == ["```text", "a(x)  first", "b     second", "```"]
+    assert out[7] == "Example:" and out[9] == "    >>> 1 + 1"
