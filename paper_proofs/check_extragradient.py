@@ -1,4 +1,4 @@
-"""Executable checks of extragradient / EGPO (Zhou, Fazel & Du 2025) — post_paper_learners.md §3."""
+"""Executable checks of extragradient / EGPO (Zhou, Fazel & Du 2025) — ``docs/algorithms.md`` §3."""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Executable proof of statement 3 (ipo_optimum.md): IPO population optimum; IPO vs DPO."""
+"""Executable proof of statement 3 (ipo_optimum.md): IPO population optimum; IPO vs DPO.
+
+Theory: ``docs/theory.md`` §5.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Executable proof of statement 2 (nash_md.md): Nash-MD's update and convergence."""
+"""Executable proof of statement 2 (nash_md.md): Nash-MD's update and convergence.
+
+Theory: ``docs/theory.md`` §4 (NLHF Thm. 1).
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Executable proof of statement 8 (online_dpo.md): online DPO's stationary points."""
+"""Executable proof of statement 8 (online_dpo.md): online DPO's stationary points.
+
+Theory: ``docs/theory.md`` §8 (Calandriello et al. App. F).
+"""
 
 import numpy as np
 import pytest

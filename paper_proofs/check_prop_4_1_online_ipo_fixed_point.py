@@ -1,4 +1,7 @@
-"""Executable proof of statement 4 (prop_4_1_online_ipo_fixed_point.md): Prop. 4.1."""
+"""Executable proof of statement 4 (prop_4_1_online_ipo_fixed_point.md): Prop. 4.1.
+
+Theory: ``docs/theory.md`` §6, §12.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Executable proof of statement 5 (prop_4_2_online_ipo_gradient.md): Prop. 4.2, line by line."""
+"""Executable proof of statement 5 (prop_4_2_online_ipo_gradient.md): Prop. 4.2, line by line.
+
+Theory: ``docs/theory.md`` §6.
+"""
 
 import numpy as np
 import pytest

@@ -1,4 +1,7 @@
-"""Executable proof of statement 6 (prop_5_1_ipo_md_gradient.md): Prop. 5.1, corrected."""
+"""Executable proof of statement 6 (prop_5_1_ipo_md_gradient.md): Prop. 5.1, corrected.
+
+Theory: ``docs/theory.md`` §7.
+"""
 
 import numpy as np
 import pytest

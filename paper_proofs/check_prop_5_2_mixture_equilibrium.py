@@ -1,4 +1,7 @@
-"""Executable proof of statement 7 (prop_5_2_mixture_equilibrium.md): Prop. 5.2."""
+"""Executable proof of statement 7 (prop_5_2_mixture_equilibrium.md): Prop. 5.2.
+
+Theory: ``docs/theory.md`` §7.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Executable proof of statement 1 (regularized_equilibrium.md): NLHF Prop. 1."""
+"""Executable proof of statement 1 (regularized_equilibrium.md): NLHF Prop. 1.
+
+Theory: ``docs/theory.md`` §2–§3.
+"""
 
 import numpy as np
 import pytest

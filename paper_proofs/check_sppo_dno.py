@@ -1,4 +1,4 @@
-"""Executable checks of SPPO (Wu et al. 2024) and DNO (Rosset et al. 2024) — post_paper_learners.md §5."""
+"""Executable checks of SPPO (Wu et al. 2024) and DNO (Rosset et al. 2024) — ``docs/algorithms.md`` §5."""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

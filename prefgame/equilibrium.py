@@ -1,6 +1,7 @@
 """Exact Nash equilibria of preference games, each with a certificate.
 
-Regularised game (Munos et al. 2023, arXiv:2312.00886; notation in ``docs/notation.md``), for τ > 0 and full-support μ:
+Regularised game (``docs/theory.md`` §2–§3; Munos et al., NLHF, arXiv:2312.00886, Prop. 1;
+symbols in ``docs/notation.md``), for τ > 0 and full-support μ:
 
     P_τ(π ≻ π') = πᵀPπ' − τ KL(π‖μ) + τ KL(π'‖μ),
 

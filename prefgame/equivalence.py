@@ -1,4 +1,4 @@
-"""The online-IPO = Nash-MD equivalence study (Calandriello et al. §4–§5, docs/notation.md).
+"""The online-IPO = Nash-MD equivalence study (Calandriello et al. §4–§5; ``docs/theory.md`` §6–§7).
 
 :func:`equivalence_study` runs, on one game at one τ, the exact solver and five learners to
 convergence (exact-expectation flavours) and measures each against π*_τ:

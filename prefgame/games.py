@@ -3,7 +3,8 @@
 A preference model over n responses is a matrix P with P[y, y'] = P(y ≻ y') ∈ [0, 1],
 P + Pᵀ = 1 (all ones) and diag(P) = ½.  A batch of c contexts is an array ``[c, n, n]`` with
 context weights ρ (``[c]``, summing to 1) and one reference policy per context (``[c, n]``).
-See Munos et al. 2023 (arXiv:2312.00886) and ``docs/notation.md``.
+Theory: ``docs/theory.md`` §1 (the built-in games with known answers: §11); symbols:
+``docs/notation.md``; Munos et al. (NLHF), arXiv:2312.00886.
 
 Every constructor returns a validated :class:`PreferenceGame`; invalid input raises
 ``ValueError`` with a message that names the offending entry and its value.

@@ -4,7 +4,9 @@ Every function here is written against the array API (via ``array_api_compat``),
 code runs on NumPy arrays (the tabular core) and on torch tensors (the LLM backend, with
 autograd).  Nothing else in prefgame re-implements these formulas.
 
-Notation (``docs/notation.md``; Azar et al. 2023, arXiv:2310.12036; Calandriello et al. 2024, arXiv:2403.08635):
+Theory: ``docs/theory.md`` §5 (pairwise losses, soft labels), §9 (policy-gradient surrogates),
+§10 (SPPO).  Notation (``docs/notation.md``; Azar et al. 2023, arXiv:2310.12036; Calandriello
+et al. 2024, arXiv:2403.08635):
 
 * ``h``   -- log-ratio margin  h_π(y, y') = log π(y)/μ(y) − log π(y')/μ(y'),  shape ``[...]``.
 * ``p``   -- soft preference label p = P(y ≻ y') ∈ [0, 1], broadcastable against ``h``.

@@ -2,7 +2,7 @@
 
 A policy over n actions is stored as logits z (``[..., n]``), π = softmax(z).  Everything is
 computed in log space with ``logsumexp`` so nothing underflows.  Notation as in
-``docs/notation.md``:
+``docs/notation.md`` (the mixtures: ``docs/theory.md`` §4, §7):
 
 * log-ratio        u(y) = log π(y) − log μ(y)
 * margin           h(y, y') = u(y) − u(y')
@@ -72,6 +72,6 @@ def log_geometric_mixture(logpi: np.ndarray, logmu: np.ndarray, beta: float) -> 
 
 
 def geometric_mixture(pi: np.ndarray, mu: np.ndarray, beta: float) -> np.ndarray:
-    """π^{1−β} μ^β / Z, the sampling policy of IPO-MD (docs/notation.md)."""
+    """π^{1−β} μ^β / Z, the sampling policy of IPO-MD (``docs/theory.md`` §7)."""
     with np.errstate(divide="ignore"):
         return np.exp(log_geometric_mixture(np.log(pi), np.log(mu), beta))

@@ -1,4 +1,8 @@
-"""Learning dynamics on tabular preference games (notation: ``docs/notation.md``; Munos et al. 2023, arXiv:2312.00886; Calandriello et al. 2024, arXiv:2403.08635).
+"""Learning dynamics on tabular preference games.
+
+Theory: ``docs/theory.md`` §4 (Nash-MD), §6–§9 (online IPO, IPO-MD, online DPO / SLiC, RLHF and
+Nash-MD-PG); post-paper learners: ``docs/algorithms.md``; notation: ``docs/notation.md``.  Papers:
+Munos et al. 2023, arXiv:2312.00886; Calandriello et al. 2024, arXiv:2403.08635.
 
 Every learner takes a game — a :class:`~prefgame.games.PreferenceGame` (single, or a batch of
 contexts ``[c, n, n]``) or a bare matrix P (with ``mu=``) — and τ, runs on softmax logits for a

@@ -1,6 +1,6 @@
 """Online mirror descent (multiplicative weights) against the *current* policy, tabular.
 
-One step with step size η (docs/notation.md), the opponent being π_t itself (not Nash-MD's
+One step with step size η (``docs/theory.md`` §4), the opponent being π_t itself (not Nash-MD's
 mixture π_t^μ):
 
     log π_{t+1} = (1 − ητ) log π_t + ητ log μ + η P π_t        (normalised).

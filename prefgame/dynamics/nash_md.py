@@ -1,6 +1,6 @@
 """Nash-MD (Munos et al., "Nash Learning from Human Feedback", §5), tabular, closed form.
 
-One step with step size η_t (docs/notation.md):
+One step with step size η_t (``docs/theory.md`` §4; NLHF Thm. 1):
 
     log π_t^μ   = (1 − η_t τ) log π_t + η_t τ log μ          (normalised; the regularised opponent)
     log π_{t+1} = log π_t^μ + η_t P π_t^μ                    (normalised)

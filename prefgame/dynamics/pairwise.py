@@ -1,15 +1,15 @@
 """Pairwise preference optimisation on tabular policies: online / offline / mixture IPO, DPO, SLiC.
 
 Every learner here minimises the expected soft-label loss of the shared definition
-(:mod:`prefgame.losses`, docs/notation.md)
+(:mod:`prefgame.losses`; theory: ``docs/theory.md`` §5–§8)
 
     L(z) = E_{y, y' ∼ sg(w)} [ ℓ(h_π(y, y'), P(y ≻ y')) ],     h_π(y, y') = u(y) − u(y'),
     u = log π − log μ,  π = softmax(z),
 
 where only the sampling distribution w differs:
 
-* ``sampler="online"``  w = π (stop-gradient)          — online IPO / DPO / SLiC (Calandriello §4)
-* ``sampler="mixture"`` w ∝ π^{1−β} μ^β (stop-grad.)   — IPO-MD (§5); β = 0 online, β = 1 offline
+* ``sampler="online"``  w = π (stop-gradient)          — online IPO / DPO / SLiC (theory §6, §8)
+* ``sampler="mixture"`` w ∝ π^{1−β} μ^β (stop-grad.)   — IPO-MD (theory §7); β = 0 online, β = 1 offline
 * ``sampler="offline"`` w = μ                          — offline IPO / DPO (pairs from μ)
 
 Gradient.  With G[y, y'] = ∂ℓ/∂h (h(y, y'), P(y, y')) and W = w wᵀ,
@@ -31,7 +31,7 @@ gradient).  For online IPO d = 2[u − E_π u − (Pπ − ½)/τ], so its only 
 π ∝ μ exp(Pπ/τ) = π*_τ (Prop. 4.1); the step ``lr="auto"`` picks lr = min_k Re λ_k / |λ_k|² from
 the eigenvalues λ_k of the Jacobian of d (finite differences, refreshed every ``auto_every``
 steps), which makes the linearised iteration a contraction even when P is a strong cycle
-(plain best-response iteration, lr = ½ here, cycles there: docs/notation.md).
+(plain best-response iteration, lr = ½ here, cycles there: ``docs/theory.md`` §12).
 
 Sampled flavour (``samples=m``): m pairs (y, y') ∼ w per step and context, soft labels P(y ≻ y')
 (or Bernoulli labels with ``labels="hard"``), d̂(k) = (1/m) Σ_i G_i [1{y_i = k} − 1{y'_i = k}] / (2 w(k)).
@@ -451,7 +451,7 @@ def offline_slic(game, tau: float, *, lr=0.05, **kw) -> Trajectory:
 
 
 def offline_ipo_optimum(game, tau: float, mu=None) -> np.ndarray:
-    """Offline IPO's population optimum π(y) ∝ μ(y) exp(P(y ≻ μ)/τ) (docs/notation.md)."""
+    """Offline IPO's population optimum π(y) ∝ μ(y) exp(P(y ≻ μ)/τ) (``docs/theory.md`` §5)."""
     tau = check_tau(tau)
     P, logmu, single = game_arrays(game, mu)
     pi = softmax(logmu + matvec(P, np.exp(logmu)) / tau)

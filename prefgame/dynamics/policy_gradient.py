@@ -1,16 +1,16 @@
 """Policy-gradient learners: Nash-MD-PG(β), self-play PG, and RLHF with a fitted Bradley–Terry reward.
 
-**Nash-MD-PG(β)** (NLHF §7, docs/notation.md): y ∼ π, y' ∼ sg(π^{1−β} μ^β), ascend
+**Nash-MD-PG(β)** (NLHF §7; ``docs/theory.md`` §9): y ∼ π, y' ∼ sg(π^{1−β} μ^β), ascend
 
     ĝ = ∇log π(y) [P(y ≻ y') − ½ − τ u(y)],     u = log π/μ,
 
 the gradient of the shared surrogate :func:`prefgame.losses.nash_md_pg_loss` (negated).  In exact
 expectation (w the mixture, S = diag π − ππᵀ):  g = S (P w − ½ − τ u)  (= −∇_z E_π[loss]).
-β = 0 is **self-play PG**; by Prop. 4.2 its expected gradient is −τ/4 times online IPO's.
+β = 0 is **self-play PG**; by Prop. 4.2 (``docs/theory.md`` §6) its expected gradient is −τ/4 times online IPO's.
 Stationary point: π ∝ μ exp(P w / τ), the IPO-MD equation.  With τ = 0 self-play only ascends
 P(π ≻ sg π) and cycles on rock–paper–scissors.
 
-**RLHF** (docs/notation.md): fit a Bradley–Terry reward r by minimising the soft-label logistic
+**RLHF** (``docs/theory.md`` §9): fit a Bradley–Terry reward r by minimising the soft-label logistic
 loss E_{y,y'∼ν}[dpo_soft_loss(r(y) − r(y'), P(y ≻ y'); τ = 1)] (the shared DPO loss with the reward
 margin in place of h; ν = μ by default), then ascend E_π[r] − τ KL(π‖μ) by policy gradient
 (advantage r − τu, :func:`prefgame.losses.policy_gradient_loss`).  Its optimum is μ exp(r/τ)/Z.
