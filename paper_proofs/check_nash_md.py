@@ -14,7 +14,9 @@ GAMES = games(range(12))
 C_PROVED, C_PUBLISHED = 1 / 8, 2.0
 
 
-def nash_md_step(P, mu, tau, eta, pi):
+def nash_md_step(
+    P: np.ndarray, mu: np.ndarray, tau: float, eta: float, pi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Independent re-statement of the update: mixture, then exponential weights against it."""
     m = softmax((1 - eta * tau) * np.log(pi) + eta * tau * np.log(mu))
     return softmax(np.log(m) + eta * (P @ m)), m

@@ -21,13 +21,18 @@ from prefgame.games import (
 GAMES = games(range(6))
 
 
-def residual_r(u, P, mu, tau):
+def residual_r(
+    u: np.ndarray, P: np.ndarray, mu: np.ndarray, tau: float
+) -> tuple[np.ndarray, np.ndarray]:
     """r(y) = Σ_y' π(y') [σ(τ(u(y) − u(y'))) − P(y ≻ y')], π = μ e^u / Z."""
     pi = softmax(np.log(mu) + u)
     return (expit(tau * (u[:, None] - u[None, :])) - P) @ pi, pi
 
 
-def stationary_point(P, mu, tau, u0=None):
+def stationary_point(
+    P: np.ndarray, mu: np.ndarray, tau: float, u0: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Online DPO's stationary point (π, u) by root finding on r = 0 (gauge: mean u = 0)."""
     n = len(mu)
     u0 = np.zeros(n) if u0 is None else u0
     # πᵀr = 0 makes one equation redundant and u is defined up to a constant: fix the gauge.

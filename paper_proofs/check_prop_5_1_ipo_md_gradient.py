@@ -14,7 +14,7 @@ GAMES = games(range(8))
 BETAS = [0.0, 0.125, 0.5, 0.9]
 
 
-def residual_w(P, m, u, tau):
+def residual_w(P: np.ndarray, m: np.ndarray, u: np.ndarray, tau: float) -> np.ndarray:
     """w_β = u − E_mix[u] − (P(y ≻ mix) − ½)/τ, the residual shared by both gradients."""
     return u - m @ u - (P @ m - 0.5) / tau
 

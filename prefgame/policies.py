@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import check_beta
+
 __all__ = [
     "geometric_mixture",
     "log_geometric_mixture",
@@ -59,15 +61,14 @@ def log_ratio(z: np.ndarray, logmu: np.ndarray) -> np.ndarray:
 
 
 def margins(u: np.ndarray) -> np.ndarray:
-    """h[..., y, y'] = u(y) − u(y'), the log-ratio margin of every pair, ``[..., n] → [..., n, n]``."""
+    """h[..., y, y'] = u(y) − u(y'), the log-ratio margin of every pair,
+    ``[..., n] → [..., n, n]``."""
     return u[..., :, None] - u[..., None, :]
 
 
 def log_geometric_mixture(logpi: np.ndarray, logmu: np.ndarray, beta: float) -> np.ndarray:
     """log of the normalised geometric mixture π^{1−β} μ^β / Z (β ∈ [0, 1])."""
-    beta = float(beta)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta = {beta}, must be in [0, 1]")
+    beta = check_beta(beta)
     return log_softmax((1.0 - beta) * logpi + beta * logmu)
 
 

@@ -21,7 +21,7 @@ Public API (names are stable; the notebooks import them):
 ``nash_md_bound(tau, t)``                 the theorem's bound 8/(τ²(t+1)) on KL(π*‖π_t)
 ``online_mirror_descent(game, tau, *, eta)`` OMD / Hedge against the current policy (τ = 0 ok)
 ``online_ipo(game, tau)``                 online IPO, y, y' ∼ sg(π)          → π*_τ
-``ipo_md(game, tau, beta)``               IPO-MD, y, y' ∼ sg(π^{1−β}μ^β)     → mixture = π* at τ/(1−β)
+``ipo_md(game, tau, beta)``               IPO-MD, y, y' ∼ sg(π^{1−β}μ^β) → mixture = π*_{τ/(1−β)}
 ``offline_ipo(game, tau)``                IPO with pairs from μ               → μ exp(Pμ/τ)/Z
 ``online_dpo / offline_dpo(game, tau)``   DPO, online or from μ
 ``online_slic / offline_slic(game, tau)`` SLiC hinge, online or from μ
