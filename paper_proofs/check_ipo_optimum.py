@@ -20,6 +20,7 @@ from _proof_helpers import (
 )
 
 from prefgame import losses as L
+from prefgame.dynamics import pairwise as pw
 
 GAMES = games(range(6))
 
@@ -84,7 +85,6 @@ def test_b_gradient_hessian_and_minimiser(seed):
 
 
 def test_b_library_offline_optimum():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     from prefgame.games import PreferenceGame
 
     for P, mu, tau, _ in GAMES:

@@ -10,6 +10,8 @@ import sympy as sp
 from _proof_helpers import games, kl, random_policy, softmax, solve_pi
 from scipy.optimize import minimize
 
+from prefgame.dynamics import nash_md as nmd
+
 GAMES = games(range(12))
 C_PROVED, C_PUBLISHED = 1 / 8, 2.0
 
@@ -149,7 +151,6 @@ def test_c_schedule_converges_inside_the_bound(seed):
 
 def test_library_learner_matches_the_update():
     """prefgame's Nash-MD step (batched, log space) equals the update restated here."""
-    nmd = pytest.importorskip("prefgame.dynamics.nash_md")
     for P, mu, tau, rng in GAMES[:4]:
         pi = random_policy(len(mu), rng)
         eta = 0.3 / tau

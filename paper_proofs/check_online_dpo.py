@@ -10,6 +10,7 @@ from _proof_helpers import fd_grad, games, grad, population_loss, random_policy,
 from scipy.optimize import root
 from scipy.special import expit
 
+from prefgame.dynamics import pairwise as pw
 from prefgame.games import (
     PreferenceGame,
     bradley_terry,
@@ -105,7 +106,6 @@ def test_c_bradley_terry_gives_the_rlhf_policy(seed):
 
 
 def test_c_library_online_dpo_on_bradley_terry():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     rng = np.random.default_rng(7)
     scores = rng.normal(size=4)
     mu = random_policy(4, rng)

@@ -17,6 +17,7 @@ from _proof_helpers import (
     solve_pi,
 )
 
+from prefgame.dynamics import pairwise as pw
 from prefgame.games import PreferenceGame, rock_paper_scissors
 
 GAMES = games(range(8))
@@ -48,7 +49,6 @@ def test_b_self_consistent_minimiser_is_the_equilibrium(seed):
 
 
 def test_b_library_online_ipo_reaches_the_equilibrium():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     from prefgame.equilibrium import duality_gap
 
     for P, mu, tau, _ in GAMES[:4]:

@@ -9,6 +9,7 @@ import torch
 from _proof_helpers import games, random_policy, t64
 
 from prefgame import losses as L
+from prefgame.dynamics import pairwise as pw
 
 GAMES = games(range(8))
 
@@ -117,7 +118,6 @@ def test_line4_needs_the_on_policy_sampler(seed):
 
 
 def test_library_expected_gradient():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     for P, mu, tau, rng in GAMES:
         z = rng.normal(size=len(mu))
         pi = np.exp(z - np.logaddexp.reduce(z))

@@ -9,6 +9,7 @@ import torch
 from _proof_helpers import best_response, games, mixture, random_game, random_policy, solve_pi, t64
 
 from prefgame import losses as L
+from prefgame.dynamics import pairwise as pw
 
 GAMES = games(range(8))
 BETAS = [0.0, 0.125, 0.5, 0.9]
@@ -136,7 +137,6 @@ def _at_stationary_point(P, mu, tau, beta):
 
 
 def test_library_mixture_gradient():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     for P, mu, tau, rng in GAMES:
         z = rng.normal(size=len(mu))
         pi = np.exp(z - np.logaddexp.reduce(z))
