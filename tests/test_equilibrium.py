@@ -211,17 +211,6 @@ def test_bad_input_is_named(call, message):
         call()
 
 
-def test_matches_pygambit_logit_qre_when_installed():
-    gbt = pytest.importorskip("pygambit")
-    game = G.random_intransitive(5, seed=3)
-    A = game.P - 0.5
-    for tau in (1.0, 0.1):
-        g = gbt.Game.from_arrays(A, -A)  # row payoff P(y ≻ y') − ½; QRE at λ = 1/τ
-        qre = gbt.qre.logit_solve_lambda(g, [1.0 / tau])[0]
-        pi = np.array([float(qre.profile[s]) for s in next(iter(g.players)).strategies])
-        np.testing.assert_allclose(solve(game, tau).policy, pi, atol=1e-6)
-
-
 # --------------------------------------------------------------------------- no false failures
 
 
