@@ -196,7 +196,7 @@ print("best-response iteration, max|π − π*_τ| after 10, 20, 30 rounds:", np
 
 # %% [markdown]
 # ## 5. One Nash-MD step, drawn on the simplex
-# **Nash-MD** (NLHF §5) is mirror descent with step size **η**. From π_t it does two things:
+# **Nash-MD** (NLHF §5; [`docs/theory.md`](../docs/theory.md) §4) is mirror descent with step size **η**. From π_t it does two things:
 #
 # 1. the **geometric mixture** π_t^μ ∝ π_t^{1−ητ} μ^{ητ} — the opponent, pulled toward μ (a point on the
 #    curve from π_t to μ; ητ ∈ (0, 1] is how far);
@@ -252,7 +252,7 @@ print("bound 8/(τ²(T+1)) at T = 2000:", 8 / (tau**2 * 2001))
 
 # %% [markdown]
 # ## 6. The online-IPO gradient
-# Online IPO (Calandriello et al. §4) trains π by a pairwise loss on pairs sampled from the current policy.
+# Online IPO (Calandriello et al. §4; [`docs/theory.md`](../docs/theory.md) §6) trains π by a pairwise loss on pairs sampled from the current policy.
 # The pieces, each defined:
 #
 # * **sg(π)**, stop-gradient: the pairs y, y' are drawn from the current π, but the sampling distribution is

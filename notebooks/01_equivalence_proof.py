@@ -23,6 +23,7 @@
 # Nash-MD) on the near-cycle; section 0 checks the claims there again, then the proof runs on a 5-action
 # game with a non-uniform μ so that nothing is symmetric.
 #
+# Theory: [`docs/theory.md`](../docs/theory.md) §2–§7 (step (1) is §2–§3, (2) §5, (3)–(4) §6, (5)–(6) §7, (7) §4).
 # Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
 # Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
 # NLHF / Nash-MD, Munos et al. [arXiv:2312.00886](https://arxiv.org/abs/2312.00886); IPO, Azar et al.

@@ -54,7 +54,7 @@ for g in (rock_paper_scissors(), intransitive_dice(), near_cyclic()):
     )
 
 # %% [markdown]
-# ## Three rater types ([NLHF §3.2](https://arxiv.org/abs/2312.00886))
+# ## Three rater types ([NLHF §3.2](https://arxiv.org/abs/2312.00886); [`docs/theory.md`](../docs/theory.md) §11)
 # Type 1 (share 1/3 − ε) prefers y2 ≻ y1, type 2 prefers y1 ≻ y3, type 3 prefers y3 ≻ y2. The unregularised Nash
 # equilibrium is (1/3 + ε/2, 1/3 + ε/2, 1/3 − ε): it moves smoothly with ε. RLHF with a small τ concentrates on
 # the action with the highest fitted reward, which jumps from y1 to y2 as ε changes sign.

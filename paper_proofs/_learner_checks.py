@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from _proof_helpers import log_softmax
 
@@ -16,7 +18,9 @@ def centred(z: np.ndarray) -> np.ndarray:
     return z - z.mean(axis=-1, keepdims=True)
 
 
-def jacobian_radius(step, z_star: np.ndarray, eps: float = 1e-6) -> float:
+def jacobian_radius(
+    step: Callable[[np.ndarray], np.ndarray], z_star: np.ndarray, eps: float = 1e-6
+) -> float:
     """ρ(J) of a map x ↦ fun(x) at x (``[d]``), J by central differences.  ``fun`` must remove the
     normalisation directions itself (centre its output), so they show up as zero eigenvalues."""
     d = len(z_star)
@@ -28,7 +32,9 @@ def jacobian_radius(step, z_star: np.ndarray, eps: float = 1e-6) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(J))))
 
 
-def map_radius(step, logpi_star: np.ndarray, eps: float = 1e-6) -> float:
+def map_radius(
+    step: Callable[[np.ndarray], np.ndarray], logpi_star: np.ndarray, eps: float = 1e-6
+) -> float:
     """ρ(J) of a one-vector learner map log π ↦ log π' at π*, inputs normalised first."""
     return jacobian_radius(lambda z: centred(step(log_softmax(z))), logpi_star, eps)
 

@@ -1,14 +1,19 @@
 """Shared helpers for the executable proofs: random *valid* games and small exact computations.
 
-Random preference matrices are built the way the style guide asks: a random upper triangle,
-1 − transpose below it, ½ on the diagonal.  Everything is float64 and seeded.
+Random preference matrices come from the test suite's one generator of valid P
+(``tests/strategies.py``: a random upper triangle, 1 − transpose below it, ½ on the diagonal),
+here fed by a seeded ``numpy`` draw.  Everything is float64 and seeded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy.special import log_softmax, softmax
+from strategies import preference_matrix_from_upper
 
 from prefgame.equilibrium import best_response, kl, solve
 from prefgame.games import PreferenceGame
@@ -39,9 +44,7 @@ def random_P(
     n: int, rng: np.random.Generator, *, low: float = 0.0, high: float = 1.0
 ) -> np.ndarray:
     """A valid preference matrix: U(low, high) above the diagonal, 1 − Pᵀ below, ½ on it."""
-    U = rng.uniform(low, high, size=(n, n))
-    upper = np.triu(np.ones((n, n), dtype=bool), 1)
-    P = np.where(upper, U, np.where(upper.T, 1.0 - U.T, 0.5))
+    P = preference_matrix_from_upper(rng.uniform(low, high, size=(n, n)))
     PreferenceGame(P)  # validates
     return P
 
@@ -52,7 +55,9 @@ def random_policy(n: int, rng: np.random.Generator, *, conc: float = 1.0) -> np.
     return p / p.sum()
 
 
-def random_game(seed: int, n: int | None = None):
+def random_game(
+    seed: int, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray, float, np.random.Generator]:
     """(P, μ, τ) for a seed: n ∈ {2..7}, random μ, τ log-uniform in [0.05, 2]."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(2, 8)) if n is None else n
@@ -62,7 +67,10 @@ def random_game(seed: int, n: int | None = None):
     return P, mu, tau, rng
 
 
-def games(seeds=SEEDS, n=None):
+def games(
+    seeds: Iterable[int] = SEEDS, n: int | None = None
+) -> list[tuple[np.ndarray, np.ndarray, float, np.random.Generator]]:
+    """One :func:`random_game` per seed."""
     return [random_game(s, n) for s in seeds]
 
 
@@ -77,11 +85,19 @@ def solve_pi(P: np.ndarray, mu: np.ndarray, tau: float) -> np.ndarray:
     return eq.policy
 
 
-def t64(x) -> torch.Tensor:
+def t64(x: ArrayLike) -> torch.Tensor:
+    """A float64 torch tensor."""
     return torch.tensor(np.array(x, dtype=np.float64))
 
 
-def population_loss(z: torch.Tensor, P, mu, tau: float, sampler, loss: str = "ipo") -> torch.Tensor:
+def population_loss(
+    z: torch.Tensor,
+    P: np.ndarray,
+    mu: np.ndarray,
+    tau: float,
+    sampler: np.ndarray,
+    loss: str = "ipo",
+) -> torch.Tensor:
     """E_{y, y' ∼ sampler}[ℓ(h_θ(y, y'), P(y ≻ y'))] for logits z (torch, autograd-ready).
 
     ``sampler`` is a fixed policy (numpy, no gradient: the stop-gradient of the papers); ℓ is the
@@ -95,14 +111,16 @@ def population_loss(z: torch.Tensor, P, mu, tau: float, sampler, loss: str = "ip
     return torch.sum(w * LOSSES[loss](h, t64(P), tau=tau))
 
 
-def grad(fun, z0: np.ndarray) -> np.ndarray:
+def grad(fun: Callable[[torch.Tensor], torch.Tensor], z0: np.ndarray) -> np.ndarray:
     """Autograd gradient of a scalar torch function of logits at z0."""
     z = t64(z0).clone().requires_grad_(True)
     (g,) = torch.autograd.grad(fun(z), z)
     return g.numpy()
 
 
-def fd_grad(fun, z0: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def fd_grad(
+    fun: Callable[[torch.Tensor], torch.Tensor], z0: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
     """Central finite differences of the same function (float64)."""
     out = np.empty_like(z0)
     for k in range(len(z0)):
@@ -112,7 +130,9 @@ def fd_grad(fun, z0: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return out
 
 
-def minimise(fun, z0: np.ndarray, iters: int = 200) -> np.ndarray:
+def minimise(
+    fun: Callable[[torch.Tensor], torch.Tensor], z0: np.ndarray, iters: int = 200
+) -> np.ndarray:
     """Minimise a smooth torch function of logits with L-BFGS (float64)."""
     z = t64(z0).clone().requires_grad_(True)
     opt = torch.optim.LBFGS(

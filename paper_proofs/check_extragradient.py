@@ -1,4 +1,4 @@
-"""Executable checks of extragradient / EGPO (Zhou, Fazel & Du 2025) — post_paper_learners.md §3."""
+"""Executable checks of extragradient / EGPO (Zhou, Fazel & Du 2025) — ``docs/algorithms.md`` §3."""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
@@ -14,7 +14,7 @@ GAMES = games(range(10))
 
 
 def test_a_two_inpo_steps_prediction_then_correction():
-    """π_{t+½} is an INPO step from π_t; π_{t+1} is the same base step with Pπ_{t+½} as the value."""
+    """π_{t+½} is an INPO step from π_t; π_{t+1} is the same base step with value Pπ_{t+½}."""
     for P, mu, tau, rng in GAMES[:4]:
         pi, eta = random_policy(len(mu), rng), 0.7 / (tau + 0.5)
         lp, lm = np.log(pi)[None], np.log(mu)[None]

@@ -1,4 +1,4 @@
-"""Executable checks of INPO (Zhang et al. 2024) — post_paper_learners.md §4."""
+"""Executable checks of INPO (Zhang et al. 2024) — ``docs/algorithms.md`` §4."""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Executable proof of statement 3 (ipo_optimum.md): IPO population optimum; IPO vs DPO."""
+"""Executable proof of statement 3 (ipo_optimum.md): IPO population optimum; IPO vs DPO.
+
+Theory: ``docs/theory.md`` §5.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
@@ -17,6 +20,7 @@ from _proof_helpers import (
 )
 
 from prefgame import losses as L
+from prefgame.dynamics import pairwise as pw
 
 GAMES = games(range(6))
 
@@ -81,7 +85,6 @@ def test_b_gradient_hessian_and_minimiser(seed):
 
 
 def test_b_library_offline_optimum():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     from prefgame.games import PreferenceGame
 
     for P, mu, tau, _ in GAMES:

@@ -1,4 +1,4 @@
-"""Executable checks of magnetic mirror descent (Sokota et al. 2023) — post_paper_learners.md §1."""
+"""Executable checks of magnetic mirror descent (Sokota et al. 2023) — ``docs/algorithms.md`` §1."""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

@@ -1,4 +1,7 @@
-"""Executable proof of statement 2 (nash_md.md): Nash-MD's update and convergence."""
+"""Executable proof of statement 2 (nash_md.md): Nash-MD's update and convergence.
+
+Theory: ``docs/theory.md`` §4 (NLHF Thm. 1).
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
@@ -7,11 +10,15 @@ import sympy as sp
 from _proof_helpers import games, kl, random_policy, softmax, solve_pi
 from scipy.optimize import minimize
 
+from prefgame.dynamics.nash_md import nash_md_step as library_nash_md_step
+
 GAMES = games(range(12))
 C_PROVED, C_PUBLISHED = 1 / 8, 2.0
 
 
-def nash_md_step(P, mu, tau, eta, pi):
+def nash_md_step(
+    P: np.ndarray, mu: np.ndarray, tau: float, eta: float, pi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Independent re-statement of the update: mixture, then exponential weights against it."""
     m = softmax((1 - eta * tau) * np.log(pi) + eta * tau * np.log(mu))
     return softmax(np.log(m) + eta * (P @ m)), m
@@ -144,10 +151,9 @@ def test_c_schedule_converges_inside_the_bound(seed):
 
 def test_library_learner_matches_the_update():
     """prefgame's Nash-MD step (batched, log space) equals the update restated here."""
-    nmd = pytest.importorskip("prefgame.dynamics.nash_md")
     for P, mu, tau, rng in GAMES[:4]:
         pi = random_policy(len(mu), rng)
         eta = 0.3 / tau
         expected, _ = nash_md_step(P, mu, tau, eta, pi)
-        got = nmd.nash_md_step(np.log(pi)[None], P[None], np.log(mu)[None], tau, eta)
+        got = library_nash_md_step(np.log(pi)[None], P[None], np.log(mu)[None], tau, eta)
         np.testing.assert_allclose(np.exp(got[0]), expected, atol=1e-13)

@@ -1,5 +1,5 @@
 """Executable checks of optimistic MWU on the regularised game (Cen et al. 2021) —
-post_paper_learners.md §2."""
+``docs/algorithms.md`` §2."""
 
 import numpy as np
 import pytest

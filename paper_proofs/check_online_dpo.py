@@ -1,4 +1,7 @@
-"""Executable proof of statement 8 (online_dpo.md): online DPO's stationary points."""
+"""Executable proof of statement 8 (online_dpo.md): online DPO's stationary points.
+
+Theory: ``docs/theory.md`` §8 (Calandriello et al. App. F).
+"""
 
 import numpy as np
 import pytest
@@ -7,6 +10,7 @@ from _proof_helpers import fd_grad, games, grad, population_loss, random_policy,
 from scipy.optimize import root
 from scipy.special import expit
 
+from prefgame.dynamics import pairwise as pw
 from prefgame.games import (
     PreferenceGame,
     bradley_terry,
@@ -18,13 +22,18 @@ from prefgame.games import (
 GAMES = games(range(6))
 
 
-def residual_r(u, P, mu, tau):
+def residual_r(
+    u: np.ndarray, P: np.ndarray, mu: np.ndarray, tau: float
+) -> tuple[np.ndarray, np.ndarray]:
     """r(y) = Σ_y' π(y') [σ(τ(u(y) − u(y'))) − P(y ≻ y')], π = μ e^u / Z."""
     pi = softmax(np.log(mu) + u)
     return (expit(tau * (u[:, None] - u[None, :])) - P) @ pi, pi
 
 
-def stationary_point(P, mu, tau, u0=None):
+def stationary_point(
+    P: np.ndarray, mu: np.ndarray, tau: float, u0: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Online DPO's stationary point (π, u) by root finding on r = 0 (gauge: mean u = 0)."""
     n = len(mu)
     u0 = np.zeros(n) if u0 is None else u0
     # πᵀr = 0 makes one equation redundant and u is defined up to a constant: fix the gauge.
@@ -97,7 +106,6 @@ def test_c_bradley_terry_gives_the_rlhf_policy(seed):
 
 
 def test_c_library_online_dpo_on_bradley_terry():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     rng = np.random.default_rng(7)
     scores = rng.normal(size=4)
     mu = random_policy(4, rng)

@@ -1,4 +1,7 @@
-"""Executable proof of statement 4 (prop_4_1_online_ipo_fixed_point.md): Prop. 4.1."""
+"""Executable proof of statement 4 (prop_4_1_online_ipo_fixed_point.md): Prop. 4.1.
+
+Theory: ``docs/theory.md`` §6, §12.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
@@ -14,6 +17,7 @@ from _proof_helpers import (
     solve_pi,
 )
 
+from prefgame.dynamics import pairwise as pw
 from prefgame.games import PreferenceGame, rock_paper_scissors
 
 GAMES = games(range(8))
@@ -45,7 +49,6 @@ def test_b_self_consistent_minimiser_is_the_equilibrium(seed):
 
 
 def test_b_library_online_ipo_reaches_the_equilibrium():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     from prefgame.equilibrium import duality_gap
 
     for P, mu, tau, _ in GAMES[:4]:

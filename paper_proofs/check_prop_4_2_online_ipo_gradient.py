@@ -1,4 +1,7 @@
-"""Executable proof of statement 5 (prop_4_2_online_ipo_gradient.md): Prop. 4.2, line by line."""
+"""Executable proof of statement 5 (prop_4_2_online_ipo_gradient.md): Prop. 4.2, line by line.
+
+Theory: ``docs/theory.md`` §6.
+"""
 
 import numpy as np
 import pytest
@@ -6,6 +9,7 @@ import torch
 from _proof_helpers import games, random_policy, t64
 
 from prefgame import losses as L
+from prefgame.dynamics import pairwise as pw
 
 GAMES = games(range(8))
 
@@ -114,7 +118,6 @@ def test_line4_needs_the_on_policy_sampler(seed):
 
 
 def test_library_expected_gradient():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     for P, mu, tau, rng in GAMES:
         z = rng.normal(size=len(mu))
         pi = np.exp(z - np.logaddexp.reduce(z))

@@ -1,4 +1,7 @@
-"""Executable proof of statement 6 (prop_5_1_ipo_md_gradient.md): Prop. 5.1, corrected."""
+"""Executable proof of statement 6 (prop_5_1_ipo_md_gradient.md): Prop. 5.1, corrected.
+
+Theory: ``docs/theory.md`` §7.
+"""
 
 import numpy as np
 import pytest
@@ -6,12 +9,13 @@ import torch
 from _proof_helpers import best_response, games, mixture, random_game, random_policy, solve_pi, t64
 
 from prefgame import losses as L
+from prefgame.dynamics import pairwise as pw
 
 GAMES = games(range(8))
 BETAS = [0.0, 0.125, 0.5, 0.9]
 
 
-def residual_w(P, m, u, tau):
+def residual_w(P: np.ndarray, m: np.ndarray, u: np.ndarray, tau: float) -> np.ndarray:
     """w_β = u − E_mix[u] − (P(y ≻ mix) − ½)/τ, the residual shared by both gradients."""
     return u - m @ u - (P @ m - 0.5) / tau
 
@@ -133,7 +137,6 @@ def _at_stationary_point(P, mu, tau, beta):
 
 
 def test_library_mixture_gradient():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     for P, mu, tau, rng in GAMES:
         z = rng.normal(size=len(mu))
         pi = np.exp(z - np.logaddexp.reduce(z))

@@ -1,4 +1,7 @@
-"""Executable proof of statement 7 (prop_5_2_mixture_equilibrium.md): Prop. 5.2."""
+"""Executable proof of statement 7 (prop_5_2_mixture_equilibrium.md): Prop. 5.2.
+
+Theory: ``docs/theory.md`` §7.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
@@ -7,6 +10,7 @@ import sympy as sp
 from _proof_helpers import best_response, games, grad, mixture, population_loss, softmax, solve_pi
 from scipy.optimize import root
 
+from prefgame.dynamics import pairwise as pw
 from prefgame.games import PreferenceGame
 
 GAMES = games(range(8))
@@ -57,7 +61,6 @@ def test_beta_one_is_offline_ipo():
 
 
 def test_library_ipo_md_learner():
-    pw = pytest.importorskip("prefgame.dynamics.pairwise")
     for P, mu, tau, _ in GAMES[:3]:
         for beta in (0.125, 0.5):
             m_star = solve_pi(P, mu, tau / (1 - beta))

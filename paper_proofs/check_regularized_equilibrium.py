@@ -1,4 +1,7 @@
-"""Executable proof of statement 1 (regularized_equilibrium.md): NLHF Prop. 1."""
+"""Executable proof of statement 1 (regularized_equilibrium.md): NLHF Prop. 1.
+
+Theory: ``docs/theory.md`` §2–§3.
+"""
 
 import numpy as np
 import pytest
@@ -11,7 +14,8 @@ from prefgame.games import PreferenceGame
 GAMES = games()
 
 
-def f(P, mu, tau, pi, pi2):
+def f(P: np.ndarray, mu: np.ndarray, tau: float, pi: np.ndarray, pi2: np.ndarray) -> float:
+    """P_τ(π ≻ π′) = πᵀPπ′ − τ KL(π‖μ) + τ KL(π′‖μ)."""
     return pi @ P @ pi2 - tau * kl(pi, mu) + tau * kl(pi2, mu)
 
 

@@ -1,4 +1,7 @@
-"""Executable checks of SPO (Swamy et al. 2024) in its exact FTRL form — post_paper_learners.md §6."""
+"""Executable checks of SPO (Swamy et al. 2024) in its exact FTRL form.
+
+Theory: ``docs/algorithms.md`` §6.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np

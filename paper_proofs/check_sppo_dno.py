@@ -1,4 +1,7 @@
-"""Executable checks of SPPO (Wu et al. 2024) and DNO (Rosset et al. 2024) — post_paper_learners.md §5."""
+"""Executable checks of SPPO (Wu et al. 2024) and DNO (Rosset et al. 2024).
+
+Theory: ``docs/algorithms.md`` §5.
+"""
 # ruff: noqa: B023  (closures here are called inside the loop iteration that defines them)
 
 import numpy as np
@@ -58,7 +61,8 @@ def test_a_sppo_square_loss_minimiser_is_hedge_only_to_third_order():
 
 
 def test_b_fixed_points_are_the_unregularised_equilibria_not_pi_star_tau():
-    """Hedge fixes an interior LP solution exactly; it moves π*_τ (τ > 0) unless π*_τ = the winner."""
+    """Hedge fixes an interior LP solution exactly; it moves π*_τ (τ > 0) unless π*_τ is the
+    winner."""
     for P, mu, tau, _ in GAMES:
         lp = solve(P, 0.0).policy
         star = solve(P, tau, mu).policy

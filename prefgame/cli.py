@@ -144,7 +144,7 @@ def game_from_args(args: argparse.Namespace) -> G.PreferenceGame:
                     raise UserError(str(exc)) from None
                 raise UserError(f"--game {args.game} {params}: {exc}") from None
             if args.mu is not None:
-                mu = G.load_policy(args.mu)
+                mu = G.load_policy_vector(args.mu)
                 try:
                     game = game.with_mu(mu)
                 except ValueError as exc:

@@ -1,6 +1,7 @@
 """Exact Nash equilibria of preference games, each with a certificate.
 
-Regularised game (Munos et al. 2023, arXiv:2312.00886; notation in ``docs/notation.md``), for τ > 0 and full-support μ:
+Regularised game (``docs/theory.md`` §2–§3; Munos et al., NLHF, arXiv:2312.00886, Prop. 1;
+symbols in ``docs/notation.md``), for τ > 0 and full-support μ:
 
     P_τ(π ≻ π') = πᵀPπ' − τ KL(π‖μ) + τ KL(π'‖μ),
 
@@ -22,19 +23,37 @@ with A = P − ½ antisymmetric.  A·S has purely imaginary eigenvalues, so J is
 backtracking line search on ‖F‖ and continuation in τ (solve at a larger τ, warm-start the next)
 make it robust down to τ = 1e-3 and up to n = 1000.  τ = 0 (the von Neumann winner) is an LP
 solved with HiGHS.
+
+Example — two actions with P(y₁ ≻ y₂) = 0.8 and uniform μ, where π*_τ(y₁) = σ((0.8 − ½)/τ)
+(``docs/theory.md`` §2), and the von Neumann winner of NLHF's three rater types (ε = 0.1):
+
+>>> from prefgame.equilibrium import duality_gap, solve
+>>> from prefgame.games import three_rater_types
+>>> eq = solve([[0.5, 0.8], [0.2, 0.5]], tau=0.5)
+>>> eq.policy                      # σ(0.6) = 0.6456563…
+array([0.64565631, 0.35434369])
+>>> eq.converged, bool(eq.duality_gap <= 1e-12)
+(True, True)
+>>> round(duality_gap([[0.5, 0.8], [0.2, 0.5]], [0.5, 0.5], 0.5), 6)   # uniform is exploitable
+0.044341
+>>> solve(three_rater_types(0.1), tau=0.0).policy.round(6)   # (1/3 + ε/2, 1/3 + ε/2, 1/3 − ε)
+array([0.383333, 0.383333, 0.233333])
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import linprog
 from scipy.special import log_softmax, softmax
 from threadpoolctl import ThreadpoolController
 
-from .games import game_arrays, validate_policy
+from ._validate import check_positive, check_tau
+from .games import GameLike, game_arrays, validate_policy
 
 __all__ = [
     "Equilibrium",
@@ -94,58 +113,60 @@ class Equilibrium:
 # --------------------------------------------------------------------------- certificates
 
 
-def _check_tau(tau: float, *, allow_zero: bool = False) -> float:
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError):
-        raise ValueError(f"tau = {tau!r}, must be a number") from None
-    if not np.isfinite(tau) or tau < 0 or (tau == 0 and not allow_zero):
-        need = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"tau = {tau}, must be a finite number {need}")
-    return tau
+def kl(
+    p: np.ndarray,
+    q: np.ndarray | None = None,
+    *,
+    logp: np.ndarray | None = None,
+    logq: np.ndarray | None = None,
+) -> np.ndarray:
+    """KL(p‖q) = Σ p log(p/q) over the last axis (p, q probability vectors), as a sum of
+    non-negative terms.
 
+    Written Σ_{p(y)>0} p(y) (e^{−d} − 1 + d) + Σ_{p(y)=0} q(y) with d = log p − log q: since
+    Σ_{p>0} p e^{−d} = Σ_{p>0} q and Σ q = 1, this is exactly Σ p d, it is ≥ 0 in floating
+    point, and accurate for p ≈ q.  (The q-mass off p's support must be counted: without it a
+    p that misses actions would get too small a divergence.)  Pass log-probabilities to avoid
+    log(0).
 
-def _check_tol(tol: float) -> float:
-    try:
-        tol = float(tol)
-    except (TypeError, ValueError):
-        raise ValueError(f"tol = {tol!r}, must be a number") from None
-    if not np.isfinite(tol) or tol <= 0:
-        raise ValueError(f"tol = {tol}, must be a finite number > 0")
-    return tol
-
-
-def kl(p: np.ndarray, q: np.ndarray | None = None, *, logp=None, logq=None) -> np.ndarray:
-    """KL(p‖q) = Σ p log(p/q) over the last axis, as a sum of non-negative terms.
-
-    Written Σ_y p(y) (e^{−d} − 1 + d) with d = log p − log q, so it is ≥ 0 in floating point
-    and accurate for p ≈ q.  Pass log-probabilities to avoid log(0).
+    >>> round(float(kl(np.array([1.0, 0.0]), np.array([0.25, 0.75]))), 12)   # log 4
+    1.38629436112
     """
-    logp = np.log(p) if logp is None else logp
-    logq = np.log(q) if logq is None else logq
+    with np.errstate(divide="ignore"):
+        logp = np.log(p) if logp is None else logp
+        logq = np.log(q) if logq is None else logq
     p = np.exp(logp)
     with np.errstate(invalid="ignore", over="ignore"):
         d = logp - logq
-        term = np.where(p > 0, p * (np.expm1(-d) + d), 0.0)
+        q = np.exp(logq)
+        # p(e^{−d} − 1 + d) = q − p + p d; the expm1 form is the accurate one for small |d|,
+        # the other cannot overflow when p ≪ q (e^{−d} huge).
+        near = np.abs(d) < 1.0
+        on = np.where(near, p * (np.expm1(np.where(near, -d, 0.0)) + d), q - p + p * d)
+        term = np.where(p > 0, on, q)
     return np.maximum(term, 0.0).sum(axis=-1)
 
 
-def best_response(P, pi, tau: float, mu=None, *, log: bool = False) -> np.ndarray:
+def best_response(
+    P: GameLike, pi: ArrayLike, tau: float, mu: ArrayLike | None = None, *, log: bool = False
+) -> np.ndarray:
     """BR(π) = softmax(log μ + Pπ/τ), the unique maximiser of π'ᵀPπ − τ KL(π'‖μ)."""
     P, mu = game_arrays(P, mu)
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     z = np.log(mu) + np.einsum("...ij,...j->...i", P, pi) / tau
     return log_softmax(z, axis=-1) if log else softmax(z, axis=-1)
 
 
-def duality_gap(game, policy, tau: float, mu=None) -> np.ndarray | float:
+def duality_gap(
+    game: GameLike, policy: ArrayLike, tau: float, mu: ArrayLike | None = None
+) -> np.ndarray | float:
     """gap(π) = 2[τ log Σ μ exp(Pπ/τ) + τ KL(π‖μ)] − 1 = 2τ KL(π‖BR(π)) (τ > 0);
     gap(π) = 2 max_y (Pπ)(y) − 1 at τ = 0.  ≥ 0, and 0 exactly at the equilibrium.
 
     Works on a single game (``[n]`` policy → float) or a batch (``[c, n]`` → ``[c]``).
     """
     P, mu = game_arrays(game, mu)
-    tau = _check_tau(tau, allow_zero=True)
+    tau = check_tau(tau, allow_zero=True)
     pi = validate_policy(policy, P.shape[-1], name="policy", full_support=False, atol=1e-6)
     if pi.shape != P.shape[:-1]:
         raise ValueError(
@@ -168,7 +189,12 @@ exploitability = duality_gap
 
 
 def fixed_point_residual(
-    game, policy, tau: float, mu=None, *, log_policy=None
+    game: GameLike,
+    policy: ArrayLike,
+    tau: float,
+    mu: ArrayLike | None = None,
+    *,
+    log_policy: ArrayLike | None = None,
 ) -> np.ndarray | float:
     """max_y |F(y)|, F = log π − log μ − Aπ/τ minus its mean (A = P − ½): zero iff π = π*_τ.
 
@@ -178,7 +204,7 @@ def fixed_point_residual(
     to 0: log 0 would make F infinite or NaN although π is the correctly rounded equilibrium.
     """
     P, mu = game_arrays(game, mu)
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     pi = np.asarray(policy, dtype=np.float64)
     if log_policy is None:
         with np.errstate(divide="ignore"):
@@ -195,7 +221,7 @@ def _centred_F(A, logmu, tau, logpi, pi):
         return F - F.mean(axis=-1, keepdims=True)
 
 
-def residual_floor(A, logmu, tau: float, pi) -> np.ndarray:
+def residual_floor(A: np.ndarray, logmu: np.ndarray, tau: float, pi: np.ndarray) -> np.ndarray:
     """Rounding floor of the centred residual, per context ``[c]``:
 
         16 ε ‖J‖∞ (1 + max|log μ| + max|Aπ|/τ),   J = I − A S/τ,  S = diag π − ππᵀ.
@@ -281,7 +307,13 @@ def _residual(A, logmu, tau, z):
 
 
 def solve_regularized(
-    game, tau: float, mu=None, *, tol: float = 1e-12, max_iter: int = 200, init=None
+    game: GameLike,
+    tau: float,
+    mu: ArrayLike | None = None,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+    init: ArrayLike | None = None,
 ) -> Equilibrium:
     """π*_τ for τ > 0 and full-support μ (single game or batch), by Newton with continuation.
 
@@ -293,8 +325,8 @@ def solve_regularized(
     """
     t0 = time.perf_counter()
     P, mu = game_arrays(game, mu)
-    tau = _check_tau(tau)
-    tol = _check_tol(tol)
+    tau = check_tau(tau)
+    tol = check_positive(tol, "tol")
     if P.shape[-1] < _SINGLE_THREAD_BELOW:
         with _BLAS.limit(limits=1, user_api="blas"):
             return _solve_regularized(P, mu, tau, tol, max_iter, init, t0)
@@ -342,7 +374,7 @@ def _solve_regularized(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
 # --------------------------------------------------------------------------- τ = 0: LP
 
 
-def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
+def solve_unregularized(game: GameLike, *, tol: float = 1e-9) -> Equilibrium:
     """A von Neumann winner (τ = 0): max_π min_y' (πᵀP)(y') by linear programming (HiGHS).
 
     LP: maximise v subject to Pᵀπ ≥ v·1, 1ᵀπ = 1, π ≥ 0.  The game is symmetric zero-sum
@@ -350,7 +382,7 @@ def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
     """
     t0 = time.perf_counter()
     P, _ = game_arrays(game)
-    tol = _check_tol(tol)
+    tol = check_positive(tol, "tol")
     single = P.ndim == 2
     Pb = P[None] if single else P
     pis, its = [], 0
@@ -384,13 +416,13 @@ def solve_unregularized(game, *, tol: float = 1e-9) -> Equilibrium:
     return Equilibrium(pi, gap, gap, its, converged, 0.0, time.perf_counter() - t0)
 
 
-def solve(game, tau: float, mu=None, **kwargs) -> Equilibrium:
+def solve(game: GameLike, tau: float, mu: ArrayLike | None = None, **kwargs: Any) -> Equilibrium:
     """π*_τ for τ > 0 (Newton), or a von Neumann winner for τ = 0 (LP).
 
     ``tol=None`` (or absent) keeps each solver's own gap tolerance: 1e-12 for Newton, 1e-9 for
     the LP (HiGHS is accurate to its feasibility tolerance, not to 1e-12).
     """
-    tau = _check_tau(tau, allow_zero=True)
+    tau = check_tau(tau, allow_zero=True)
     if kwargs.get("tol", 0) is None:
         del kwargs["tol"]
     if tau == 0:

@@ -1,4 +1,4 @@
-"""The online-IPO = Nash-MD equivalence study (Calandriello et al. §4–§5, docs/notation.md).
+"""The online-IPO = Nash-MD equivalence study (Calandriello et al. §4–§5; ``docs/theory.md`` §6–§7).
 
 :func:`equivalence_study` runs, on one game at one τ, the exact solver and five learners to
 convergence (exact-expectation flavours) and measures each against π*_τ:
@@ -13,8 +13,9 @@ convergence (exact-expectation flavours) and measures each against π*_τ:
 * ``online_dpo`` and ``rlhf`` — do not reach π*_τ on intransitive or Bradley–Terry games (with
   rock–paper–scissors under uniform μ as the exception).
 
-Each method's entry has ``policy``, ``duality_gap`` (in the game at τ), ``max_abs_diff`` (max |π − π*_τ|),
-``steps``, ``seconds``, ``at_equilibrium`` (max |π − π*_τ| ≤ :data:`AT_EQUILIBRIUM_TOL`) and, for the
+Each method's entry has ``policy``, ``duality_gap`` (in the game at τ), ``max_abs_diff``
+(max |π − π*_τ|), ``steps``, ``seconds``, ``at_equilibrium`` (max |π − π*_τ| ≤
+:data:`AT_EQUILIBRIUM_TOL`) and, for the
 learners, ``stopped`` — why the run ended: "step below tol" (the iterate stopped moving, which
 is *not* the same as being at π*_τ: online DPO and RLHF stop far from it), "target reached" or
 "max_steps".  ``converged`` is kept for old readers and is **deprecated**: for the learners it
@@ -31,9 +32,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ._validate import check_beta, check_tau
 from .dynamics import (
     ipo_md,
     ipo_md_mixture,
@@ -75,9 +79,10 @@ def _total_gap(game: PreferenceGame, pi: np.ndarray, tau: float) -> float:
 
 
 def method_entry(
-    game: PreferenceGame, tau: float, star: np.ndarray, pi: np.ndarray, **extra
+    game: PreferenceGame, tau: float, star: np.ndarray, pi: np.ndarray, **extra: Any
 ) -> dict:
-    """{"policy", "duality_gap", "max_abs_diff", "at_equilibrium", **extra} for one method's policy."""
+    """{"policy", "duality_gap", "max_abs_diff", "at_equilibrium", **extra} for one method's
+    policy."""
     pi = np.asarray(pi, dtype=np.float64)
     d = float(np.max(np.abs(pi - star)))
     return {
@@ -120,7 +125,8 @@ def fit_rate(steps: np.ndarray, dist: np.ndarray, kind: str) -> float | None:
 
 
 def _log_grid(t: np.ndarray, keep: int = 200) -> np.ndarray:
-    """Indices of about ``keep`` points of an increasing step array, log-spaced, first and last kept."""
+    """Indices of about ``keep`` points of an increasing step array, log-spaced, first and last
+    kept."""
     if len(t) <= keep:
         return np.arange(len(t))
     want = np.unique(np.geomspace(1, len(t), keep).astype(int) - 1)
@@ -134,7 +140,7 @@ def learner_entry(
     *,
     star: np.ndarray | None = None,
     target: np.ndarray | None = None,
-    init=None,
+    init: ArrayLike | None = None,
     max_steps: int = 100_000,
     target_tol: float = TARGET_TOL,
     check_every: int = 1,
@@ -237,7 +243,7 @@ def equivalence_study(
     tau: float,
     beta: float = 0.25,
     *,
-    init=None,
+    init: ArrayLike | None = None,
     max_steps: int = 1_000_000,
     nash_md_target: float = 1e-6,
     constant_etas: tuple[float, ...] = (1.0, 0.1, 0.01),
@@ -254,12 +260,8 @@ def equivalence_study(
     """
     if not isinstance(game, PreferenceGame):
         raise TypeError("equivalence_study needs a PreferenceGame")
-    tau = float(tau)
-    if not (np.isfinite(tau) and tau > 0):
-        raise ValueError(f"tau = {tau}, must be a finite number > 0 (the learners need τ > 0)")
-    beta = float(beta)
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta = {beta}, must be in [0, 1)")
+    tau = check_tau(tau)  # the learners need τ > 0
+    beta = check_beta(beta, allow_one=False)
     for m in methods:
         if m not in LEARNERS:
             raise ValueError(f"unknown method {m!r}; known: {', '.join(LEARNERS)}")

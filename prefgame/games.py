@@ -3,10 +3,31 @@
 A preference model over n responses is a matrix P with P[y, y'] = P(y ≻ y') ∈ [0, 1],
 P + Pᵀ = 1 (all ones) and diag(P) = ½.  A batch of c contexts is an array ``[c, n, n]`` with
 context weights ρ (``[c]``, summing to 1) and one reference policy per context (``[c, n]``).
-See Munos et al. 2023 (arXiv:2312.00886) and ``docs/notation.md``.
+Theory: ``docs/theory.md`` §1 (the built-in games with known answers: §11); symbols:
+``docs/notation.md``; Munos et al. (NLHF), arXiv:2312.00886.
 
 Every constructor returns a validated :class:`PreferenceGame`; invalid input raises
 ``ValueError`` with a message that names the offending entry and its value.
+
+Example — rock–paper–scissors, the intransitive dice (A ≻ B ≻ C ≻ A, each with probability 5/9)
+and a matrix that is not a preference model:
+
+>>> from prefgame.games import PreferenceGame, intransitive_dice, rock_paper_scissors
+>>> rps = rock_paper_scissors()
+>>> rps.actions
+('rock', 'paper', 'scissors')
+>>> rps.P
+array([[0.5, 0. , 1. ],
+       [1. , 0.5, 0. ],
+       [0. , 1. , 0.5]])
+>>> 9 * intransitive_dice().P
+array([[4.5, 5. , 4. ],
+       [4. , 4.5, 5. ],
+       [5. , 4. , 4.5]])
+>>> PreferenceGame([[0.5, 0.9], [0.2, 0.5]])
+Traceback (most recent call last):
+    ...
+ValueError: P[0,1] + P[1,0] = 1.1, must be 1
 """
 
 from __future__ import annotations
@@ -20,8 +41,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .files import atomic_write
 
@@ -31,7 +54,9 @@ ATOL = 1e-9
 __all__ = [
     "ATOL",
     "BUILTIN_GAMES",
+    "GameLike",
     "PreferenceGame",
+    "batched_arrays",
     "bradley_terry",
     "cyclic",
     "dice_preferences",
@@ -40,6 +65,7 @@ __all__ = [
     "intransitive_dice",
     "load_game",
     "load_matrix",
+    "load_policy_vector",
     "make_game",
     "mixture",
     "near_cyclic",
@@ -61,7 +87,7 @@ def _idx(batch: tuple[int, ...], i: int, j: int | None = None) -> str:
     return f"P{head}[{i}]" if j is None else f"P{head}[{i},{j}]"
 
 
-def validate_preference_matrix(P, *, atol: float = ATOL, name: str = "P") -> np.ndarray:
+def validate_preference_matrix(P: ArrayLike, *, atol: float = ATOL, name: str = "P") -> np.ndarray:
     """Check that P is a valid preference matrix (or a batch ``[..., n, n]`` of them).
 
     Conditions: numeric, square in its last two axes, finite, 0 ≤ P ≤ 1, P + Pᵀ = 1 within
@@ -117,7 +143,12 @@ def validate_preference_matrix(P, *, atol: float = ATOL, name: str = "P") -> np.
 
 
 def validate_policy(
-    pi, n: int | None = None, *, name: str = "mu", full_support: bool = True, atol: float = ATOL
+    pi: ArrayLike,
+    n: int | None = None,
+    *,
+    name: str = "mu",
+    full_support: bool = True,
+    atol: float = ATOL,
 ) -> np.ndarray:
     """Check that ``pi`` (``[..., n]``) lies on the probability simplex (with full support)."""
     try:
@@ -188,7 +219,8 @@ class PreferenceGame:
                 mu = np.broadcast_to(mu, (c, n)).copy()
             elif mu.shape != (c, n):
                 raise ValueError(
-                    f"mu must have shape [{n}] or [{c}, {n}] for P of shape {P.shape}, got {mu.shape}"
+                    f"mu must have shape [{n}] or [{c}, {n}] for P of shape {P.shape}, "
+                    f"got {mu.shape}"
                 )
             rho = np.full(c, 1.0 / c) if self.rho is None else self.rho
             rho = validate_policy(rho, c, name="rho", full_support=False)
@@ -235,7 +267,7 @@ class PreferenceGame:
             raise ValueError("context() needs a batched game")
         return PreferenceGame(self.P[k], self.mu[k], name=f"{self.name}[{k}]", actions=self.actions)
 
-    def with_mu(self, mu) -> PreferenceGame:
+    def with_mu(self, mu: ArrayLike | None) -> PreferenceGame:
         return PreferenceGame(self.P, mu, self.rho, self.name, self.actions)
 
     def permuted(self, perm: Sequence[int]) -> PreferenceGame:
@@ -246,7 +278,9 @@ class PreferenceGame:
         return PreferenceGame(P, self.mu[..., perm], self.rho, self.name, acts)
 
     @staticmethod
-    def stack(games: Sequence[PreferenceGame], rho=None, name: str = "batch") -> PreferenceGame:
+    def stack(
+        games: Sequence[PreferenceGame], rho: ArrayLike | None = None, name: str = "batch"
+    ) -> PreferenceGame:
         """Stack single games with the same number of actions into a batch of contexts."""
         if not games:
             raise ValueError("stack() needs at least one game")
@@ -264,7 +298,12 @@ class PreferenceGame:
         return f"PreferenceGame(name={self.name!r}, P: {shape})"
 
 
-def game_arrays(game, mu=None) -> tuple[np.ndarray, np.ndarray]:
+#: What the solvers and learners accept as a game: a :class:`PreferenceGame`, or a bare matrix P
+#: (``[n, n]`` or ``[c, n, n]``; μ then comes from the ``mu=`` argument, uniform by default).
+GameLike = PreferenceGame | ArrayLike
+
+
+def game_arrays(game: GameLike, mu: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(P, μ) as validated float arrays from a :class:`PreferenceGame` or a bare matrix.
 
     P is ``[n, n]`` or ``[c, n, n]``; μ (default: the game's, or uniform for a matrix) is
@@ -284,6 +323,21 @@ def game_arrays(game, mu=None) -> tuple[np.ndarray, np.ndarray]:
             f"mu has shape {mu.shape}, expected [{P.shape[-1]}] or {list(P.shape[:-1])}"
         )
     return P, np.broadcast_to(mu, P.shape[:-1])
+
+
+def batched_arrays(
+    game: GameLike, mu: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(P ``[c, n, n]``, log μ ``[c, n]``, single) — the arrays every tabular learner runs on.
+
+    :func:`game_arrays` with a context axis added to a single game (``single=True``, c = 1;
+    learners squeeze it again on output) and μ in log space.
+    """
+    P, mu = game_arrays(game, mu)
+    single = P.ndim == 2
+    Pb = P[None] if single else P
+    mub = np.broadcast_to(mu, Pb.shape[:-1])
+    return np.ascontiguousarray(Pb), np.log(mub), single
 
 
 # --------------------------------------------------------------------------- constructors
@@ -433,7 +487,7 @@ def mixture(
     return PreferenceGame(P, name="mixture")
 
 
-def from_counts(wins, *, prior: float = 0.5) -> PreferenceGame:
+def from_counts(wins: ArrayLike, *, prior: float = 0.5) -> PreferenceGame:
     """Estimate P from pairwise comparison counts: wins[i, j] = times i was preferred to j.
 
     P[i, j] = (wins[i, j] + α) / (wins[i, j] + wins[j, i] + 2α) with prior pseudo-count α
@@ -476,7 +530,7 @@ BUILTIN_GAMES = {
 }
 
 
-def make_game(name: str, **kwargs) -> PreferenceGame:
+def make_game(name: str, **kwargs: Any) -> PreferenceGame:
     """Build a built-in game by name; unknown names raise a ValueError listing the known ones."""
     if name not in BUILTIN_GAMES:
         raise ValueError(f"unknown game {name!r}; known games: {', '.join(sorted(BUILTIN_GAMES))}")
@@ -487,7 +541,8 @@ def make_game(name: str, **kwargs) -> PreferenceGame:
 
 
 def load_matrix(path: str | os.PathLike) -> np.ndarray:
-    """Load a preference matrix from ``.npy``, ``.csv`` or ``.json`` (key ``"P"`` or a bare list)."""
+    """Load a preference matrix from ``.npy``, ``.csv`` or ``.json`` (key ``"P"`` or a bare
+    list)."""
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file")
@@ -514,8 +569,14 @@ def load_matrix(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: the matrix is not a rectangular array of numbers") from None
 
 
-def load_policy(path: str | os.PathLike) -> np.ndarray:
-    """Load a policy vector (e.g. μ) from ``.npy``, ``.csv`` or ``.json``."""
+def load_policy_vector(path: str | os.PathLike) -> np.ndarray:
+    """Load a probability vector over actions (e.g. μ) from ``.npy``, ``.csv`` or ``.json``.
+
+    A ``.json`` file holds a list, or an object with key ``"mu"`` or ``"policy"``; a one-row or
+    one-column matrix is flattened.  The values are returned as read (validated by the caller,
+    e.g. :class:`PreferenceGame`).  Not to be confused with :func:`prefgame.llm.load_policy`,
+    which loads a language model.
+    """
     path = Path(path)
     if path.suffix.lower() == ".json":
         data = _read_json(path)
@@ -526,8 +587,8 @@ def load_policy(path: str | os.PathLike) -> np.ndarray:
             return np.asarray(arr, dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"{path}: the policy is not a list of numbers") from None
-    arr = load_matrix(path) if path.suffix.lower() != ".json" else None
-    return np.asarray(arr).reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
+    arr = load_matrix(path)
+    return arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
 
 
 def load_game(path: str | os.PathLike, mu_path: str | os.PathLike | None = None) -> PreferenceGame:
@@ -539,7 +600,7 @@ def load_game(path: str | os.PathLike, mu_path: str | os.PathLike | None = None)
         if isinstance(data, dict):
             meta = {k: data[k] for k in ("mu", "rho", "name", "actions") if k in data}
     P = load_matrix(path)
-    mu = load_policy(mu_path) if mu_path is not None else None
+    mu = load_policy_vector(mu_path) if mu_path is not None else None
     try:
         game = PreferenceGame(
             P,

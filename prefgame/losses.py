@@ -4,7 +4,9 @@ Every function here is written against the array API (via ``array_api_compat``),
 code runs on NumPy arrays (the tabular core) and on torch tensors (the LLM backend, with
 autograd).  Nothing else in prefgame re-implements these formulas.
 
-Notation (``docs/notation.md``; Azar et al. 2023, arXiv:2310.12036; Calandriello et al. 2024, arXiv:2403.08635):
+Theory: ``docs/theory.md`` §5 (pairwise losses, soft labels), §9 (policy-gradient surrogates),
+§10 (SPPO).  Notation (``docs/notation.md``; Azar et al. 2023, arXiv:2310.12036; Calandriello
+et al. 2024, arXiv:2403.08635):
 
 * ``h``   -- log-ratio margin  h_π(y, y') = log π(y)/μ(y) − log π(y')/μ(y'),  shape ``[...]``.
 * ``p``   -- soft preference label p = P(y ≻ y') ∈ [0, 1], broadcastable against ``h``.
@@ -12,6 +14,18 @@ Notation (``docs/notation.md``; Azar et al. 2023, arXiv:2310.12036; Calandriello
 * ``u``   -- per-sample log-ratio u(y) = log π(y)/μ(y).
 
 All losses are returned element-wise (no reduction); callers average with the weights they need.
+
+Example — the soft-label IPO loss is a shifted square in h, minimised at (p − ½)/τ
+(``docs/theory.md`` §5); soft DPO at h = 0 is log 2 whatever the label:
+
+>>> import numpy as np
+>>> from prefgame.losses import dpo_soft_loss, ipo_soft_loss, ipo_soft_target
+>>> float(ipo_soft_target(0.9, tau=0.5))
+0.8
+>>> ipo_soft_loss(np.array([-1.0, 0.0, 0.8, 2.0]), 0.9, tau=0.5)
+array([3.6 , 1.  , 0.36, 1.8 ])
+>>> dpo_soft_loss(np.array([0.0]), 0.9, tau=1.0)
+array([0.69314718])
 
 References:
     Azar et al. (2023), "A General Theoretical Paradigm to Understand Learning from Human
@@ -23,11 +37,12 @@ References:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import array_api_compat
+
+from ._validate import check_positive, check_tau
 
 Array = Any
 
@@ -55,13 +70,6 @@ def _xp(*arrays: Array):
     return array_api_compat.array_namespace(*arrays)
 
 
-def _check_tau(tau: float) -> float:
-    tau = float(tau)
-    if not (math.isfinite(tau) and tau > 0.0):
-        raise ValueError(f"tau = {tau!r}, must be a finite number > 0")
-    return tau
-
-
 def stop_gradient(x: Array) -> Array:
     """sg(x): the value of ``x`` with no gradient flowing back (identity for NumPy)."""
     return x.detach() if hasattr(x, "detach") else x
@@ -77,20 +85,20 @@ def log_ratio_margin(logp_y: Array, logp_y2: Array, ref_y: Array, ref_y2: Array)
 
 def ipo_loss(h: Array, *, tau: float) -> Array:
     """IPO: L(h) = (h − 1/(2τ))²."""
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     return (h - 1.0 / (2.0 * tau)) ** 2
 
 
 def dpo_loss(h: Array, *, tau: float) -> Array:
     """DPO: L(h) = −log σ(τ h) = log(1 + exp(−τ h))  (computed as logaddexp(0, −τh))."""
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     xp = _xp(h)
     return xp.logaddexp(xp.zeros_like(h), -tau * h)
 
 
 def slic_loss(h: Array, *, tau: float) -> Array:
     """SLiC (hinge): L(h) = max(0, 1 − τ h)."""
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     xp = _xp(h)
     return xp.clip(1.0 - tau * h, min=0.0)
 
@@ -114,7 +122,7 @@ def ipo_soft_loss(h: Array, p: Array, *, tau: float) -> Array:
 
 def ipo_soft_target(p: Array, *, tau: float) -> Array:
     """The margin that minimises the soft-label IPO loss: h*(p) = (p − ½)/τ."""
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     return (p - 0.5) / tau
 
 
@@ -143,7 +151,7 @@ def nash_md_pg_loss(logp: Array, u: Array, p: Array, *, tau: float) -> Array:
 
     so −∇loss = ∇log π(y) [P(y ≻ y') − ½ − τ log(π(y)/μ(y))] is the paper's estimator ĝ.
     """
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     return policy_gradient_loss(logp, p - 0.5 - tau * stop_gradient(u))
 
 
@@ -160,7 +168,7 @@ def regularised_pg_token_loss(
     with m the completion mask and u_s = log π(y_s|y_<s) − log μ(y_s|y_<s).  RL with a reward
     model uses A = r(y) − baseline; Nash-MD-PG uses A = P(y ≻ y') − ½.
     """
-    tau = _check_tau(tau)
+    tau = check_tau(tau)
     xp = _xp(token_logp, token_u, mask)
     u = stop_gradient(token_u) * mask
     to_go = xp.flip(xp.cumulative_sum(xp.flip(u, axis=-1), axis=-1), axis=-1)
@@ -187,14 +195,16 @@ def nash_md_pg_token_loss(
 
 
 def sppo_loss(u: Array, p: Array, *, eta: float) -> Array:
-    """SPPO-style square loss: (log π(y)/π_t(y) − η (P(y ≻ π_t) − ½))².
+    """SPPO's square loss (Wu et al. 2024, arXiv:2405.00675; ``docs/theory.md`` §10):
+
+        ℓ(u, p) = (u − η (p − ½))²,   u = log π(y)/π_t(y),   p ≈ P(y ≻ π_t).
 
     Here ``u`` is the log-ratio to the *previous* policy π_t (or to μ for one round from μ) and
-    ``p`` estimates P(y ≻ π_t); the minimiser is π(y) ∝ π_t(y) exp(η P(y ≻ π_t)).
+    ``p`` estimates P(y ≻ π_t).  The loss is zero exactly at u(y) = η(P(y ≻ π_t) − ½) for every y;
+    normalised, that is the Hedge step π(y) ∝ π_t(y) exp(η P(y ≻ π_t)) of
+    :func:`prefgame.dynamics.sppo` (SPPO takes the log-normaliser to be η/2).
     """
-    eta = float(eta)
-    if not eta > 0.0:
-        raise ValueError(f"eta = {eta!r}, must be > 0")
+    eta = check_positive(eta, "eta")
     return (u - eta * (p - 0.5)) ** 2
 
 

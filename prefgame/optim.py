@@ -18,8 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ._validate import check_positive, check_tau
 
 __all__ = [
     "SGD",
@@ -36,35 +39,27 @@ __all__ = [
 Schedule = Callable[[int], float]
 
 
-def _positive(name: str, v: float, *, allow_zero: bool = False) -> float:
-    v = float(v)
-    ok = v >= 0 if allow_zero else v > 0
-    if not (ok and math.isfinite(v)):
-        raise ValueError(f"{name} = {v}, must be a finite number {'>= 0' if allow_zero else '> 0'}")
-    return v
-
-
 def constant(lr: float) -> Schedule:
     """η_t = lr."""
-    lr = _positive("lr", lr)
+    lr = check_positive(lr, "lr")
     return lambda t: lr
 
 
 def inverse_time(lr: float, t0: float = 1.0) -> Schedule:
     """η_t = lr · t0 / (t + t0)  (decays like 1/t)."""
-    lr, t0 = _positive("lr", lr), _positive("t0", t0)
+    lr, t0 = check_positive(lr, "lr"), check_positive(t0, "t0")
     return lambda t: lr * t0 / (t + t0)
 
 
 def nash_md_schedule(tau: float) -> Schedule:
     """NLHF's step sizes η_t = 2 / (τ (t + 2)), for which KL(π*‖π_T) ≤ 8 / (τ² (T + 1))."""
-    tau = _positive("tau", tau)
+    tau = check_tau(tau)
     return lambda t: 2.0 / (tau * (t + 2.0))
 
 
 def cosine(lr: float, steps: int, final: float = 0.0) -> Schedule:
     """η_t = final + (lr − final) · ½ (1 + cos(π min(t, steps)/steps))."""
-    lr, final = _positive("lr", lr), _positive("final", final, allow_zero=True)
+    lr, final = check_positive(lr, "lr"), check_positive(final, "final", allow_zero=True)
     if int(steps) < 1:
         raise ValueError(f"steps = {steps}, must be >= 1")
     return lambda t: final + (lr - final) * 0.5 * (1.0 + math.cos(math.pi * min(t, steps) / steps))
@@ -86,7 +81,7 @@ class SGD:
         if not 0.0 <= float(self.momentum) < 1.0:
             raise ValueError(f"momentum = {self.momentum}, must be in [0, 1)")
         if not callable(self.lr):
-            _positive("lr", self.lr)
+            check_positive(self.lr, "lr")
 
     def init(self, params: np.ndarray) -> dict:
         return {"v": np.zeros_like(params)}
@@ -110,9 +105,9 @@ class Adam:
             raise ValueError(f"beta1 = {self.beta1}, must be in [0, 1)")
         if not 0.0 <= float(self.beta2) < 1.0:
             raise ValueError(f"beta2 = {self.beta2}, must be in [0, 1)")
-        _positive("eps", self.eps)
+        check_positive(self.eps, "eps")
         if not callable(self.lr):
-            _positive("lr", self.lr)
+            check_positive(self.lr, "lr")
 
     def init(self, params: np.ndarray) -> dict:
         return {"m": np.zeros_like(params), "v": np.zeros_like(params)}
@@ -125,7 +120,7 @@ class Adam:
         return -as_schedule(self.lr)(t) * mhat / (np.sqrt(vhat) + self.eps), {"m": m, "v": v}
 
 
-def make_optimizer(name: str, lr: float | Schedule, **kwargs) -> SGD | Adam:
+def make_optimizer(name: str, lr: float | Schedule, **kwargs: Any) -> SGD | Adam:
     """``"sgd"`` or ``"adam"`` by name (a ValueError lists the known names)."""
     table = {"sgd": SGD, "adam": Adam}
     if name not in table:

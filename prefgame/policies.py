@@ -2,7 +2,7 @@
 
 A policy over n actions is stored as logits z (``[..., n]``), π = softmax(z).  Everything is
 computed in log space with ``logsumexp`` so nothing underflows.  Notation as in
-``docs/notation.md``:
+``docs/notation.md`` (the mixtures: ``docs/theory.md`` §4, §7):
 
 * log-ratio        u(y) = log π(y) − log μ(y)
 * margin           h(y, y') = u(y) − u(y')
@@ -12,6 +12,8 @@ computed in log space with ``logsumexp`` so nothing underflows.  Notation as in
 from __future__ import annotations
 
 import numpy as np
+
+from ._validate import check_beta
 
 __all__ = [
     "geometric_mixture",
@@ -59,19 +61,18 @@ def log_ratio(z: np.ndarray, logmu: np.ndarray) -> np.ndarray:
 
 
 def margins(u: np.ndarray) -> np.ndarray:
-    """h[..., y, y'] = u(y) − u(y'), the log-ratio margin of every pair, ``[..., n] → [..., n, n]``."""
+    """h[..., y, y'] = u(y) − u(y'), the log-ratio margin of every pair,
+    ``[..., n] → [..., n, n]``."""
     return u[..., :, None] - u[..., None, :]
 
 
 def log_geometric_mixture(logpi: np.ndarray, logmu: np.ndarray, beta: float) -> np.ndarray:
     """log of the normalised geometric mixture π^{1−β} μ^β / Z (β ∈ [0, 1])."""
-    beta = float(beta)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta = {beta}, must be in [0, 1]")
+    beta = check_beta(beta)
     return log_softmax((1.0 - beta) * logpi + beta * logmu)
 
 
 def geometric_mixture(pi: np.ndarray, mu: np.ndarray, beta: float) -> np.ndarray:
-    """π^{1−β} μ^β / Z, the sampling policy of IPO-MD (docs/notation.md)."""
+    """π^{1−β} μ^β / Z, the sampling policy of IPO-MD (``docs/theory.md`` §7)."""
     with np.errstate(divide="ignore"):
         return np.exp(log_geometric_mixture(np.log(pi), np.log(mu), beta))

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import preference_matrices
 
 from prefgame import games as G
 from prefgame import losses as L
@@ -24,18 +25,6 @@ from prefgame.dynamics import (
 )
 from prefgame.dynamics.pairwise import LOSS_DERIVATIVES, autograd_loss_derivative
 from prefgame.equilibrium import duality_gap, solve
-
-
-@st.composite
-def preference_matrices(draw, n_min=2, n_max=6):
-    """Valid preference matrices: random upper triangle, 1 − transpose below, ½ on the diagonal."""
-    n = draw(st.integers(n_min, n_max))
-    upper = draw(st.lists(st.floats(0, 1), min_size=n * (n - 1) // 2, max_size=n * (n - 1) // 2))
-    P = np.full((n, n), 0.5)
-    iu = np.triu_indices(n, 1)
-    P[iu] = upper
-    P[(iu[1], iu[0])] = 1 - np.asarray(upper)
-    return P
 
 
 def _torch_expected_grad(z, P, logmu, tau, loss, sampler, beta):

@@ -1,4 +1,8 @@
-"""Learning dynamics on tabular preference games (notation: ``docs/notation.md``; Munos et al. 2023, arXiv:2312.00886; Calandriello et al. 2024, arXiv:2403.08635).
+"""Learning dynamics on tabular preference games.
+
+Theory: ``docs/theory.md`` §4 (Nash-MD), §6–§9 (online IPO, IPO-MD, online DPO / SLiC, RLHF and
+Nash-MD-PG); post-paper learners: ``docs/algorithms.md``; notation: ``docs/notation.md``.  Papers:
+Munos et al. 2023, arXiv:2312.00886; Calandriello et al. 2024, arXiv:2403.08635.
 
 Every learner takes a game — a :class:`~prefgame.games.PreferenceGame` (single, or a batch of
 contexts ``[c, n, n]``) or a bare matrix P (with ``mu=``) — and τ, runs on softmax logits for a
@@ -17,7 +21,7 @@ Public API (names are stable; the notebooks import them):
 ``nash_md_bound(tau, t)``                 the theorem's bound 8/(τ²(t+1)) on KL(π*‖π_t)
 ``online_mirror_descent(game, tau, *, eta)`` OMD / Hedge against the current policy (τ = 0 ok)
 ``online_ipo(game, tau)``                 online IPO, y, y' ∼ sg(π)          → π*_τ
-``ipo_md(game, tau, beta)``               IPO-MD, y, y' ∼ sg(π^{1−β}μ^β)     → mixture = π* at τ/(1−β)
+``ipo_md(game, tau, beta)``               IPO-MD, y, y' ∼ sg(π^{1−β}μ^β) → mixture = π*_{τ/(1−β)}
 ``offline_ipo(game, tau)``                IPO with pairs from μ               → μ exp(Pμ/τ)/Z
 ``online_dpo / offline_dpo(game, tau)``   DPO, online or from μ
 ``online_slic / offline_slic(game, tau)`` SLiC hinge, online or from μ

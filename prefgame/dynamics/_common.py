@@ -1,4 +1,4 @@
-"""Shared plumbing for the tabular learners: game arrays, the result type, sampling, the loop.
+"""Shared plumbing for the tabular learners: the result type, input checks, sampling, the loop.
 
 Every learner works on a batch of c games (contexts) at once: P ``[c, n, n]``, log μ ``[c, n]``,
 logits z ``[c, n]``.  A single game is a batch of one, squeezed again on output.
@@ -10,17 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._validate import check_beta, check_tau
 from ..equilibrium import duality_gap, fixed_point_residual
-from ..games import game_arrays as _game_arrays
-from ..games import validate_policy
+from ..games import GameLike, batched_arrays, validate_policy
 from ..policies import log_softmax, matvec, softmax
 
 __all__ = [
     "Trajectory",
+    "batched_arrays",
+    "check_beta",
     "check_steps",
     "check_tau",
-    "game_arrays",
     "run_loop",
     "sample_categorical",
 ]
@@ -51,23 +53,13 @@ class Trajectory:
     tau: float
     extra: dict = field(default_factory=dict)
 
-    def duality_gap(self, game, tau: float | None = None) -> np.ndarray | float:
+    def duality_gap(self, game: GameLike, tau: float | None = None) -> np.ndarray | float:
         """gap(π_T) in ``game`` at ``tau`` (default: the learner's τ)."""
         return duality_gap(game, self.policy, self.tau if tau is None else tau)
 
-    def residual(self, game, tau: float | None = None) -> np.ndarray | float:
+    def residual(self, game: GameLike, tau: float | None = None) -> np.ndarray | float:
         """The game's fixed-point residual ‖F(π_T)‖∞ (linear in the distance to π*_τ)."""
         return fixed_point_residual(game, self.policy, self.tau if tau is None else tau)
-
-
-def check_tau(tau: float, *, allow_zero: bool = False) -> float:
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError):
-        raise ValueError(f"tau = {tau!r}, must be a number") from None
-    if not np.isfinite(tau) or tau < 0 or (tau == 0 and not allow_zero):
-        raise ValueError(f"tau = {tau}, must be a finite number {'>= 0' if allow_zero else '> 0'}")
-    return tau
 
 
 def check_steps(steps: int, name: str = "steps", minimum: int = 0) -> int:
@@ -76,23 +68,7 @@ def check_steps(steps: int, name: str = "steps", minimum: int = 0) -> int:
     return int(steps)
 
 
-def check_beta(beta: float) -> float:
-    beta = float(beta)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta = {beta}, must be in [0, 1]")
-    return beta
-
-
-def game_arrays(game, mu=None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(P ``[c, n, n]``, log μ ``[c, n]``, single) from a PreferenceGame or a matrix (+ μ)."""
-    P, mu = _game_arrays(game, mu)
-    single = P.ndim == 2
-    Pb = P[None] if single else P
-    mub = np.broadcast_to(mu, Pb.shape[:-1])
-    return np.ascontiguousarray(Pb), np.log(mub), single
-
-
-def init_logits(init, logmu: np.ndarray) -> np.ndarray:
+def init_logits(init: ArrayLike | None, logmu: np.ndarray) -> np.ndarray:
     """Centred starting logits: μ by default, else the given policy ``[n]`` or ``[c, n]``."""
     if init is None:
         z = logmu.copy()
@@ -125,7 +101,7 @@ def run_loop(
     stationarity: Callable[[np.ndarray], np.ndarray] | None = None,
     tol: float | None = None,
     check_every: int = 10,
-    on_check=None,
+    on_check: Callable[[int, np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """Iterate z ← step(z, t) for t = 0 … steps−1, recording every ``record_every`` steps.
 
@@ -158,7 +134,17 @@ def run_loop(
     return z, np.stack(hist), np.asarray(rec), t, converged
 
 
-def finish(z, hist, rec, it, conv, single, method, tau, extra=None) -> Trajectory:
+def finish(
+    z: np.ndarray,
+    hist: np.ndarray,
+    rec: np.ndarray,
+    it: int,
+    conv: bool,
+    single: bool,
+    method: str,
+    tau: float,
+    extra: dict | None = None,
+) -> Trajectory:
     """Pack a :class:`Trajectory`, squeezing the context axis of a single game."""
     pi = softmax(z)
     if single:
@@ -173,7 +159,7 @@ def finish(z, hist, rec, it, conv, single, method, tau, extra=None) -> Trajector
 def residual_fn(P: np.ndarray, logmu: np.ndarray, tau: float) -> Callable[[np.ndarray], np.ndarray]:
     """z ↦ ‖F(z)‖∞ per context, F = log π − log μ − Pπ/τ centred (zero iff π = π*_τ)."""
 
-    def res(z):
+    def res(z: np.ndarray):
         pi = softmax(z)
         F = log_softmax(z) - logmu - matvec(P, pi) / tau
         F = F - F.mean(axis=-1, keepdims=True)

@@ -10,11 +10,13 @@ equivalence study *measures* the steps to a known π* without the learner ever s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from .._validate import check_positive
 from ..policies import matvec
-from ._common import check_steps, sample_categorical
+from ._common import Trajectory, check_steps, sample_categorical
 
 __all__ = ["Monitor", "iterate", "opponent_value", "payoff_scale", "run_learner"]
 
@@ -91,7 +93,8 @@ def iterate(
 
 
 def _unregularised_gap(P: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """π ↦ 2 max_y (Pπ)(y) − 1 per context: the τ = 0 duality gap (0 iff π is a von Neumann winner)."""
+    """π ↦ 2 max_y (Pπ)(y) − 1 per context: the τ = 0 duality gap (0 iff π is a von Neumann
+    winner)."""
 
     def gap(pi):
         v = matvec(P, pi)
@@ -115,7 +118,7 @@ def run_learner(
     tol: float | None,
     monitor: Monitor | None,
     extra: dict,
-):
+) -> Trajectory:
     """Iterate a learner and pack its :class:`~._common.Trajectory` (``extra["average"]`` = π̄_T).
 
     ``tol`` (the learner's own stopping rule): for τ > 0 stop once the last iterate's game
@@ -151,12 +154,6 @@ def run_learner(
     return finish(z, hist, rec, it, conv, single, method, tau, extra)
 
 
-def check_eta(eta, name: str = "eta") -> float:
+def check_eta(eta: Any, name: str = "eta") -> float:
     """A finite step size > 0."""
-    try:
-        eta = float(eta)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} = {eta!r}, must be a number") from None
-    if not (np.isfinite(eta) and eta > 0):
-        raise ValueError(f"{name} = {eta}, must be a finite number > 0")
-    return eta
+    return check_positive(eta, name)

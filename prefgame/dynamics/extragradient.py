@@ -18,16 +18,24 @@ and, at τ = 0, polynomial last-iterate convergence to the unregularised equilib
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..policies import log_softmax, matvec
-from ._common import Trajectory, check_steps, check_tau, game_arrays, init_logits
+from ._common import Trajectory, batched_arrays, check_steps, check_tau, init_logits
 from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_learner
 
 __all__ = ["extragradient", "extragradient_default_eta", "extragradient_step"]
 
 
 def extragradient_step(
-    logpi: np.ndarray, P: np.ndarray, logmu: np.ndarray, tau: float, eta: float, *, value=None
+    logpi: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    tau: float,
+    eta: float,
+    *,
+    value: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(log π_{t+1}, log π_{t+½}) from log π_t, batched ``[c, n]``.
 
@@ -45,13 +53,13 @@ def extragradient_default_eta(P: np.ndarray, tau: float) -> float:
 
 
 def extragradient(
-    game,
+    game: GameLike,
     tau: float,
     *,
     eta: float | None = None,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,
@@ -64,7 +72,7 @@ def extragradient(
     τ = 0 is allowed (the unregularised game).  eta: None → 1/(τ + L); needs ητ ≤ 1.
     """
     tau = check_tau(tau, allow_zero=True)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     eta = extragradient_default_eta(P, tau) if eta is None else check_eta(eta)
     if eta * tau > 1:
         raise ValueError(f"eta * tau = {eta * tau:g}, must be <= 1 (weight of log mu)")

@@ -22,9 +22,11 @@ At τ = 0 it is Hedge self-play — SPPO's map (:mod:`.self_play_hedge`), averag
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..policies import log_softmax
-from ._common import Trajectory, check_steps, check_tau, game_arrays, init_logits
+from ._common import Trajectory, batched_arrays, check_steps, check_tau, init_logits
 from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_learner
 
 __all__ = ["inpo", "inpo_default_eta", "inpo_step"]
@@ -50,13 +52,13 @@ def inpo_default_eta(P: np.ndarray, tau: float) -> float:
 
 
 def inpo(
-    game,
+    game: GameLike,
     tau: float,
     *,
     eta: float | None = None,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,
@@ -69,7 +71,7 @@ def inpo(
     eta: None → τ/(L² + τ²); must satisfy ητ ≤ 1.
     """
     tau = check_tau(tau)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     eta = inpo_default_eta(P, tau) if eta is None else check_eta(eta)
     if eta * tau > 1:
         raise ValueError(f"eta * tau = {eta * tau:g}, must be <= 1 (weight of log mu)")

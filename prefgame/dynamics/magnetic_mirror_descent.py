@@ -23,9 +23,11 @@ with a very large η it becomes best-response iteration, which cycles on rock–
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..policies import log_softmax
-from ._common import Trajectory, check_steps, check_tau, game_arrays, init_logits
+from ._common import Trajectory, batched_arrays, check_steps, check_tau, init_logits
 from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_learner
 
 __all__ = ["mmd", "mmd_default_eta", "mmd_step"]
@@ -55,13 +57,13 @@ def mmd_default_eta(P: np.ndarray, tau: float) -> float:
 
 
 def mmd(
-    game,
+    game: GameLike,
     tau: float,
     *,
     eta: float | None = None,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,
@@ -81,7 +83,7 @@ def mmd(
         a :class:`Trajectory`; ``extra["average"]`` the average iterate, ``extra["eta"]`` the step.
     """
     tau = check_tau(tau)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     eta = mmd_default_eta(P, tau) if eta is None else check_eta(eta)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)

@@ -1,6 +1,6 @@
 """Online mirror descent (multiplicative weights) against the *current* policy, tabular.
 
-One step with step size η (docs/notation.md), the opponent being π_t itself (not Nash-MD's
+One step with step size η (``docs/theory.md`` §4), the opponent being π_t itself (not Nash-MD's
 mixture π_t^μ):
 
     log π_{t+1} = (1 − ητ) log π_t + ητ log μ + η P π_t        (normalised).
@@ -14,14 +14,16 @@ from the equilibrium of rock–paper–scissors, and with τ > 0 it is stable on
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..policies import log_softmax, matvec
 from ._common import (
     Trajectory,
+    batched_arrays,
     check_steps,
     check_tau,
     finish,
-    game_arrays,
     init_logits,
     residual_fn,
     run_loop,
@@ -49,13 +51,13 @@ def omd_step(
 
 
 def online_mirror_descent(
-    game,
+    game: GameLike,
     tau: float,
     *,
     eta: float = 0.1,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,
@@ -72,13 +74,13 @@ def online_mirror_descent(
     eta = float(eta)
     if not eta > 0 or (tau > 0 and eta * tau > 1):
         raise ValueError(f"eta = {eta}, must be > 0 with eta * tau <= 1")
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     total = {"sum": np.zeros(logmu.shape), "n": 0}
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
     rng = np.random.default_rng(seed)
 
-    def step(z, t):
+    def step(z: np.ndarray, t):
         logpi = log_softmax(z)
         total["sum"] += np.exp(logpi)
         total["n"] += 1

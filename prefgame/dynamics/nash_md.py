@@ -1,6 +1,6 @@
 """Nash-MD (Munos et al., "Nash Learning from Human Feedback", §5), tabular, closed form.
 
-One step with step size η_t (docs/notation.md):
+One step with step size η_t (``docs/theory.md`` §4; NLHF Thm. 1):
 
     log π_t^μ   = (1 − η_t τ) log π_t + η_t τ log μ          (normalised; the regularised opponent)
     log π_{t+1} = log π_t^μ + η_t P π_t^μ                    (normalised)
@@ -22,15 +22,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..optim import nash_md_schedule
 from ..policies import log_softmax, matvec, softmax
 from ._common import (
     Trajectory,
+    batched_arrays,
     check_steps,
     check_tau,
     finish,
-    game_arrays,
     init_logits,
     residual_fn,
     run_loop,
@@ -61,15 +63,15 @@ def nash_md_step(
 
 
 def nash_md(
-    game,
+    game: GameLike,
     tau: float,
     *,
     steps: int = 1000,
     eta: None | float | Callable[[int], float] = None,
     samples: int | None = None,
     seed: int = 0,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     record_every: int | None = None,
     tol: float | None = None,
     check_every: int = 100,
@@ -94,7 +96,7 @@ def nash_md(
     """
     tau = check_tau(tau)
     steps = check_steps(steps)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     sched = (
         nash_md_schedule(tau)
         if eta is None
@@ -105,7 +107,7 @@ def nash_md(
     rng = np.random.default_rng(seed)
     last = {"eta": None}
 
-    def step(z, t):
+    def step(z: np.ndarray, t):
         e = float(sched(t))
         last["eta"] = e
         logpi = log_softmax(z)
@@ -173,16 +175,23 @@ def nash_md_bound(tau: float, t: np.ndarray) -> np.ndarray:
 
 
 def nash_md_fixed_point(
-    game, tau: float, eta: float, *, mu=None, tol: float = 1e-13, max_steps: int = 200_000
+    game: GameLike,
+    tau: float,
+    eta: float,
+    *,
+    mu: ArrayLike | None = None,
+    tol: float = 1e-13,
+    max_steps: int = 200_000,
 ) -> np.ndarray:
-    """The fixed point of constant-step Nash-MD: π = softmax(log π^μ + η P π^μ), π^μ ∝ π^{1−ητ} μ^{ητ}.
+    """The fixed point of constant-step Nash-MD: π = softmax(log π^μ + η P π^μ),
+    π^μ ∝ π^{1−ητ} μ^{ητ}.
 
     Eliminating π: π ∝ μ exp(P π^μ / τ) — the *biased* equation (π^μ inside, not π).  Found by
     iterating the Nash-MD map itself (a contraction for the step sizes it is used with) until the
     update moves log π by less than ``tol``.  Returns ``[n]`` or ``[c, n]``.
     """
     tau = check_tau(tau)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     z = logmu.copy()
     for _ in range(check_steps(max_steps)):
         z_new = nash_md_step(z, P, logmu, tau, float(eta))

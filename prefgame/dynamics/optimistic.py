@@ -18,9 +18,11 @@ Claimed rate (Cen et al. Thm. 2): for η ≤ min{1/(2τ + 2L), 1/(4L)}, L = max|
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..policies import log_softmax, matvec
-from ._common import Trajectory, check_steps, check_tau, game_arrays, init_logits
+from ._common import Trajectory, batched_arrays, check_steps, check_tau, init_logits
 from ._iterate import Monitor, check_eta, opponent_value, payoff_scale, run_learner
 
 __all__ = ["omwu", "omwu_default_eta", "omwu_step"]
@@ -34,7 +36,7 @@ def omwu_step(
     tau: float,
     eta: float,
     *,
-    value=None,
+    value: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(log π_{t+1}, P π̄_{t+1}) from log π_t and v̄_t = P π̄_t, batched ``[c, n]``."""
     value = (lambda lq: matvec(P, np.exp(lq))) if value is None else value
@@ -50,13 +52,13 @@ def omwu_default_eta(P: np.ndarray, tau: float) -> float:
 
 
 def omwu(
-    game,
+    game: GameLike,
     tau: float,
     *,
     eta: float | None = None,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,
@@ -69,7 +71,7 @@ def omwu(
     τ = 0 is allowed (unregularised OMWU).  eta: None → min{1/(2τ + 2L), 1/(4L)}; needs ητ ≤ 1.
     """
     tau = check_tau(tau, allow_zero=True)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     eta = omwu_default_eta(P, tau) if eta is None else check_eta(eta)
     if eta * tau > 1:
         raise ValueError(f"eta * tau = {eta * tau:g}, must be <= 1 (weight of log mu)")

@@ -1,15 +1,16 @@
 """Pairwise preference optimisation on tabular policies: online / offline / mixture IPO, DPO, SLiC.
 
 Every learner here minimises the expected soft-label loss of the shared definition
-(:mod:`prefgame.losses`, docs/notation.md)
+(:mod:`prefgame.losses`; theory: ``docs/theory.md`` §5–§8)
 
     L(z) = E_{y, y' ∼ sg(w)} [ ℓ(h_π(y, y'), P(y ≻ y')) ],     h_π(y, y') = u(y) − u(y'),
     u = log π − log μ,  π = softmax(z),
 
 where only the sampling distribution w differs:
 
-* ``sampler="online"``  w = π (stop-gradient)          — online IPO / DPO / SLiC (Calandriello §4)
-* ``sampler="mixture"`` w ∝ π^{1−β} μ^β (stop-grad.)   — IPO-MD (§5); β = 0 online, β = 1 offline
+* ``sampler="online"``  w = π (stop-gradient)          — online IPO / DPO / SLiC (theory §6, §8)
+* ``sampler="mixture"`` w ∝ π^{1−β} μ^β (stop-grad.)   — IPO-MD (theory §7); β = 0 online,
+  β = 1 offline
 * ``sampler="offline"`` w = μ                          — offline IPO / DPO (pairs from μ)
 
 Gradient.  With G[y, y'] = ∂ℓ/∂h (h(y, y'), P(y, y')) and W = w wᵀ,
@@ -31,29 +32,32 @@ gradient).  For online IPO d = 2[u − E_π u − (Pπ − ½)/τ], so its only 
 π ∝ μ exp(Pπ/τ) = π*_τ (Prop. 4.1); the step ``lr="auto"`` picks lr = min_k Re λ_k / |λ_k|² from
 the eigenvalues λ_k of the Jacobian of d (finite differences, refreshed every ``auto_every``
 steps), which makes the linearised iteration a contraction even when P is a strong cycle
-(plain best-response iteration, lr = ½ here, cycles there: docs/notation.md).
+(plain best-response iteration, lr = ½ here, cycles there: ``docs/theory.md`` §12).
 
 Sampled flavour (``samples=m``): m pairs (y, y') ∼ w per step and context, soft labels P(y ≻ y')
-(or Bernoulli labels with ``labels="hard"``), d̂(k) = (1/m) Σ_i G_i [1{y_i = k} − 1{y'_i = k}] / (2 w(k)).
+(or Bernoulli labels with ``labels="hard"``),
+d̂(k) = (1/m) Σ_i G_i [1{y_i = k} − 1{y'_i = k}] / (2 w(k)).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import losses as L
+from ..games import GameLike
 from ..optim import SGD, Adam
 from ..policies import log_softmax, matvec, softmax
 from ._common import (
     Trajectory,
+    batched_arrays,
     check_beta,
     check_steps,
     check_tau,
     finish,
-    game_arrays,
     init_logits,
     run_loop,
     sample_categorical,
@@ -108,7 +112,7 @@ def autograd_loss_derivative(loss: Callable) -> Callable:
     """∂ℓ/∂h of any shared-style loss ``loss(h, p, *, tau)`` by torch autograd (elementwise)."""
     import torch
 
-    def dh(h, p, tau):
+    def dh(h, p, tau: float):
         # Copies: P arrives read-only (PreferenceGame freezes it) and torch cannot wrap that.
         ht = torch.tensor(np.array(h, dtype=np.float64), requires_grad=True)
         pt = torch.tensor(np.array(p, dtype=np.float64))
@@ -162,9 +166,17 @@ def _log_sampler(z, logmu, sampler: str, beta: float):
 
 
 def expected_loss(
-    z, P, logmu, tau: float, *, loss: LossLike = "ipo", sampler: str = "online", beta: float = 0.0
+    z: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
+    tau: float,
+    *,
+    loss: LossLike = "ipo",
+    sampler: str = "online",
+    beta: float = 0.0,
 ) -> np.ndarray:
-    """L(z) = Σ_{y,y'} w(y) w(y') ℓ(h(y, y'), P(y, y')) per context, with the shared loss (numpy)."""
+    """L(z) = Σ_{y,y'} w(y) w(y') ℓ(h(y, y'), P(y, y')) per context, with the shared loss
+    (numpy)."""
     f = L.LOSSES[loss] if isinstance(loss, str) else loss
     w = np.exp(_log_sampler(z, logmu, sampler, beta))
     u = log_softmax(z) - logmu
@@ -173,9 +185,9 @@ def expected_loss(
 
 
 def expected_gradient(
-    z,
-    P,
-    logmu,
+    z: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
     tau: float,
     *,
     loss: LossLike = "ipo",
@@ -197,9 +209,9 @@ def expected_gradient(
 
 
 def natural_direction(
-    z,
-    P,
-    logmu,
+    z: np.ndarray,
+    P: np.ndarray,
+    logmu: np.ndarray,
     tau: float,
     *,
     dh: Callable,
@@ -254,7 +266,7 @@ def _jacobian_step(
 
 
 def preference_optimisation(
-    game,
+    game: GameLike,
     tau: float,
     *,
     loss: LossLike = "ipo",
@@ -267,8 +279,8 @@ def preference_optimisation(
     samples: int | None = None,
     labels: str = "soft",
     seed: int = 0,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     record_every: int | None = None,
     tol: float | None = None,
     check_every: int = 10,
@@ -282,17 +294,19 @@ def preference_optimisation(
     Args:
         game: PreferenceGame (single or batched) or matrix P; ``mu`` overrides its μ.
         tau: τ > 0 of the loss.
-        loss: ``"ipo"``, ``"dpo"``, ``"slic"`` (the shared definitions) or a callable ``f(h, p, *, tau)``
-            (elementwise; written with array-API operations so that torch autograd can differentiate it).
+        loss: ``"ipo"``, ``"dpo"``, ``"slic"`` (the shared definitions) or a callable
+            ``f(h, p, *, tau)`` (elementwise; written with array-API operations so that torch
+            autograd can differentiate it).
         dloss: the derivative ∂ℓ/∂h of a custom ``loss`` as a numpy function ``dloss(h, p, tau)``;
-            given, torch is not needed (use it where the derivative is simple).  A custom loss reaches
-            π*_τ only if its stationarity condition E_{y'∼w}[∂ℓ/∂h(h(y, y'), P(y, y'))] = 0 has π*_τ as
-            its solution; ``converged`` says only that the update stopped, so check the result with
-            ``duality_gap`` (zero only at π*_τ).
+            given, torch is not needed (use it where the derivative is simple).  A custom loss
+            reaches π*_τ only if its stationarity condition E_{y'∼w}[∂ℓ/∂h(h(y, y'), P(y, y'))] = 0
+            has π*_τ as its solution; ``converged`` says only that the update stopped, so check
+            the result with ``duality_gap`` (zero only at π*_τ).
         sampler: ``"online"`` (w = sg π), ``"mixture"`` (w ∝ sg π^{1−β} μ^β), ``"offline"`` (w = μ).
         lr: ``"auto"`` (exact flavour only: Jacobian-based step, see module docstring), a number
             or a schedule t ↦ lr_t (plain SGD on the direction).
-        optimizer: an :class:`~prefgame.optim.SGD` / :class:`~prefgame.optim.Adam`, overriding ``lr``.
+        optimizer: an :class:`~prefgame.optim.SGD` / :class:`~prefgame.optim.Adam`, overriding
+            ``lr``.
         precondition: follow d = ∂L/∂z / 2w (default) or the plain gradient ∂L/∂z.
         samples: None → exact expectation; m → m sampled pairs per step and context (seeded).
         labels: ``"soft"`` (label p = P(y ≻ y')) or ``"hard"`` (Bernoulli(p)); sampled flavour only.
@@ -311,7 +325,7 @@ def preference_optimisation(
     if labels not in ("soft", "hard"):
         raise ValueError(f"labels = {labels!r}, must be 'soft' or 'hard'")
     name, dh = loss_derivative(loss, dloss)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     rng = np.random.default_rng(seed)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
@@ -360,7 +374,7 @@ def preference_optimisation(
     state = optimizer.init(np.zeros_like(logmu)) if optimizer is not None else None
     cur = {"lr": None}
 
-    def step(z, t):
+    def step(z: np.ndarray, t):
         nonlocal state
         d = direction(z) if samples is None else sampled_direction(z)
         if auto:
@@ -398,49 +412,55 @@ def preference_optimisation(
 # --------------------------------------------------------------------------- named learners
 
 
-def online_ipo(game, tau: float, **kw) -> Trajectory:
+def online_ipo(game: GameLike, tau: float, **kw: Any) -> Trajectory:
     """Online IPO: IPO loss with y, y' ∼ sg(π), soft labels.  Fixed point π*_τ (Prop. 4.1)."""
     return preference_optimisation(
         game, tau, loss="ipo", sampler="online", method="online_ipo", **kw
     )
 
 
-def ipo_md(game, tau: float, beta: float, **kw) -> Trajectory:
-    """IPO-MD: IPO loss with y, y' ∼ sg(π^{1−β} μ^β).  Its mixture at the fixed point is π* at τ/(1−β)."""
+def ipo_md(game: GameLike, tau: float, beta: float, **kw: Any) -> Trajectory:
+    """IPO-MD: IPO loss with y, y' ∼ sg(π^{1−β} μ^β).  Its mixture at the fixed point is π* at
+    τ/(1−β)."""
     return preference_optimisation(
         game, tau, loss="ipo", sampler="mixture", beta=beta, method="ipo_md", **kw
     )
 
 
-def offline_ipo(game, tau: float, **kw) -> Trajectory:
+def offline_ipo(game: GameLike, tau: float, **kw: Any) -> Trajectory:
     """Offline IPO: pairs from μ.  Population optimum π ∝ μ exp(P(y ≻ μ)/τ)."""
     return preference_optimisation(
         game, tau, loss="ipo", sampler="offline", method="offline_ipo", **kw
     )
 
 
-def online_dpo(game, tau: float, **kw) -> Trajectory:
+def online_dpo(game: GameLike, tau: float, **kw: Any) -> Trajectory:
     """Online DPO: DPO loss with y, y' ∼ sg(π), soft labels (does not reach π*_τ in general)."""
     return preference_optimisation(
         game, tau, loss="dpo", sampler="online", method="online_dpo", **kw
     )
 
 
-def offline_dpo(game, tau: float, **kw) -> Trajectory:
+def offline_dpo(game: GameLike, tau: float, **kw: Any) -> Trajectory:
     """Offline DPO: DPO loss with pairs from μ."""
     return preference_optimisation(
         game, tau, loss="dpo", sampler="offline", method="offline_dpo", **kw
     )
 
 
-def online_slic(game, tau: float, *, lr=0.05, **kw) -> Trajectory:
-    """Online SLiC (hinge) with y, y' ∼ sg(π).  The hinge has no useful curvature: lr is a number."""
+def online_slic(
+    game: GameLike, tau: float, *, lr: float | Callable[[int], float] = 0.05, **kw: Any
+) -> Trajectory:
+    """Online SLiC (hinge) with y, y' ∼ sg(π).  The hinge has no useful curvature: lr is a
+    number."""
     return preference_optimisation(
         game, tau, loss="slic", sampler="online", lr=lr, method="online_slic", **kw
     )
 
 
-def offline_slic(game, tau: float, *, lr=0.05, **kw) -> Trajectory:
+def offline_slic(
+    game: GameLike, tau: float, *, lr: float | Callable[[int], float] = 0.05, **kw: Any
+) -> Trajectory:
     """Offline SLiC (hinge) with pairs from μ."""
     return preference_optimisation(
         game, tau, loss="slic", sampler="offline", lr=lr, method="offline_slic", **kw
@@ -450,10 +470,10 @@ def offline_slic(game, tau: float, *, lr=0.05, **kw) -> Trajectory:
 # --------------------------------------------------------------------------- closed forms
 
 
-def offline_ipo_optimum(game, tau: float, mu=None) -> np.ndarray:
-    """Offline IPO's population optimum π(y) ∝ μ(y) exp(P(y ≻ μ)/τ) (docs/notation.md)."""
+def offline_ipo_optimum(game: GameLike, tau: float, mu: ArrayLike | None = None) -> np.ndarray:
+    """Offline IPO's population optimum π(y) ∝ μ(y) exp(P(y ≻ μ)/τ) (``docs/theory.md`` §5)."""
     tau = check_tau(tau)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     pi = softmax(logmu + matvec(P, np.exp(logmu)) / tau)
     return pi[0] if single else pi
 

@@ -1,16 +1,18 @@
-"""Policy-gradient learners: Nash-MD-PG(β), self-play PG, and RLHF with a fitted Bradley–Terry reward.
+"""Policy-gradient learners: Nash-MD-PG(β), self-play PG, and RLHF with a fitted Bradley–Terry
+reward.
 
-**Nash-MD-PG(β)** (NLHF §7, docs/notation.md): y ∼ π, y' ∼ sg(π^{1−β} μ^β), ascend
+**Nash-MD-PG(β)** (NLHF §7; ``docs/theory.md`` §9): y ∼ π, y' ∼ sg(π^{1−β} μ^β), ascend
 
     ĝ = ∇log π(y) [P(y ≻ y') − ½ − τ u(y)],     u = log π/μ,
 
 the gradient of the shared surrogate :func:`prefgame.losses.nash_md_pg_loss` (negated).  In exact
 expectation (w the mixture, S = diag π − ππᵀ):  g = S (P w − ½ − τ u)  (= −∇_z E_π[loss]).
-β = 0 is **self-play PG**; by Prop. 4.2 its expected gradient is −τ/4 times online IPO's.
+β = 0 is **self-play PG**; by Prop. 4.2 (``docs/theory.md`` §6) its expected gradient is −τ/4
+times online IPO's.
 Stationary point: π ∝ μ exp(P w / τ), the IPO-MD equation.  With τ = 0 self-play only ascends
 P(π ≻ sg π) and cycles on rock–paper–scissors.
 
-**RLHF** (docs/notation.md): fit a Bradley–Terry reward r by minimising the soft-label logistic
+**RLHF** (``docs/theory.md`` §9): fit a Bradley–Terry reward r by minimising the soft-label logistic
 loss E_{y,y'∼ν}[dpo_soft_loss(r(y) − r(y'), P(y ≻ y'); τ = 1)] (the shared DPO loss with the reward
 margin in place of h; ν = μ by default), then ascend E_π[r] − τ KL(π‖μ) by policy gradient
 (advantage r − τu, :func:`prefgame.losses.policy_gradient_loss`).  Its optimum is μ exp(r/τ)/Z.
@@ -22,18 +24,21 @@ z ← z + lr·g/π, unless ``precondition=False``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..optim import SGD, Adam
 from ..policies import log_softmax, matvec, softmax
 from ._common import (
     Trajectory,
+    batched_arrays,
     check_beta,
     check_steps,
     check_tau,
     finish,
-    game_arrays,
     init_logits,
     run_loop,
     sample_categorical,
@@ -88,7 +93,7 @@ def _pg_loop(
         optimizer = SGD(lr=lr)
     state = optimizer.init(np.zeros_like(logmu))
 
-    def direction(z):
+    def direction(z: np.ndarray):
         logpi = log_softmax(z)
         pi = np.exp(logpi)
         if samples is None:
@@ -105,12 +110,12 @@ def _pg_loop(
             )
         return g / pi if precondition else g
 
-    def step(z, t):
+    def step(z: np.ndarray, t):
         nonlocal state
         delta, state = optimizer.update(-direction(z), state, t)  # optimisers minimise
         return z + delta
 
-    def stat(z):
+    def stat(z: np.ndarray):
         logpi = log_softmax(z)
         pi = np.exp(logpi)
         adv = advantage(z, None, None)
@@ -128,7 +133,7 @@ def _pg_loop(
 
 
 def nash_md_pg(
-    game,
+    game: GameLike,
     tau: float,
     beta: float = 0.0,
     *,
@@ -138,27 +143,28 @@ def nash_md_pg(
     precondition: bool = True,
     samples: int | None = None,
     seed: int = 0,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     record_every: int | None = None,
     tol: float | None = None,
     check_every: int = 10,
 ) -> Trajectory:
     """Nash-MD-PG(β) (module docstring); τ = 0 allowed (unregularised self-play).
 
-    ``samples=m``: m pairs y ∼ π, y' ∼ mixture per step and context, advantage P(y ≻ y') − ½ − τu(y).
+    ``samples=m``: m pairs y ∼ π, y' ∼ mixture per step and context, advantage
+    P(y ≻ y') − ½ − τu(y).
     ``tol`` stops when the natural direction's max-norm is ≤ tol (exact flavour).
     """
     tau = check_tau(tau, allow_zero=True)
     beta = check_beta(beta)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
 
-    def mix(z):
+    def mix(z: np.ndarray):
         return log_softmax((1.0 - beta) * log_softmax(z) + beta * logmu)
 
-    def advantage(z, ys, ys2):
+    def advantage(z: np.ndarray, ys, ys2):
         u = log_softmax(z) - logmu
         if ys is None:
             return matvec(P, np.exp(mix(z))) - 0.5 - tau * u
@@ -195,13 +201,18 @@ def nash_md_pg(
     )
 
 
-def self_play_pg(game, tau: float, **kw) -> Trajectory:
+def self_play_pg(game: GameLike, tau: float, **kw: Any) -> Trajectory:
     """Self-play policy gradient: Nash-MD-PG with β = 0 (opponent = the current policy)."""
     return nash_md_pg(game, tau, 0.0, **kw)
 
 
 def fit_bradley_terry(
-    game, *, weights=None, mu=None, max_iter: int = 100, tol: float = 1e-12
+    game: GameLike,
+    *,
+    weights: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-12,
 ) -> np.ndarray:
     """Bradley–Terry reward r (centred, ``[n]`` or ``[c, n]``) fitted to P by maximum likelihood.
 
@@ -212,7 +223,7 @@ def fit_bradley_terry(
     Deterministic preferences between transitive actions make the MLE infinite: the iteration
     then stops at ``max_iter`` with large but finite scores.
     """
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     nu = (
         np.exp(logmu)
         if weights is None
@@ -236,10 +247,12 @@ def fit_bradley_terry(
     return r[0] if single else r
 
 
-def rlhf_policy(game, tau: float, reward=None, mu=None) -> np.ndarray:
+def rlhf_policy(
+    game: GameLike, tau: float, reward: ArrayLike | None = None, mu: ArrayLike | None = None
+) -> np.ndarray:
     """The RLHF optimum π = μ exp(r/τ)/Z for the fitted (or given) reward r."""
     tau = check_tau(tau)
-    _, logmu, single = game_arrays(game, mu)
+    _, logmu, single = batched_arrays(game, mu)
     r = fit_bradley_terry(game, mu=mu) if reward is None else np.asarray(reward, dtype=np.float64)
     r = np.broadcast_to(r, logmu.shape)
     pi = softmax(logmu + r / tau)
@@ -247,18 +260,18 @@ def rlhf_policy(game, tau: float, reward=None, mu=None) -> np.ndarray:
 
 
 def rlhf(
-    game,
+    game: GameLike,
     tau: float,
     *,
-    reward=None,
+    reward: ArrayLike | None = None,
     steps: int = 1000,
     lr: float | Callable | None = None,
     optimizer: SGD | Adam | None = None,
     precondition: bool = True,
     samples: int | None = None,
     seed: int = 0,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     record_every: int | None = None,
     tol: float | None = None,
     check_every: int = 10,
@@ -269,14 +282,14 @@ def rlhf(
     ``extra["reward"]`` is the fitted reward.
     """
     tau = check_tau(tau)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     r = fit_bradley_terry(game, mu=mu) if reward is None else np.asarray(reward, dtype=np.float64)
     rb = np.broadcast_to(r if np.ndim(r) == 2 or not single else r[None], logmu.shape)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
     lr = 0.5 / tau if lr is None else lr
 
-    def advantage(z, ys, ys2):
+    def advantage(z: np.ndarray, ys, ys2):
         a = rb - tau * (log_softmax(z) - logmu)
         return a if ys is None else np.take_along_axis(a, ys, -1)
 

@@ -1,4 +1,5 @@
-"""The post-paper learners by name, with what their papers promise (``prefgame equivalence --methods``).
+"""The post-paper learners by name, with what their papers promise
+(``prefgame equivalence --methods``).
 
 Each :class:`LearnerSpec` records the learner, the equilibrium its theory targets (π*_τ, or the
 τ = 0 LP solution for the Hedge-type self-play methods), which iterate the guarantee is for, the
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from ..games import GameLike
 from ._common import Trajectory
 from .extragradient import extragradient
 from .inpo import inpo
@@ -45,7 +48,7 @@ class LearnerSpec:
     source: str
     claimed_factor: Callable[[float, float], float] | None = None
 
-    def run(self, game, tau: float, **kw) -> Trajectory:
+    def run(self, game: GameLike, tau: float, **kw: Any) -> Trajectory:
         return self.function(game, tau, **kw) if self.regularised else self.function(game, **kw)
 
     def target_tau(self, tau: float) -> float:

@@ -27,9 +27,11 @@ for the last iterate, which cycles outward on rock–paper–scissors.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..policies import log_softmax
-from ._common import Trajectory, check_steps, game_arrays, init_logits
+from ._common import Trajectory, batched_arrays, check_steps, init_logits
 from ._iterate import Monitor, check_eta, opponent_value, run_learner
 
 __all__ = ["dno", "hedge_default_eta", "hedge_step", "sppo"]
@@ -66,7 +68,7 @@ def _hedge(
     extra,
 ) -> Trajectory:
     steps = check_steps(steps)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     z0 = log_softmax(init_logits(init, logmu))
     eta = hedge_default_eta(z0, steps) if eta_sppo is None else eta_sppo
     if samples is not None:
@@ -95,12 +97,12 @@ def _hedge(
 
 
 def sppo(
-    game,
+    game: GameLike,
     *,
     eta: float | None = None,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,
@@ -134,12 +136,12 @@ def sppo(
 
 
 def dno(
-    game,
+    game: GameLike,
     *,
     eta: float | None = None,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,

@@ -4,7 +4,8 @@ Reinforcement Learning from Human Feedback", https://arxiv.org/abs/2401.04056).
 SPO scores each response by its win rate against the policy's own samples, r_t(y) = P(y ≻ π_t)
 (the sampled flavour: the fraction of m draws y'_i ∼ π_t that y beats, in expectation), and hands
 these rewards to a no-regret policy optimiser.  Exact tabular form with follow-the-regularised-
-leader / exponential weights and the anytime step η_k = η/√k (derivation: ``docs/algorithms.md`` §6):
+leader / exponential weights and the anytime step η_k = η/√k
+(derivation: ``docs/algorithms.md`` §6):
 
     π_{t+1}(y) ∝ π_0(y) exp(η_{t+1} Σ_{s≤t} r_s(y)).
 
@@ -21,9 +22,11 @@ D = log(1/min π_0), hence gap_0(π̄_T) ≤ 2R_T/T ≤ 2D/(η√T) + η/(2√T)
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..games import GameLike
 from ..policies import log_softmax
-from ._common import Trajectory, check_steps, game_arrays, init_logits
+from ._common import Trajectory, batched_arrays, check_steps, init_logits
 from ._iterate import Monitor, check_eta, opponent_value, run_learner
 
 __all__ = ["spo", "spo_bound", "spo_step"]
@@ -43,12 +46,12 @@ def spo_bound(T: np.ndarray, eta: float, D: float) -> np.ndarray:
 
 
 def spo(
-    game,
+    game: GameLike,
     *,
     eta: float | None = None,
     steps: int = 1000,
-    init=None,
-    mu=None,
+    init: ArrayLike | None = None,
+    mu: ArrayLike | None = None,
     samples: int | None = None,
     seed: int = 0,
     record_every: int | None = None,
@@ -62,7 +65,7 @@ def spo(
     constant of :func:`spo_bound`.
     """
     steps = check_steps(steps)
-    P, logmu, single = game_arrays(game, mu)
+    P, logmu, single = batched_arrays(game, mu)
     z0 = log_softmax(init_logits(init, logmu))
     D = float(np.max(-np.min(z0, axis=-1)))
     eta = 2.0 * np.sqrt(max(D, 1e-12)) if eta is None else check_eta(eta)
