@@ -10,7 +10,10 @@ works elementwise on arrays of any shape (a batch of games is one array).
   momentum (β1 > 0) makes the last iterate orbit; β1 = 0 (RMSProp-like) settles it.
 
 A schedule is any callable ``t -> float`` (t = 0, 1, …): :func:`constant`, :func:`inverse_time`,
-:func:`nash_md_schedule` (η_t = 2/(τ(t+2)), NLHF's theorem), :func:`cosine`.
+:func:`nash_md_schedule` (η_t = 2/(τ(t+2)), NLHF's theorem), :func:`linear`, :func:`cosine`.
+These are the project's one home of schedules: the LLM backend's scheduled τ and β
+(``prefgame.llm.config.schedule``) are built from them; its learning rate follows
+``transformers.get_scheduler``.  A schedule may start at 0 (e.g. a mixture β warmed up from 0).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "constant",
     "cosine",
     "inverse_time",
+    "linear",
     "make_optimizer",
     "nash_md_schedule",
 ]
@@ -41,13 +45,13 @@ Schedule = Callable[[int], float]
 
 def constant(lr: float) -> Schedule:
     """η_t = lr."""
-    lr = check_positive(lr, "lr")
+    lr = check_positive(lr, "lr", allow_zero=True)
     return lambda t: lr
 
 
 def inverse_time(lr: float, t0: float = 1.0) -> Schedule:
     """η_t = lr · t0 / (t + t0)  (decays like 1/t)."""
-    lr, t0 = check_positive(lr, "lr"), check_positive(t0, "t0")
+    lr, t0 = check_positive(lr, "lr", allow_zero=True), check_positive(t0, "t0")
     return lambda t: lr * t0 / (t + t0)
 
 
@@ -57,11 +61,29 @@ def nash_md_schedule(tau: float) -> Schedule:
     return lambda t: 2.0 / (tau * (t + 2.0))
 
 
-def cosine(lr: float, steps: int, final: float = 0.0) -> Schedule:
-    """η_t = final + (lr − final) · ½ (1 + cos(π min(t, steps)/steps))."""
-    lr, final = check_positive(lr, "lr"), check_positive(final, "final", allow_zero=True)
+def _steps(steps: int) -> int:
     if int(steps) < 1:
         raise ValueError(f"steps = {steps}, must be >= 1")
+    return int(steps)
+
+
+def linear(lr: float, steps: int, final: float = 0.0) -> Schedule:
+    """η_t = lr + (final − lr) · min(t, steps)/steps  (then final)."""
+    lr, final = (
+        check_positive(lr, "lr", allow_zero=True),
+        check_positive(final, "final", allow_zero=True),
+    )
+    steps = _steps(steps)
+    return lambda t: lr + (final - lr) * (min(t, steps) / steps)
+
+
+def cosine(lr: float, steps: int, final: float = 0.0) -> Schedule:
+    """η_t = final + (lr − final) · ½ (1 + cos(π min(t, steps)/steps))  (then final)."""
+    lr, final = (
+        check_positive(lr, "lr", allow_zero=True),
+        check_positive(final, "final", allow_zero=True),
+    )
+    steps = _steps(steps)
     return lambda t: final + (lr - final) * 0.5 * (1.0 + math.cos(math.pi * min(t, steps) / steps))
 
 

@@ -39,7 +39,9 @@ from typing import Any, NoReturn, TypeVar
 from numpy import bool_ as np_bool
 from transformers import HfArgumentParser
 
+from prefgame import optim
 from prefgame.llm.methods import METHODS
+from prefgame.optim import Schedule
 
 __all__ = [
     "LR_SCHEDULES",
@@ -49,6 +51,7 @@ __all__ = [
     "config_help",
     "config_parser",
     "load_config",
+    "schedule",
     "schedule_value",
 ]
 
@@ -262,29 +265,32 @@ def _nonnegative(cfg, *names: str) -> None:
 # --- schedules -------------------------------------------------------------------------------
 
 
-def schedule_value(spec: str, base: float, step: int, total_steps: int) -> float:
-    """Value at ``step`` (0-based) of a schedule starting at ``base``.
+def schedule(spec: str, base: float, total_steps: int) -> Schedule:
+    """The schedule ``t -> value`` named by ``spec``, starting at ``base`` (from :mod:`prefgame.optim`).
 
     ``constant`` → base;  ``linear:e`` → base + (e − base)·t/T;
-    ``cosine:e`` → e + (base − e)(1 + cos(π t/T))/2;  ``inverse`` → base · 2/(t + 2).
+    ``cosine:e`` → e + (base − e)(1 + cos(π t/T))/2;  ``inverse`` → base · 2/(t + 2);
+    T = ``total_steps``, t clipped to T.
     """
     kind, _, arg = spec.partition(":")
-    frac = min(max(step / max(total_steps, 1), 0.0), 1.0)
     if kind == "constant" and not arg:
-        return base
+        return optim.constant(base)
     if kind == "inverse" and not arg:
-        return base * 2.0 / (step + 2.0)
+        return optim.inverse_time(base, 2.0)
     if kind in ("linear", "cosine"):
         try:
             end = float(arg)
         except ValueError:
             raise ValueError(f"schedule {spec!r}: expected '{kind}:<end value>'") from None
-        if kind == "linear":
-            return base + (end - base) * frac
-        return end + (base - end) * 0.5 * (1.0 + math.cos(math.pi * frac))
+        return getattr(optim, kind)(base, max(total_steps, 1), end)
     raise ValueError(
         f"unknown schedule {spec!r}; use constant, linear:<end>, cosine:<end> or inverse"
     )
+
+
+def schedule_value(spec: str, base: float, step: int, total_steps: int) -> float:
+    """Value at ``step`` (0-based) of :func:`schedule` ``(spec, base, total_steps)``."""
+    return schedule(spec, base, total_steps)(max(step, 0))
 
 
 # --- generic loading -------------------------------------------------------------------------
