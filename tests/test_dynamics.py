@@ -66,7 +66,8 @@ def test_nash_md_last_iterate_kl_is_within_the_theorem_bound(game):
 
 def test_nash_md_one_step_inequality_holds_on_random_instances():
     """The theorem's key lemma KL(π*‖π_{t+1}) ≤ (1 − ητ) KL(π*‖π_t) + 2η², checked at random
-    games, μ, τ, η and π_t — plus a mutant (the opponent's mixture weight doubled) that breaks it."""
+    games, μ, τ, η and π_t — plus a mutant (the opponent's mixture weight doubled) that breaks
+    it."""
     rng = np.random.default_rng(0)
     worst, mutant_viol = -np.inf, 0
     for k in range(300):

@@ -1,4 +1,5 @@
-"""Pairwise learners: gradients equal autograd of the shared losses; fixed points match the theory."""
+"""Pairwise learners: gradients equal autograd of the shared losses; fixed points match the
+theory."""
 
 import warnings
 

@@ -1,6 +1,7 @@
 """The post-paper learners (MMD, OMWU, extragradient, INPO, SPPO, DNO, SPO): the CLI's
 ``equivalence --methods``, batching, the sampled flavour, input errors and the study's comparison.
-The theory checks (fixed points, rates, failures) are in ``paper_proofs/check_{mmd,omwu,...}.py``."""
+The theory checks (fixed points, rates, failures) are in
+``paper_proofs/check_{mmd,omwu,...}.py``."""
 
 import json
 

@@ -1,6 +1,7 @@
 """The tabular core installs and runs without the extras: nothing on its import path needs torch.
 
-``pip install -e .`` (no extras) must be enough for ``prefgame solve / equivalence / study / figures``;
+``pip install -e .`` (no extras) must be enough for
+``prefgame solve / equivalence / study / figures``;
 this runs them in a fresh interpreter in which importing torch, transformers & co. fails.
 """
 
@@ -28,11 +29,12 @@ SCRIPT = textwrap.dedent("""
     from prefgame.dynamics import preference_optimisation
     from prefgame.games import near_cyclic
     assert main(["solve", "--game", "rps", "--tau", "0.1", "--json"]) == 0
-    assert main(["equivalence", "--game", "three_raters", "--tau", "1", "--max-steps", "20000", "--json"]) == 0
+    argv = ["equivalence", "--game", "three_raters", "--tau", "1", "--max-steps", "20000", "--json"]
+    assert main(argv) == 0
     # a custom loss with its numpy derivative needs no torch either
     f = lambda h, p, *, tau: (h - (p - 0.5) / tau) ** 2
-    run = preference_optimisation(near_cyclic(), 0.5, loss=f, dloss=lambda h, p, tau: 2 * (h - (p - 0.5) / tau),
-                                  steps=5000, tol=1e-12)
+    df = lambda h, p, tau: 2 * (h - (p - 0.5) / tau)
+    run = preference_optimisation(near_cyclic(), 0.5, loss=f, dloss=df, steps=5000, tol=1e-12)
     assert run.converged
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCK)
     assert not loaded, loaded

@@ -266,7 +266,8 @@ def _nonnegative(cfg, *names: str) -> None:
 
 
 def schedule(spec: str, base: float, total_steps: int) -> Schedule:
-    """The schedule ``t -> value`` named by ``spec``, starting at ``base`` (from :mod:`prefgame.optim`).
+    """The schedule ``t -> value`` named by ``spec``, starting at ``base`` (built from
+    :mod:`prefgame.optim`).
 
     ``constant`` → base;  ``linear:e`` → base + (e − base)·t/T;
     ``cosine:e`` → e + (base − e)(1 + cos(π t/T))/2;  ``inverse`` → base · 2/(t + 2);
