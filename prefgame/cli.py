@@ -16,11 +16,15 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import games as G
 from .equilibrium import solve
+
+#: what ``ArgumentParser.add_subparsers()`` returns
+Subparsers = Any
 
 EXIT_USAGE = 2
 
@@ -97,7 +101,7 @@ def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> None:
         raise UserError(f"{option} {path}: {probe} is not writable")
 
 
-def dumps(obj) -> str:
+def dumps(obj: Any) -> str:
     """One line of strict JSON: NaN and ±inf become null (bare NaN is not JSON)."""
 
     def clean(x):
@@ -180,7 +184,7 @@ def _tol(value: str) -> float:
 # --------------------------------------------------------------------------- solve
 
 
-def add_solve(sub) -> None:
+def add_solve(sub: Subparsers) -> None:
     p = sub.add_parser("solve", help="exact (regularised) Nash equilibrium with its duality gap")
     add_game_options(p)
     p.add_argument("--tau", type=_tau, required=True, help="KL strength τ >= 0 (0: LP)")
@@ -256,7 +260,7 @@ def _seed(value: str) -> int:
     return seed
 
 
-def add_equivalence(sub) -> None:
+def add_equivalence(sub: Subparsers) -> None:
     p = sub.add_parser(
         "equivalence",
         help="online IPO = Nash-MD: run the exact solver and the learners to convergence",
@@ -359,7 +363,7 @@ def run_equivalence(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- figures
 
 
-def add_figures(sub) -> None:
+def add_figures(sub: Subparsers) -> None:
     from .figures import FIGURES
 
     p = sub.add_parser("figures", help="draw the study's figures (PNG and SVG)")
@@ -386,7 +390,7 @@ def run_figures(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- study
 
 
-def add_study(sub) -> None:
+def add_study(sub: Subparsers) -> None:
     p = sub.add_parser(
         "study",
         help="the main job: the whole tabular study on the built-in games, "
@@ -449,7 +453,7 @@ def run_study_cmd(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- explore
 
 
-def add_explore(sub) -> None:
+def add_explore(sub: Subparsers) -> None:
     p = sub.add_parser(
         "explore", help="interactive explorer in the browser (needs the 'explore' extra)"
     )

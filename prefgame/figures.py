@@ -24,10 +24,15 @@ its target against steps on one log–log plot per game (``figures/learners_<gam
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is imported lazily (see _plt)
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 from . import games as G
 from .dynamics import (
@@ -73,7 +78,7 @@ def _plt():
 CAPTION_SUFFIX = ".caption.md"
 
 
-def set_caption(fig, text: str):
+def set_caption(fig: Figure, text: str) -> Figure:
     """Attach ``text`` — the claim the figure makes, with the numbers computed for it — to ``fig``.
 
     :func:`save_figure` writes it beside the image; :func:`read_caption` reads it back.
@@ -105,7 +110,7 @@ def to_simplex(pi: np.ndarray) -> np.ndarray:
     return np.stack([pi[..., 1] + 0.5 * pi[..., 2], (np.sqrt(3) / 2) * pi[..., 2]], axis=-1)
 
 
-def simplex_axes(ax, labels, fontsize: float = 8) -> None:
+def simplex_axes(ax: Axes, labels: Sequence[str], fontsize: float = 8) -> None:
     """Draw the 2-simplex's outline with its corner labels on ``ax`` (see :func:`to_simplex`)."""
     corners = to_simplex(np.eye(3))
     ax.plot(*np.vstack([corners, corners[:1]]).T, color="0.6", lw=0.8)
@@ -115,7 +120,7 @@ def simplex_axes(ax, labels, fontsize: float = 8) -> None:
     ax.axis("off")
 
 
-def fig_simplex_trajectories(tau: float = 0.1):
+def fig_simplex_trajectories(tau: float = 0.1) -> Figure:
     """Every learner's path on the simplex for four 3-action games (2 × 2), with its caption."""
     plt = _plt()
     games = [
@@ -230,7 +235,7 @@ def _simplex_caption(
     return text.rstrip("; ") + ("" if text.rstrip().endswith(".") else ".")
 
 
-def fig_nash_md_bound(tau: float = 0.1):
+def fig_nash_md_bound(tau: float = 0.1) -> Figure:
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
     T = 20000
@@ -289,7 +294,7 @@ def fig_nash_md_bound(tau: float = 0.1):
     )
 
 
-def fig_dpo_collapse():
+def fig_dpo_collapse() -> Figure:
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     P = np.array([[0.5, 1.0], [0.0, 0.5]])
@@ -329,7 +334,7 @@ def fig_dpo_collapse():
     )
 
 
-def fig_rps_cycling():
+def fig_rps_cycling() -> Figure:
     plt = _plt()
     g = G.rock_paper_scissors()
     init = np.array([0.5, 0.3, 0.2])
@@ -389,7 +394,7 @@ def fig_rps_cycling():
     )
 
 
-def fig_adam_beta1(tau: float = 0.1):
+def fig_adam_beta1(tau: float = 0.1) -> Figure:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     final: dict[str, list[str]] = {}
@@ -427,7 +432,7 @@ def fig_adam_beta1(tau: float = 0.1):
     )
 
 
-def fig_sampling_error(tau: float = 0.5):
+def fig_sampling_error(tau: float = 0.5) -> Figure:
     plt = _plt()
     g = G.three_rater_types(0.2)
     star = solve(g, tau).policy
@@ -458,7 +463,7 @@ def fig_sampling_error(tau: float = 0.5):
     )
 
 
-def plot_learner_curves(ax, learners: dict, title: str = "", tol: float = 1e-8) -> None:
+def plot_learner_curves(ax: Axes, learners: dict, title: str = "", tol: float = 1e-8) -> None:
     """Distance to the target against steps for each learner entry (with a ``curve``) on ``ax``.
 
     Solid: last iterate; dashed: average iterate; log–log; zero distances drawn at 1e-17.
@@ -475,7 +480,7 @@ def plot_learner_curves(ax, learners: dict, title: str = "", tol: float = 1e-8) 
     ax.set_title(title, fontsize=9)
 
 
-def fig_learner_distances(label: str, parts: list[dict]):
+def fig_learner_distances(label: str, parts: list[dict]) -> Figure:
     """One figure per game: a panel per τ with every post-paper learner's distance curve."""
     plt = _plt()
     parts = sorted(parts, key=lambda p: p["tau"])
@@ -525,7 +530,7 @@ FIGURES: dict[str, Callable] = {
 }
 
 
-def save_figure(fig, path_stem: Path) -> list[Path]:
+def save_figure(fig: Figure, path_stem: Path) -> list[Path]:
     """Save ``fig`` as ``<stem>.png`` and ``<stem>.svg``, each written atomically."""
     out = []
     path_stem.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -367,7 +367,12 @@ def _takeaway(parts: list[dict], taus) -> list[str]:
 
 
 def write_report(
-    out_dir: Path, parts: list[dict], *, taus, figures: list[str], pending: int = 0
+    out_dir: Path,
+    parts: list[dict],
+    *,
+    taus: Sequence[float],
+    figures: list[str],
+    pending: int = 0,
 ) -> Path:
     """Assemble ``report.md`` from the finished parts (atomically)."""
     lines = ["# prefgame: the tabular study", ""]
@@ -510,8 +515,8 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
 def run_study(
     out_dir: str | os.PathLike = "results",
     *,
-    taus=(0.1, 1.0),
-    games=None,
+    taus: Sequence[float] = (0.1, 1.0),
+    games: Sequence[str] | None = None,
     force: bool = False,
     figures: bool = True,
     max_steps: int = 200_000,

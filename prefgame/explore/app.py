@@ -21,7 +21,9 @@ import inspect
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import panel as pn
@@ -33,6 +35,10 @@ from ..figures import to_simplex
 from ..games import BUILTIN_GAMES, PreferenceGame
 from .model import LEARNERS, Settings, View, compute, game_from_upload, warm
 from .ports import check_port, free_port
+
+#: A Bokeh figure, and the function that fills its data sources from a :class:`View`.
+Plot = Any
+Fill = Callable[[View], None]
 
 __all__ = ["Explorer", "check_port", "explorer", "free_port", "serve"]
 
@@ -107,7 +113,7 @@ def _action_colors(n: int) -> list[str]:
     return (Category10_10 * (n // 10 + 1))[:n]
 
 
-def simplex_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
+def simplex_plot(actions: tuple[str, ...], keys: tuple[str, ...]) -> tuple[Plot, Fill]:
     """The 2-simplex: each learner's π_0 … π_T, π*_τ, the τ-path, IPO-MD's mixture and π* at
     τ/(1−β)."""
     f = _fig(
@@ -194,7 +200,7 @@ def simplex_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     return f, fill
 
 
-def lines_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
+def lines_plot(actions: tuple[str, ...], keys: tuple[str, ...]) -> tuple[pn.Column, Fill]:
     """n > 3: π_t(y) against the step t, one small plot per learner, π*_τ(y) dashed."""
     n, colors = len(actions), _action_colors(len(actions))
     figs, fills = [], []
@@ -228,7 +234,7 @@ def lines_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     return pn.Column(*[pn.pane.Bokeh(f) for f in figs]), lambda view: [g(view) for g in fills]
 
 
-def path_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
+def path_plot(actions: tuple[str, ...], keys: tuple[str, ...]) -> tuple[Plot, Fill]:
     """π*_τ'(y) against τ' (log axis), the current τ (solid) and τ/(1−β) (dashed) marked."""
     f = _fig("τ-path of equilibria π*_τ'", width=430, x_axis_type="log", name="path_plot")
     f.xaxis.axis_label, f.yaxis.axis_label = "τ'", "π*_τ'(y)"
@@ -259,7 +265,7 @@ def path_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     return f, fill
 
 
-def gap_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
+def gap_plot(actions: tuple[str, ...], keys: tuple[str, ...]) -> tuple[Plot, Fill]:
     """gap(π_t) at τ against t, log scale; IPO-MD's mixture at τ/(1−β), dashed."""
     f = _fig("duality gap", width=430, y_axis_type="log", name="gap_plot")
     f.xaxis.axis_label, f.yaxis.axis_label = "step t", f"gap(π_t), drawn ≥ {GAP_FLOOR:g}"
@@ -307,7 +313,7 @@ def gap_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
     return f, fill
 
 
-def mixture_plot(actions: tuple[str, ...], keys: tuple[str, ...]):
+def mixture_plot(actions: tuple[str, ...], keys: tuple[str, ...]) -> tuple[Plot, Fill]:
     """IPO-MD's last mixture (π_T)^{1−β} μ^β against π* at τ/(1−β) (Prop. 5.2), and π*_τ."""
     f = _fig(
         "IPO-MD mixture vs π* at τ/(1−β)", width=560, x_range=list(actions), name="mixture_plot"
@@ -403,7 +409,7 @@ class Explorer:
     cache; any control change stops it between two learner runs.
     """
 
-    def __init__(self, settings: Settings | None = None, *, prefetch: bool = True):
+    def __init__(self, settings: Settings | None = None, *, prefetch: bool = True) -> None:
         s = settings or Settings()
         self.prefetch = prefetch
         self._generation = 0
@@ -589,7 +595,7 @@ class Explorer:
         self.alert.object = message
         self.alert.visible = True
 
-    def update(self, *events) -> None:
+    def update(self, *events: Any) -> None:
         """Recompute (cached) and redraw; a library ``ValueError`` goes to the red box."""
         t0 = time.perf_counter()
         self._generation += 1  # stops a running prefetch
@@ -647,7 +653,7 @@ class Explorer:
 _EXTENSION_LOADED = False
 
 
-def explorer(game: str | PreferenceGame = "near_cyclic", **settings) -> pn.Row:
+def explorer(game: str | PreferenceGame = "near_cyclic", **settings: Any) -> pn.Row:
     """The explorer as one Panel object: ``explorer()`` in a notebook cell shows it inline.
 
     Keyword arguments set the controls' start values (the fields of :class:`Settings`, e.g.
@@ -662,7 +668,11 @@ def explorer(game: str | PreferenceGame = "near_cyclic", **settings) -> pn.Row:
 
 
 def serve(
-    port: int | None = None, *, open_browser: bool = True, address: str = "127.0.0.1", **settings
+    port: int | None = None,
+    *,
+    open_browser: bool = True,
+    address: str = "127.0.0.1",
+    **settings: Any,
 ) -> None:
     """Serve the explorer at ``http://address:port/`` until interrupted (``prefgame explore``).
 
