@@ -158,3 +158,21 @@ def test_docstring_rst_is_read_as_markdown():
     assert out[0] == "Returns a `Trajectory`; see `prefgame.optim`."
     assert out[2:6] == ["```text", "a(x)  first", "b     second", "```"]
     assert out[7] == "Example:" and out[9] == "    >>> 1 + 1"
+
+
+def test_every_public_module_is_in_the_api_reference():
+    """A module added to the package without a ``::: prefgame.x`` directive would be missing from
+    the site: every public module (no part with a leading underscore) is named by one."""
+    pages = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs" / "api").glob("*.md"))
+    documented = set(re.findall(r"^::: ([\w.]+)", pages, flags=re.MULTILINE))
+    missing = []
+    for path in sorted((ROOT / "prefgame").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(p.startswith("_") for p in parts):
+            continue
+        name = ".".join(parts)
+        if name not in documented:
+            missing.append(name)
+    assert not missing, f"not in docs/api/*.md: {missing}"

@@ -5,19 +5,20 @@ and what is minimised on them (its *loss*, one definition in :mod:`prefgame.loss
 :data:`METHODS` is the one registry: the config's validation, the trainer, the command line
 and the summarisation experiment all read it, so adding a method is one entry.
 
-==============  ==========================================  ===================================
-method          samples (stop-gradient)                     loss (``prefgame.losses``)
-==============  ==========================================  ===================================
-online_ipo      y, y' ~ π                                   ipo_soft_loss(h, p, τ)
-ipo_md          y, y' ~ π^(1−β) μ^β (token-level mixture)   ipo_soft_loss(h, p, τ)
-online_dpo      y, y' ~ π                                   dpo_soft_loss(h, p, τ)
-nash_md_pg      y ~ π, y' ~ π^(1−β) μ^β                     nash_md_pg_token_loss(log π, u, p, τ)
-online_slic     y, y' ~ π                                   slic_soft_loss(h, p, τ)
-rl              y ~ π                                       regularised_pg_token_loss with
-                                                            advantage r − b (no y')
-==============  ==========================================  ===================================
+============  ====================================  ======================================  ======
+method        samples (stop-gradient)               loss (``prefgame.losses``)              theory
+============  ====================================  ======================================  ======
+online_ipo    y, y' ~ π                             ipo_soft_loss(h, p, τ)                  §5, §6
+ipo_md        y, y' ~ π^(1−β) μ^β, token by token   ipo_soft_loss(h, p, τ)                  §7
+online_dpo    y, y' ~ π                             dpo_soft_loss(h, p, τ)                  §8
+nash_md_pg    y ~ π, y' ~ π^(1−β) μ^β               nash_md_pg_token_loss(log π, u, p, τ)   §9
+online_slic   y, y' ~ π                             slic_soft_loss(h, p, τ)                 §8
+rl            y ~ π                                 regularised_pg_token_loss with          §9
+                                                    advantage r − b (no y')
+============  ====================================  ======================================  ======
 
-(rows in the order of the paper's Table 2), with h = log π(y)/μ(y) − log π(y')/μ(y')
+(rows in the order of the paper's Table 2; "theory" is the section of docs/theory.md that
+states the method and what it converges to), with h = log π(y)/μ(y) − log π(y')/μ(y')
 (per-sequence log-probs, summed or averaged over tokens), p = P(y ≻ y' | x) from the judge
 (soft labels, docs/notation.md), u_t the per-token log-ratio log π/μ.  Nash-MD-PG and RL
 credit token t with the log-ratios from t on (reward-to-go of the KL term), as in the paper
