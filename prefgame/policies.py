@@ -7,6 +7,10 @@ computed in log space with ``logsumexp`` so nothing underflows.  Notation as in
 * log-ratio        u(y) = log π(y) − log μ(y)
 * margin           h(y, y') = u(y) − u(y')
 * mixture          π^{1−β} μ^β / Z  (IPO-MD, Nash-MD-PG); for β = ητ it is Nash-MD's π_t^μ.
+
+The same quantities for a transformer policy over sequences, log π(y | x) summed over tokens,
+are in :mod:`prefgame.llm.policy` (``sequence_logprobs``) and the token-level mixture in
+:mod:`prefgame.llm.sampling`; the losses of :mod:`prefgame.losses` take either.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Policies: a Hugging Face LM (causal or encoder-decoder) with per-sequence log-probabilities.
 
+The sequence-level counterpart of the tabular :mod:`prefgame.policies`: there π is a vector of
+probabilities over n actions; here it is a language model and an "action" is a completion y,
+with log π(y | x) computed below.
+
 A :class:`Policy` pairs a model with its tokenizer and knows whether it is an encoder-decoder
 (T5, the paper's policy) or a causal LM (GPT-2, Llama, ...).  The reference μ is another
 :class:`Policy`: a frozen copy of the initial weights, or — with LoRA — the *same* model with its
