@@ -99,6 +99,23 @@ def _stopped(run) -> str:
     return "step below tol" if run.converged else "max_steps"
 
 
+def _run_entry(
+    game: PreferenceGame, tau: float, star: np.ndarray, run: Any, secs: float, **extra: Any
+) -> dict:
+    """:func:`method_entry` of a learner's run that stops on its own step tolerance."""
+    return method_entry(
+        game,
+        tau,
+        star,
+        run.policy,
+        steps=run.iterations,
+        converged=bool(run.converged),
+        stopped=_stopped(run),
+        seconds=secs,
+        **extra,
+    )
+
+
 def _timed(f: Callable):
     t0 = time.perf_counter()
     out = f()
@@ -317,29 +334,17 @@ def equivalence_study(
     out["nash_md_constant"] = biased
 
     run, secs = _timed(lambda: online_ipo(game, tau, steps=max_steps, tol=1e-12, init=init))
-    out["online_ipo"] = method_entry(
-        game,
-        tau,
-        star,
-        run.policy,
-        steps=run.iterations,
-        converged=bool(run.converged),
-        stopped=_stopped(run),
-        seconds=secs,
-    )
+    out["online_ipo"] = _run_entry(game, tau, star, run, secs)
 
     run, secs = _timed(lambda: ipo_md(game, tau, beta, steps=max_steps, tol=1e-12, init=init))
     mix = ipo_md_mixture(run.policy, game.mu, beta)
     star_b = np.asarray(solve(game, tau / (1.0 - beta)).policy)
-    out["ipo_md"] = method_entry(
+    out["ipo_md"] = _run_entry(
         game,
         tau,
         star,
-        run.policy,
-        steps=run.iterations,
-        converged=bool(run.converged),
-        stopped=_stopped(run),
-        seconds=secs,
+        run,
+        secs,
         mixture=mix.tolist(),
         mixture_tau=tau / (1.0 - beta),
         mixture_max_abs_diff=float(np.max(np.abs(mix - star_b))),
@@ -348,27 +353,15 @@ def equivalence_study(
     run, secs = _timed(
         lambda: online_dpo(game, tau, steps=min(max_steps, 200_000), tol=1e-11, init=init)
     )
-    out["online_dpo"] = method_entry(
-        game,
-        tau,
-        star,
-        run.policy,
-        steps=run.iterations,
-        converged=bool(run.converged),
-        stopped=_stopped(run),
-        seconds=secs,
-    )
+    out["online_dpo"] = _run_entry(game, tau, star, run, secs)
 
     run, secs = _timed(lambda: rlhf(game, tau, steps=min(max_steps, 10_000), tol=1e-13, init=init))
-    out["rlhf"] = method_entry(
+    out["rlhf"] = _run_entry(
         game,
         tau,
         star,
-        run.policy,
-        steps=run.iterations,
-        converged=bool(run.converged),
-        stopped=_stopped(run),
-        seconds=secs,
+        run,
+        secs,
         reward=np.asarray(run.extra["reward"]).tolist(),
     )
     lp = None
