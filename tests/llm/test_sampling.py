@@ -43,8 +43,13 @@ _LOGITS: dict = {}
 
 
 def _logits(pol, prompt_ids, prefix):
-    """Next-token logits after ``prompt + prefix``: one unpadded forward from scratch (memoised)."""
-    key = (id(pol.model), tuple(prompt_ids), tuple(prefix))
+    """Next-token logits after ``prompt + prefix``: one unpadded forward from scratch (memoised).
+
+    The memo is keyed by the model object itself, not ``id(model)``: the key keeps the model
+    alive, so a later model can never reuse a freed model's id and read its stale logits (which
+    made the enumeration test fail under pytest-xdist when a T5 of an earlier test had been freed).
+    """
+    key = (pol.model, tuple(prompt_ids), tuple(prefix))
     if key not in _LOGITS:
         with torch.no_grad():
             if pol.is_encoder_decoder:
