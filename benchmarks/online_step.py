@@ -349,15 +349,20 @@ def _fwd_flops(n_layer: int, d: int, vocab: int, rows: int, ctx0: int, n: int, h
     return rows * (n_layer * n * _block_flops(d, mean_ctx) + heads * 2 * d * vocab)
 
 
-def step_flops(method: str, n_layer: int, d: int, vocab: int, b: int, lp: int, t: int) -> dict:
+def step_flops(
+    method: str, n_layer: int, d: int, vocab: int, b: int, lp: int, t: int, ref_from_sampler: bool
+) -> dict:
     """Model FLOPs of one prefgame step by phase, as executed (padded to ``t`` tokens).
 
     Pairwise methods (online IPO, IPO-MD): 2b rows sharing b prompts; the sampler prefills
     each prompt once and decodes t − 1 steps of 2b rows (π; and μ for the mixture); the μ
     forward and the training forward run each prompt once and 2b × (t − 1) completion tokens
-    (the last token is predicted, never fed), 2b × t LM-head outputs.  Nash-MD-PG: y ~ π on b
-    rows; y' ~ mixture on b rows (π and μ); μ and training forwards on the b rows of y only,
-    one full forward each.  Training = forward + backward = 3 × forward.
+    (the last token is predicted, never fed), 2b × t LM-head outputs.  IPO-MD skips the μ
+    forward where the trainer takes log μ from the sampler (``ref_from_sampler``: fp32 at
+    temperature 1).  Nash-MD-PG: y ~ π and y' ~ mixture in one batch: π prefills each prompt
+    once and decodes 2b rows, μ prefills and decodes the b rows of y'; the μ and training
+    forwards run on the b rows of y only, one full forward each.  Training = forward +
+    backward = 3 × forward.
     Returns ``{phase: (flops, rows_per_matmul)}``.
     """
     f = functools.partial(_fwd_flops, n_layer, d, vocab)
@@ -366,19 +371,22 @@ def step_flops(method: str, n_layer: int, d: int, vocab: int, b: int, lp: int, t
         prefill = f(b, 0, lp, 1)
         decode = f(2 * b, lp, t - 1, 1)
         fwd = f(b, 0, lp, 0) + f(2 * b, lp, t - 1, t)
-        return {
+        out = {
             "sampling prefill": (models * prefill, b * lp),
             "sampling decode": (models * decode, 2 * b),
             "reference forward": (fwd, 2 * b * t),
             "training fwd+bwd": (3 * fwd, 2 * b * t),
         }
+        if method == "ipo_md" and ref_from_sampler:
+            del out["reference forward"]
+        return out
     if method == "nash_md_pg":
         prefill = f(b, 0, lp, 1)
-        decode = f(b, lp, t - 1, 1)
         fwd = f(b, 0, lp + t, t + 1)
         return {
-            "sampling prefill": (3 * prefill, b * lp),
-            "sampling decode": (3 * decode, b),
+            "sampling prefill": (2 * prefill, b * lp),
+            "sampling decode (π, y and y')": (f(2 * b, lp, t - 1, 1), 2 * b),
+            "sampling decode (μ, y')": (f(b, lp, t - 1, 1), b),
             "reference forward": (fwd, b * (lp + t)),
             "training fwd+bwd": (3 * fwd, b * (lp + t)),
         }
@@ -426,7 +434,16 @@ def worker_flops(args) -> dict:
     out = {}
     vocab = args.vocab
     for method in ("online_ipo", "ipo_md", "nash_md_pg"):
-        phases = step_flops(method, n_layer, d, vocab, args.batch, args.prompt_len, args.new_tokens)
+        phases = step_flops(
+            method,
+            n_layer,
+            d,
+            vocab,
+            args.batch,
+            args.prompt_len,
+            args.new_tokens,
+            ref_from_sampler=args.precision != "bf16",  # OnlineTrainer.reuses_sampler_ref_logp
+        )
         out[method] = {
             name: {"flops": fl, "rows": m, "rate": rate(m), "seconds": fl / rate(m)}
             for name, (fl, m) in phases.items()

@@ -65,9 +65,11 @@ Draw = tuple[SequenceBatch, SequenceBatch | None]
 class PairSampler:
     """y, y' ~ π^(1−β) μ^β, two completions of each prompt (β = 0: both from π).
 
-    The two samples of a prompt share one prompt encoding (``per_prompt = 2``); their log μ is
-    recomputed by the training forward's path (never the KV-cached sampler's), so π = μ gives
-    h = 0 exactly, in bf16 too.
+    The two samples of a prompt share one prompt encoding (``per_prompt = 2``).  Their log μ
+    is the mixture sampler's in fp32 at temperature 1 (equal to the training path's to 1e-5),
+    else recomputed by the training forward's path, so that π = μ gives h = 0 exactly in bf16
+    (:attr:`~prefgame.llm.trainer.OnlineTrainer.reuses_sampler_ref_logp`).  β = 0: μ is not run
+    while sampling, one batched μ forward fills it.
     """
 
     per_prompt: int = 2
@@ -75,20 +77,30 @@ class PairSampler:
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
         both = trainer.sample(prompts, beta, per_prompt=2)
-        both.ref_logp = None  # recomputed by the training forward's path, not the sampler's
+        if not trainer.reuses_sampler_ref_logp:
+            both.ref_logp = None  # recomputed by the training forward's path
         both = trainer.fill_ref_logp(both, trainer.prompt_group)
         return both.select(slice(0, None, 2)), both.select(slice(1, None, 2))
 
 
 @dataclass(frozen=True)
 class MixtureOpponentSampler:
-    """y ~ π and an opponent y' ~ π^(1−β) μ^β (Nash-MD-PG's one-step-improved opponent)."""
+    """y ~ π and an opponent y' ~ π^(1−β) μ^β (Nash-MD-PG's one-step-improved opponent).
+
+    Both are drawn in one decoding batch, rows (y_0, y'_0, y_1, y'_1, ...) with β = (0, β)
+    per prompt: π decodes all 2B rows, reading its weights once per token, and μ only the B
+    rows of y' (on a CPU two 8-row decodes cost 1.6× one 16-row decode; benchmarks/RESULTS.md).
+    Each half is trimmed to its own longest completion.
+    """
 
     per_prompt: int = 1
     draws_pairs: bool = True
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
-        return trainer.sample(prompts, 0.0), trainer.sample(prompts, beta)
+        both = trainer.sample(prompts, (0.0, beta), per_prompt=2)
+        y, y2 = both.select(slice(0, None, 2)).trimmed(), both.select(slice(1, None, 2)).trimmed()
+        y.ref_logp = None  # log μ(y): one batched forward by the training path (collect)
+        return y, y2
 
 
 @dataclass(frozen=True)

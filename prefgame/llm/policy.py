@@ -103,6 +103,23 @@ class SequenceBatch:
             },
         )
 
+    def trimmed(self) -> SequenceBatch:
+        """The batch without the trailing completion columns that are padding in every row
+        (a causal decoder never reads them: the log-probs of the other columns do not change)."""
+        width = int(self.lengths.max()) if len(self) else 0
+        if width == self.completion_ids.shape[1]:
+            return self
+        return replace(
+            self,
+            **{
+                f.name: v[:, :width]
+                for f in fields(self)
+                if not f.name.startswith("prompt")
+                for v in [getattr(self, f.name)]
+                if v is not None
+            },
+        )
+
     def to(self, device: torch.device | str) -> SequenceBatch:
         return replace(
             self,

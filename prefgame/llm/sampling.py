@@ -15,8 +15,8 @@ have finished leave the batch once they are a quarter of it (``compact_below``);
 changes a number (``tests/llm/test_kv_cache.py`` checks every log-prob against one uncached
 forward).  It returns a :class:`~prefgame.llm.policy.SequenceBatch` with
 the per-token log-probs it already computed (log π, log μ, log of the sampling distribution);
-the trainer still recomputes log μ with its training forward's path, so that π = μ gives a
-margin of exactly 0 (see :mod:`prefgame.llm.trainer`).
+the trainer uses that log μ in fp32 and recomputes it with its training forward's path under
+bf16, so that π = μ gives a margin of exactly 0 there (see :mod:`prefgame.llm.trainer`).
 
 With LoRA, π and μ share one module (μ = adapters disabled); the two views keep separate caches
 and every μ forward runs under ``disable_adapter()`` — the mixture never mixes π with itself.
@@ -34,8 +34,11 @@ from prefgame.llm.policy import Policy, SequenceBatch, _gather_logp, encode_prom
 __all__ = ["generate", "generate_text", "mixture_logits", "top_p_filter"]
 
 
-def mixture_logits(logits_pi: torch.Tensor, logits_mu: torch.Tensor, beta: float) -> torch.Tensor:
-    """(1 − β) · logits_π + β · logits_μ  (the token-level geometric mixture, unnormalised)."""
+def mixture_logits(
+    logits_pi: torch.Tensor, logits_mu: torch.Tensor, beta: float | torch.Tensor
+) -> torch.Tensor:
+    """(1 − β) · logits_π + β · logits_μ  (the token-level geometric mixture, unnormalised);
+    ``beta`` is one float or a ``[B, 1]`` column of per-row values."""
     return (1.0 - beta) * logits_pi + beta * logits_mu
 
 
@@ -241,7 +244,7 @@ def generate(
     prompt_mask: torch.Tensor,
     *,
     ref: Policy | None = None,
-    beta: float = 0.0,
+    beta: float | Sequence[float] | torch.Tensor = 0.0,
     max_new_tokens: int = 64,
     temperature: float = 1.0,
     top_p: float = 1.0,
@@ -257,38 +260,52 @@ def generate(
     policy, ref : the trained policy π and the reference μ (``ref`` needed when β > 0 or
         ``track_ref``).
     prompt_ids, prompt_mask : ``[B, Lp]`` left-padded prompts (see ``encode_prompts``).
-    beta : mixture coefficient in [0, 1]; 0 samples from π (μ not run unless ``track_ref``),
-        1 from μ (π not run).
+    beta : mixture coefficient in [0, 1], one for the whole batch or one per row (``[B]``).
+        A row with β = 0 samples from π, and μ is not run on it (unless ``track_ref``); β = 1
+        samples from μ (π is not run when every row has β = 1).  Rows of different β decode in
+        one batch: π reads its weights once per token for all of them (Nash-MD-PG draws its
+        y ~ π and y' ~ mixture this way).
     temperature, top_p, max_new_tokens : sampling options; a row stops at its first EOS.
     generator : torch RNG for reproducible sampling.
-    track_ref : also run μ when β = 0 to return ``ref_logp`` (costs one μ forward per token;
-        usually one batched μ forward afterwards is cheaper).
+    track_ref : also run μ on the rows with β = 0 to return ``ref_logp`` (costs one μ forward
+        per token; usually one batched μ forward afterwards is cheaper).
     group : rows come in runs of ``group`` copies of the same prompt (several samples per
         prompt); each prompt is then encoded once and its KV cache shared.
-    compact_below : once fewer than this fraction of the rows being decoded are unfinished,
-        the finished rows are dropped from the KV caches and from every later forward (0:
-        never).  Their outputs stay what they were (EOS, then pad with log-prob 0); every
-        row's tokens and log-probs are those of the uncompacted batch up to float rounding,
-        and the generator still draws for every row at every step.
+    compact_below : once fewer than this fraction of the rows that a model decodes are
+        unfinished, the finished rows are dropped from its KV cache and from every later
+        forward (0: never).  Their outputs stay what they were (EOS, then pad with log-prob 0);
+        every row's tokens and log-probs are those of the uncompacted batch up to float
+        rounding, and the generator still draws for every row at every step.
 
     Returns
     -------
     SequenceBatch with ``completion_ids``/``completion_mask`` ``[B, T]`` (EOS included, then
-    pad), ``policy_logp`` (if π ran), ``ref_logp`` (if μ ran) -- untempered per-token
-    log-probs -- and ``sample_logp``, the log-prob of each token under the sampling distribution.
+    pad), ``policy_logp`` (if π ran), ``ref_logp`` (if μ ran on every row) -- untempered
+    per-token log-probs -- and ``sample_logp``, the log-prob of each token under the sampling
+    distribution.
     """
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta = {beta}, must lie in [0, 1]")
+    bsz = prompt_ids.shape[0]
+    betas = torch.as_tensor(beta, dtype=torch.float32).flatten().cpu()
+    if betas.numel() not in (1, bsz):
+        raise ValueError(f"beta has {betas.numel()} values for {bsz} rows; give 1 or {bsz}")
+    bad = ~((betas >= 0.0) & (betas <= 1.0))  # NaN too
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        where = f"beta[{i}]" if betas.numel() > 1 else "beta"
+        raise ValueError(f"{where} = {float(betas[i])}, must lie in [0, 1]")
     if temperature <= 0:
         raise ValueError(f"temperature = {temperature}, must be > 0")
     if not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p = {top_p}, must lie in (0, 1]")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens = {max_new_tokens}, must be >= 1")
-    need_ref = beta > 0.0 or track_ref
+    uniform = bool((betas == betas[0]).all())
+    betas = betas.expand(bsz)
+    mu_on = (betas > 0.0) | track_ref  # the rows that μ decodes
+    need_ref = bool(mu_on.any())
     if need_ref and ref is None:
         raise ValueError("a reference policy `ref` is needed when beta > 0 or track_ref=True")
-    if need_ref and 0.0 < beta < 1.0 and ref.same_weights_as(policy):
+    if bool(((betas > 0.0) & (betas < 1.0)).any()) and ref.same_weights_as(policy):
         raise ValueError(
             "ref computes the same function as policy: the mixture would mix the "
             "policy with itself (with LoRA use policy.reference())"
@@ -298,36 +315,47 @@ def generate(
     check_groups(prompt_ids, prompt_mask, group)
     tok = policy.tokenizer
     eos, pad = tok.eos_token_id, tok.pad_token_id
-    run_pi = beta < 1.0
+    device = prompt_ids.device
+    run_pi = bool((betas < 1.0).any())
     steps = max_new_tokens - 1  # the last token is sampled, never fed back
-    pi = _Stepper(policy, prompt_ids, prompt_mask, group, steps) if run_pi else None
-    mu = _Stepper(ref, prompt_ids, prompt_mask, group, steps) if need_ref else None
-
-    bsz = prompt_ids.shape[0]
-    steppers = [x for x in (pi, mu) if x is not None]
-    compact = compact_below > 0 and all(x.can_select for x in steppers)
-    # rows[i] = the batch row that the steppers' i-th row decodes (finished rows are dropped
-    # from the steppers once they are fewer than compact_below × the rows still run)
-    rows = torch.arange(bsz, device=prompt_ids.device)
-    done = torch.zeros(bsz, dtype=torch.bool, device=prompt_ids.device)
+    steppers = []  # (stepper, the batch rows it decodes)
+    if run_pi:
+        pi = _Stepper(policy, prompt_ids, prompt_mask, group, steps)
+        steppers.append([pi, torch.arange(bsz, device=device)])
+    if need_ref:
+        mu_rows = mu_on.nonzero().squeeze(-1).to(device)
+        if len(mu_rows) == bsz:
+            mu = _Stepper(ref, prompt_ids, prompt_mask, group, steps)
+        else:  # a run of `group` equal prompts keeps its shared encoding if μ decodes it whole
+            runs = mu_on.view(-1, group)
+            g = group if bool((runs.all(1) == runs.any(1)).all()) else 1
+            mu = _Stepper(ref, prompt_ids[mu_rows], prompt_mask[mu_rows], g, steps)
+        steppers.append([mu, mu_rows])
+    if not uniform:
+        b_col = betas.to(device)[:, None]
+    beta0 = float(betas[0])
+    compact = compact_below > 0 and all(x.can_select for x, _ in steppers)
+    done = torch.zeros(bsz, dtype=torch.bool, device=device)
     ids, masks, lp_pi, lp_mu, lp_s = [], [], [], [], []
 
-    def full(logits: torch.Tensor) -> torch.Tensor:
-        """The steppers' logits as a ``[bsz, V]`` tensor (rows no longer run hold 0)."""
-        logits = logits.float()
+    def full(x: _Stepper, rows: torch.Tensor) -> torch.Tensor:
+        """A stepper's logits as a ``[bsz, V]`` tensor (rows it does not decode hold 0)."""
+        logits = x.logits.float()
         if logits.shape[0] == bsz:
             return logits
         return logits.new_zeros(bsz, logits.shape[1]).index_copy_(0, rows, logits)
 
     for t in range(max_new_tokens):
-        l_pi = full(pi.logits) if run_pi else None
-        l_mu = full(mu.logits) if need_ref else None
-        if beta == 0.0:
+        l_pi = full(*steppers[0]) if run_pi else None
+        l_mu = full(*steppers[-1]) if need_ref else None
+        if not uniform:  # rows of β = 0 get exactly l_π (l_μ holds 0 there), of β = 1 l_μ
+            logits = mixture_logits(l_pi, l_mu, b_col)
+        elif beta0 == 0.0:
             logits = l_pi
-        elif beta == 1.0:
+        elif beta0 == 1.0:
             logits = l_mu
         else:
-            logits = mixture_logits(l_pi, l_mu, beta)
+            logits = mixture_logits(l_pi, l_mu, beta0)
         if temperature != 1.0:
             logits = logits / temperature
         logp_sample = top_p_filter(logits, top_p).log_softmax(-1)
@@ -341,7 +369,7 @@ def generate(
         # finished rows hold 0, never −inf × 0 = NaN (the pad token may lie outside top-p)
         lp_s.append(_alive(logp_sample.gather(-1, nxt[:, None]).squeeze(-1), alive))
         if run_pi:
-            plain = beta == 0.0 and temperature == 1.0 and top_p >= 1.0
+            plain = uniform and beta0 == 0.0 and temperature == 1.0 and top_p >= 1.0
             lp_pi.append(lp_s[-1] if plain else _alive(_gather_logp(l_pi, nxt), alive))
         if need_ref:
             lp_mu.append(_alive(_gather_logp(l_mu, nxt), alive))
@@ -349,13 +377,18 @@ def generate(
         n_alive = int((~done).sum())  # the loop's one host sync per token
         if n_alive == 0 or t == max_new_tokens - 1:
             break
-        if compact and n_alive < compact_below * rows.shape[0]:
-            keep = (~done[rows]).nonzero().squeeze(-1)
-            rows = rows[keep]
-            for x in steppers:
+        for entry in steppers:
+            x, rows = entry
+            if rows.shape[0] == 0:  # every row of this model has finished
+                continue
+            if compact and int((~done[rows]).sum()) < compact_below * rows.shape[0]:
+                keep = (~done[rows]).nonzero().squeeze(-1)
+                entry[1] = rows = rows[keep]
+                if rows.shape[0] == 0:  # its logits are no longer read: drop them, not step
+                    x.logits = x.logits[:0]
+                    continue
                 x.select(keep)
-        for x in steppers:
-            x.step(nxt[rows] if rows.shape[0] < bsz else nxt)
+            x.step(nxt if rows.shape[0] == bsz else nxt[rows])
 
     def stack(xs):
         return torch.stack(xs, dim=1) if xs else None
@@ -366,7 +399,7 @@ def generate(
         completion_ids=stack(ids),
         completion_mask=stack(masks),
         policy_logp=stack(lp_pi),
-        ref_logp=stack(lp_mu),
+        ref_logp=stack(lp_mu) if bool(mu_on.all()) else None,
         sample_logp=stack(lp_s),
     )
 

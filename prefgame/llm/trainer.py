@@ -30,8 +30,11 @@ Choices that keep the estimators what the theory says they are:
 * the sampler's temperature T is also applied to the loss's log π and log μ (the trained object
   is π_T = softmax(logits/T), as TRL does), so samples are on-policy for it; top-p < 1 is
   refused (see :class:`~prefgame.llm.config.OnlineConfig`);
-* log μ is always recomputed by the same forward path as the training forward's log π (never
-  taken from the KV-cached sampler), so π = μ gives h = 0 exactly, in bf16 too;
+* under bf16 autocast, or at a temperature ≠ 1, log μ is recomputed by the same forward path
+  as the training forward's log π (not taken from the KV-cached sampler), so π = μ gives h = 0
+  exactly; in fp32 at temperature 1 the mixture sampler's log μ is used as it is (it equals
+  the training path's to 1e-5, ``tests/llm/test_kv_cache.py``: |h| ≤ 1e-5 at π = μ) and the
+  step saves one μ forward (:attr:`OnlineTrainer.reuses_sampler_ref_logp`);
 * RL's baseline is leave-one-out by default (unbiased; the batch mean that includes the
   sample's own reward scales the reward gradient by 1 − 1/B);
 * ``ref`` may not be the policy itself (μ would move with π: no regularisation at all).
@@ -326,9 +329,22 @@ class OnlineTrainer:
     # --- sampling and judging ---------------------------------------------------------------
 
     @property
+    def reuses_sampler_ref_logp(self) -> bool:
+        """Whether the per-token log μ that the mixture sampler computed stands for the
+        training path's: in fp32 (no autocast) at temperature 1, where the KV-cached and the
+        training forward agree to 1e-5.  Under bf16 they differ by bf16 rounding, and the
+        sampler's log-probs are untempered while the loss's are tempered: recomputed there."""
+        return not self.cfg.bf16 and self.cfg.temperature == 1.0
+
+    @property
+    def shares_prompts(self) -> bool:
+        """Whether the samples of one prompt share its encoding (not under multi-process DDP)."""
+        return self.accelerator.num_processes == 1
+
+    @property
     def prompt_group(self) -> int:
         """Samples per prompt that share one prompt encoding (1 under multi-process DDP)."""
-        return self.method.sampler.per_prompt if self.accelerator.num_processes == 1 else 1
+        return self.method.sampler.per_prompt if self.shares_prompts else 1
 
     def _full_params(self) -> contextlib.AbstractContextManager:
         """Context that gathers sharded parameters for generation (FSDP, DeepSpeed ZeRO-3);
@@ -348,12 +364,24 @@ class OnlineTrainer:
             return deepspeed.zero.GatheredParameters(list(self.model.parameters()))
         return contextlib.nullcontext()
 
-    def sample(self, prompts: list[str], beta: float, per_prompt: int = 1) -> SequenceBatch:
+    def sample(
+        self, prompts: list[str], beta: float | Sequence[float], per_prompt: int = 1
+    ) -> SequenceBatch:
         """``per_prompt`` completions of each prompt from π^(1−β) μ^β, rows interleaved
-        (p0, p0, p1, p1, ...), in generation chunks of ``generation_batch_size`` prompts."""
+        (p0, p0, p1, p1, ...), in generation chunks of ``generation_batch_size`` prompts.
+
+        ``beta`` is one value, or ``per_prompt`` values: the k-th completion of every prompt
+        is drawn with ``beta[k]``, all in one decoding batch (π runs once per token for all).
+        """
         c, tok = self.cfg, self.policy.tokenizer
-        group = per_prompt if self.prompt_group > 1 else 1
+        group = per_prompt if self.shares_prompts else 1
         rows = [x for x in prompts for _ in range(per_prompt)]
+        if isinstance(beta, (int, float)):
+            betas = [float(beta)] * len(rows)
+        else:
+            if len(beta) != per_prompt:
+                raise ValueError(f"{len(beta)} values of beta for per_prompt = {per_prompt}")
+            betas = [float(b) for _ in prompts for b in beta]
         parts = []
         for sl in iter_chunks(len(rows), c.gen_batch * per_prompt):
             ids, mask = encode_prompts(
@@ -366,7 +394,7 @@ class OnlineTrainer:
                         ids,
                         mask,
                         ref=self.ref,
-                        beta=beta,
+                        beta=betas[sl] if len(set(betas[sl])) > 1 else betas[sl.start],
                         max_new_tokens=c.max_new_tokens,
                         temperature=c.temperature,
                         top_p=c.top_p,

@@ -282,3 +282,156 @@ def test_no_nan_in_a_sequence_batch_with_top_p(tok):
             v = getattr(b, name)
             assert torch.isfinite(v).all(), name
             assert (v[b.completion_mask == 0] == 0).all(), name
+
+
+# --- one β per row (Nash-MD-PG draws y ~ π and y' ~ mixture in one batch) -------------------
+
+
+@pytest.mark.parametrize("compact_below", [0.0, 0.99])
+def test_per_row_beta_logprobs_are_exact_for_each_row(small_tok, compact_below):
+    """Rows (y, y') of each prompt with β = (0, β): every row's sampling log-prob is that of
+    its own β, recomputed without cache, also when finished rows leave π's and μ's batches
+    (μ decodes only the mixture rows: its row map differs from π's)."""
+    tok = small_tok
+    pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
+    mu = Policy(_peaked(tiny_gpt2(tok, seed=1), 1.5, 1), tok)
+    prompts = ["x y z x", "x y z x", "z", "z", "y x", "y x"]
+    betas = [0.0, 0.4, 0.0, 0.4, 0.0, 1.0]
+    ids, mask = encode_prompts(tok, prompts)
+    b = generate(
+        pi,
+        ids,
+        mask,
+        ref=mu,
+        beta=betas,
+        max_new_tokens=T,
+        temperature=0.9,
+        group=2,
+        compact_below=compact_below,
+        generator=torch.Generator().manual_seed(2),
+    )
+    assert b.ref_logp is None  # μ did not run on the β = 0 rows
+    for i, (p, beta) in enumerate(zip(prompts, betas)):
+        p_ids = tok(p, add_special_tokens=False)["input_ids"]
+        seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
+        want = _exact_logp(pi, mu, p_ids, seq, beta, 0.9)
+        assert abs(float(b.sample_logp[i].sum()) - want) < 1e-4, (i, beta)
+        assert abs(float(b.policy_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 0, 1)) < 1e-4
+
+
+@pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
+def test_per_row_beta_when_the_mixture_rows_finish_first(small_tok, make):
+    """μ's rows (β = 1 here) all end at their first token while π's go on: μ stops decoding
+    (an empty batch is never fed to the model) and π's rows stay exact."""
+    tok = small_tok
+    pi = Policy(_peaked(make(tok, seed=0), 1.5, 0), tok)
+    mu = Policy(make(tok, seed=1), tok)
+
+    def eos_only(mod, args, out):
+        out[..., tok.eos_token_id] += 100.0
+        return out
+
+    mu.model.get_output_embeddings().register_forward_hook(eos_only)
+    prompts = ["x y z x", "x y z x", "z", "z"]
+    ids, mask = encode_prompts(tok, prompts)
+    b = generate(
+        pi,
+        ids,
+        mask,
+        ref=mu,
+        beta=[0.0, 1.0, 0.0, 1.0],
+        max_new_tokens=T,
+        group=2,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert b.completion_mask[1::2].sum(-1).tolist() == [1, 1]
+    for i in (0, 2):
+        p_ids = tok(prompts[i], add_special_tokens=False)["input_ids"]
+        seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
+        assert abs(float(b.sample_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 0, 1)) < 1e-4
+
+
+def test_per_row_beta_distributions_match_exact_enumeration(small_tok):
+    """Interleaved rows with β = (0, β): the even rows are distributed as π, the odd ones as
+    the mixture (chi-square against the enumeration), each told apart from the other."""
+    tok = small_tok
+    pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
+    mu = Policy(_peaked(tiny_gpt2(tok, seed=1), 1.5, 1), tok)
+    beta, n, p = 0.6, 3000, "x y z x"
+    ids, mask = encode_prompts(tok, [p] * (2 * n))
+    b = generate(
+        pi,
+        ids,
+        mask,
+        ref=mu,
+        beta=[0.0, beta] * n,
+        max_new_tokens=T,
+        group=2,
+        generator=torch.Generator().manual_seed(4),
+    )
+    p_ids = tok(p, add_special_tokens=False)["input_ids"]
+    seqs = _all_sequences(len(tok), tok.eos_token_id)
+    for parity, want_beta, other_beta in ((0, 0.0, beta), (1, beta, 0.0)):
+        counts: dict = {}
+        rows = zip(b.completion_ids[parity::2].tolist(), b.completion_mask[parity::2].tolist())
+        for row, m in rows:
+            key = tuple(r for r, k in zip(row, m) if k)
+            counts[key] = counts.get(key, 0) + 1
+        observed = np.array([counts.get(tuple(s), 0) for s in seqs])
+        assert observed.sum() == n
+
+        def pvalue(bt, observed=observed):
+            exp = np.exp([_exact_logp(pi, mu, p_ids, s, bt, 1.0) for s in seqs]) * n
+            big = exp >= 5
+            o = np.append(observed[big], observed[~big].sum())
+            e = np.append(exp[big], exp[~big].sum())
+            return stats.chisquare(o, e).pvalue
+
+        assert pvalue(want_beta) > 1e-3, parity
+        assert pvalue(other_beta) < 1e-6, parity
+
+
+def test_per_row_beta_runs_mu_only_on_the_mixture_rows(tok):
+    """π decodes every row, μ only the rows with β > 0; a uniform list is the scalar call."""
+    pi = Policy(tiny_gpt2(tok, seed=0), tok)
+    mu = Policy(tiny_gpt2(tok, seed=1), tok)
+    rows = {"pi": [], "mu": []}
+    hooks = [
+        m.model.register_forward_pre_hook(
+            lambda mod, args, kw, k=k: rows[k].append(kw["input_ids"].shape[0]), with_kwargs=True
+        )
+        for k, m in (("pi", pi), ("mu", mu))
+    ]
+    ids, mask = encode_prompts(tok, ["the cat sat", "the cat sat", "a dog", "a dog"])
+    generate(
+        pi,
+        ids,
+        mask,
+        ref=mu,
+        beta=[0.0, 0.5, 0.0, 0.5],
+        max_new_tokens=4,
+        group=2,
+        compact_below=0,
+        generator=torch.Generator().manual_seed(0),
+    )
+    for h in hooks:
+        h.remove()
+    assert rows["pi"][0] == 2 and set(rows["pi"][1:]) == {4}  # one prompt encoding per pair
+    assert rows["mu"][0] == 2 and set(rows["mu"][1:]) == {2}  # the two mixture rows only
+    args = {"ref": mu, "max_new_tokens": 5, "track_ref": True}
+    a = generate(pi, ids, mask, beta=0.3, generator=torch.Generator().manual_seed(1), **args)
+    b = generate(pi, ids, mask, beta=[0.3] * 4, generator=torch.Generator().manual_seed(1), **args)
+    for name in ("completion_ids", "sample_logp", "policy_logp", "ref_logp"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.parametrize(
+    "beta,msg",
+    [([0.0, 0.5, 0.5], "3 values for 2 rows"), ([0.0, 1.5], r"beta\[1\] = 1.5"), (-0.1, "beta =")],
+)
+def test_bad_per_row_beta(tok, beta, msg):
+    pi = Policy(tiny_gpt2(tok, seed=0), tok)
+    mu = Policy(tiny_gpt2(tok, seed=1), tok)
+    ids, mask = encode_prompts(tok, ["the cat", "a dog"])
+    with pytest.raises(ValueError, match=msg):
+        generate(pi, ids, mask, ref=mu, beta=beta)

@@ -11,6 +11,7 @@ from prefgame.llm import (
     OnlineConfig,
     OnlineTrainer,
     Policy,
+    SequenceBatch,
     add_lora,
     tiny_gpt2,
     tiny_t5,
@@ -186,6 +187,41 @@ def test_nash_md_pg_loss_equals_the_token_sums_by_hand(tok, prompts, tmp_path, t
     assert_same_value_and_gradient(tr, ro, want)
 
 
+def test_nash_md_pg_draws_y_from_pi_and_y2_from_the_mixture_in_one_batch(tok, prompts, tmp_path):
+    """The fused draw: y ~ π (its sampling log-prob is log π), y' ~ mixture (it is not), each
+    trimmed to its own longest completion, log μ(y) from the training forward's path."""
+    cfg = _cfg(tmp_path, method="nash_md_pg", beta=0.5, tau=0.3, max_new_tokens=12)
+    policy, ref = two_policies(tok)
+
+    def likely_eos(mod, args, out):  # completions of different lengths
+        out[..., tok.eos_token_id] += 3.0
+        return out
+
+    policy.model.get_output_embeddings().register_forward_hook(likely_eos)
+    rows = {"pi": [], "mu": []}
+    for k, m in (("pi", policy), ("mu", ref)):
+        m.model.register_forward_pre_hook(
+            lambda mod, args, kw, k=k: rows[k].append(tuple(kw["input_ids"].shape)),
+            with_kwargs=True,
+        )
+    tr = OnlineTrainer(cfg, policy, asym_judge(), prompts, ref=ref)
+    ro = tr.collect()
+    y, y2 = ro.y, ro.y2
+    b = cfg.batch_size
+    # one decoding batch: π encodes each prompt once (then decodes y and y' together), μ
+    # encodes the prompts of the y' rows once; every other forward feeds one token per row
+    assert [r for r, n in rows["pi"] if n > 1] == [b]
+    assert next(r for r, n in rows["mu"] if n > 1) == b
+    assert max(r for r, n in rows["pi"] if n == 1) <= 2 * b
+    assert max(r for r, n in rows["mu"] if n == 1) <= b
+    assert len(y) == len(y2) == cfg.batch_size
+    torch.testing.assert_close(y.sample_logp, y.policy_logp, rtol=0, atol=1e-6)
+    assert (y2.sample_logp - y2.policy_logp).abs().max() > 1e-2
+    for b in (y, y2):
+        assert b.completion_ids.shape[1] == int(b.lengths.max())
+    torch.testing.assert_close(y.ref_logp, token_logprobs(ref, y), rtol=0, atol=1e-6)
+
+
 def test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline(tok, prompts, tmp_path):
     cfg = _cfg(tmp_path, method="rl", tau=0.2)
     policy, ref = two_policies(tok)
@@ -271,6 +307,29 @@ def test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16(tok, prompts, good
     with torch.no_grad(), tr.accelerator.autocast():
         _, stats = tr.loss(ro)
     assert stats["margin"] == 0.0
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_ipo_md_log_mu_from_the_sampler_equals_the_training_path_in_fp32(
+    tok, prompts, good_judge, tmp_path, temperature
+):
+    """fp32, temperature 1: the mixture sampler's log μ is used (no μ forward after sampling)
+    and equals the training path's to 1e-5, at π ≠ μ; at temperature 0.7 it is recomputed."""
+    cfg = _cfg(tmp_path, method="ipo_md", beta=0.5, temperature=temperature)
+    policy, ref = two_policies(tok)
+    tr = OnlineTrainer(cfg, policy, good_judge, prompts, ref=ref)
+    assert tr.reuses_sampler_ref_logp == (temperature == 1.0)
+    long_mu_forwards = []
+    ref.model.register_forward_pre_hook(
+        lambda mod, args, kw: long_mu_forwards.append(kw["input_ids"].shape[1] > 1),
+        with_kwargs=True,
+    )
+    ro = tr.collect()
+    # the sampler's prompt encoding only, or also the training path's forwards (recomputed)
+    assert (sum(long_mu_forwards) == 1) == (temperature == 1.0)
+    both = SequenceBatch.cat([ro.y, ro.y2], tok.pad_token_id)
+    want = token_logprobs(ref, both, temperature=temperature)
+    torch.testing.assert_close(both.ref_logp, want, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("method", ["online_ipo", "online_dpo", "rl"])
