@@ -84,6 +84,36 @@ def _all_sequences(vocab, eos):
     return out
 
 
+def _pvalue(batch, rows, seqs, probs):
+    """Chi-square p-value of the completions ``batch[rows]`` against the probabilities
+    ``probs`` of the outcomes ``seqs`` (the outcomes expected < 5 times pooled in one bin)."""
+    counts: dict = {}
+    ids, mask = batch.completion_ids[rows].tolist(), batch.completion_mask[rows].tolist()
+    for row, m in zip(ids, mask):
+        key = tuple(r for r, k in zip(row, m) if k)
+        counts[key] = counts.get(key, 0) + 1
+    observed = np.array([counts.get(tuple(s), 0) for s in seqs])
+    assert observed.sum() == len(ids)  # every sample is one of the outcomes
+    exp = np.asarray(probs) * len(ids)
+    big = exp >= 5
+    o = np.append(observed[big], observed[~big].sum())
+    e = np.append(exp[big], exp[~big].sum())
+    return stats.chisquare(o, e).pvalue
+
+
+def _input_shapes(**policies):
+    """Record the ``input_ids`` shape of every forward of each named policy: (shapes, hooks)."""
+    shapes = {k: [] for k in policies}
+    hooks = [
+        p.model.register_forward_pre_hook(
+            lambda mod, args, kw, k=k: shapes[k].append(tuple(kw["input_ids"].shape)),
+            with_kwargs=True,
+        )
+        for k, p in policies.items()
+    ]
+    return shapes, hooks
+
+
 @pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
 def test_sampled_logprobs_equal_uncached_recomputation(small_tok, make):
     tok = small_tok
@@ -102,28 +132,6 @@ def test_sampled_logprobs_equal_uncached_recomputation(small_tok, make):
         assert abs(float(b.ref_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 1, 1)) < 1e-4
 
 
-def test_shared_prompt_sampling_logprobs_are_exact(small_tok):
-    tok = small_tok
-    pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
-    mu = Policy(_peaked(tiny_gpt2(tok, seed=1), 1.5, 1), tok)
-    prompts = ["x y z x", "x y z x", "z", "z"]
-    ids, mask = encode_prompts(tok, prompts)
-    b = generate(
-        pi,
-        ids,
-        mask,
-        ref=mu,
-        beta=0.3,
-        max_new_tokens=T,
-        group=2,
-        generator=torch.Generator().manual_seed(5),
-    )
-    for i, p in enumerate(prompts):
-        p_ids = tok(p, add_special_tokens=False)["input_ids"]
-        seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
-        assert abs(float(b.sample_logp[i].sum()) - _exact_logp(pi, mu, p_ids, seq, 0.3, 1)) < 1e-4
-
-
 def test_mixture_distribution_matches_exact_enumeration(small_tok):
     tok = small_tok
     pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
@@ -132,44 +140,25 @@ def test_mixture_distribution_matches_exact_enumeration(small_tok):
     prompts = ["x y z x", "z"]
     n = 3000
     gen = torch.Generator().manual_seed(1)
+    seqs = _all_sequences(len(tok), tok.eos_token_id)
     for p in prompts:
         ids, mask = encode_prompts(tok, [p] * n)
         b = generate(
             pi, ids, mask, ref=mu, beta=beta, max_new_tokens=T, temperature=temp, generator=gen
         )
-        counts = {}
-        for row, m in zip(b.completion_ids.tolist(), b.completion_mask.tolist()):
-            key = tuple(r for r, k in zip(row, m) if k)
-            counts[key] = counts.get(key, 0) + 1
         p_ids = tok(p, add_special_tokens=False)["input_ids"]
-        seqs = _all_sequences(len(tok), tok.eos_token_id)
         probs = np.exp([_exact_logp(pi, mu, p_ids, s, beta, temp) for s in seqs])
         assert abs(probs.sum() - 1) < 1e-6  # the enumeration covers every outcome
         probs_pi = np.exp([_exact_logp(pi, mu, p_ids, s, 0.0, temp) for s in seqs])
-        observed = np.array([counts.get(tuple(s), 0) for s in seqs])
-        assert observed.sum() == n
-
-        def pvalue(pr, observed=observed):
-            exp = pr * n
-            big = exp >= 5  # pool the rare outcomes into one bin
-            o = np.append(observed[big], observed[~big].sum())
-            e = np.append(exp[big], exp[~big].sum())
-            return stats.chisquare(o, e).pvalue
-
-        assert pvalue(probs) > 1e-3
-        assert pvalue(probs_pi) < 1e-6  # and the test can tell the mixture from π itself
+        assert _pvalue(b, slice(None), seqs, probs) > 1e-3
+        # and the test can tell the mixture from π itself
+        assert _pvalue(b, slice(None), seqs, probs_pi) < 1e-6
 
 
 def test_one_forward_per_model_per_token_and_no_reencoding(tok):
     pi = Policy(tiny_gpt2(tok, seed=0), tok)
     mu = Policy(tiny_gpt2(tok, seed=1), tok)
-    calls = {"pi": [], "mu": []}
-    hooks = [
-        m.model.register_forward_pre_hook(
-            lambda mod, args, kw, k=k: calls[k].append(kw["input_ids"].shape[1]), with_kwargs=True
-        )
-        for k, m in (("pi", pi), ("mu", mu))
-    ]
+    calls, hooks = _input_shapes(pi=pi, mu=mu)
     ids, mask = encode_prompts(tok, ["the cat sat on", "a dog"])
     eos_free = torch.Generator().manual_seed(0)
     b = generate(pi, ids, mask, ref=mu, beta=0.5, max_new_tokens=6, generator=eos_free)
@@ -177,8 +166,8 @@ def test_one_forward_per_model_per_token_and_no_reencoding(tok):
         h.remove()
     steps = b.completion_ids.shape[1]
     for k in calls:
-        assert calls[k][0] == ids.shape[1]  # the prompt, once
-        assert calls[k][1:] == [1] * (steps - 1)  # then one token per forward
+        assert calls[k][0][1] == ids.shape[1]  # the prompt, once
+        assert [n for _, n in calls[k][1:]] == [1] * (steps - 1)  # then one token per forward
 
 
 def test_beta_zero_runs_only_the_policy_and_equals_it(tok):
@@ -287,16 +276,22 @@ def test_no_nan_in_a_sequence_batch_with_top_p(tok):
 # --- one β per row (Nash-MD-PG draws y ~ π and y' ~ mixture in one batch) -------------------
 
 
-@pytest.mark.parametrize("compact_below", [0.0, 0.99])
-def test_per_row_beta_logprobs_are_exact_for_each_row(small_tok, compact_below):
-    """Rows (y, y') of each prompt with β = (0, β): every row's sampling log-prob is that of
-    its own β, recomputed without cache, also when finished rows leave π's and μ's batches
-    (μ decodes only the mixture rows: its row map differs from π's)."""
+@pytest.mark.parametrize(
+    "betas,compact_below",
+    [
+        ([0.3] * 6, 0.75),  # one β: each pair's prompt encoded once, its cache shared
+        ([0.0, 0.4, 0.0, 0.4, 0.0, 1.0], 0.0),
+        ([0.0, 0.4, 0.0, 0.4, 0.0, 1.0], 0.99),
+    ],
+)
+def test_sampling_logprobs_are_exact_for_each_row(small_tok, betas, compact_below):
+    """Rows in pairs sharing a prompt (``group = 2``), one β or one per row: every row's
+    sampling log-prob is that of its own β, recomputed without cache, also when finished rows
+    leave π's and μ's batches (μ decodes only the rows with β > 0: its row map differs)."""
     tok = small_tok
     pi = Policy(_peaked(tiny_gpt2(tok, seed=0), 1.5, 0), tok)
     mu = Policy(_peaked(tiny_gpt2(tok, seed=1), 1.5, 1), tok)
     prompts = ["x y z x", "x y z x", "z", "z", "y x", "y x"]
-    betas = [0.0, 0.4, 0.0, 0.4, 0.0, 1.0]
     ids, mask = encode_prompts(tok, prompts)
     b = generate(
         pi,
@@ -310,7 +305,7 @@ def test_per_row_beta_logprobs_are_exact_for_each_row(small_tok, compact_below):
         compact_below=compact_below,
         generator=torch.Generator().manual_seed(2),
     )
-    assert b.ref_logp is None  # μ did not run on the β = 0 rows
+    assert (b.ref_logp is None) == (min(betas) == 0.0)  # μ does not run on β = 0 rows
     for i, (p, beta) in enumerate(zip(prompts, betas)):
         p_ids = tok(p, add_special_tokens=False)["input_ids"]
         seq = b.completion_ids[i][b.completion_mask[i].bool()].tolist()
@@ -334,16 +329,8 @@ def test_per_row_beta_when_the_mixture_rows_finish_first(small_tok, make):
     mu.model.get_output_embeddings().register_forward_hook(eos_only)
     prompts = ["x y z x", "x y z x", "z", "z"]
     ids, mask = encode_prompts(tok, prompts)
-    b = generate(
-        pi,
-        ids,
-        mask,
-        ref=mu,
-        beta=[0.0, 1.0, 0.0, 1.0],
-        max_new_tokens=T,
-        group=2,
-        generator=torch.Generator().manual_seed(0),
-    )
+    gen = torch.Generator().manual_seed(0)
+    b = generate(pi, ids, mask, ref=mu, beta=[0, 1, 0, 1], max_new_tokens=T, group=2, generator=gen)
     assert b.completion_mask[1::2].sum(-1).tolist() == [1, 1]
     for i in (0, 2):
         p_ids = tok(prompts[i], add_special_tokens=False)["input_ids"]
@@ -371,37 +358,18 @@ def test_per_row_beta_distributions_match_exact_enumeration(small_tok):
     )
     p_ids = tok(p, add_special_tokens=False)["input_ids"]
     seqs = _all_sequences(len(tok), tok.eos_token_id)
-    for parity, want_beta, other_beta in ((0, 0.0, beta), (1, beta, 0.0)):
-        counts: dict = {}
-        rows = zip(b.completion_ids[parity::2].tolist(), b.completion_mask[parity::2].tolist())
-        for row, m in rows:
-            key = tuple(r for r, k in zip(row, m) if k)
-            counts[key] = counts.get(key, 0) + 1
-        observed = np.array([counts.get(tuple(s), 0) for s in seqs])
-        assert observed.sum() == n
-
-        def pvalue(bt, observed=observed):
-            exp = np.exp([_exact_logp(pi, mu, p_ids, s, bt, 1.0) for s in seqs]) * n
-            big = exp >= 5
-            o = np.append(observed[big], observed[~big].sum())
-            e = np.append(exp[big], exp[~big].sum())
-            return stats.chisquare(o, e).pvalue
-
-        assert pvalue(want_beta) > 1e-3, parity
-        assert pvalue(other_beta) < 1e-6, parity
+    probs = {bt: np.exp([_exact_logp(pi, mu, p_ids, s, bt, 1.0) for s in seqs]) for bt in (0, beta)}
+    for parity, own, other in ((0, 0, beta), (1, beta, 0)):
+        rows = slice(parity, None, 2)
+        assert _pvalue(b, rows, seqs, probs[own]) > 1e-3, parity
+        assert _pvalue(b, rows, seqs, probs[other]) < 1e-6, parity
 
 
 def test_per_row_beta_runs_mu_only_on_the_mixture_rows(tok):
     """π decodes every row, μ only the rows with β > 0; a uniform list is the scalar call."""
     pi = Policy(tiny_gpt2(tok, seed=0), tok)
     mu = Policy(tiny_gpt2(tok, seed=1), tok)
-    rows = {"pi": [], "mu": []}
-    hooks = [
-        m.model.register_forward_pre_hook(
-            lambda mod, args, kw, k=k: rows[k].append(kw["input_ids"].shape[0]), with_kwargs=True
-        )
-        for k, m in (("pi", pi), ("mu", mu))
-    ]
+    shapes, hooks = _input_shapes(pi=pi, mu=mu)
     ids, mask = encode_prompts(tok, ["the cat sat", "the cat sat", "a dog", "a dog"])
     generate(
         pi,
@@ -416,6 +384,7 @@ def test_per_row_beta_runs_mu_only_on_the_mixture_rows(tok):
     )
     for h in hooks:
         h.remove()
+    rows = {k: [r for r, _ in v] for k, v in shapes.items()}
     assert rows["pi"][0] == 2 and set(rows["pi"][1:]) == {4}  # one prompt encoding per pair
     assert rows["mu"][0] == 2 and set(rows["mu"][1:]) == {2}  # the two mixture rows only
     args = {"ref": mu, "max_new_tokens": 5, "track_ref": True}
