@@ -74,6 +74,7 @@ bench: setup bench-envs
 	  --trl-python $(BENCH)/trl116/bin/python --trl112-python $(BENCH)/trl112/bin/python
 	$(BIN)/python benchmarks/online_step.py \
 	  --trl-python $(BENCH)/trl116/bin/python --trl112-python $(BENCH)/trl112/bin/python
+	$(BIN)/python benchmarks/ablate_step.py
 
 
 # the documentation site: README sections, rendered notebooks, proofs, API from docstrings

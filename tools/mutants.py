@@ -292,6 +292,56 @@ MUTANTS = [
         "drop_sorted = probs.cumsum(-1) >= top_p",
         ("tests/llm/test_sampling.py",),
     ),
+    Mutant(
+        "sampler: per-row beta read as the first row's",
+        "prefgame/llm/sampling.py",
+        "uniform = bool((betas == betas[0]).all())",
+        "uniform = True",
+        ("tests/llm/test_sampling.py",),
+    ),
+    Mutant(
+        "sampler: mu's rows mapped as if it decoded the first rows",
+        "prefgame/llm/sampling.py",
+        "steppers.append([mu, mu_rows])",
+        "steppers.append([mu, torch.arange(len(mu_rows), device=device)])",
+        ("tests/llm/test_sampling.py",),
+    ),
+    Mutant(
+        "sampler: a model with no rows left is still fed",
+        "prefgame/llm/sampling.py",
+        "            if rows.shape[0] == 0:  # every row of this model has finished\n"
+        "                continue\n",
+        "",
+        ("tests/llm/test_sampling.py",),
+    ),
+    Mutant(
+        "trainer: nash-md-pg y and y' swapped in the fused draw",
+        "prefgame/llm/methods.py",
+        "both.select(slice(0, None, 2)).trimmed(), both.select(slice(1, None, 2)).trimmed()",
+        "both.select(slice(1, None, 2)).trimmed(), both.select(slice(0, None, 2)).trimmed()",
+        _t("test_nash_md_pg_draws_y_from_pi_and_y2_from_the_mixture_in_one_batch"),
+    ),
+    Mutant(
+        "trainer: nash-md-pg halves not trimmed",
+        "prefgame/llm/methods.py",
+        "both.select(slice(0, None, 2)).trimmed(), both.select(slice(1, None, 2)).trimmed()",
+        "both.select(slice(0, None, 2)), both.select(slice(1, None, 2))",
+        _t("test_nash_md_pg_draws_y_from_pi_and_y2_from_the_mixture_in_one_batch"),
+    ),
+    Mutant(
+        "trainer: sampler's log mu reused under bf16",
+        "prefgame/llm/trainer.py",
+        "return not self.cfg.bf16 and self.cfg.temperature == 1.0",
+        "return self.cfg.temperature == 1.0",
+        _t("test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16"),
+    ),
+    Mutant(
+        "trainer: sampler's (untempered) log mu reused at temperature != 1",
+        "prefgame/llm/trainer.py",
+        "return not self.cfg.bf16 and self.cfg.temperature == 1.0",
+        "return not self.cfg.bf16",
+        _t("test_ipo_md_log_mu_from_the_sampler_equals_the_training_path_in_fp32"),
+    ),
     # --- control: nothing changes, so the tests must pass (no false kills from re-imports) ----
     Mutant(
         "control: no change (must survive)",
