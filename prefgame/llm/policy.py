@@ -27,7 +27,7 @@ import inspect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -511,38 +511,54 @@ def completion_logits(policy: Policy, batch: SequenceBatch, group: int = 1) -> t
     return logits[:, :-1]
 
 
-def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> torch.Tensor:
-    """Causal LM: run each distinct prompt once, repeat its KV cache, then the completions."""
+def _prefill_prompts(
+    policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int = 1
+) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """Causal LM: encode each distinct prompt once (rows come in runs of ``group`` equal
+    prompts) into a new KV cache, repeated to every row.
+
+    Returns (cache, the logits at each row's last prompt position ``[B, V]``, the position id
+    of each row's next token ``[B, 1]``).  Runs under the caller's grad mode and context: the
+    sampler decodes from the cache, the training forward feeds it the completions.
+    """
     from transformers import DynamicCache
 
     model = policy.model
-    p_ids, p_mask = batch.prompt_ids[::group], batch.prompt_mask[::group]
+    p_ids, p_mask = prompt_ids[::group], prompt_mask[::group]
     pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
-    kv = cache_kwarg(model)
+    out = model(
+        input_ids=p_ids,
+        attention_mask=p_mask,
+        position_ids=pos,
+        use_cache=True,
+        logits_to_keep=1,
+        **{cache_kwarg(model): cache},
+    )
+    logits, next_pos = out.logits[:, -1], pos[:, -1:] + 1
+    if group > 1:
+        cache.batch_repeat_interleave(group)
+        logits, next_pos = logits.repeat_interleave(group, 0), next_pos.repeat_interleave(group, 0)
+    return cache, logits, next_pos
+
+
+def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> torch.Tensor:
+    """Causal LM: run each distinct prompt once, repeat its KV cache, then the completions."""
+    model = policy.model
     with policy.context():
-        out = model(
-            input_ids=p_ids,
-            attention_mask=p_mask,
-            position_ids=pos,
-            **{kv: cache},
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        first = out.logits[:, -1:].repeat_interleave(group, 0)
+        cache, first, start = _prefill_prompts(policy, batch.prompt_ids, batch.prompt_mask, group)
+        first = first[:, None]
         steps = batch.completion_ids.shape[1] - 1
         if steps == 0:
             return first
-        cache.batch_repeat_interleave(group)
         mask = torch.cat([batch.prompt_mask, batch.completion_mask[:, :-1]], dim=1)
-        start = pos[:, -1:].repeat_interleave(group, 0) + 1
         cpos = start + torch.arange(steps, device=start.device)
         rest = model(
             input_ids=batch.completion_ids[:, :-1],
             attention_mask=mask,
             position_ids=cpos,
-            **{kv: cache},
             use_cache=True,
+            **{cache_kwarg(model): cache},
         ).logits
     return torch.cat([first, rest], dim=1)
 

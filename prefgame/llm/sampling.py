@@ -147,11 +147,10 @@ class _Stepper:
     ):
         from transformers import DynamicCache, EncoderDecoderCache
 
-        from prefgame.llm.policy import _encoder_outputs, cache_kwarg
+        from prefgame.llm.policy import _encoder_outputs, _prefill_prompts, cache_kwarg
 
         self.policy = policy
-        model = policy.model
-        self.kv = cache_kwarg(model)
+        self.kv = cache_kwarg(policy.model)
         with policy.context():
             if policy.is_encoder_decoder:
                 self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
@@ -162,27 +161,15 @@ class _Stepper:
                 _preallocate(self.cache.self_attention_cache, 1 + max_new_tokens)
             else:
                 # each distinct prompt is encoded once, then its cache is shared by its group
-                self.cache = DynamicCache()
+                self.cache, self.logits, self.next_pos = _prefill_prompts(
+                    policy, prompt_ids, prompt_mask, group
+                )
                 lp = prompt_ids.shape[1]
                 self.mask = torch.cat(
                     [prompt_mask, prompt_mask.new_ones(prompt_mask.shape[0], max_new_tokens)],
                     dim=1,
                 )
                 self.length = lp
-                p_ids, p_mask = prompt_ids[::group], prompt_mask[::group]
-                pos = (p_mask.cumsum(-1) - 1).clamp(min=0)
-                self.next_pos = pos[:, -1:].repeat_interleave(group, 0) + 1
-                out = model(
-                    input_ids=p_ids,
-                    attention_mask=p_mask,
-                    position_ids=pos,
-                    use_cache=True,
-                    logits_to_keep=1,
-                    **{self.kv: self.cache},
-                )
-                self.logits = out.logits[:, -1].repeat_interleave(group, 0)
-                if group > 1:
-                    self.cache.batch_repeat_interleave(group)
                 _preallocate(self.cache, lp + max_new_tokens)
 
     @property
