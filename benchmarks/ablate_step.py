@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import sys
 import time
@@ -35,25 +34,20 @@ sys.path.insert(0, str(HERE))
 
 
 def _trainer(workdir: Path, method: str):
-    from prefgame.llm import OnlineConfig, OnlineTrainer, RewardModel, load_pretrained_policy
+    """The trainer of ``online_step.py --preset long``'s prefgame worker for ``method``."""
+    import online_step
 
-    cfg = OnlineConfig(
-        method=method,
-        beta=0.0 if method == "online_ipo" else 0.125,
-        tau=0.1,
-        batch_size=8,
-        max_new_tokens=128,
-        max_prompt_length=64,
-        lr=1e-6,
-        max_steps=10**6,
-        win_rate_every=0,
-        progress_bar=False,
-        log_tensorboard=False,
-        output_dir=str(workdir / f"out-{method}"),
+    return online_step.prefgame_trainer(_preset(workdir, method))
+
+
+def _preset(workdir: Path, method: str = "online_ipo") -> argparse.Namespace:
+    """``online_step.py --preset long``'s setting on the CPU (τ = 0.1, its default)."""
+    import online_step
+
+    long = online_step.PRESETS["long"]
+    return argparse.Namespace(
+        **long, vocab=256, tau=0.1, device="cpu", dir=str(workdir), method=method
     )
-    prompts = json.loads((workdir / "prompts.json").read_text())
-    policy = load_pretrained_policy(str(workdir / "policy"))
-    return OnlineTrainer(cfg, policy, RewardModel.from_pretrained(str(workdir / "rm")), prompts)
 
 
 def _variants(change: str, workdir: Path):
@@ -154,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.dir)
     workdir.mkdir(parents=True, exist_ok=True)
     if not (workdir / "prompts.json").exists():
-        setup = argparse.Namespace(vocab=256, model_size="25m", prompt_len=64, new_tokens=128)
-        online_step.setup(workdir, setup)
+        online_step.setup(workdir, _preset(workdir))
     if args.phases:
         phases(_trainer(workdir, args.phases), args.repeats)
         return 0

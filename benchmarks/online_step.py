@@ -239,10 +239,9 @@ def _timed(step, warmup: int, steps: int) -> tuple[list[float], list[float]]:
     return times, walls
 
 
-def worker_prefgame(args) -> dict:
-    import torch
-
-    torch.set_num_threads(args.threads)
+def prefgame_trainer(args):
+    """prefgame's ``OnlineTrainer`` for ``args.method`` on the policy, reward model and prompts
+    that :func:`setup` saved in ``args.dir`` (β = 0.125 for the mixture methods)."""
     sys.path.insert(0, str(REPO))
     from prefgame.llm import OnlineConfig, OnlineTrainer, RewardModel, load_pretrained_policy
 
@@ -251,13 +250,9 @@ def worker_prefgame(args) -> dict:
     policy = load_pretrained_policy(str(d / "policy"), device=args.device)
     judge = RewardModel.from_pretrained(str(d / "rm"))
     judge.model.to(args.device)
-    beta = 0.125 if args.method in ("ipo_md", "nash_md_pg") else 0.0
-    cuda = args.device.startswith("cuda")
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
     cfg = OnlineConfig(
         method=args.method,
-        beta=beta,
+        beta=0.125 if args.method in ("ipo_md", "nash_md_pg") else 0.0,
         tau=args.tau,
         batch_size=args.batch,
         max_new_tokens=args.new_tokens,
@@ -271,7 +266,17 @@ def worker_prefgame(args) -> dict:
         max_grad_norm=1.0,
         bf16=args.precision == "bf16",
     )
-    trainer = OnlineTrainer(cfg, policy, judge, prompts)
+    return OnlineTrainer(cfg, policy, judge, prompts)
+
+
+def worker_prefgame(args) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    trainer = prefgame_trainer(args)
     lengths, tok_s = [], []
 
     def step():
