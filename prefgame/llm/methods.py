@@ -98,9 +98,8 @@ class MixtureOpponentSampler:
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
         both = trainer.sample(prompts, (0.0, beta), per_prompt=2)
-        y, y2 = both.select(slice(0, None, 2)).trimmed(), both.select(slice(1, None, 2)).trimmed()
-        y.ref_logp = None  # log μ(y): one batched forward by the training path (collect)
-        return y, y2
+        # μ did not decode y: its log μ(y) comes from one batched forward in collect
+        return both.select(slice(0, None, 2)).trimmed(), both.select(slice(1, None, 2)).trimmed()
 
 
 @dataclass(frozen=True)

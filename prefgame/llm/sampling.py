@@ -272,7 +272,7 @@ def generate(
     distribution.
     """
     bsz = prompt_ids.shape[0]
-    betas = torch.as_tensor(beta, dtype=torch.float32).flatten().cpu()
+    betas = torch.as_tensor(beta, dtype=torch.float64).flatten().cpu()
     if betas.numel() not in (1, bsz):
         raise ValueError(f"beta has {betas.numel()} values for {bsz} rows; give 1 or {bsz}")
     bad = ~((betas >= 0.0) & (betas <= 1.0))  # NaN too
@@ -318,8 +318,7 @@ def generate(
             g = group if bool((runs.all(1) == runs.any(1)).all()) else 1
             mu = _Stepper(ref, prompt_ids[mu_rows], prompt_mask[mu_rows], g, steps)
         steppers.append([mu, mu_rows])
-    if not uniform:
-        b_col = betas.to(device)[:, None]
+    b_col = None if uniform else betas.to(device, torch.float32)[:, None]
     beta0 = float(betas[0])
     compact = compact_below > 0 and all(x.can_select for x, _ in steppers)
     done = torch.zeros(bsz, dtype=torch.bool, device=device)
@@ -361,14 +360,17 @@ def generate(
         if need_ref:
             lp_mu.append(_alive(_gather_logp(l_mu, nxt), alive))
         done = done | (nxt == eos)
-        n_alive = int((~done).sum())  # the loop's one host sync per token
+        # the loop's one host sync per token: the unfinished rows, overall and of each model
+        n_alive, *alive_of = torch.stack(
+            [(~done).sum()] + [(~done[rows]).sum() for _, rows in steppers]
+        ).tolist()
         if n_alive == 0 or t == max_new_tokens - 1:
             break
-        for entry in steppers:
+        for entry, n_own in zip(steppers, alive_of):
             x, rows = entry
             if rows.shape[0] == 0:  # every row of this model has finished
                 continue
-            if compact and int((~done[rows]).sum()) < compact_below * rows.shape[0]:
+            if compact and n_own < compact_below * rows.shape[0]:
                 keep = (~done[rows]).nonzero().squeeze(-1)
                 entry[1] = rows = rows[keep]
                 if rows.shape[0] == 0:  # its logits are no longer read: drop them, not step

@@ -376,12 +376,10 @@ class OnlineTrainer:
         c, tok = self.cfg, self.policy.tokenizer
         group = per_prompt if self.shares_prompts else 1
         rows = [x for x in prompts for _ in range(per_prompt)]
-        if isinstance(beta, (int, float)):
-            betas = [float(beta)] * len(rows)
-        else:
-            if len(beta) != per_prompt:
-                raise ValueError(f"{len(beta)} values of beta for per_prompt = {per_prompt}")
-            betas = [float(b) for _ in prompts for b in beta]
+        per_row = [beta] * per_prompt if isinstance(beta, (int, float)) else list(beta)
+        if len(per_row) != per_prompt:
+            raise ValueError(f"{len(per_row)} values of beta for per_prompt = {per_prompt}")
+        betas = per_row * len(prompts)  # rows are interleaved: p0's k completions, then p1's
         parts = []
         for sl in iter_chunks(len(rows), c.gen_batch * per_prompt):
             ids, mask = encode_prompts(
@@ -394,7 +392,7 @@ class OnlineTrainer:
                         ids,
                         mask,
                         ref=self.ref,
-                        beta=betas[sl] if len(set(betas[sl])) > 1 else betas[sl.start],
+                        beta=betas[sl],
                         max_new_tokens=c.max_new_tokens,
                         temperature=c.temperature,
                         top_p=c.top_p,
