@@ -58,3 +58,25 @@ def good_judge():
         return 0.5 + 0.5 * ((a > b) - (a < b))
 
     return CallableJudge(p)
+
+
+@pytest.fixture
+def input_shapes():
+    """``record(pi=policy, mu=ref)`` -> {name: [input_ids shape of each forward]}, filled as
+    the named policies run (the hooks are removed after the test)."""
+    hooks = []
+
+    def record(**policies):
+        shapes = {k: [] for k in policies}
+        for k, p in policies.items():
+            hooks.append(
+                p.model.register_forward_pre_hook(
+                    lambda mod, args, kw, k=k: shapes[k].append(tuple(kw["input_ids"].shape)),
+                    with_kwargs=True,
+                )
+            )
+        return shapes
+
+    yield record
+    for h in hooks:
+        h.remove()

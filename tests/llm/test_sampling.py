@@ -101,19 +101,6 @@ def _pvalue(batch, rows, seqs, probs):
     return stats.chisquare(o, e).pvalue
 
 
-def _input_shapes(**policies):
-    """Record the ``input_ids`` shape of every forward of each named policy: (shapes, hooks)."""
-    shapes = {k: [] for k in policies}
-    hooks = [
-        p.model.register_forward_pre_hook(
-            lambda mod, args, kw, k=k: shapes[k].append(tuple(kw["input_ids"].shape)),
-            with_kwargs=True,
-        )
-        for k, p in policies.items()
-    ]
-    return shapes, hooks
-
-
 @pytest.mark.parametrize("make", [tiny_gpt2, tiny_t5])
 def test_sampled_logprobs_equal_uncached_recomputation(small_tok, make):
     tok = small_tok
@@ -155,15 +142,13 @@ def test_mixture_distribution_matches_exact_enumeration(small_tok):
         assert _pvalue(b, slice(None), seqs, probs_pi) < 1e-6
 
 
-def test_one_forward_per_model_per_token_and_no_reencoding(tok):
+def test_one_forward_per_model_per_token_and_no_reencoding(tok, input_shapes):
     pi = Policy(tiny_gpt2(tok, seed=0), tok)
     mu = Policy(tiny_gpt2(tok, seed=1), tok)
-    calls, hooks = _input_shapes(pi=pi, mu=mu)
+    calls = input_shapes(pi=pi, mu=mu)
     ids, mask = encode_prompts(tok, ["the cat sat on", "a dog"])
     eos_free = torch.Generator().manual_seed(0)
     b = generate(pi, ids, mask, ref=mu, beta=0.5, max_new_tokens=6, generator=eos_free)
-    for h in hooks:
-        h.remove()
     steps = b.completion_ids.shape[1]
     for k in calls:
         assert calls[k][0][1] == ids.shape[1]  # the prompt, once
@@ -365,11 +350,11 @@ def test_per_row_beta_distributions_match_exact_enumeration(small_tok):
         assert _pvalue(b, rows, seqs, probs[other]) < 1e-6, parity
 
 
-def test_per_row_beta_runs_mu_only_on_the_mixture_rows(tok):
+def test_per_row_beta_runs_mu_only_on_the_mixture_rows(tok, input_shapes):
     """π decodes every row, μ only the rows with β > 0; a uniform list is the scalar call."""
     pi = Policy(tiny_gpt2(tok, seed=0), tok)
     mu = Policy(tiny_gpt2(tok, seed=1), tok)
-    shapes, hooks = _input_shapes(pi=pi, mu=mu)
+    shapes = input_shapes(pi=pi, mu=mu)
     ids, mask = encode_prompts(tok, ["the cat sat", "the cat sat", "a dog", "a dog"])
     generate(
         pi,
@@ -382,8 +367,6 @@ def test_per_row_beta_runs_mu_only_on_the_mixture_rows(tok):
         compact_below=0,
         generator=torch.Generator().manual_seed(0),
     )
-    for h in hooks:
-        h.remove()
     rows = {k: [r for r, _ in v] for k, v in shapes.items()}
     assert rows["pi"][0] == 2 and set(rows["pi"][1:]) == {4}  # one prompt encoding per pair
     assert rows["mu"][0] == 2 and set(rows["mu"][1:]) == {2}  # the two mixture rows only

@@ -187,7 +187,9 @@ def test_nash_md_pg_loss_equals_the_token_sums_by_hand(tok, prompts, tmp_path, t
     assert_same_value_and_gradient(tr, ro, want)
 
 
-def test_nash_md_pg_draws_y_from_pi_and_y2_from_the_mixture_in_one_batch(tok, prompts, tmp_path):
+def test_nash_md_pg_draws_y_from_pi_and_y2_from_the_mixture_in_one_batch(
+    tok, prompts, tmp_path, input_shapes
+):
     """The fused draw: y ~ π (its sampling log-prob is log π), y' ~ mixture (it is not), each
     trimmed to its own longest completion, log μ(y) from the training forward's path."""
     cfg = _cfg(tmp_path, method="nash_md_pg", beta=0.5, tau=0.3, max_new_tokens=12)
@@ -198,12 +200,7 @@ def test_nash_md_pg_draws_y_from_pi_and_y2_from_the_mixture_in_one_batch(tok, pr
         return out
 
     policy.model.get_output_embeddings().register_forward_hook(likely_eos)
-    rows = {"pi": [], "mu": []}
-    for k, m in (("pi", policy), ("mu", ref)):
-        m.model.register_forward_pre_hook(
-            lambda mod, args, kw, k=k: rows[k].append(tuple(kw["input_ids"].shape)),
-            with_kwargs=True,
-        )
+    rows = input_shapes(pi=policy, mu=ref)
     tr = OnlineTrainer(cfg, policy, asym_judge(), prompts, ref=ref)
     ro = tr.collect()
     y, y2 = ro.y, ro.y2
@@ -214,11 +211,11 @@ def test_nash_md_pg_draws_y_from_pi_and_y2_from_the_mixture_in_one_batch(tok, pr
     assert next(r for r, n in rows["mu"] if n > 1) == b
     assert max(r for r, n in rows["pi"] if n == 1) <= 2 * b
     assert max(r for r, n in rows["mu"] if n == 1) <= b
-    assert len(y) == len(y2) == cfg.batch_size
+    assert len(y) == len(y2) == b
     torch.testing.assert_close(y.sample_logp, y.policy_logp, rtol=0, atol=1e-6)
     assert (y2.sample_logp - y2.policy_logp).abs().max() > 1e-2
-    for b in (y, y2):
-        assert b.completion_ids.shape[1] == int(b.lengths.max())
+    for half in (y, y2):
+        assert half.completion_ids.shape[1] == int(half.lengths.max())
     torch.testing.assert_close(y.ref_logp, token_logprobs(ref, y), rtol=0, atol=1e-6)
 
 
