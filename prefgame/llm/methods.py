@@ -218,6 +218,11 @@ class Method:
 
     ``uses_beta``: the sampler draws from the mixture π^(1−β) μ^β (IPO-MD, Nash-MD-PG); for the
     other methods β must be 0 (:class:`~prefgame.llm.config.OnlineConfig` refuses it).
+
+    ``target``: the policy its theory says it converges to, a key of
+    :data:`prefgame.llm.verify.TARGETS` (``"nash"`` = π*_τ, ``"mixture_nash"`` = Prop. 5.2's
+    BR_τ(π*_{τ/(1−β)}), ``"dpo_stationary"``, ``"slic_stationary"``, ``"rlhf"``);
+    ``prefgame verify-llm`` measures how close the trained transformer gets to it.
     """
 
     name: str
@@ -225,6 +230,7 @@ class Method:
     sampler: Sampler
     loss: Loss
     uses_beta: bool = False
+    target: str = "nash"
 
     def __post_init__(self) -> None:
         if self.loss.needs_pairs and not self.sampler.draws_pairs:
@@ -244,16 +250,42 @@ def _registry(*methods: Method) -> dict[str, Method]:
 
 #: Every online method, by name, in the row order of the paper's Table 2.
 METHODS: dict[str, Method] = _registry(
-    Method("online_ipo", "IPO", PairSampler(), PairwiseLoss(L.ipo_soft_loss)),
-    Method("ipo_md", "IPO-MD", PairSampler(), PairwiseLoss(L.ipo_soft_loss), uses_beta=True),
-    Method("online_dpo", "DPO", PairSampler(), PairwiseLoss(L.dpo_soft_loss)),
+    Method("online_ipo", "IPO", PairSampler(), PairwiseLoss(L.ipo_soft_loss), target="nash"),
+    Method(
+        "ipo_md",
+        "IPO-MD",
+        PairSampler(),
+        PairwiseLoss(L.ipo_soft_loss),
+        uses_beta=True,
+        target="mixture_nash",
+    ),
+    Method(
+        "online_dpo",
+        "DPO",
+        PairSampler(),
+        PairwiseLoss(L.dpo_soft_loss),
+        target="dpo_stationary",
+    ),
     Method(
         "nash_md_pg",
         "Nash-MD-PG",
         MixtureOpponentSampler(),
         PolicyGradientLoss(L.nash_md_pg_token_loss),
         uses_beta=True,
+        target="mixture_nash",
     ),
-    Method("online_slic", "SLiC", PairSampler(), PairwiseLoss(L.slic_soft_loss)),
-    Method("rl", "RL", PolicySampler(), PolicyGradientLoss(L.regularised_pg_token_loss, "reward")),
+    Method(
+        "online_slic",
+        "SLiC",
+        PairSampler(),
+        PairwiseLoss(L.slic_soft_loss),
+        target="slic_stationary",
+    ),
+    Method(
+        "rl",
+        "RL",
+        PolicySampler(),
+        PolicyGradientLoss(L.regularised_pg_token_loss, "reward"),
+        target="rlhf",
+    ),
 )
