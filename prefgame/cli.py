@@ -480,11 +480,99 @@ def run_explore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(name: str) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            v = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} = {value!r}, must be an integer") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} = {value}, must be >= 1")
+        return v
+
+    return parse
+
+
+def add_verify_llm(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "verify-llm",
+        help="train every LLM method on an enumerable sequence game and measure it exactly "
+        "against the target its theory promises (needs the 'llm' extra)",
+    )
+    p.add_argument("--methods", nargs="+", metavar="NAME", default=[], help="default: all")
+    p.add_argument("--tau", type=_positive_tau, default=0.2, help="KL strength τ (default 0.2)")
+    p.add_argument("--beta", type=_beta, default=0.5, help="mixture β in [0, 1) (default 0.5)")
+    p.add_argument("--steps", type=_positive_int("steps"), default=800, help="default 800")
+    p.add_argument("--seed", type=_seed, default=0, help="model initialisation and sampling seed")
+    p.add_argument(
+        "--batch-size", type=_positive_int("batch-size"), default=128, help="pairs per step"
+    )
+    p.add_argument(
+        "--log-every", type=_positive_int("log-every"), default=20, help="exact evaluation period"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="also write verify_llm.json and the figure verify_llm.png/.svg into this folder",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_verify_llm)
+
+
+def run_verify_llm(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_output_dir(args.out)
+    try:
+        import torch
+
+        from .llm.verify import VerifyConfig, summary_lines, verify_llm
+    except ImportError as exc:
+        raise UserError(
+            f"verify-llm needs the 'llm' extra: pip install 'prefgame[llm]' ({exc})"
+        ) from None
+    from .llm.methods import METHODS
+
+    for m in args.methods:
+        if m not in METHODS:
+            raise UserError(f"--methods {m}: unknown method; known: {' '.join(METHODS)}")
+    if args.batch_size < 2:
+        raise UserError("--batch-size = 1, must be >= 2 (RL's leave-one-out baseline)")
+    cfg = VerifyConfig(
+        methods=tuple(dict.fromkeys(args.methods)),
+        tau=args.tau,
+        beta=args.beta,
+        steps=args.steps,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        log_every=args.log_every,
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small runs fastest on one thread
+    try:
+        report = verify_llm(cfg, progress=lambda s: print(s, file=sys.stderr, flush=True))
+    finally:
+        torch.set_num_threads(threads)
+    if args.out is not None:
+        from .figures import save_verify_llm
+
+        out = os.path.abspath(args.out)
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "verify_llm.json"), "w") as f:
+            f.write(dumps(report) + "\n")
+        save_verify_llm(report, os.path.join(out, "verify_llm"))
+    if args.json:
+        print(dumps(report))
+    else:
+        print("\n".join(summary_lines(report)))
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 #: Subcommand registrars, in the order they appear in ``--help``.
 COMMANDS: list[Callable] = [add_solve, add_equivalence, add_figures, add_study]
 COMMANDS.append(add_explore)
+COMMANDS.append(add_verify_llm)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,8 +6,9 @@ transformer's whole sequence distribution is one batched teacher-forced forward:
     log π_θ(y | x) = Σ_t log softmax(logits_θ(x, y_<t) / T)[y_t]     for all n completions y,
 
 the logits of :func:`~prefgame.llm.policy.completion_logits`, the forward the trainer
-differentiates (no special path; the softmax is taken in float64). From it the tabular tools apply unchanged: the exact KL to any target, the duality gap
-and the exploitability of π_θ in the game (:mod:`prefgame.equilibrium`).
+differentiates (no special path; the softmax is taken in float64). From it the tabular tools
+apply unchanged: the exact KL to any target, the duality gap and the exploitability of π_θ in
+the game (:mod:`prefgame.equilibrium`).
 
 The token-level geometric mixture that the sampler draws from is computed here a *second* way,
 from the two models' logits at every prefix (:func:`token_mixture_probs`); the game computes it
@@ -66,9 +67,11 @@ def _check_vocabulary(policy: Policy, game: SequenceGame) -> None:
     vocab = tok.get_vocab()
     want = {w: i + 1 for i, w in enumerate(game.words)}
     n_out = policy.config.vocab_size
-    if tok.eos_token_id != 0 or any(vocab.get(w) != i for w, i in want.items()) or n_out != len(
-        want
-    ) + 1:
+    if (
+        tok.eos_token_id != 0
+        or any(vocab.get(w) != i for w, i in want.items())
+        or n_out != len(want) + 1
+    ):
         raise ValueError(
             f"the policy's vocabulary ({n_out} outputs) is not the game's: EOS = 0 and "
             f"{want}; build it with sequence_game_tokenizer(game)"
@@ -136,8 +139,8 @@ class SequenceGameJudge(Judge):
 
     def __init__(self, game: SequenceGame, reward: Sequence[float] | None = None) -> None:
         self.game = game
-        self.P = torch.as_tensor(np.asarray(game.P), dtype=torch.float32)
-        self.r = None if reward is None else torch.as_tensor(np.asarray(reward), dtype=torch.float32)
+        self.P = torch.tensor(np.asarray(game.P), dtype=torch.float32)
+        self.r = None if reward is None else torch.tensor(np.asarray(reward), dtype=torch.float32)
         if self.r is not None and self.r.shape != (game.n,):
             raise ValueError(f"reward has shape {tuple(self.r.shape)}, must be ({game.n},)")
 

@@ -157,11 +157,11 @@ class VerifyConfig:
     """The settings of :func:`verify_llm` (defaults: about 10 minutes on 2 CPU cores)."""
 
     methods: tuple[str, ...] = ()  # empty: every registered method
-    tau: float = 0.1
+    tau: float = 0.2
     beta: float = 0.5
-    steps: int = 600
+    steps: int = 800
     seed: int = 0
-    batch_size: int = 64  # prompts (= pairs for the pairwise methods) per step
+    batch_size: int = 128  # prompts (= pairs for the pairwise methods) per step
     lr: float = 3e-3
     lr_schedule: str = "linear"  # decays to 0 at the last step: the noise floor falls with it
     log_every: int = 20
@@ -170,7 +170,7 @@ class VerifyConfig:
     n_head: int = 2
     words: tuple[str, ...] = ("a", "b", "c")
     max_length: int = 3
-    cycle_weight: float = 0.6
+    cycle_weight: float = 0.4
     reductions: tuple[str, ...] = ("sum", "mean")  # "mean" runs online IPO a second time
     extra: dict = field(default_factory=dict)
 
@@ -187,7 +187,9 @@ class VerifyConfig:
             raise ValueError(f"--beta = {self.beta!r}, must lie in [0, 1)")
         for name in ("steps", "batch_size", "log_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} = {getattr(self, name)}, must be >= 1")
+                raise ValueError(
+                    f"--{name.replace('_', '-')} = {getattr(self, name)}, must be >= 1"
+                )
         if self.batch_size < 2:
             raise ValueError("--batch-size must be >= 2 (RL's leave-one-out baseline)")
 
@@ -199,7 +201,12 @@ def _policy(cfg: VerifyConfig, game: SequenceGame):
 
     tok = sequence_game_tokenizer(game)
     model = tiny_gpt2(
-        tok, n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, n_positions=32, seed=cfg.seed
+        tok,
+        n_layer=cfg.n_layer,
+        n_embd=cfg.n_embd,
+        n_head=cfg.n_head,
+        n_positions=32,
+        seed=cfg.seed,
     )
     return Policy(model, tok)
 
@@ -290,9 +297,7 @@ def verify_llm(cfg: VerifyConfig, *, progress: Callable[[str], None] | None = No
     from prefgame.dynamics.policy_gradient import fit_bradley_terry
     from prefgame.llm.exact import sequence_probs
 
-    game = SequenceGame(
-        words=cfg.words, max_length=cfg.max_length, cycle_weight=cfg.cycle_weight
-    )
+    game = SequenceGame(words=cfg.words, max_length=cfg.max_length, cycle_weight=cfg.cycle_weight)
     mu = sequence_probs(_policy(cfg, game), game)
     reward = fit_bradley_terry(PreferenceGame(game.P, mu))
     goals = targets(game, mu, cfg.tau, cfg.beta, reward)
@@ -378,13 +383,16 @@ def mixture_report(
 
 def summary_lines(report: dict) -> Sequence[str]:
     """A human-readable table of the report (one line per method)."""
-    lines = [
-        f"sequence game: {report['task']['n_sequences']} completions, "
-        f"max length {report['task']['max_length']}; tau = {report['tau']}, "
-        f"beta = {report['beta']}",
+    task = report["task"]
+    head = (
+        f"sequence game: {task['n_sequences']} completions, max length {task['max_length']}; "
+        f"tau = {report['tau']}, beta = {report['beta']}"
+    )
+    cols = (
         f"{'method':12s} {'target':26s} {'KL(target||pi) start -> end':>30s} "
-        f"{'KL(pi*||pi) end':>16s} {'gap end':>9s}",
-    ]
+        f"{'KL(pi*||pi) end':>16s} {'gap end':>9s}"
+    )
+    lines = [head, cols]
     for name, m in report["methods"].items():
         k = m["kl_to_target"]
         lines.append(
@@ -402,7 +410,7 @@ def summary_lines(report: dict) -> Sequence[str]:
         lines.append(
             f"online_ipo, averaged log-probs: KL(mean target||pi) = "
             f"{r['mean']['final_kl_to_own_target']:.4f}, KL(pi*||pi) = "
-            f"{r['mean']['final_kl_to_other_target']:.4f} (targets {r['target_kl_mean_vs_sum']:.4f} "
-            "apart)"
+            f"{r['mean']['final_kl_to_other_target']:.4f} "
+            f"(targets {r['target_kl_mean_vs_sum']:.4f} apart)"
         )
     return lines

@@ -58,7 +58,7 @@ class SequenceGame:
 
     words: tuple[str, ...] = ("a", "b", "c")
     max_length: int = 3
-    cycle_weight: float = 0.6
+    cycle_weight: float = 0.4
     sharpness: float = 2.0
     prompt: str = "a b c"
     sequences: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
