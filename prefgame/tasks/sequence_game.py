@@ -135,8 +135,8 @@ class SequenceGame:
         lam = self.cycle_weight
         cyc = self.cycle_matrix()[f[:, None], f[None, :]]
         P = 0.5 + lam * cyc + (1 - lam) * (expit(self.sharpness * (q[:, None] - q[None, :])) - 0.5)
-        P = 0.5 * (P + 1.0 - P.T)  # antisymmetric to the last bit
-        np.fill_diagonal(P, 0.5)
+        upper = np.triu(P, 1)  # the lower triangle is 1 − its mirror: P + Pᵀ = 1
+        P = upper + np.tril(1.0 - upper.T, -1) + 0.5 * np.eye(self.n)
         P.setflags(write=False)
         return P
 
