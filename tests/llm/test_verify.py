@@ -212,9 +212,9 @@ def short_runs():
 
 
 def _cfg_policy(cfg):
-    from prefgame.llm.verify import _policy as build
+    from prefgame.llm.verify import initial_policy
 
-    return build(cfg, GAME)
+    return initial_policy(cfg, GAME)
 
 
 def test_online_ipo_converges_to_pi_star(short_runs):
@@ -225,11 +225,14 @@ def test_online_ipo_converges_to_pi_star(short_runs):
     assert run["duality_gap"][-1] < 0.2 * run["duality_gap"][0]
 
 
-def test_online_dpo_goes_to_its_own_point_not_pi_star(short_runs):
+def test_online_dpo_does_not_reach_pi_star(short_runs):
     dpo, ipo = short_runs["online_dpo"], short_runs["online_ipo"]
     assert dpo["target"] == "dpo_stationary"
-    assert dpo["kl_to_pi_star"][-1] > 5 * ipo["kl_to_pi_star"][-1]
-    assert dpo["kl_to_dpo_stationary"][-1] < dpo["kl_to_dpo_stationary"][0]
+    # online DPO's stationary point lies 2.8 nats from π*_τ; its Adam run wanders around it
+    # (measured: 1–5 nats away over 800 steps, docs/verify_llm.md) and never comes near π*_τ
+    assert dpo["kl_to_pi_star"][-1] > 0.3
+    assert dpo["kl_to_pi_star"][-1] > 20 * ipo["kl_to_pi_star"][-1]
+    assert max(dpo["kl_from_mu"]) > 1.0  # it overshoots: far beyond π*_τ's 0.36 nats from μ
 
 
 # --- the command line ---------------------------------------------------------------------
