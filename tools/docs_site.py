@@ -177,7 +177,8 @@ def figures_page() -> str:
     A figure is shown when its caption file ``figures/<name>.caption.md`` is there.
     """
     intro = (
-        "Drawn by `prefgame figures --out figures` (and by `make run` into `results/figures/`). "
+        "Drawn by `prefgame figures --out figures` (and by `make run` into `results/figures/`); "
+        "`verify_llm` by `prefgame verify-llm --out figures`. "
         "Each caption is the claim the figure makes, with the numbers computed when it was "
         "drawn (`figures/<name>.caption.md`).\n\n"
     )

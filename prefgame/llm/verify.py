@@ -94,35 +94,50 @@ def fixed_point(
 
 
 def token_mixture_fixed_point(
-    game: SequenceGame, mu: np.ndarray, tau: float, beta: float, *, init: np.ndarray | None = None
+    game: SequenceGame,
+    mu: np.ndarray,
+    tau: float,
+    beta: float,
+    *,
+    init: np.ndarray | None = None,
+    P: np.ndarray | None = None,
 ) -> np.ndarray:
     """π = softmax(log μ + P m(π)/τ), m(π) the token-level mixture of π and μ
     (:meth:`SequenceGame.token_mixture`): where IPO-MD and Nash-MD-PG are stationary when their
     opponent is drawn token by token.  With the sequence-level mixture in place of m this is
-    Prop. 5.2's BR_τ(π*_{τ/(1−β)})."""
+    Prop. 5.2's BR_τ(π*_{τ/(1−β)}).  ``P``: another preference over the game's sequences
+    (default ``game.P``)."""
+    P = game.P if P is None else P
     logmu = np.log(mu)
     z0 = np.log(init) if init is not None else logmu
 
     def update(z: np.ndarray) -> np.ndarray:
-        return log_softmax(logmu + game.P @ game.token_mixture(np.exp(z), mu, beta) / tau)
+        return log_softmax(logmu + P @ game.token_mixture(np.exp(z), mu, beta) / tau)
 
     return np.exp(fixed_point(update, z0))
 
 
 def mean_ipo_target(
-    game: SequenceGame, mu: np.ndarray, tau: float, *, init: np.ndarray | None = None
+    game: SequenceGame,
+    mu: np.ndarray,
+    tau: float,
+    *,
+    init: np.ndarray | None = None,
+    P: np.ndarray | None = None,
 ) -> np.ndarray:
     """Online IPO's fixed point with length-averaged log-probs (``logp_reduction="mean"``).
 
     The loss sees g(y) = log(π(y)/μ(y)) / |y|; its minimiser with pairs from π has
     g(y) − g(y') = (P(y ≻ π) − P(y' ≻ π))/τ, i.e. π(y) = μ(y) exp(|y| (P(y ≻ π)/τ + c)) with
-    the c that normalises π (unique: the sum is increasing in c)."""
+    the c that normalises π (unique: the sum is increasing in c).  ``P`` as in
+    :func:`token_mixture_fixed_point`."""
+    P = game.P if P is None else P
     n_tok = game.n_tokens.astype(np.float64)
     logmu = np.log(mu)
     z0 = np.log(init) if init is not None else logmu
 
     def update(z: np.ndarray) -> np.ndarray:
-        a = logmu + n_tok * (game.P @ np.exp(z)) / tau
+        a = logmu + n_tok * (P @ np.exp(z)) / tau
         c = brentq(lambda c: logsumexp(a + n_tok * c), -1e3, 1e3, xtol=1e-15)
         return a + n_tok * c
 
