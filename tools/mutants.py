@@ -38,6 +38,12 @@ LOSS_TESTS = [
     "tests/llm/test_trainer.py::test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline",
 ]
 TRAINER = "tests/llm/test_trainer.py"
+VERIFY = "tests/llm/test_verify.py"
+VERIFY_EXACT = (
+    "test_sequence_probs_is_a_distribution_equal_to_the_trainers_logprobs",
+    "test_sequence_probs_match_the_samplers_frequencies",
+    "test_token_mixture_from_logits_equals_the_prefix_tree",
+)
 
 
 @dataclass(frozen=True)
@@ -341,6 +347,56 @@ MUTANTS = [
         "return not self.cfg.bf16 and self.cfg.temperature == 1.0",
         "return not self.cfg.bf16",
         _t("test_ipo_md_log_mu_from_the_sampler_equals_the_training_path_in_fp32"),
+    ),
+    # --- the exact sequence-level verification (prefgame verify-llm) ------------------------
+    Mutant(
+        "exact: sequence log-prob counts the padding after EOS",
+        "prefgame/llm/exact.py",
+        "return (logp * batch.completion_mask).sum(-1)",
+        "return logp.sum(-1)",
+        tuple(f"{VERIFY}::{t}" for t in VERIFY_EXACT),
+    ),
+    Mutant(
+        "sequence game: conditionals not divided by the prefix mass",
+        "prefgame/tasks/sequence_game.py",
+        'return log_ext[tree["child"]] - log_node[:, None]',
+        'return log_ext[tree["child"]]',
+        ("tests/test_sequence_game.py",),
+    ),
+    Mutant(
+        "sequence game: token mixture with beta on pi",
+        "prefgame/tasks/sequence_game.py",
+        "mix = (1.0 - beta) * self.conditionals(pi) + beta * self.conditionals(mu)",
+        "mix = beta * self.conditionals(pi) + (1.0 - beta) * self.conditionals(mu)",
+        ("tests/test_sequence_game.py",),
+    ),
+    Mutant(
+        "verify: token-mixture fixed point uses the sequence-level mixture",
+        "prefgame/llm/verify.py",
+        "P @ game.token_mixture(np.exp(z), mu, beta) / tau",
+        "P @ game.sequence_mixture(np.exp(z), mu, beta) / tau",
+        (f"{VERIFY}::test_each_target_is_stationary_for_its_loss_and_pi_star_is_not",),
+    ),
+    Mutant(
+        "verify: averaged-log-prob target ignores the lengths in c",
+        "prefgame/llm/verify.py",
+        "return a + n_tok * c",
+        "return a + c",
+        (f"{VERIFY}::test_each_target_is_stationary_for_its_loss_and_pi_star_is_not",),
+    ),
+    Mutant(
+        "verify: Prop. 5.2 target at tau/(1+beta)",
+        "prefgame/llm/verify.py",
+        "solve(g, tau / (1.0 - beta)).policy if beta < 1 else mu",
+        "solve(g, tau / (1.0 + beta)).policy if beta < 1 else mu",
+        (f"{VERIFY}::test_each_target_is_stationary_for_its_loss_and_pi_star_is_not",),
+    ),
+    Mutant(
+        "methods: IPO-MD declares pi*_tau as its target",
+        "prefgame/llm/methods.py",
+        'target="mixture_nash",\n    ),\n    Method(\n        "online_dpo"',
+        'target="nash",\n    ),\n    Method(\n        "online_dpo"',
+        (f"{VERIFY}::test_cli_json_schema",),
     ),
     # --- control: nothing changes, so the tests must pass (no false kills from re-imports) ----
     Mutant(
