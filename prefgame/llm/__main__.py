@@ -135,6 +135,60 @@ def check_source(name: str, field: str) -> None:
         ) from None
 
 
+def check_is_a_language_model(name: str, field: str) -> None:
+    """A policy or reference μ must be a language model: a sequence classifier (a reward or
+    preference model) would load as a causal LM with its score head dropped and a random
+    LM head."""
+    from transformers import AutoConfig
+
+    arch = getattr(AutoConfig.from_pretrained(name), "architectures", None) or []
+    if arch and any(a.endswith("ForSequenceClassification") for a in arch):
+        raise ValueError(
+            f"{field} = {name!r} is a {arch[0]} (a reward or preference model), not a "
+            "language model; its LM head would be random"
+        )
+
+
+def check_device(cfg: RunConfig) -> None:
+    """float16 weights need a GPU (CPU kernels for half precision are missing or very slow)."""
+    import torch
+
+    if cfg.dtype == "float16" and not torch.cuda.is_available():
+        raise ValueError("dtype = 'float16' needs a GPU; on a CPU use float32 or bfloat16")
+
+
+def check_resume(cfg: RunConfig) -> None:
+    """``resume_from`` must name a checkpoint (or 'latest' with one in ``output_dir``), and the
+    run being resumed must be this run: :func:`~prefgame.llm.trainer.check_resume_config`."""
+    if not cfg.resume_from:
+        return
+    from prefgame.llm.trainer import check_resume_config, resolve_checkpoint
+
+    path = resolve_checkpoint(cfg.resume_from, cfg.output_dir)
+    check_resume_config(path, cfg)
+
+
+def move_previous_run(out: Path) -> Path | None:
+    """``overwrite: true``: the folder's earlier run is moved, whole, into
+    ``out/replaced-<UTC time>/`` (nothing is deleted; the folder's top level then describes the
+    new run alone).  Returns the new location, or None when ``out`` was empty."""
+    import time
+
+    if not out.is_dir() or not any(out.iterdir()):
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = out / f"replaced-{stamp}"
+    k = 1
+    while dest.exists():
+        k += 1
+        dest = out / f"replaced-{stamp}-{k}"
+    dest.mkdir()
+    for entry in list(out.iterdir()):
+        if entry != dest and not entry.name.startswith("replaced-"):
+            os.replace(entry, dest / entry.name)
+    return dest
+
+
 def check_judge_is_a_classifier(name: str) -> None:
     """The judge must be a sequence classifier: a causal LM would get a randomly initialised
     score head (only a transformers warning says so) and training would chase noise."""
@@ -182,6 +236,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_source(cfg.policy_name, "policy_name")
     check_source(cfg.judge_name, "judge_name")
     check_judge_is_a_classifier(cfg.judge_name)
+    check_is_a_language_model(cfg.policy_name, "policy_name")
+    if cfg.ref_name:
+        check_source(cfg.ref_name, "ref_name")
+        check_is_a_language_model(cfg.ref_name, "ref_name")
+    check_device(cfg)
+    check_resume(cfg)
+    if cfg.overwrite and not cfg.resume_from:
+        moved = move_previous_run(out)
+        if moved is not None:
+            print(
+                f"overwrite: the earlier run in {str(out)!r} was moved to {str(moved)!r}",
+                file=sys.stderr,
+            )
 
     import torch
 
@@ -199,11 +266,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cli() -> int:
     """:func:`main` under the error contract: a bad input (or an unusable output_dir, or a file
-    that cannot be read) is one line on stderr and exit 2; ``PREFGAME_DEBUG=1`` shows the
-    traceback."""
-    debug = os.environ.get("PREFGAME_DEBUG", "") not in ("", "0")
+    that cannot be read) is one line on stderr and exit 2; Ctrl-C is one line and exit 130 (the
+    last checkpoint stays: ``--resume_from latest`` continues); ``--debug`` or
+    ``PREFGAME_DEBUG=1`` shows the traceback."""
+    argv = sys.argv[1:]
+    debug = "--debug" in argv or os.environ.get("PREFGAME_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     try:
-        return main()
+        return main(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(
+            "interrupted: the last checkpoint in output_dir is kept; continue with "
+            "--resume_from latest",
+            file=sys.stderr,
+        )
+        return 130
     except (ValueError, OSError, KeyError) as err:  # a bad input: one clear line, exit status 2
         if debug:
             raise

@@ -191,6 +191,16 @@ class OnlineConfig:
         )
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"beta = {self.beta}, must lie in [0, 1]")
+        for name in ("adam_beta1", "adam_beta2", "lora_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} = {getattr(self, name)!r}, must lie in [0, 1)")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed = {self.seed}, must lie in [0, 2**32)")
+        for i, name in enumerate(self.lora_target_modules):
+            if not (isinstance(name, str) and name):
+                raise ValueError(
+                    f"lora_target_modules[{i}] = {name!r}, must be a module name (a string)"
+                )
         if self.top_p != 1.0:
             raise ValueError(
                 f"top_p = {self.top_p}: nucleus sampling makes training off-policy "
@@ -311,6 +321,8 @@ def _read_file(path: str | Path) -> dict:
 
         try:
             data = yaml.safe_load(text) or {}
+        except RecursionError:
+            raise ValueError(f"config file {str(path)!r}: YAML nested too deeply") from None
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             at = f" at line {where.line + 1}" if where is not None else ""
@@ -332,6 +344,8 @@ def _read_file(path: str | Path) -> dict:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"config file {str(path)!r}: malformed JSON ({exc})") from None
+        except RecursionError:
+            raise ValueError(f"config file {str(path)!r}: JSON nested too deeply") from None
     else:
         raise ValueError(f"config file {str(path)!r}: use .json, .yaml/.yml or .toml")
     if not isinstance(data, dict):

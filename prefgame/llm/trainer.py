@@ -83,11 +83,14 @@ if TYPE_CHECKING:
     from accelerate import Accelerator
 
 __all__ = [
+    "RESUME_MAY_DIFFER",
     "OnlineTrainer",
     "Rollout",
+    "check_resume_config",
     "latest_checkpoint",
     "load_policy_checkpoint",
     "lr_scheduler",
+    "resolve_checkpoint",
 ]
 
 
@@ -112,9 +115,59 @@ class Rollout:
     win_rate: float | None = None
 
 
+#: Config fields a resumed run may change: they do not change what the steps compute.
+RESUME_MAY_DIFFER = frozenset(
+    {
+        "max_steps",
+        "save_every",
+        "keep_checkpoints",
+        "output_dir",
+        "resume_from",
+        "progress_bar",
+        "log_tensorboard",
+        "overwrite",
+    }
+)
+
+
+def resolve_checkpoint(spec: str | Path, output_dir: str | Path) -> Path:
+    """The checkpoint ``spec`` names: ``"latest"`` (the highest step in ``output_dir``) or a
+    path; ``ValueError`` when there is none."""
+    path = latest_checkpoint(output_dir) if str(spec) == "latest" else Path(spec)
+    if path is None or not _is_checkpoint(Path(path)):
+        where = f" in output_dir {str(output_dir)!r}" if str(spec) == "latest" else ""
+        raise ValueError(f"resume_from = {str(spec)!r}: no checkpoint to resume from{where}")
+    return Path(path)
+
+
+def check_resume_config(checkpoint: str | Path, config: OnlineConfig) -> None:
+    """The run saved in ``checkpoint`` must be the run ``config`` describes: every field
+    outside :data:`RESUME_MAY_DIFFER` (method, τ, β, lr, batch sizes, seed, models, ...)
+    must be equal, else two runs would be mixed.  ``ValueError`` names the first fields."""
+    path = Path(checkpoint) / "config.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"resume_from: cannot read {str(path)!r} ({exc})") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"resume_from: {str(path)!r} does not hold a config")  # noqa: TRY004
+    now = config.to_dict()
+    diff = [
+        k
+        for k in sorted(set(saved) & set(now))
+        if k not in RESUME_MAY_DIFFER and saved[k] != now[k]
+    ]
+    if diff:
+        shown = ", ".join(f"{k} = {saved[k]!r} there, {now[k]!r} now" for k in diff[:3])
+        raise ValueError(
+            f"resume_from {str(checkpoint)!r} was written by a different run ({shown}); "
+            f"only {sorted(RESUME_MAY_DIFFER)} may change on resume"
+        )
+
+
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     """The checkpoint directory with the highest step in ``output_dir`` (None if none)."""
-    ckpts = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    ckpts = sorted((p for p in Path(output_dir).glob("checkpoint-*") if _step(p) >= 0), key=_step)
     return ckpts[-1] if ckpts else None
 
 
@@ -619,8 +672,13 @@ class OnlineTrainer:
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
         if self.cfg.keep_checkpoints:
-            ckpts = sorted(self.out.glob("checkpoint-*"), key=lambda q: int(q.name.split("-")[-1]))
-            for old in ckpts[: -self.cfg.keep_checkpoints]:
+            # only this run's earlier checkpoints rotate out: never the one just written, never
+            # a higher-numbered one (left by a run this one resumed from an earlier point)
+            older = sorted(
+                (q for q in self.out.glob("checkpoint-*") if _step(q) < self.step_count),
+                key=_step,
+            )
+            for old in older[: max(len(older) - (self.cfg.keep_checkpoints - 1), 0)]:
                 shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
         return path
@@ -628,13 +686,8 @@ class OnlineTrainer:
     def resume(self, checkpoint: str | Path) -> None:
         """Restore weights, optimiser, scheduler, every process's RNG states, sampling
         generator and the data position (``accelerator.load_state``)."""
-        path = (
-            latest_checkpoint(self.cfg.output_dir)
-            if str(checkpoint) == "latest"
-            else Path(checkpoint)
-        )
-        if path is None or not _is_checkpoint(Path(path)):
-            raise ValueError(f"no checkpoint to resume from at {str(checkpoint)!r}")
+        path = resolve_checkpoint(checkpoint, self.cfg.output_dir)
+        check_resume_config(path, self.cfg)
         self.accelerator.load_state(str(path))
         log = self.out / "log.jsonl"
         if self.accelerator.is_main_process and log.is_file():
@@ -645,6 +698,11 @@ class OnlineTrainer:
                 if line.strip() and json.loads(line).get("step", 0) <= self.step_count
             ]
             log.write_text("".join(line + "\n" for line in kept))
+
+
+def _step(path: Path) -> int:
+    tail = path.name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
 
 
 def _is_checkpoint(path: Path) -> bool:

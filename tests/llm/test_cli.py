@@ -260,3 +260,130 @@ def test_hub_names_fail_fast_without_network(monkeypatch):
     assert time.time() - t0 < 5
     with pytest.raises(ValueError, match="no such file or folder"):
         check_source("/nonexistent/model", "policy_name")
+
+
+# --- reliability round 3 (issue 25): no run's data lost, no silent mix, errors before loading ---
+
+
+def _run_yaml(saved, tmp_path, **extra):
+    cfg = tmp_path / "run.yaml"
+    fields = {
+        "policy_name": saved / "policy",
+        "judge_name": saved / "rm",
+        "prompts": saved / "prompts.jsonl",
+        "prompt_column": "text",
+        "max_new_tokens": 4,
+        "batch_size": 2,
+        "output_dir": tmp_path / "o",
+        "progress_bar": "false",
+        "log_tensorboard": "false",
+        "win_rate_every": 0,
+        **extra,
+    }
+    cfg.write_text("".join(f"{k}: {v}\n" for k, v in fields.items()))
+    return cfg
+
+
+def test_overwrite_keeps_the_earlier_run_and_rotation_keeps_the_new_ones(saved, tmp_path):
+    """An earlier run with later checkpoints (3, 4) and a new, shorter run (1, 2) with
+    ``overwrite: true``: rotation used to keep the old 3, 4 and delete the new run's."""
+    old = _run_yaml(saved, tmp_path, max_steps=4, save_every=1, keep_checkpoints=2)
+    assert main(["--config", str(old)]) == 0
+    old_weights = (tmp_path / "o" / "checkpoint-4" / "model.safetensors").read_bytes()
+    new = _run_yaml(saved, tmp_path, max_steps=2, save_every=1, keep_checkpoints=2, lr=0.01)
+    assert main(["--config", str(new), "--overwrite", "true"]) == 0
+    top = sorted(p.name for p in (tmp_path / "o").glob("checkpoint-*"))
+    assert top == ["checkpoint-1", "checkpoint-2"]
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["lr"] == 0.01
+    (moved,) = (tmp_path / "o").glob("replaced-*")
+    assert (moved / "checkpoint-4" / "model.safetensors").read_bytes() == old_weights
+    assert json.loads((moved / "config.json").read_text())["max_steps"] == 4
+
+
+def test_resume_with_a_different_run_is_refused_before_loading(saved, tmp_path, monkeypatch):
+    cfg = _run_yaml(saved, tmp_path, max_steps=1)
+    assert main(["--config", str(cfg)]) == 0
+    import prefgame.llm.policy as pol
+
+    def no_load(*a, **k):
+        raise AssertionError("models were loaded before the check")
+
+    monkeypatch.setattr(pol, "load_pretrained_policy", no_load)
+    with pytest.raises(ValueError, match=r"different run \(lr = 0.0001 there, 0.5 now"):
+        main(["--config", str(cfg), "--resume_from", "latest", "--lr", "0.5"])
+    with pytest.raises(ValueError, match=r"method = 'online_ipo' there, 'online_dpo' now"):
+        main(["--config", str(cfg), "--resume_from", "latest", "--method", "online_dpo"])
+    with pytest.raises(ValueError, match="no checkpoint to resume from"):
+        main(["--config", str(cfg), "--resume_from", str(tmp_path / "nothing")])
+
+
+def test_resume_may_change_max_steps(saved, tmp_path):
+    cfg = _run_yaml(saved, tmp_path, max_steps=1)
+    assert main(["--config", str(cfg)]) == 0
+    assert main(["--config", str(cfg), "--resume_from", "latest", "--max_steps", "2"]) == 0
+    assert (tmp_path / "o" / "checkpoint-2").is_dir()
+
+
+def test_a_reward_model_as_reference_is_refused(saved, tmp_path):
+    cfg = _run_yaml(saved, tmp_path, max_steps=1, ref_name=saved / "rm")
+    with pytest.raises(ValueError, match="ref_name = .* is a GPT2ForSequenceClassification"):
+        main(["--config", str(cfg)])
+    cfg = _run_yaml(saved, tmp_path, max_steps=1, policy_name=saved / "rm")
+    with pytest.raises(ValueError, match="policy_name = .* not a language model"):
+        main(["--config", str(cfg)])
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--adam_beta1", "1.5"], "adam_beta1 = 1.5, must lie in"),
+        (["--lora_dropout", "1.0"], "lora_dropout = 1.0, must lie in"),
+        (["--seed", str(2**40)], "seed = 1099511627776, must lie in"),
+    ],
+)
+def test_config_ranges_are_checked_before_loading(saved, tmp_path, args, match):
+    cfg = _run_yaml(saved, tmp_path, max_steps=1)
+    with pytest.raises(ValueError, match=match):
+        main(["--config", str(cfg), *args])
+
+
+def test_non_string_lora_modules_and_deep_json_are_named(tmp_path):
+    from prefgame.llm.config import OnlineConfig, load_config
+
+    with pytest.raises(ValueError, match=r"lora_target_modules\[1\] = 3"):
+        OnlineConfig(lora_target_modules=["c_attn", 3])
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        load_config(OnlineConfig, deep)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a CPU-only machine")
+def test_float16_on_a_cpu_is_refused_before_loading(saved, tmp_path):
+    cfg = _run_yaml(saved, tmp_path, max_steps=1, dtype="float16")
+    with pytest.raises(ValueError, match="float16' needs a GPU"):
+        main(["--config", str(cfg)])
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    import prefgame.llm.__main__ as entry
+
+    def interrupted(argv=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(entry, "main", interrupted)
+    monkeypatch.setattr(sys, "argv", ["prefgame.llm"])
+    assert entry.cli() == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "resume_from latest" in err[0]
+
+
+def test_debug_flag_shows_the_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "prefgame.llm", "--debug", "--method", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "unknown method" in proc.stderr
