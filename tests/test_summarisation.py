@@ -265,6 +265,12 @@ def test_train_sft_learns_to_copy():
         ({"arms": []}, "arms = []"),
         ({"tau_grid": {"rl": [0.1, -1]}}, "tau_grid"),
         ({"cycle_weight": 1.5}, "cycle_weight = 1.5, must lie in [0, 1]"),
+        ({"beta": {"online_ipo": 0.1}}, "'online_ipo' samples from π, β has no effect"),
+        ({"paper_tau": {"rl": float("inf")}}, "τ = inf, must be a finite number > 0"),
+        ({"align_lr": float("inf")}, "align_lr = inf, must be a finite number > 0"),
+        ({"sft_lr": 1e999}, "sft_lr = inf, must be a finite number > 0"),
+        ({"policy_embd": 30, "policy_heads": 4}, "policy_embd = 30 is not a multiple of"),
+        ({"align_batch": 1}, "align_batch = 1: RL's leave-one-out baseline needs >= 2"),
     ],
 )
 def test_bad_config_values_are_named(override, message):
@@ -342,3 +348,70 @@ def test_output_locations_are_checked(tmp_path):
     with pytest.raises(ValueError, match="is a file"):
         check_locations(tmp_path / "file", tmp_path / "out")
     check_locations(tmp_path / "new" / "work", tmp_path / "new" / "out")  # creatable: fine
+
+
+def test_a_partial_beta_table_keeps_the_other_methods_beta():
+    """{"nash_md_pg": 0.125} used to replace the whole table: IPO-MD ran with β = 0."""
+    cfg = C.load(None, beta={"nash_md_pg": 0.25})
+    assert cfg.beta == {"ipo_md": 0.125, "nash_md_pg": 0.25}
+    cfg = C.load(None, tau_grid={"rl": [0.5]})
+    assert cfg.tau_grid["rl"] == [0.5] and cfg.tau_grid["online_ipo"] == [0.3, 0.05, 0.01, 0.002]
+
+
+def test_cached_results_and_weights_are_verified(tmp_path):
+    from prefgame.experiments.summarisation import pipeline as P
+
+    (tmp_path / "run.json").write_text('{"arm": "oracle"}')
+    with pytest.raises(ValueError, match=r"run.json' lacks \['method'"):
+        P.read_json(tmp_path / "run.json")
+    (tmp_path / "sft.json").write_text("{not json")
+    with pytest.raises(ValueError, match="sft.json' is corrupt.*--force"):
+        P.read_json(tmp_path / "sft.json")
+    model = tmp_path / "pm"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    P.save_json(
+        tmp_path / "pm.json",
+        {
+            "kind": "pm",
+            "time_s": 1.0,
+            "steps": 1,
+            "p_heldout_writer": [],
+            "p_heldout_policy": [],
+            "hashes": P.folder_hashes(model),
+        },
+    )
+    assert P.checked_folder(tmp_path, "pm") == str(model)
+    (model / "model.safetensors").write_bytes(b"weigh")  # truncated
+    with pytest.raises(ValueError, match="does not match the hash.*--force"):
+        P.checked_folder(tmp_path, "pm")
+    (model / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match="model.safetensors' is missing"):
+        P.checked_folder(tmp_path, "pm")
+
+
+def test_reproduce_threads_device_and_force(tmp_path, monkeypatch):
+    import torch
+
+    from prefgame.experiments.summarisation import cli
+
+    cfg = tmp_path / "c.json"
+    cfg.write_text("{}")
+    base = ["--config", str(cfg), "--out", str(tmp_path / "out"), "--work", str(tmp_path / "w")]
+    assert cli.main([*base, "--threads", "100000"]) == 2
+    if not torch.cuda.is_available():
+        cfg.write_text('{"device": "cuda"}')
+        assert cli.main(base) == 2
+    assert not (tmp_path / "w").exists()
+    # --force moves a used work folder aside (nothing deleted), then runs: stop it at once
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "sft.json").write_text("{}")
+    cfg.write_text("{}")
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("prefgame.experiments.summarisation.run.run_experiment", stop)
+    assert cli.main([*base, "--force"]) == 130
+    (aside,) = tmp_path.glob("w.replaced-*")
+    assert (aside / "sft.json").read_text() == "{}"

@@ -5,6 +5,7 @@ location (checked before any model is built); ``--debug`` shows tracebacks."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -39,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help="run one step only (its inputs are made if missing)",
     )
-    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    ap.add_argument(
+        "--force",
+        action="store_true",
+        help="move an existing work folder aside (to <work>.replaced-<time>) and rebuild",
+    )
+    ap.add_argument("--debug", action="store_true", help="show tracebacks (or PREFGAME_DEBUG=1)")
     return ap
 
 
@@ -47,11 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = _parser()
     args = ap.parse_args(argv)  # argparse itself exits 2 with one usage line on bad options
+    args.debug = args.debug or os.environ.get("PREFGAME_DEBUG", "") not in ("", "0")
     try:
         for name in ("seeds", "jobs", "threads"):
             v = getattr(args, name)
             if v is not None and v < 1:
                 raise ValueError(f"--{name} = {v}, must be >= 1")
+        cpus = os.cpu_count() or 1
+        if args.threads > 4 * cpus:
+            raise ValueError(f"--threads = {args.threads}: this machine has {cpus} CPU(s)")
         from prefgame.experiments.summarisation import config as C
         from prefgame.experiments.summarisation.run import check_locations
 
@@ -66,6 +76,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         work = Path(args.work) if args.work else ROOT / "runs" / cfg.name
         check_locations(work, out)
+        if cfg.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device = 'cuda' but no GPU is available; use 'cpu' or 'auto'")
+        if args.force and work.is_dir() and any(work.iterdir()):
+            import time
+
+            aside = work.with_name(
+                f"{work.name}.replaced-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+            )
+            work.rename(aside)
+            print(f"--force: the work folder was moved to {str(aside)!r}", file=sys.stderr)
     except ValueError as e:
         if args.debug:
             raise

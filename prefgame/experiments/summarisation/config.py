@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,14 @@ PAPER_BETA = {"ipo_md": 0.125, "nash_md_pg": 0.125}
 #: learned: the PM/RM trained on one-vote labels; oracle: the gold judge itself (RL: the
 #: Bradley–Terry reward fitted to it); oracle_no_cycle: the same with the style cycle off (λ = 0).
 ARMS = ("learned", "oracle", "oracle_no_cycle")
+_DEFAULT_TAU_GRID = {
+    "online_ipo": [0.3, 0.05, 0.01, 0.002],
+    "ipo_md": [0.3, 0.05, 0.01, 0.002],
+    "online_dpo": [1.0, 0.2, 0.04, 0.008],
+    "online_slic": [3.0, 0.5, 0.1, 0.02],
+    "nash_md_pg": [0.3, 0.05, 0.008, 0.002],
+    "rl": [0.3, 0.05, 0.01, 0.002],
+}
 
 
 @dataclass
@@ -80,18 +89,14 @@ class ExperimentConfig:
     arms: list = _f(list(ARMS), f"arms to run, from {ARMS}")  # noqa: RUF009
     methods: list = _f(list(PAPER_ORDER), "methods, from the paper's six")  # noqa: RUF009
     tau_grid: dict = _f(  # noqa: RUF009
-        {
-            "online_ipo": [0.3, 0.05, 0.01, 0.002],
-            "ipo_md": [0.3, 0.05, 0.01, 0.002],
-            "online_dpo": [1.0, 0.2, 0.04, 0.008],
-            "online_slic": [3.0, 0.5, 0.1, 0.02],
-            "nash_md_pg": [0.3, 0.05, 0.008, 0.002],
-            "rl": [0.3, 0.05, 0.01, 0.002],
-        },
-        "τ frontier per method (one seed per point)",
+        dict(_DEFAULT_TAU_GRID),
+        "τ frontier per method (one seed per point; a partial table replaces those methods only)",
     )
     paper_tau: dict = _f(dict(PAPER_TAU), "the paper's τ per method (headline table 1)")  # noqa: RUF009
-    beta: dict = _f(dict(PAPER_BETA), "mixture β of IPO-MD and Nash-MD-PG")  # noqa: RUF009
+    beta: dict = _f(  # noqa: RUF009
+        dict(PAPER_BETA),
+        "mixture β of IPO-MD and Nash-MD-PG (a partial table keeps the other's paper value)",
+    )
     kl_target: float = _f(
         1.0,
         "rule for headline table 2: per method the grid τ whose KL on "
@@ -110,6 +115,11 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         check_types(self)
+        # a partial table overrides those methods only: {"nash_md_pg": 0.125} keeps IPO-MD's β
+        # (replacing the whole table silently ran IPO-MD with β = 0, i.e. online IPO)
+        for name, default in (("beta", PAPER_BETA), ("paper_tau", PAPER_TAU)):
+            setattr(self, name, {**default, **getattr(self, name)})
+        self.tau_grid = {**_DEFAULT_TAU_GRID, **self.tau_grid}
         _counts = (
             "n_align_prompts",
             "n_eval_prompts",
@@ -156,8 +166,19 @@ class ExperimentConfig:
                 f"doc_max_distractors = {self.doc_max_distractors}"
             )
         for name in ("sft_lr", "scorer_lr", "align_lr", "kl_target"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} = {getattr(self, name)!r}, must be > 0")
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} = {v!r}, must be a finite number > 0")
+        for part in ("policy", "scorer"):
+            embd, heads = getattr(self, f"{part}_embd"), getattr(self, f"{part}_heads")
+            if embd % heads:
+                raise ValueError(
+                    f"{part}_embd = {embd} is not a multiple of {part}_heads = {heads}"
+                )
+        if "rl" in self.methods and self.align_batch < 2:
+            raise ValueError(
+                f"align_batch = {self.align_batch}: RL's leave-one-out baseline needs >= 2"
+            )
         for name in ("cycle_weight", "sft_decay_frac", "pm_gate", "pm_gate_policy"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} = {getattr(self, name)!r}, must lie in [0, 1]")
@@ -172,13 +193,23 @@ class ExperimentConfig:
             if not grid:
                 raise ValueError(f"tau_grid has no τ values for method {m!r}")
             for t in list(grid) + [self.paper_tau.get(m, 1.0)]:
-                if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+                if (
+                    isinstance(t, bool)
+                    or not isinstance(t, (int, float))
+                    or not (t > 0 and math.isfinite(t))
+                ):
                     raise ValueError(
-                        f"tau_grid[{m!r}] / paper_tau[{m!r}]: τ = {t!r}, must be a number > 0"
+                        f"tau_grid[{m!r}] / paper_tau[{m!r}]: τ = {t!r}, must be a finite "
+                        "number > 0"
                     )
             if m not in self.paper_tau:
                 raise ValueError(f"paper_tau has no value for method {m!r}")
         for m, b in self.beta.items():
+            if m not in PAPER_BETA:
+                raise ValueError(
+                    f"beta[{m!r}]: {m!r} samples from π, β has no effect; only "
+                    f"{sorted(PAPER_BETA)} read β"
+                )
             if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 <= b <= 1:
                 raise ValueError(f"beta[{m!r}] = {b!r}, must be a number in [0, 1]")
 

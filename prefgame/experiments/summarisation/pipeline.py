@@ -89,9 +89,61 @@ def save_json(path: Path, obj: Any) -> None:
     atomic_write(path, json.dumps(obj, indent=1))
 
 
+#: Keys every cached result must hold (a file of another version, or edited, is named).
+CACHE_KEYS = {
+    "sft.json": ("time_s", "covered", "invented", "q", "data_covered", "data_invented"),
+    "pairs.json": ("pairs_writer", "pairs_policy", "heldout_writer", "heldout_policy"),
+    "pm.json": ("kind", "time_s", "steps", "p_heldout_writer", "p_heldout_policy"),
+    "rm.json": ("kind", "time_s", "steps", "p_heldout_writer", "p_heldout_policy"),
+    "run.json": ("arm", "method", "tau", "seed", "kl_train", "kl_eval", "texts", "time_s"),
+    "sft_samples.json": ("texts",),
+    "gold_reward.json": ("weights",),
+    "gold_reward_no_cycle.json": ("weights",),
+}
+_FORCE = "rerun with --force to move the work folder aside and rebuild"
+
+
 def read_json(path: Path) -> Any:
-    """The JSON value stored in ``path``."""
-    return json.loads(Path(path).read_text())
+    """The JSON value stored in ``path``; a cached result (:data:`CACHE_KEYS`) that is not
+    JSON, or lacks a key, raises ``ValueError`` naming the file."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"cached file {str(path)!r} is corrupt ({type(exc).__name__}); {_FORCE}")
+    missing = [
+        k for k in CACHE_KEYS.get(path.name, ()) if not isinstance(obj, dict) or k not in obj
+    ]
+    if missing:
+        raise ValueError(f"cached file {str(path)!r} lacks {missing}; {_FORCE}")
+    return obj
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a saved model folder, by name."""
+    return {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(Path(folder).iterdir())
+        if f.is_file()
+    }
+
+
+def checked_folder(work: Path, name: str) -> str:
+    """``work/<name>`` after checking its files against the hashes saved in ``<name>.json``
+    when it was written (a replaced or truncated weight file is named, never used)."""
+    folder, info = work / name, work / f"{name}.json"
+    saved = read_json(info).get("hashes") if info.exists() else None
+    if saved is not None:
+        now = folder_hashes(folder) if folder.is_dir() else {}
+        for fname, digest in saved.items():
+            if fname not in now:
+                raise ValueError(f"cached model file {str(folder / fname)!r} is missing; {_FORCE}")
+            if now[fname] != digest:
+                raise ValueError(
+                    f"cached model file {str(folder / fname)!r} does not match the hash saved in "
+                    f"{str(info)!r} (replaced or truncated); {_FORCE}"
+                )
+    return str(folder)
 
 
 def device(cfg: ExperimentConfig) -> torch.device:
@@ -143,6 +195,7 @@ def run_sft(cfg: ExperimentConfig, work: Path) -> dict:
     out = work / "sft"
     model.save_pretrained(out)
     tok.save_pretrained(out)
+    info["hashes"] = folder_hashes(out)
     info["curve"] = info["curve"][:: max(1, len(info["curve"]) // 200)]
     info.update(sft_quality(cfg, policy))
     save_json(info_path, info)
@@ -211,7 +264,7 @@ def make_pairs(cfg: ExperimentConfig, work: Path) -> dict:
         return read_json(path)
     run_sft(cfg, work)
     gold = D.gold_judge(cfg)
-    policy = load_pretrained_policy(str(work / "sft"), device=device(cfg))
+    policy = load_pretrained_policy(checked_folder(work, "sft"), device=device(cfg))
     out = {}
     for split, n_w, n_p, votes in (
         ("pairs", cfg.n_writer_pairs, cfg.n_policy_pairs, cfg.votes),
@@ -249,7 +302,7 @@ def load_scorer(
     """The trained PM (``kind="pm"``) or RM (``"rm"``)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    path = work / kind
+    path = checked_folder(work, kind)
     tok = AutoTokenizer.from_pretrained(path)
     net = AutoModelForSequenceClassification.from_pretrained(path).to(device(cfg)).eval()
     return M.make_pm(net, tok) if kind == "pm" else M.make_rm(net, tok)
@@ -298,6 +351,7 @@ def train_scorer(cfg: ExperimentConfig, work: Path, kind: str) -> dict:
             info[f"p_{held}"] = judge(h["x"], h["y"], h["y2"]).numpy().tolist()
     net.save_pretrained(work / kind)
     tok.save_pretrained(work / kind)
+    info["hashes"] = folder_hashes(work / kind)
     save_json(info_path, info)
     log(f"{kind}: {info['time_s']:.0f}s, {len(curve)} steps, final loss {np.mean(curve[-50:]):.3f}")
     return info
@@ -356,8 +410,8 @@ def align_run(
     if (out / "run.json").exists():
         return read_json(out / "run.json")
     dev = device(cfg)
-    policy = load_pretrained_policy(str(work / "sft"), device=dev)
-    ref = load_pretrained_policy(str(work / "sft"), device=dev)
+    policy = load_pretrained_policy(checked_folder(work, "sft"), device=dev)
+    ref = load_pretrained_policy(checked_folder(work, "sft"), device=dev)
     ref.model.requires_grad_(False)
     judge, reward = arm_judges(cfg, work, arm)
     ocfg = OnlineConfig(
@@ -427,7 +481,7 @@ def sft_samples(cfg: ExperimentConfig, work: Path) -> dict:
     path = work / "sft_samples.json"
     if path.exists():
         return read_json(path)
-    policy = load_pretrained_policy(str(work / "sft"), device=device(cfg))
+    policy = load_pretrained_policy(checked_folder(work, "sft"), device=device(cfg))
     xs = D.prompts(cfg, "eval")
     sets = [
         sample_policy(cfg, policy, policy, xs, seed=stream_seed("sft-eval", s))[0]

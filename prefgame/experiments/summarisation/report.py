@@ -269,7 +269,10 @@ def results_markdown(cfg: ExperimentConfig, summary: dict, command: str, elapsed
         f"every policy and for SFT), 95 % CIs from a paired bootstrap over prompts and "
         f"seeds ({cfg.bootstrap} resamples).  Log-probabilities: **{s['logp_reduction']}** "
         "over tokens (the theory's sequence probability π(y); with the paper's τ this "
-        "allows the pairwise methods only a tiny move from μ, which the τ frontier shows).",
+        "allows the pairwise methods only a tiny move from μ, which the τ frontier shows).  "
+        "Mixture β: "
+        + ", ".join(f"{NAMES.get(m, m)} {b:g}" for m, b in sorted(cfg.beta.items()))
+        + ".",
         *(
             []
             if cfg.paper_tau == PAPER_TAU
