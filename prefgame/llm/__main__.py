@@ -65,6 +65,14 @@ class RunConfig(OnlineConfig):
             raise ValueError(
                 f"judge_max_length = {self.judge_max_length!r}, must be an integer > 0"
             )
+        # the judge keeps completions whole: a pairwise judge reads two, a reward model one
+        need = (2 if self.judge_kind == "pairwise" else 1) * self.max_new_tokens + 1
+        if self.judge_max_length < need:
+            raise ValueError(
+                f"judge_max_length = {self.judge_max_length} cannot hold "
+                f"{'two completions' if self.judge_kind == 'pairwise' else 'a completion'} of "
+                f"max_new_tokens = {self.max_new_tokens} (needs >= {need})"
+            )
         if self.prompt_template:
             import string
 

@@ -387,3 +387,9 @@ def test_debug_flag_shows_the_traceback():
         check=False,
     )
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "unknown method" in proc.stderr
+
+
+def test_a_judge_too_short_for_the_completions_is_refused_before_loading(saved, tmp_path):
+    cfg = _run_yaml(saved, tmp_path, max_steps=1, judge_kind="pairwise", judge_max_length=8)
+    with pytest.raises(ValueError, match="judge_max_length = 8 cannot hold two completions"):
+        main(["--config", str(cfg)])

@@ -297,10 +297,21 @@ def test_tempered_sampling_is_on_policy_for_the_loss(tok, prompts, tmp_path):
 
 
 def test_ipo_md_margin_is_exactly_zero_at_pi_equal_mu_in_bf16(tok, prompts, good_judge, tmp_path):
-    """log μ comes from the same forward path as log π (not from the KV-cached sampler)."""
+    """log μ comes from the same forward path as log π (not from the KV-cached sampler).
+
+    On CPUs with native bf16 (avx512_bf16) the cached and the full forward can round alike, so
+    the margin alone cannot tell the paths apart there: the test also counts μ's full forwards
+    (one prompt encoding in the sampler, then the recomputation over the completions)."""
     cfg = _cfg(tmp_path, method="ipo_md", beta=0.5, bf16=True)
     tr = OnlineTrainer(cfg, Policy(tiny_gpt2(tok), tok), good_judge, prompts)
+    assert not tr.reuses_sampler_ref_logp
+    long_mu_forwards = []
+    tr.ref.model.register_forward_pre_hook(
+        lambda mod, args, kw: long_mu_forwards.append(kw["input_ids"].shape[1] > 1),
+        with_kwargs=True,
+    )
     ro = tr.collect()
+    assert sum(long_mu_forwards) >= 2  # the sampler's prompt encoding, then the recomputation
     with torch.no_grad(), tr.accelerator.autocast():
         _, stats = tr.loss(ro)
     assert stats["margin"] == 0.0
