@@ -500,6 +500,13 @@ def add_verify_llm(sub: Subparsers) -> None:
         "against the target its theory promises (needs the 'llm' extra)",
     )
     p.add_argument("--methods", nargs="+", metavar="NAME", default=[], help="default: all")
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE_OR_MODULE",
+        help="import a module that registers methods (prefgame.llm.register_method) first",
+    )
     p.add_argument("--tau", type=_positive_tau, default=0.2, help="KL strength τ (default 0.2)")
     p.add_argument("--beta", type=_beta, default=0.5, help="mixture β in [0, 1) (default 0.5)")
     p.add_argument("--steps", type=_positive_int("steps"), default=800, help="default 800")
@@ -530,8 +537,13 @@ def run_verify_llm(args: argparse.Namespace) -> int:
         raise UserError(
             f"verify-llm needs the 'llm' extra: pip install 'prefgame[llm]' ({exc})"
         ) from None
-    from .llm.methods import METHODS
+    from .llm.methods import METHODS, load_plugin
 
+    try:
+        for spec in args.plugin:
+            load_plugin(spec)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     for m in args.methods:
         if m not in METHODS:
             raise UserError(f"--methods {m}: unknown method; known: {' '.join(METHODS)}")

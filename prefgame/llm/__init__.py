@@ -36,30 +36,45 @@ Minimal run (CPU, offline)::
     OnlineTrainer(cfg, policy, judge, prompts).train()
 """
 
-from prefgame.llm import (
-    config,
-    data,
-    evaluate,
-    judges,
-    methods,
-    policy,
-    sampling,
-    sft,
-    tokenizers,
-    trainer,
+import importlib
+from types import ModuleType
+
+#: The submodules whose ``__all__`` make up the public API, in reading order (imported on first
+#: use: ``import prefgame.llm.config`` loads neither torch nor the trainer).
+SUBMODULE_NAMES = (
+    "config",
+    "methods",
+    "tokenizers",
+    "policy",
+    "sampling",
+    "judges",
+    "trainer",
+    "evaluate",
+    "data",
+    "sft",
 )
-from prefgame.llm.config import *
-from prefgame.llm.data import *
-from prefgame.llm.evaluate import *
-from prefgame.llm.judges import *
-from prefgame.llm.methods import *
-from prefgame.llm.policy import *
-from prefgame.llm.sampling import *
-from prefgame.llm.sft import *
-from prefgame.llm.tokenizers import *
-from prefgame.llm.trainer import *
 
-#: The submodules whose ``__all__`` make up the public API, in reading order.
-SUBMODULES = (config, methods, tokenizers, policy, sampling, judges, trainer, evaluate, data, sft)
 
-__all__ = [name for module in SUBMODULES for name in module.__all__]
+def _submodule(name: str) -> ModuleType:
+    return importlib.import_module(f"prefgame.llm.{name}")
+
+
+def __getattr__(name: str):  # PEP 562: the public names, resolved on first use
+    if name == "SUBMODULES":
+        value = tuple(_submodule(n) for n in SUBMODULE_NAMES)
+    elif name == "__all__":
+        value = [n for m in __getattr__("SUBMODULES") for n in m.__all__]
+    else:
+        for sub in SUBMODULE_NAMES:
+            module = _submodule(sub)
+            if name in module.__all__:
+                value = getattr(module, name)
+                break
+        else:
+            raise AttributeError(f"module 'prefgame.llm' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__getattr__("__all__")))

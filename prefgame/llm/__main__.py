@@ -3,6 +3,7 @@
     python -m prefgame.llm --config run.yaml
     python -m prefgame.llm --method ipo_md --beta 0.125 --policy_name t5-large \\
         --prompts trl-lib/tldr --judge_kind pairwise --judge_name path/to/pm --max_steps 30000
+    python -m prefgame.llm --plugin my_methods.py --method my_loss --config run.yaml
 
 Every field of :class:`~prefgame.llm.config.OnlineConfig` is accepted, plus the data and judge
 fields of :class:`RunConfig`.  Checks run in this order, so a bad input fails before any model
@@ -214,10 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, validate, load data, then models, and train; returns the exit status."""
     from prefgame.llm.data import load_prompts
     from prefgame.llm.judges import PairwisePreferenceModel, RewardModel
+    from prefgame.llm.methods import pop_plugins
     from prefgame.llm.policy import policy_from_config
     from prefgame.llm.trainer import OnlineTrainer
 
-    cfg = RunConfig.from_args(sys.argv[1:] if argv is None else argv)
+    # --plugin FILE_OR_MODULE (repeatable): the user's methods are registered before the config
+    # is validated, so --method may name them
+    cfg = RunConfig.from_args(pop_plugins(list(sys.argv[1:] if argv is None else argv)))
     out = check_output_dir(cfg)
     if not Path(cfg.prompts).exists() and not Path(cfg.prompts).suffix:  # a hub dataset name
         check_source(cfg.prompts, "prompts")

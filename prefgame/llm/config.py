@@ -75,7 +75,11 @@ class OnlineConfig:
     """Hyperparameters of one online run (defaults: a tiny CPU run; paper values in comments)."""
 
     # --- method ----------------------------------------------------------------------------
-    method: str = _f("online_ipo", f"one of {tuple(METHODS)} (prefgame.llm.methods)")
+    method: str = _f(
+        "online_ipo",
+        f"a registered method: {', '.join(METHODS)} (prefgame.llm.methods; yours through "
+        "register_method, or --plugin FILE on the command line)",
+    )
     tau: float = _f(
         1.0,
         "KL-regularisation strength τ (paper: IPO 1.0, DPO 5.0, SLiC 10.0, "

@@ -27,35 +27,106 @@ credit token t with the log-ratios from t on (reward-to-go of the KL term), as i
 The samplers and losses call back into the :class:`~prefgame.llm.trainer.OnlineTrainer` for
 the model plumbing (chunked generation, the μ forward, the training forward); the formulas are
 all in :mod:`prefgame.losses`.
+
+**Your own method** (no edit of the package): :func:`register_method` adds it to the registry,
+and the trainer, ``python -m prefgame.llm --plugin FILE --method NAME`` and ``prefgame
+verify-llm --plugin FILE`` (which measures it exactly against the ``target`` it declares) all
+read it from there. A loss written for the tabular protocol ``f(h, p, *, tau)`` plugs in as it
+is (it is wrapped in :class:`PairwiseLoss`)::
+
+    from prefgame.llm import PairSampler, register_method
+
+    def my_loss(h, p, *, tau):                     # elementwise, numpy or torch
+        return (tau * h - (p - 0.5)) ** 2          # IPO in units of τ: target π*_τ
+
+    register_method("scaled_ipo", sampler=PairSampler(), loss=my_loss, target="nash")
+
+This module imports no torch: the samplers and losses import it when they run, so the
+configuration (:mod:`prefgame.llm.config`) can be validated without it.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-
-import torch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from prefgame import losses as L
-from prefgame.llm.policy import SequenceBatch, reduce_tokens, token_logprobs
 
 if TYPE_CHECKING:
+    import torch
+
+    from prefgame.llm.policy import SequenceBatch
     from prefgame.llm.trainer import OnlineTrainer, Rollout
 
 __all__ = [
     "METHODS",
+    "TARGETS",
+    "Loss",
     "Method",
     "MixtureOpponentSampler",
     "PairSampler",
     "PairwiseLoss",
     "PolicyGradientLoss",
     "PolicySampler",
+    "Sampler",
+    "load_plugin",
+    "pop_plugins",
+    "register_method",
     "rl_baseline",
+    "unregister_method",
 ]
 
 Feedback = Literal["preference", "reward"]
-Draw = tuple[SequenceBatch, SequenceBatch | None]
+Draw = tuple["SequenceBatch", "SequenceBatch | None"]
+
+#: The targets a method can declare (``Method.target``): what its theory says it converges to,
+#: computed exactly on the sequence game by :mod:`prefgame.llm.verify`.
+TARGETS = {
+    "nash": "π*_τ, the KL-regularised Nash equilibrium (Prop. 4.1)",
+    "mixture_nash": "BR_τ(π*_{τ/(1−β)}), the sequence-level-mixture fixed point (Prop. 5.2)",
+    "token_mixture_fixed_point": "π = softmax(log μ + P m(π)/τ), m the token-level mixture",
+    "dpo_stationary": "online DPO's stationary point (App. F)",
+    "slic_stationary": "online SLiC's measured stationary point",
+    "rlhf": "μ exp(r/τ)/Z, r the Bradley–Terry reward fitted to P under μ",
+    "mean_ipo": "online IPO with length-averaged log-probs: log π/μ = |y|(Pπ/τ + c)",
+}
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """How one step's completions are drawn, without gradient.
+
+    ``draw(trainer, prompts, beta)`` returns ``(y, y2)``: :class:`SequenceBatch` es of one
+    completion per prompt each (``y2`` None when the method has no opponent). ``per_prompt``:
+    completions drawn per prompt (for the generation chunking); ``draws_pairs``: whether it
+    returns an opponent ``y2``.
+    """
+
+    per_prompt: int
+    draws_pairs: bool
+
+    def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw: ...
+
+
+@runtime_checkable
+class Loss(Protocol):
+    """What is minimised on a rollout: ``loss(trainer, rollout, rows)`` returns the mean loss
+    over the prompts ``rows`` (gradient into π) and detached statistics (``{"kl": ...}`` at
+    least). ``feedback``: ``"preference"`` (reads ``rollout.p``) or ``"reward"``
+    (``rollout.reward``); ``needs_pairs``: whether it reads the opponent ``rollout.y2``."""
+
+    feedback: Feedback
+    needs_pairs: bool
+
+    def __call__(
+        self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
+    ) -> tuple[torch.Tensor, dict[str, float]]: ...
 
 
 # --- samplers: how one step's completions are drawn (no gradient) -----------------------------
@@ -113,9 +184,6 @@ class PolicySampler:
         return trainer.sample(prompts, 0.0), None
 
 
-Sampler = PairSampler | MixtureOpponentSampler | PolicySampler
-
-
 # --- losses: what is minimised on a rollout (formulas in prefgame.losses) ---------------------
 
 
@@ -135,6 +203,10 @@ class PairwiseLoss:
     def __call__(
         self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        import torch
+
+        from prefgame.llm.policy import SequenceBatch, reduce_tokens, token_logprobs
+
         c, tau = trainer.cfg, rollout.tau
         y = rollout.y.select(rows)
         y2 = rollout.y2.select(rows)
@@ -161,6 +233,8 @@ def rl_baseline(reward: torch.Tensor, kind: str = "loo") -> torch.Tensor:
     of y_i, so E[(r_i − b_i) ∇log π(y_i)] = ∇E r exactly);  ``"mean"``: b_i = (1/B) Σ_j r_j,
     which contains r_i and scales that expectation by 1 − 1/B;  ``"none"``: 0.
     """
+    import torch
+
     if kind == "loo":
         n = reward.shape[0]
         if n < 2:
@@ -191,6 +265,8 @@ class PolicyGradientLoss:
     def __call__(
         self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        from prefgame.llm.policy import token_logprobs
+
         c, tau = trainer.cfg, rollout.tau
         y = rollout.y.select(rows)
         logp_tok = token_logprobs(trainer.train_policy, y, temperature=c.temperature)
@@ -203,9 +279,6 @@ class PolicyGradientLoss:
             signal = (r - rl_baseline(r, c.rl_baseline))[rows]
         loss = self.fn(logp_tok, u_tok, signal, mask, tau=tau).mean()
         return loss, {"kl": float(u_tok.sum(-1).mean())}
-
-
-Loss = PairwiseLoss | PolicyGradientLoss
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -233,6 +306,25 @@ class Method:
     target: str = "nash"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.sampler, Sampler):
+            raise ValueError(  # noqa: TRY004 - the project's errors are ValueErrors
+                f"method {self.name!r}: sampler {self.sampler!r} is not a Sampler (it needs "
+                "per_prompt, draws_pairs and draw(trainer, prompts, beta))"
+            )
+        if not isinstance(self.loss, Loss):
+            raise ValueError(  # noqa: TRY004
+                f"method {self.name!r}: loss {self.loss!r} is not a Loss (it needs feedback, "
+                "needs_pairs and __call__(trainer, rollout, rows))"
+            )
+        if self.loss.feedback not in ("preference", "reward"):
+            raise ValueError(
+                f"method {self.name!r}: loss.feedback = {self.loss.feedback!r}; "
+                "choose 'preference' or 'reward'"
+            )
+        if self.target not in TARGETS:
+            raise ValueError(
+                f"method {self.name!r}: target = {self.target!r}; choose one of {tuple(TARGETS)}"
+            )
         if self.loss.needs_pairs and not self.sampler.draws_pairs:
             raise ValueError(f"method {self.name!r}: a pairwise loss needs a sampler of pairs")
         if self.loss.feedback == "preference" and not self.sampler.draws_pairs:
@@ -289,3 +381,95 @@ METHODS: dict[str, Method] = _registry(
         target="rlhf",
     ),
 )
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def register_method(
+    name: str,
+    *,
+    sampler: Sampler,
+    loss: Loss | Callable[..., Any],
+    label: str | None = None,
+    uses_beta: bool | None = None,
+    target: str = "nash",
+    replace: bool = False,
+) -> Method:
+    """Add a method to :data:`METHODS` (the trainer, the command lines and ``prefgame
+    verify-llm`` read it from there) and return it.
+
+    ``sampler``: a :class:`Sampler` (e.g. :class:`PairSampler`, :class:`MixtureOpponentSampler`
+    or your own); ``loss``: a :class:`Loss`, or a function ``f(h, p, *, tau)`` of the tabular
+    protocol (elementwise in the margin h and the soft label p; written with operations that
+    torch tensors support), which is wrapped in :class:`PairwiseLoss`; ``uses_beta``: whether
+    the sampler draws from the mixture π^(1−β) μ^β (default: for a
+    :class:`MixtureOpponentSampler`); ``target``: the policy its theory converges to, a key of
+    :data:`TARGETS` (check it first on the tabular game: ``prefgame.dynamics.
+    preference_optimisation`` with the same loss); ``replace``: allow replacing a registered
+    method of the same name.  Bad input raises ``ValueError`` naming it.
+    """
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        raise ValueError(f"method name {name!r}: use lower-case letters, digits and _")
+    if name in METHODS and not replace:
+        raise ValueError(f"method {name!r} is already registered; pass replace=True to replace it")
+    if not isinstance(loss, Loss):
+        if not callable(loss):
+            msg = f"method {name!r}: loss {loss!r} is neither a Loss nor a function"
+            raise ValueError(msg)  # noqa: TRY004
+        loss = PairwiseLoss(loss)
+    if uses_beta is None:
+        uses_beta = isinstance(sampler, MixtureOpponentSampler)
+    method = Method(name, label or name, sampler, loss, uses_beta=bool(uses_beta), target=target)
+    METHODS[name] = method
+    return method
+
+
+def unregister_method(name: str) -> Method:
+    """Remove ``name`` from :data:`METHODS` and return it (``ValueError`` if absent)."""
+    if name not in METHODS:
+        raise ValueError(f"method {name!r} is not registered")
+    return METHODS.pop(name)
+
+
+def load_plugin(spec: str) -> None:
+    """Import a user's module that calls :func:`register_method`: a ``.py`` file path or an
+    importable module name.  ``ValueError`` names a missing file or a module that fails."""
+    path = Path(spec)
+    try:
+        if spec.endswith(".py") or path.exists():
+            if not path.is_file():
+                raise ValueError(f"--plugin {spec}: no such file")
+            name = f"prefgame_plugin_{re.sub(r'[^0-9a-zA-Z_]', '_', path.stem)}"
+            mod_spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[name] = module
+            mod_spec.loader.exec_module(module)
+        else:
+            importlib.import_module(spec)
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- any failure of the user's module is named
+        raise ValueError(
+            f"--plugin {spec}: importing it failed ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def pop_plugins(argv: list[str]) -> list[str]:
+    """Load every ``--plugin X`` / ``--plugin=X`` of ``argv`` (:func:`load_plugin`) and return
+    the other arguments."""
+    rest, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--plugin":
+            if i + 1 >= len(argv):
+                raise ValueError("missing value after '--plugin'")
+            load_plugin(argv[i + 1])
+            i += 2
+            continue
+        if a.startswith("--plugin="):
+            load_plugin(a.split("=", 1)[1])
+        else:
+            rest.append(a)
+        i += 1
+    return rest

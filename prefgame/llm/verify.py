@@ -42,6 +42,7 @@ from scipy.special import log_softmax, logsumexp
 
 from prefgame.equilibrium import best_response, duality_gap, kl, solve
 from prefgame.games import PreferenceGame
+from prefgame.llm.methods import TARGETS
 from prefgame.tasks.sequence_game import SequenceGame
 
 if TYPE_CHECKING:
@@ -58,17 +59,6 @@ __all__ = [
     "token_mixture_fixed_point",
     "verify_llm",
 ]
-
-#: The targets a method can declare, with one line each (see the module docstring).
-TARGETS = {
-    "nash": "π*_τ, the KL-regularised Nash equilibrium (Prop. 4.1)",
-    "mixture_nash": "BR_τ(π*_{τ/(1−β)}), the sequence-level-mixture fixed point (Prop. 5.2)",
-    "token_mixture_fixed_point": "π = softmax(log μ + P m(π)/τ), m the token-level mixture",
-    "dpo_stationary": "online DPO's stationary point (App. F)",
-    "slic_stationary": "online SLiC's measured stationary point",
-    "rlhf": "μ exp(r/τ)/Z, r the Bradley–Terry reward fitted to P under μ",
-    "mean_ipo": "online IPO with length-averaged log-probs: log π/μ = |y|(Pπ/τ + c)",
-}
 
 
 # --- exact targets (tabular, float64) ---------------------------------------------------------

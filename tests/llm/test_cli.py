@@ -393,3 +393,23 @@ def test_a_judge_too_short_for_the_completions_is_refused_before_loading(saved, 
     cfg = _run_yaml(saved, tmp_path, max_steps=1, judge_kind="pairwise", judge_max_length=8)
     with pytest.raises(ValueError, match="judge_max_length = 8 cannot hold two completions"):
         main(["--config", str(cfg)])
+
+
+def test_plugin_method_trains_through_python_m_prefgame_llm(saved, tmp_path):
+    from prefgame.llm.methods import METHODS
+
+    plugin = tmp_path / "my_methods.py"
+    plugin.write_text(
+        "from prefgame.llm import PairSampler, register_method\n"
+        "register_method('cli_plugin_ipo', sampler=PairSampler(),\n"
+        "                loss=lambda h, p, *, tau: (tau * h - (p - 0.5)) ** 2, replace=True)\n"
+    )
+    cfg = _run_yaml(saved, tmp_path, max_steps=2)
+    try:
+        assert (
+            main(["--plugin", str(plugin), "--config", str(cfg), "--method", "cli_plugin_ipo"]) == 0
+        )
+    finally:
+        METHODS.pop("cli_plugin_ipo", None)
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["method"] == "cli_plugin_ipo"
+    assert (tmp_path / "o" / "checkpoint-2").is_dir()
