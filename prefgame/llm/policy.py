@@ -43,9 +43,12 @@ __all__ = [
     "check_tokenizer",
     "encode_completions",
     "encode_prompts",
+    "encoder_outputs",
+    "gather_logp",
     "load_pretrained_policy",
     "next_token_distribution",
     "policy_from_config",
+    "prefill_prompts",
     "reduce_tokens",
     "sequence_logprobs",
     "token_logprobs",
@@ -408,7 +411,7 @@ def next_token_distribution(policy: Policy, prompts: Sequence[str]) -> torch.Ten
     return torch.softmax(logits.float(), dim=-1)
 
 
-def _gather_logp(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def gather_logp(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """log softmax(logits)[ids] without materialising the full log-softmax twice."""
     logits = logits.float()
     return logits.gather(-1, ids.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
@@ -444,7 +447,9 @@ def check_groups(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int
                 raise ValueError(f"group={group}: rows of a group must share one prompt")
 
 
-def _encoder_outputs(policy: Policy, prompt_ids, prompt_mask, group: int):
+def encoder_outputs(
+    policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int
+) -> Any:
     """Encoder states of each distinct prompt, repeated ``group`` times (encoder-decoder)."""
     from transformers.modeling_outputs import BaseModelOutput
 
@@ -474,7 +479,7 @@ def completion_logits(policy: Policy, batch: SequenceBatch, group: int = 1) -> t
         with policy.context():
             kw = (
                 {
-                    "encoder_outputs": _encoder_outputs(
+                    "encoder_outputs": encoder_outputs(
                         policy, batch.prompt_ids, batch.prompt_mask, group
                     )
                 }
@@ -511,7 +516,7 @@ def completion_logits(policy: Policy, batch: SequenceBatch, group: int = 1) -> t
     return logits[:, :-1]
 
 
-def _prefill_prompts(
+def prefill_prompts(
     policy: Policy, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: int = 1
 ) -> tuple[Any, torch.Tensor, torch.Tensor]:
     """Causal LM: encode each distinct prompt once (rows come in runs of ``group`` equal
@@ -546,7 +551,7 @@ def _shared_prompt_logits(policy: Policy, batch: SequenceBatch, group: int) -> t
     """Causal LM: run each distinct prompt once, repeat its KV cache, then the completions."""
     model = policy.model
     with policy.context():
-        cache, first, start = _prefill_prompts(policy, batch.prompt_ids, batch.prompt_mask, group)
+        cache, first, start = prefill_prompts(policy, batch.prompt_ids, batch.prompt_mask, group)
         first = first[:, None]
         steps = batch.completion_ids.shape[1] - 1
         if steps == 0:
@@ -577,7 +582,7 @@ def token_logprobs(
     logits = completion_logits(policy, batch, group)
     if temperature != 1.0:
         logits = logits.float() / temperature
-    logp = _gather_logp(logits, batch.completion_ids)
+    logp = gather_logp(logits, batch.completion_ids)
     return torch.where(batch.completion_mask.bool(), logp, torch.zeros_like(logp))
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from prefgame.llm.policy import Policy, SequenceBatch, _gather_logp, encode_prompts
+from prefgame.llm.policy import Policy, SequenceBatch, encode_prompts, gather_logp
 
 __all__ = ["generate", "generate_text", "mixture_logits", "top_p_filter"]
 
@@ -147,21 +147,21 @@ class _Stepper:
     ):
         from transformers import DynamicCache, EncoderDecoderCache
 
-        from prefgame.llm.policy import _encoder_outputs, _prefill_prompts, cache_kwarg
+        from prefgame.llm.policy import cache_kwarg, encoder_outputs, prefill_prompts
 
         self.policy = policy
         self.kv = cache_kwarg(policy.model)
         with policy.context():
             if policy.is_encoder_decoder:
                 self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
-                self.encoder_outputs = _encoder_outputs(policy, prompt_ids, prompt_mask, group)
+                self.encoder_outputs = encoder_outputs(policy, prompt_ids, prompt_mask, group)
                 self.enc_mask = prompt_mask
                 start = torch.full_like(prompt_ids[:, :1], policy.decoder_start_id())
                 self.logits = self._decode(start)
                 _preallocate(self.cache.self_attention_cache, 1 + max_new_tokens)
             else:
                 # each distinct prompt is encoded once, then its cache is shared by its group
-                self.cache, self.logits, self.next_pos = _prefill_prompts(
+                self.cache, self.logits, self.next_pos = prefill_prompts(
                     policy, prompt_ids, prompt_mask, group
                 )
                 lp = prompt_ids.shape[1]
@@ -356,9 +356,9 @@ def generate(
         lp_s.append(_alive(logp_sample.gather(-1, nxt[:, None]).squeeze(-1), alive))
         if run_pi:
             plain = uniform and beta0 == 0.0 and temperature == 1.0 and top_p >= 1.0
-            lp_pi.append(lp_s[-1] if plain else _alive(_gather_logp(l_pi, nxt), alive))
+            lp_pi.append(lp_s[-1] if plain else _alive(gather_logp(l_pi, nxt), alive))
         if need_ref:
-            lp_mu.append(_alive(_gather_logp(l_mu, nxt), alive))
+            lp_mu.append(_alive(gather_logp(l_mu, nxt), alive))
         done = done | (nxt == eos)
         # the loop's one host sync per token: the unfinished rows, overall and of each model
         n_alive, *alive_of = torch.stack(
