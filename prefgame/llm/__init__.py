@@ -16,7 +16,8 @@ below through it):
 * :mod:`~prefgame.llm.policy` -- ``Policy``, ``SequenceBatch``, log-probabilities, loading;
 * :mod:`~prefgame.llm.sampling` -- sampling from π, μ and the token-level mixture;
 * :mod:`~prefgame.llm.judges` -- preference models, reward models, judges;
-* :mod:`~prefgame.llm.trainer` -- ``OnlineTrainer`` and its checkpoints;
+* :mod:`~prefgame.llm.trainer` -- ``OnlineTrainer``;
+* :mod:`~prefgame.llm.checkpoints` -- finding, checking and loading checkpoints;
 * :mod:`~prefgame.llm.evaluate` -- the win-rate matrix between methods over seeds;
 * :mod:`~prefgame.llm.data` -- prompt and preference-pair loading;
 * :mod:`~prefgame.llm.sft` -- supervised fine-tuning of the reference policy.
@@ -49,6 +50,7 @@ SUBMODULE_NAMES = (
     "sampling",
     "judges",
     "trainer",
+    "checkpoints",
     "evaluate",
     "data",
     "sft",

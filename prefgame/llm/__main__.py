@@ -39,11 +39,6 @@ class RunConfig(OnlineConfig):
     prompt_limit: int = _f(0, "use only the first N prompts (0 = all)")
     judge_kind: str = _f("reward", "'reward' (Bradley–Terry RM) or 'pairwise' (PM)")
     judge_name: str = _f("", "Hugging Face name or path of the judge's sequence classifier")
-    overwrite: bool = _f(
-        False,
-        "allow a run into a non-empty output_dir (its old files are mixed "
-        "with the new run's otherwise, so it is refused)",
-    )
     judge_max_length: int = _f(
         512,
         "tokens the judge reads; completions are kept whole and "
@@ -168,34 +163,13 @@ def check_device(cfg: RunConfig) -> None:
 
 def check_resume(cfg: RunConfig) -> None:
     """``resume_from`` must name a checkpoint (or 'latest' with one in ``output_dir``), and the
-    run being resumed must be this run: :func:`~prefgame.llm.trainer.check_resume_config`."""
+    run being resumed must be this run: :func:`~prefgame.llm.checkpoints.check_resume_config`."""
     if not cfg.resume_from:
         return
-    from prefgame.llm.trainer import check_resume_config, resolve_checkpoint
+    from prefgame.llm.checkpoints import check_resume_config, resolve_checkpoint
 
     path = resolve_checkpoint(cfg.resume_from, cfg.output_dir)
     check_resume_config(path, cfg)
-
-
-def move_previous_run(out: Path) -> Path | None:
-    """``overwrite: true``: the folder's earlier run is moved, whole, into
-    ``out/replaced-<UTC time>/`` (nothing is deleted; the folder's top level then describes the
-    new run alone).  Returns the new location, or None when ``out`` was empty."""
-    import time
-
-    if not out.is_dir() or not any(out.iterdir()):
-        return None
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    dest = out / f"replaced-{stamp}"
-    k = 1
-    while dest.exists():
-        k += 1
-        dest = out / f"replaced-{stamp}-{k}"
-    dest.mkdir()
-    for entry in list(out.iterdir()):
-        if entry != dest and not entry.name.startswith("replaced-"):
-            os.replace(entry, dest / entry.name)
-    return dest
 
 
 def check_judge_is_a_classifier(name: str) -> None:
@@ -255,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_device(cfg)
     check_resume(cfg)
     if cfg.overwrite and not cfg.resume_from:
+        from prefgame.llm.checkpoints import move_previous_run
+
         moved = move_previous_run(out)
         if moved is not None:
             print(

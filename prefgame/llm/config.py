@@ -163,6 +163,11 @@ class OnlineConfig:
     save_every: int = _f(0, "checkpoint every N steps (0 = only at the end)")
     keep_checkpoints: int = _f(2, "how many recent checkpoints to keep (0 = all)")
     resume_from: str = _f("", "checkpoint directory to resume from, or 'latest'")
+    overwrite: bool = _f(
+        False,
+        "allow a run into an output_dir that holds another run: that run is moved, whole, "
+        "into output_dir/replaced-<time>/ (nothing is deleted); refused otherwise",
+    )
     win_rate_every: int = _f(1, "every N steps sample from μ and log P(π ≻ μ) (0 = never)")
     log_tensorboard: bool = _f(True, "also write TensorBoard scalars")
     progress_bar: bool = _f(True, "show a tqdm bar")

@@ -236,7 +236,7 @@ def evaluate_checkpoints(
     A checkpoint entry ``"reference"`` (or the template itself) may be given as the string
     ``"init"`` to use ``template``'s own weights.
     """
-    from prefgame.llm.trainer import load_policy_checkpoint
+    from prefgame.llm.checkpoints import load_policy_checkpoint
 
     policies = {
         name: [template if str(c) == "init" else load_policy_checkpoint(template, c) for c in ckpts]

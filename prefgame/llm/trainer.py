@@ -67,6 +67,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from prefgame.llm.checkpoints import (  # noqa: F401 - re-exported for older imports
+    check_resume_config,
+    checkpoint_step,
+    holds_a_run,
+    latest_checkpoint,
+    load_policy_checkpoint,
+    move_previous_run,
+    resolve_checkpoint,
+)
 from prefgame.llm.config import LR_SCHEDULES, OnlineConfig, schedule_value
 from prefgame.llm.judges import Judge, RewardModel
 from prefgame.llm.methods import METHODS
@@ -82,16 +91,7 @@ from prefgame.llm.sampling import generate
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-__all__ = [
-    "RESUME_MAY_DIFFER",
-    "OnlineTrainer",
-    "Rollout",
-    "check_resume_config",
-    "latest_checkpoint",
-    "load_policy_checkpoint",
-    "lr_scheduler",
-    "resolve_checkpoint",
-]
+__all__ = ["OnlineTrainer", "Rollout", "lr_scheduler"]
 
 
 @dataclass
@@ -113,95 +113,6 @@ class Rollout:
     texts2: list[str] = field(default_factory=list)
     gen_seconds: float = 0.0
     win_rate: float | None = None
-
-
-#: Config fields a resumed run may change: they do not change what the steps compute.
-RESUME_MAY_DIFFER = frozenset(
-    {
-        "max_steps",
-        "save_every",
-        "keep_checkpoints",
-        "output_dir",
-        "resume_from",
-        "progress_bar",
-        "log_tensorboard",
-        "overwrite",
-    }
-)
-
-
-def resolve_checkpoint(spec: str | Path, output_dir: str | Path) -> Path:
-    """The checkpoint ``spec`` names: ``"latest"`` (the highest step in ``output_dir``) or a
-    path; ``ValueError`` when there is none."""
-    path = latest_checkpoint(output_dir) if str(spec) == "latest" else Path(spec)
-    if path is None or not _is_checkpoint(Path(path)):
-        where = f" in output_dir {str(output_dir)!r}" if str(spec) == "latest" else ""
-        raise ValueError(f"resume_from = {str(spec)!r}: no checkpoint to resume from{where}")
-    return Path(path)
-
-
-def check_resume_config(checkpoint: str | Path, config: OnlineConfig) -> None:
-    """The run saved in ``checkpoint`` must be the run ``config`` describes: every field
-    outside :data:`RESUME_MAY_DIFFER` (method, τ, β, lr, batch sizes, seed, models, ...)
-    must be equal, else two runs would be mixed.  ``ValueError`` names the first fields."""
-    path = Path(checkpoint) / "config.json"
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"resume_from: cannot read {str(path)!r} ({exc})") from None
-    if not isinstance(saved, dict):
-        raise ValueError(f"resume_from: {str(path)!r} does not hold a config")  # noqa: TRY004
-    now = config.to_dict()
-    diff = [
-        k
-        for k in sorted(set(saved) & set(now))
-        if k not in RESUME_MAY_DIFFER and saved[k] != now[k]
-    ]
-    if diff:
-        shown = ", ".join(f"{k} = {saved[k]!r} there, {now[k]!r} now" for k in diff[:3])
-        raise ValueError(
-            f"resume_from {str(checkpoint)!r} was written by a different run ({shown}); "
-            f"only {sorted(RESUME_MAY_DIFFER)} may change on resume"
-        )
-
-
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The checkpoint directory with the highest step in ``output_dir`` (None if none)."""
-    ckpts = sorted((p for p in Path(output_dir).glob("checkpoint-*") if _step(p) >= 0), key=_step)
-    return ckpts[-1] if ckpts else None
-
-
-def load_policy_checkpoint(template: Policy, checkpoint_dir: str | Path) -> Policy:
-    """A copy of ``template`` with the weights of a trainer checkpoint
-    (``checkpoint_dir/model.safetensors``, written by :meth:`OnlineTrainer.save_checkpoint`)."""
-    import copy
-
-    from safetensors.torch import load_file
-
-    path = Path(checkpoint_dir) / "model.safetensors"
-    if not path.is_file():
-        raise ValueError(f"no model.safetensors in checkpoint {str(checkpoint_dir)!r}")
-    model = copy.deepcopy(template.base_model)
-    state = {
-        k.removeprefix("module."): v
-        for k, v in load_file(str(path), device=str(template.device)).items()
-    }
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    loaded = {
-        model.get_parameter(k).data_ptr() for k in state if k in dict(model.named_parameters())
-    }
-    untied = [
-        k
-        for k in missing
-        if k in dict(model.named_parameters()) and model.get_parameter(k).data_ptr() not in loaded
-    ]
-    if unexpected or untied:
-        raise ValueError(
-            f"checkpoint {str(checkpoint_dir)!r} does not fit the template model: "
-            f"missing {untied[:5]}, unexpected {list(unexpected)[:5]}"
-        )
-    model.eval()
-    return Policy(model, template.tokenizer)
 
 
 def lr_scheduler(
@@ -319,6 +230,16 @@ class OnlineTrainer:
         self._order = self._epoch_order()
         self.accelerator.register_for_checkpointing(self.scheduler, _Progress(self))
         self.out = Path(config.output_dir)
+        if not config.resume_from and holds_a_run(self.out):
+            if not config.overwrite:
+                raise ValueError(
+                    f"output_dir = {config.output_dir!r} holds another run (log.jsonl or "
+                    "checkpoints); give resume_from='latest' to continue it, overwrite=True "
+                    "to move it aside, or another output_dir"
+                )
+            if self.accelerator.is_main_process:
+                move_previous_run(self.out)
+            self.accelerator.wait_for_everyone()
         self._log_file = None
         self._tb = None
         if config.resume_from:
@@ -675,8 +596,8 @@ class OnlineTrainer:
             # only this run's earlier checkpoints rotate out: never the one just written, never
             # a higher-numbered one (left by a run this one resumed from an earlier point)
             older = sorted(
-                (q for q in self.out.glob("checkpoint-*") if _step(q) < self.step_count),
-                key=_step,
+                (q for q in self.out.glob("checkpoint-*") if checkpoint_step(q) < self.step_count),
+                key=checkpoint_step,
             )
             for old in older[: max(len(older) - (self.cfg.keep_checkpoints - 1), 0)]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -698,15 +619,6 @@ class OnlineTrainer:
                 if line.strip() and json.loads(line).get("step", 0) <= self.step_count
             ]
             log.write_text("".join(line + "\n" for line in kept))
-
-
-def _step(path: Path) -> int:
-    tail = path.name.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else -1
-
-
-def _is_checkpoint(path: Path) -> bool:
-    return (path / "config.json").is_file() and any(path.glob("custom_checkpoint_*.pkl"))
 
 
 class _Progress:

@@ -131,3 +131,24 @@ def test_help_lists_every_field_and_exits_zero(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert all(f"--{f.name}" in out for f in dataclasses.fields(OnlineConfig))
+
+
+def test_the_python_api_refuses_an_output_dir_holding_another_run(tok, prompts, tmp_path):
+    """The command line refused a used output_dir; the Python API appended a second run to it."""
+    from prefgame.llm import CallableJudge, OnlineConfig, OnlineTrainer, Policy, tiny_gpt2
+
+    judge = CallableJudge(lambda x, y, y2: 0.5)
+    kw = {"max_steps": 1, "batch_size": 2, "max_new_tokens": 3, "progress_bar": False}
+    kw |= {"log_tensorboard": False, "win_rate_every": 0, "output_dir": str(tmp_path / "o")}
+    OnlineTrainer(OnlineConfig(**kw), Policy(tiny_gpt2(tok), tok), judge, prompts).train()
+    first_log = (tmp_path / "o" / "log.jsonl").read_text()
+    with pytest.raises(ValueError, match="holds another run"):
+        OnlineTrainer(OnlineConfig(**kw), Policy(tiny_gpt2(tok), tok), judge, prompts)
+    tr = OnlineTrainer(
+        OnlineConfig(**kw, overwrite=True), Policy(tiny_gpt2(tok), tok), judge, prompts
+    )
+    (moved,) = (tmp_path / "o").glob("replaced-*")
+    assert (moved / "log.jsonl").read_text() == first_log
+    assert (moved / "checkpoint-1").is_dir() and not (tmp_path / "o" / "log.jsonl").exists()
+    tr.train()
+    assert (tmp_path / "o" / "checkpoint-1").is_dir()
