@@ -12,6 +12,10 @@ Every relative link is resolved against the file it was written in and then poin
 that holds that file on the site; a link to a repository file that has no page (a test module, a
 script) becomes the path in code font, so ``mkdocs build --strict`` checks every link that is
 left.  Nothing here runs a notebook: the pages show the outputs committed with them.
+
+The site needs no network to read: its math is typeset by a copy of MathJax shipped with the site
+(:data:`MATHJAX_SITE_PATH`, taken from the ``django-static-mathjax`` package of the ``docs`` extra,
+which holds MathJax's own files and nothing else), and the theme uses the system fonts.
 """
 
 from __future__ import annotations
@@ -63,6 +67,33 @@ COPIED_PAGES: dict[str, str] = {
 
 #: images the pages show, copied to the same path on the site.
 IMAGE_DIRS = ("figures", "llm/results")
+
+#: where the site holds its copy of MathJax (``mkdocs.yml``'s ``extra_javascript`` loads it).
+MATHJAX_SITE_PATH = "javascripts/mathjax/tex-svg-full.js"
+
+
+def mathjax_source() -> Path:
+    """MathJax's self-contained SVG build (every TeX extension, glyphs drawn as paths, no fonts
+    to fetch), from the ``django-static-mathjax`` package of the ``docs`` extra.
+
+    The package is MathJax's release as static files; its ``__init__`` is empty, so importing it
+    needs no Django.  A missing package is an error that says how to install it: the site never
+    falls back to a copy on the network.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    path = (
+        Path(spec.origin).parent / "static" / "mathjax" / "es5" / "tex-svg-full.js"
+        if spec is not None and spec.origin
+        else None
+    )
+    if path is None or not path.is_file():
+        raise RuntimeError(
+            "the docs site's math needs a local MathJax: pip install -e '.[docs]' "
+            "(package django-static-mathjax)"
+        )
+    return path
 
 
 def _slug(heading: str) -> str:
@@ -290,6 +321,7 @@ def on_files(files: Files, config) -> Files:
     for page, (title, headings) in README_PAGES.items():
         add(page, readme_page(title, headings, readme), "README.md")
     add("figures.md", figures_page(), "docs/figures.md")
+    add(MATHJAX_SITE_PATH, mathjax_source().read_bytes(), "django-static-mathjax")
     for repo, page in COPIED_PAGES.items():
         add(page, (ROOT / repo).read_text(encoding="utf-8"), repo)
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
