@@ -95,6 +95,11 @@ def test_site_pages(site: Path):
     nb = (site / "notebooks" / "03_dynamics_tour.html").read_text()
     pngs = list((site / "notebooks" / "03_dynamics_tour_files").glob("*.png"))
     assert pngs and all(f"03_dynamics_tour_files/{p.name}" in nb for p in pngs)
+    # the course notebooks' exercise solutions are on their pages, collapsed, with their outputs
+    for stem in ("00_preference_games", "01_equivalence_proof", "02_intransitive_preferences"):
+        page = (site / "notebooks" / f"{stem}.html").read_text()
+        blocks = re.findall(r'<details class="success">(.*?)</details>', page, re.DOTALL)
+        assert len(blocks) >= 2 and all(b.count("<pre") >= 2 for b in blocks), stem
 
 
 def test_strict_build_fails_on_a_broken_link(tmp_path: Path):

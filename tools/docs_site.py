@@ -226,7 +226,9 @@ def notebook_page(nb_path: Path) -> tuple[str, dict[str, bytes]]:
 
     Markdown cells are kept; code cells become ``python`` blocks; text outputs become ``text``
     blocks (long ones cut to their first and last 20 lines); PNG outputs become image files next to
-    the page; HTML/JavaScript outputs (the explorer's widgets) are replaced by a note.
+    the page; HTML/JavaScript outputs (the explorer's widgets) are replaced by a note.  A cell
+    tagged ``solution`` (an exercise's answer; collapsed in Jupyter too) is shown, with its
+    outputs, in a collapsed block the reader opens.
     """
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     stem = nb_path.stem
@@ -248,6 +250,7 @@ def notebook_page(nb_path: Path) -> tuple[str, dict[str, bytes]]:
             continue
         if cell["cell_type"] != "code" or not src.strip():
             continue
+        start = len(md)
         md.append(f"```python\n{src}\n```\n\n")
         widget_noted = False
         for j, out in enumerate(cell.get("outputs", [])):
@@ -267,7 +270,15 @@ def notebook_page(nb_path: Path) -> tuple[str, dict[str, bytes]]:
                         widget_noted = True
                 elif "text/plain" in data:
                     md.append(_text_block("".join(data["text/plain"])))
+        if "solution" in cell.get("metadata", {}).get("tags", []):  # an exercise's solution
+            md[start:] = [_collapsed("Solution (predict first, then open)", "".join(md[start:]))]
     return note + "".join(md), images
+
+
+def _collapsed(title: str, body: str) -> str:
+    """``body`` (Markdown, code blocks included) in a block the reader opens with a click."""
+    inner = "".join(f"    {line}" if line.strip() else line for line in body.splitlines(True))
+    return f'??? success "{title}"\n\n{inner}\n'
 
 
 def _text_block(text: str, keep: int = 20) -> str:
