@@ -101,3 +101,36 @@ def test_tabular_notebooks_run_without_torch(name):
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "NOTEBOOK-OK" in res.stdout
+
+
+LLM_CLI_WITHOUT_EXTRA = textwrap.dedent("""
+    import importlib.abc, runpy, sys
+    BLOCK = {"torch", "transformers", "accelerate", "datasets", "peft", "safetensors"}
+
+    class Missing(importlib.abc.MetaPathFinder):  # as Python reports a package not installed
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCK:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    sys.meta_path.insert(0, Missing())
+    sys.argv = ["prefgame.llm", "--help"]
+    runpy._run_module_as_main("prefgame.llm")
+""")
+
+
+def test_llm_cli_without_the_extra_says_so_in_one_line():
+    """``python -m prefgame.llm --help`` without the ``llm`` extra: one line naming the extra,
+    not a traceback (issue 24)."""
+    res = subprocess.run(
+        [sys.executable, "-c", LLM_CLI_WITHOUT_EXTRA],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "`llm` extra" in lines[0] and "pip install" in lines[0], res.stderr
