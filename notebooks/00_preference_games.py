@@ -26,6 +26,10 @@
 # equilibrium π*_τ, a fixed point; (5) one Nash-MD step drawn on the simplex; (6) the online-IPO gradient,
 # which vanishes exactly at π*_τ. From step 2 on, everything happens on **one 3-action game**, the
 # near-cycle, which notebooks 01 and 03 continue with. Every number below comes from `prefgame`.
+#
+# **Exercises.** Each asks you to *predict* something before you run anything. Write your prediction
+# down, then run the solution cell under it (in Jupyter it is collapsed: click it to reveal the code).
+# The notebook ends with its takeaways.
 
 # %%
 import matplotlib.pyplot as plt
@@ -40,28 +44,14 @@ from prefgame.dynamics import (
     rlhf_policy,
 )
 from prefgame.equilibrium import best_response, duality_gap, kl, solve
+from prefgame.figures import simplex_axes, simplex_zoom, to_simplex
 from prefgame.games import bradley_terry, near_cyclic, rock_paper_scissors
 from prefgame.losses import ipo_soft_loss, ipo_soft_target
 from prefgame.policies import geometric_mixture, softmax
 
 plt.rcParams["figure.figsize"] = (5.0, 4.4)
-SQ3 = np.sqrt(3) / 2
-
-
-def xy(pi):
-    """Plotting glue: a policy on 3 actions → a point of the triangle (corners y1, y2, y3)."""
-    pi = np.asarray(pi)
-    return np.stack([pi[..., 1] + 0.5 * pi[..., 2], SQ3 * pi[..., 2]], axis=-1)
-
-
-def triangle(ax, labels, title=""):
-    c = xy(np.eye(3))
-    ax.plot(*np.vstack([c, c[:1]]).T, color="0.6", lw=0.8)
-    for (x, y), lab, (dx, dy) in zip(c, labels, [(-0.05, -0.04), (0.05, -0.04), (0, 0.04)]):
-        ax.text(x + dx, y + dy, lab, ha="center", va="center")
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(title)
+# The figures draw policies on 3 actions as points of a triangle: to_simplex(π) is the point,
+# simplex_axes(ax, labels) the triangle with its corners y1, y2, y3 (both from prefgame.figures).
 
 
 # %% [markdown]
@@ -137,6 +127,18 @@ print("near-cycle: P(winner ≻ y') for each y' =", vn.policy @ P)
 print("near-cycle: gap of the uniform policy =", duality_gap(game, uniform, 0))
 
 # %% [markdown]
+# **Exercise: predict, then check.** Take the Bradley–Terry game with rewards r = (0, 1, 2),
+# `bradley_terry([0, 1, 2])`. Predict (a) the sum of its log-odds around the cycle y1 → y2 → y3 → y1 and
+# (b) its von Neumann winner. Then check with `bradley_terry` and `solve(·, 0)` in the solution cell.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+bt = bradley_terry([0.0, 1.0, 2.0])
+print("(a) cycle log-odds:", sum(np.log(bt.P[i, j] / bt.P[j, i]) for i, j in cycle))
+print("(b) von Neumann winner:", np.round(solve(bt, 0).policy, 6), " gap", solve(bt, 0).duality_gap)
+# (a) 0, as for every Bradley–Terry matrix: (1 − 0) + (2 − 1) + (0 − 2). (b) all mass on y3, the
+# largest reward: with a transitive P the winner is the top-ranked action, a pure policy.
+
+# %% [markdown]
 # ## 4. Adding a KL penalty: the regularised equilibrium π*_τ
 # In practice the policy must stay near a **reference policy** μ (the supervised model; here uniform).
 # NLHF's **regularised game** with strength **τ > 0** scores π against π' by
@@ -172,16 +174,30 @@ print(
 taus = np.geomspace(1e-3, 10, 60)
 path = np.array([solve(game, t).policy for t in taus])
 fig, ax = plt.subplots()
-triangle(ax, ("", "", ""), "the τ-path of π*_τ (zoom on the centre of the triangle)")
-sc = ax.scatter(*xy(path).T, c=np.log10(taus), cmap="viridis", s=14)
-ax.plot(*xy(mu), "s", color="tab:gray", ms=9, label="μ (τ → ∞)")
-ax.plot(*xy(vn.policy), "D", color="tab:red", ms=8, label="von Neumann winner (τ = 0)")
-ax.plot(*xy(star), "k*", ms=14, label="π*_τ, τ = 0.1")
+simplex_axes(ax, game.actions, title="the τ-path of π*_τ (zoomed; the inset shows where)")
+sc = ax.scatter(*to_simplex(path).T, c=np.log10(taus), cmap="viridis", s=14)
+ax.plot(*to_simplex(mu), "s", color="tab:gray", ms=9, label="μ (τ → ∞)")
+ax.plot(*to_simplex(vn.policy), "D", color="tab:red", ms=8, label="von Neumann winner (τ = 0)")
+ax.plot(*to_simplex(star), "k*", ms=14, label="π*_τ, τ = 0.1")
 fig.colorbar(sc, ax=ax, shrink=0.7, label="log₁₀ τ")
-ax.set_xlim(0.3, 0.7)
-ax.set_ylim(0.15, 0.45)
+inset = simplex_zoom(ax, (0.3, 0.7), (0.15, 0.45), game.actions, bounds=(0.0, 0.0, 0.32, 0.36))
+inset.plot(*to_simplex(path).T, color="tab:green", lw=1.5)
 ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, 0.0))
 plt.show()
+
+# %% [markdown]
+# **Exercise: predict, then check.** Predict π*_τ at τ = 100 and at τ = 0.001: which of μ and the von
+# Neumann winner is each one close to, and how close (to 1e-1, 1e-2, …)? Then check with `solve`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+for t in (100.0, 1e-3):
+    p_t = solve(game, t).policy
+    print(
+        f"τ = {t:g}: π*_τ = {np.round(p_t, 4)};  max|π*_τ − μ| = {np.abs(p_t - mu).max():.1e},"
+        f"  max|π*_τ − winner| = {np.abs(p_t - vn.policy).max():.1e}"
+    )
+# τ = 100: 2e-4 from μ (the KL penalty dominates: π*_τ − μ shrinks like 1/τ).
+# τ = 0.001: 8e-4 from the von Neumann winner (the τ → 0 end of the path).
 
 # %% [markdown]
 # Iterating the best response itself, π ← BR(π), is *not* a way to find π*_τ on a cycle: for small τ it
@@ -223,11 +239,21 @@ print(
 )
 
 fig, ax = plt.subplots()
-triangle(ax, game.actions, f"one Nash-MD step (τ = {tau}, η = {eta:g}, ητ = {eta * tau:g})")
-ax.plot(*xy(curve).T, ":", color="tab:gray", label="π_t^{1−b} μ^b, b from 0 to 1")
-ax.annotate("", xy(mix), xy(pi_t), arrowprops={"arrowstyle": "->", "color": "tab:purple", "lw": 2})
+simplex_axes(
+    ax, game.actions, title=f"one Nash-MD step (τ = {tau}, η = {eta:g}, ητ = {eta * tau:g})"
+)
+ax.plot(*to_simplex(curve).T, ":", color="tab:gray", label="π_t^{1−b} μ^b, b from 0 to 1")
 ax.annotate(
-    "", xy(pi_next), xy(mix), arrowprops={"arrowstyle": "->", "color": "tab:orange", "lw": 2}
+    "",
+    to_simplex(mix),
+    to_simplex(pi_t),
+    arrowprops={"arrowstyle": "->", "color": "tab:purple", "lw": 2},
+)
+ax.annotate(
+    "",
+    to_simplex(pi_next),
+    to_simplex(mix),
+    arrowprops={"arrowstyle": "->", "color": "tab:orange", "lw": 2},
 )
 for p, m, col, lab in [
     (pi_t, "o", "tab:blue", "π_t"),
@@ -235,14 +261,19 @@ for p, m, col, lab in [
     (mix, "^", "tab:purple", "π_t^μ, after 1. the mixture (purple)"),
     (pi_next, "v", "tab:orange", "π_{t+1}, after 2. the softmax step (orange)"),
 ]:
-    ax.plot(*xy(p), m, color=col, ms=9, label=lab)
-ax.plot(*xy(star), "k*", ms=14, label="π*_τ")
+    ax.plot(*to_simplex(p), m, color=col, ms=9, label=lab)
+ax.plot(*to_simplex(star), "k*", ms=14, label="π*_τ")
 ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, 0.0))
 plt.show()
 
 # %% [markdown]
-# Repeating the step with NLHF's schedule η_t = 2/(τ(t + 2)) converges to π*_τ in the **last iterate**:
-# NLHF's theorem bounds KL(π*_τ‖π_T) by 8/(τ²(T + 1)), whatever the number of actions.
+# Repeating the step gives iterates π_0, π_1, …, π_T. Two kinds of convergence matter in games. Many
+# classical guarantees are about the **average iterate** (π_1 + … + π_T)/T. The **last iterate** is π_T
+# itself — the policy you keep (a trained model *is* its last iterate). On a cycle the average can converge
+# while the last iterate keeps circling (notebook 03 shows Hedge doing exactly that).
+#
+# With NLHF's schedule η_t = 2/(τ(t + 2)), Nash-MD converges to π*_τ in the **last iterate**: NLHF's
+# theorem bounds KL(π*_τ‖π_T) by 8/(τ²(T + 1)), whatever the number of actions.
 
 # %%
 run_md = nash_md(game, tau, steps=2000, init=pi_t, record_every=1)
@@ -298,19 +329,44 @@ for name, pi in [("π*_τ", star), ("μ", mu), ("π_t", pi_t)]:
     )
 
 # %% [markdown]
-# Following −d with small steps (`online_ipo`) and running Nash-MD from the same π_t: both end at π*_τ.
+# **Exercise: predict, then check.** The von Neumann winner beats every action; is it a stationary point
+# of online IPO at τ = 0.1 — is ‖∇L‖∞ there zero, tiny (1e-8) or of the order of the value at μ? Predict,
+# then check with `ipo_grad` and `duality_gap`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+g_vn = ipo_grad(vn.policy)
+print(f"at the von Neumann winner: ‖∇L‖∞ = {np.abs(g_vn).max():.2e}")
+print(f"at μ:                      ‖∇L‖∞ = {np.abs(ipo_grad(mu)).max():.2e}")
+print("gap at τ = 0.1 of the winner:", duality_gap(game, vn.policy, tau))
+# Not stationary: the gradient there is of the same order as at μ. Online IPO's only stationary point
+# is π*_τ, and at τ > 0 the winner is not π*_τ (it ignores the KL penalty to μ).
+
+# %% [markdown]
+# Two more terms before the last figure.
+#
+# * **Natural step.** A plain gradient step on the logits z moves action y by lr · π(y) d(y), so rare
+#   actions barely move. The *natural* step divides the gradient by π(y) (preconditioning by the sampling
+#   distribution — the Fisher metric of the softmax): z(y) ← z(y) − lr · d(y), every action's
+#   log-probability moving by its own d(y). Same fixed points, much faster; `online_ipo` takes it by
+#   default (`precondition=False` gives the plain gradient).
+# * **Nash-MD-PG self-play gradient.** Nash-MD-PG (NLHF §7) does Nash-MD by policy gradient: it ascends
+#   π ↦ P(π ≻ π′) − τ KL(π‖μ) with the opponent π′ held fixed (no gradient through it). With mixture
+#   parameter β = 0 the opponent is the current policy itself — **self-play** — and the gradient at π_θ is
+#   G(θ) = E_{y∼π_θ}[∇_θ log π_θ(y) (P(y ≻ π_θ) − ½ − τ u_θ(y))].
+#
+# Following −d with natural steps (`online_ipo`) and running Nash-MD from the same π_t: both end at π*_τ.
 # That they share a fixed point is no accident — notebook 01 shows that online IPO's expected gradient *is*
-# the Nash-MD-PG self-play gradient up to the factor −4/τ (Prop. 4.2), the heart of "online IPO is Nash
+# the Nash-MD-PG self-play gradient G up to the factor −4/τ (Prop. 4.2), the heart of "online IPO is Nash
 # mirror descent".
 
 # %%
 run_ipo = online_ipo(game, tau, steps=5000, tol=1e-12, init=pi_t, record_every=1)
 fig, ax = plt.subplots()
-triangle(ax, game.actions, f"from π_t to π*_τ (τ = {tau})")
-ax.plot(*xy(run_md.history).T, "-", color="tab:orange", label="Nash-MD, η_t = 2/(τ(t+2))")
-ax.plot(*xy(run_ipo.history).T, "--", color="tab:green", label="online IPO (natural step)")
-ax.plot(*xy(pi_t), "o", color="tab:blue", ms=9, label="start π_t")
-ax.plot(*xy(star), "k*", ms=14, label="π*_τ (solve)")
+simplex_axes(ax, game.actions, title=f"from π_t to π*_τ (τ = {tau})")
+ax.plot(*to_simplex(run_md.history).T, "-", color="tab:orange", label="Nash-MD, η_t = 2/(τ(t+2))")
+ax.plot(*to_simplex(run_ipo.history).T, "--", color="tab:green", label="online IPO (natural step)")
+ax.plot(*to_simplex(pi_t), "o", color="tab:blue", ms=9, label="start π_t")
+ax.plot(*to_simplex(star), "k*", ms=14, label="π*_τ (solve)")
 ax.legend(loc="upper center", fontsize=8, ncol=2, bbox_to_anchor=(0.5, 0.0))
 plt.show()
 print(
@@ -337,6 +393,16 @@ print(
 )
 
 # %% [markdown]
+# ## Takeaways
+#
+# * A preference matrix P can hold a cycle that no Bradley–Terry reward expresses: fitting a reward (RLHF)
+#   answers a different question from the game P poses.
+# * Without a reward, the target is the **von Neumann winner** (τ = 0, a linear program); with a KL penalty
+#   to μ, the unique **regularised equilibrium** π*_τ = BR(π*_τ), certified by a duality gap of 0.
+# * τ moves π*_τ along a path from the winner (τ → 0) to μ (τ → ∞).
+# * **Nash-MD** (a geometric mixture, then a softmax step) and **online IPO** (a square loss on pairs from
+#   the current policy) both reach π*_τ in the last iterate; online IPO's only stationary point is π*_τ.
+#
 # **Where next.** [01](01_equivalence_proof.ipynb) proves the equivalence step by step (starting on this
 # near-cycle, then on a 5-action game with a non-uniform μ); [02](02_intransitive_preferences.ipynb)
 # compares RLHF with the Nash solution on cyclic games; [03](03_dynamics_tour.ipynb) tours every learner on

@@ -33,6 +33,8 @@
 # shifted square; (3) Prop. 4.1 — online IPO stops only at π*_τ; (4) Prop. 4.2 — its expected gradient
 # is −(4/τ) × the self-play gradient; (5) Prop. 5.1 — with β > 0 that proportionality breaks (corrected
 # statement); (6) Prop. 5.2 — the IPO-MD mixture is π* at τ/(1−β); (7) Nash-MD converges in last iterate.
+# Two exercises ask you to predict a number before a solution cell (collapsed in Jupyter) computes it; the
+# takeaways close the notebook.
 
 # %%
 import matplotlib.pyplot as plt
@@ -156,6 +158,24 @@ plt.title("best-response iteration on RPS")
 plt.show()
 
 # %% [markdown]
+# **Exercise: predict, then check.** The threshold is τ = √3/6 ≈ 0.289. Predict what 200 rounds of
+# best-response iteration on RPS do at τ = 0.28 and at τ = 0.30: converge to uniform, or keep away from
+# it — and for τ = 0.30, how close do they get (1e-2? 1e-5?)? Then check with `best_response`, and compare
+# with the spectral radius √3/(6τ).
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+for t_ in (0.28, 0.30):
+    pi = np.array([0.36, 0.32, 0.32])
+    for _ in range(200):
+        pi = best_response(rps.P, pi, t_)
+    print(
+        f"τ = {t_}: radius √3/(6τ) = {np.sqrt(3) / (6 * t_):.3f},"
+        f"  max|π_200 − uniform| = {np.abs(pi - 1 / 3).max():.1e}"
+    )
+# τ = 0.28: radius 1.03 > 1, the iteration is pushed away and circles (still ~0.1 away after 200 rounds).
+# τ = 0.30: radius 0.96 < 1, it converges, but slowly: 0.96²⁰⁰ ≈ 4e-4 of the start's error, ~1e-5.
+
+# %% [markdown]
 # ## 4. Prop. 4.2 — expected online-IPO gradient = −(4/τ) × self-play (Nash-MD-PG, β = 0) gradient
 # At 200 random logits, every coordinate of ∇L_online-IPO against −(4/τ)·G₀ lies on the diagonal.
 
@@ -231,6 +251,23 @@ plt.title("IPO-MD fixed point")
 plt.show()
 
 # %% [markdown]
+# **Exercise: predict, then check.** Run IPO-MD with β = 0.5 at τ = 0.2 on this game. Its sampling mixture
+# ends at π*_τ′ for which τ′? Predict τ′, then check with `ipo_md` and `solve` (and check that the mixture is
+# *not* π*_τ itself).
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+run_half = ipo_md(game, tau, 0.5, steps=3000, tol=1e-12)
+m_half = run_half.extra["sampler_policy"]
+print("τ′ = τ/(1 − β) =", tau / (1 - 0.5))
+print("max|mixture − π*_{τ′}| =", np.abs(m_half - solve(game, tau / 0.5).policy).max())
+print("max|mixture − π*_τ|    =", np.abs(m_half - eq.policy).max())
+print(
+    f"distance to μ: mixture {np.abs(m_half - mu).max():.3f}, π*_τ {np.abs(eq.policy - mu).max():.3f}"
+)
+# τ′ = 0.4, twice τ: mixing μ into the opponent with weight β acts as a *stronger* KL penalty,
+# τ/(1 − β) > τ (Prop. 5.2), so the mixture sits nearer μ than π*_τ does.
+
+# %% [markdown]
 # ## 7. Nash-MD converges in last iterate
 # With η_t = 2/(τ(t+2)), NLHF's theorem bounds KL(π*‖π_T) by 8/(τ²(T+1)); the proof in `paper_proofs/nash_md.md`
 # sharpens the one-step constant from 2 to 1/8, i.e. a bound of 1/(2τ²(T+1)). Measured: ≈ 1/T².
@@ -247,3 +284,16 @@ plt.legend()
 plt.title("Nash-MD, η_t = 2/(τ(t+2))")
 plt.show()
 print("fitted slope:", np.polyfit(np.log(T[100:]), np.log(K[100:]), 1)[0])
+
+# %% [markdown]
+# ## Takeaways
+#
+# * π*_τ is the only policy with duality gap 0, and the only point where online IPO's expected gradient
+#   vanishes (Prop. 4.1).
+# * Solving the online-IPO loss *exactly* each round is best-response iteration, which cycles for small τ
+#   (on RPS for τ < √3/6): online IPO works because it takes small steps.
+# * With β = 0 the expected online-IPO gradient **is** −(4/τ) × the Nash-MD-PG self-play gradient
+#   (Prop. 4.2): online IPO is a policy-gradient form of Nash mirror descent. With β > 0 the two share a zero
+#   but not a direction (Prop. 5.1, corrected).
+# * IPO-MD's mixture converges to π* at τ/(1 − β) (Prop. 5.2): β changes the target's temperature.
+# * Nash-MD converges in last iterate, measured ≈ 1/T² in KL — faster than NLHF's 1/T bound.

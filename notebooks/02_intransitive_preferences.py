@@ -21,6 +21,8 @@
 # compare the two on rock–paper–scissors, the intransitive dice, a near-cycle and NLHF's three rater types,
 # as ε and τ vary. Everything comes from `prefgame` (games, `equilibrium.solve`, `dynamics.rlhf_policy`).
 # Terms (Bradley–Terry, von Neumann winner, π*_τ, duality gap) are defined in [00](00_preference_games.ipynb).
+# Two exercises ask for a prediction before a solution cell (collapsed in Jupyter) computes the answer; the
+# takeaways close the notebook.
 #
 # Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
 # Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
@@ -33,7 +35,13 @@ import numpy as np
 
 from prefgame.dynamics import fit_bradley_terry, rlhf_policy
 from prefgame.equilibrium import duality_gap, solve
-from prefgame.games import intransitive_dice, near_cyclic, rock_paper_scissors, three_rater_types
+from prefgame.games import (
+    bradley_terry,
+    intransitive_dice,
+    near_cyclic,
+    rock_paper_scissors,
+    three_rater_types,
+)
 
 plt.rcParams["figure.figsize"] = (6.4, 3.6)
 np.set_printoptions(precision=4, suppress=True)
@@ -52,6 +60,20 @@ for g in (rock_paper_scissors(), intransitive_dice(), near_cyclic()):
     print(
         f"{g.name:12s} BT reward {r}   Nash {nash}   RLHF {rl}   P(Nash ≻ RLHF) = {nash @ g.P @ rl:.3f}"
     )
+
+# %% [markdown]
+# **Exercise: predict, then check.** Now take preferences with **no** cycle: the Bradley–Terry game with
+# rewards r = (0, ½, 1), `bradley_terry([0, 0.5, 1])`, at τ = 0.05 and τ = 1. RLHF's model is exactly right
+# here. Predict: does RLHF return the Nash solution π*_τ? Then check with `rlhf_policy` and `solve`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+bt = bradley_terry([0.0, 0.5, 1.0])
+for t in (0.05, 1.0):
+    print(f"τ = {t}: Nash {solve(bt, t).policy}   RLHF {rlhf_policy(bt, t)}")
+# No, not at τ > 0: RLHF tilts μ by the reward, μ exp(r/τ); the Nash solution by the win rate, μ exp(P(y ≻ π)/τ),
+# which is bounded in [0, 1] and depends on π. Both put (almost) all mass on y3, the top reward, as τ → 0, where
+# a transitive game's von Neumann winner is the top action. The two objectives differ; only cycles make RLHF
+# *wrong* in kind (it cannot represent them), as the rest of this notebook shows.
 
 # %% [markdown]
 # ## Three rater types ([NLHF §3.2](https://arxiv.org/abs/2312.00886); [`docs/theory.md`](../docs/theory.md) §11)
@@ -77,6 +99,18 @@ for ax in axes:
     ax.legend(fontsize=8)
 axes[0].set_ylabel("probability")
 plt.show()
+
+# %% [markdown]
+# **Exercise: predict, then check.** At ε = 0 the three rater types have equal shares. Predict what RLHF
+# (τ = 0.01) and the Nash solution return there, and what RLHF returns at ε = ±0.02. Then check.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+for e in (-0.02, 0.0, 0.02):
+    g3 = three_rater_types(e)
+    print(f"ε = {e:+.2f}: Nash {solve(g3, 0.01).policy}   RLHF {rlhf_policy(g3, 0.01)}")
+# ε = 0 is a symmetric cycle: both are uniform. A small ε moves the Nash solution by about ε/2 (y1, y2) and
+# −ε (y3), but RLHF's fitted reward then has a strict maximum and at τ = 0.01 RLHF puts 87% of its mass on
+# it — y1 for ε > 0, y2 for ε < 0: a jump, from a 2% change in who the raters are.
 
 # %% [markdown]
 # **Exploitability, then head to head.** The point of the Nash solution is that no policy exploits it. Left (the
@@ -135,3 +169,15 @@ plt.title("three rater types, ε = 0.1")
 plt.legend(fontsize=8, ncol=2)
 plt.show()
 print("tau -> 0: Nash", nash_t[0], " von Neumann winner", solve(g, 0.0).policy, " RLHF", rl_t[0])
+
+# %% [markdown]
+# ## Takeaways
+#
+# * On symmetric cycles (rock–paper–scissors, the dice) RLHF and the Nash solution coincide, by symmetry
+#   alone; any asymmetric cycle separates them.
+# * RLHF's answer **jumps** with the sign of ε and, as τ → 0, concentrates on one action; the Nash solution
+#   moves smoothly and tends to the von Neumann winner.
+# * Judge a policy by its **exploitability** (the τ = 0 duality gap), not by a head-to-head win rate against
+#   one opponent: RLHF's policy is exploitable, the Nash solutions are not (or barely, with τ > 0).
+# * Even without cycles, RLHF and Nash differ at τ > 0 (a reward tilt vs a win-rate tilt of μ); they agree
+#   on the top action as τ → 0.

@@ -19,7 +19,9 @@
 # Three actions, near-cyclic preferences (y1 ≻ y2 w.p. 0.9, y2 ≻ y3 w.p. 0.8, y3 ≻ y1 w.p. 0.7 — a stand-in for
 # Calandriello et al. App. E, whose exact matrix was not recovered), uniform μ, τ = 0.1. All learners are the
 # exact-expectation tabular ones from `prefgame.dynamics`; every policy is drawn on the 2-simplex. This is the
-# game of [00](00_preference_games.ipynb), which draws one Nash-MD step on it.
+# game of [00](00_preference_games.ipynb), which draws one Nash-MD step on it and defines the terms used here
+# (last iterate, natural step, self-play). Two exercises ask for a prediction before a solution cell
+# (collapsed in Jupyter) checks it; the takeaways close the notebook.
 #
 # Notation: [`docs/notation.md`](../docs/notation.md) (τ is DPO's β; β alone is IPO-MD's mixture weight).
 # Papers: online IPO / IPO-MD, Calandriello et al. [arXiv:2403.08635](https://arxiv.org/abs/2403.08635);
@@ -41,7 +43,7 @@ from prefgame.dynamics import (
     self_play_pg,
 )
 from prefgame.equilibrium import duality_gap, solve
-from prefgame.figures import simplex_axes
+from prefgame.figures import simplex_axes, simplex_zoom
 from prefgame.figures import to_simplex as xy
 from prefgame.games import near_cyclic, rock_paper_scissors
 
@@ -85,25 +87,47 @@ for name, run in runs.items():
     )
 
 # %% [markdown]
+# **Exercise: predict, then check.** Online DPO misses π*_τ at τ = 0.1. With a ten times stronger KL penalty,
+# τ = 1, everything sits nearer μ. Predict: is online DPO's duality gap at τ = 1 smaller or larger than at
+# τ = 0.1 (4.1e-3)? Then check with `online_dpo` and `duality_gap`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+for t in (0.1, 1.0):
+    dpo = online_dpo(game, t, steps=20_000, init=init)
+    print(
+        f"τ = {t}: online DPO ends at {np.round(dpo.policy, 4)}, π*_τ = {np.round(solve(game, t).policy, 4)},"
+        f"  gap {duality_gap(game, dpo.policy, t):.1e}"
+    )
+# Larger (1.4e-2): a stronger penalty does not pull online DPO onto π*_τ. Its stationary point solves its own
+# equation (a sigmoid of the margins matched to P(y ≻ π), `paper_proofs/online_dpo.md`), a different point at
+# every τ; the gap measures that difference, and here it grows with τ.
+
+# %% [markdown]
 # ## IPO-MD: the β sweep
 # β interpolates between online IPO (β = 0) and offline IPO (β = 1). The fixed point moves along a curve from π*_τ
-# to μ exp(Pμ/τ)/Z; its *mixture* π^{1−β} μ^β is exactly the equilibrium at the weaker regularisation τ/(1−β)
-# (Prop. 5.2). Markers: **o** where each β's run ends (the policy π_T); **×** in the same colour, π* at τ/(1−β),
-# which the run's mixture π_T^{1−β} μ^β hits exactly (the mixture itself is not drawn).
+# to μ exp(Pμ/τ)/Z; its *mixture* π^{1−β} μ^β is exactly the equilibrium at the stronger regularisation τ/(1−β)
+# (Prop. 5.2). Left: the runs from π_0. Right, zoomed (the inset shows where): **o** where each β's run ends (the
+# policy π_T); **×** in the same colour, π* at τ/(1−β), which the run's mixture π_T^{1−β} μ^β hits exactly (the
+# mixture itself is not drawn). At β = 0 all three marks coincide with π*_τ: there the mixture is π itself.
 
 # %%
-fig, ax = plt.subplots()
-simplex(ax, "IPO-MD, β sweep")
+fig, (ax, axz) = plt.subplots(1, 2, figsize=(11, 5.4))
+simplex(ax, "IPO-MD, β sweep: the runs")
+simplex(axz, "the ends (o) and the mixtures' targets (×)")
+betas = np.linspace(0, 0.99, 60)
+curve = np.array([ipo_md(game, tau, b, steps=400, tol=1e-10).policy for b in betas])
 for beta in (0.0, 0.25, 0.5, 0.75, 0.95):
     run = ipo_md(game, tau, beta, steps=300, init=init, record_every=1)
     (line,) = ax.plot(*xy(run.history).T, "-", lw=1, label=f"β = {beta}")
-    ax.plot(*xy(run.policy), "o", color=line.get_color())
-    ax.plot(*xy(solve(game, tau / (1 - beta)).policy), "x", color=line.get_color(), ms=8)
-betas = np.linspace(0, 0.99, 60)
-curve = np.array([ipo_md(game, tau, b, steps=400, tol=1e-10).policy for b in betas])
-ax.plot(*xy(curve).T, "k:", lw=1, label="fixed points, β ∈ [0, 1)")
-ax.plot(*xy(offline_ipo_optimum(game, tau)), "ks", label="offline IPO (β = 1)")
-ax.legend(fontsize=8, loc="upper right")
+    for a in (ax, axz):
+        a.plot(*xy(run.policy), "o", color=line.get_color(), ms=9, mfc="none", mew=1.6)
+        a.plot(*xy(solve(game, tau / (1 - beta)).policy), "x", color=line.get_color(), ms=8)
+for a in (ax, axz):
+    a.plot(*xy(curve).T, "k:", lw=1, label="fixed points, β ∈ [0, 1)")
+    a.plot(*xy(offline_ipo_optimum(game, tau)), "ks", label="offline IPO (β = 1)")
+inset = simplex_zoom(axz, (0.27, 0.57), (0.1, 0.4), game.actions, bounds=(0.72, 0.0, 0.28, 0.32))
+inset.plot(*xy(curve).T, "k", lw=1)
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3)
 plt.show()
 
 # %% [markdown]
@@ -153,6 +177,27 @@ for ax in (ax0, ax1):
 plt.show()
 
 # %% [markdown]
+# **Exercise: predict, then check.** Self-play PG at τ = 0 circles the equilibrium with lr = 0.2. Predict: with
+# a four times smaller step, lr = 0.05, does its last iterate converge to uniform in 600 steps? And Hedge's
+# average iterate? Then check with `self_play_pg` and `online_mirror_descent`.
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+for lr in (0.2, 0.05):
+    sp_lr = self_play_pg(rps, 0.0, steps=600, lr=lr, init=start, record_every=1)
+    d = np.abs(sp_lr.history - 1 / 3).max(-1)
+    print(
+        f"self-play PG, lr = {lr}: max|π_t − uniform| at t = 0, 300, 600: {d[[0, 300, 600]].round(3)}"
+    )
+print(
+    "Hedge average iterate after 600 steps: max|π̄ − uniform| =",
+    np.abs(omd.extra["average"] - 1 / 3).max(),
+)
+# No: a smaller step only slows the circling (the distance still grows, 0.267 → 0.278); the last iterate of
+# unregularised self-play never settles. Hedge's *average* is already ten times closer (0.03) and keeps closing
+# in — a guarantee about the average, not about the policy you keep. τ > 0 (right panel above) is what makes
+# the last iterate converge.
+
+# %% [markdown]
 # ## Convergence in duality gap
 # The gap 2τ KL(π‖BR(π)) of the near-cyclic game along each run (log scale).
 
@@ -176,3 +221,12 @@ plt.show()
 # schedule η_t = 2/(τ(t+2)) converges in last iterate at ≈ 1/T² in KL; IPO-MD with β > 0 and online DPO converge to
 # other points — IPO-MD's to the policy whose mixture is π* at τ/(1−β), online DPO's to the root of its own
 # stationarity condition — so their gap at τ stays positive.
+#
+# ## Takeaways
+#
+# * Online IPO and Nash-MD reach π*_τ in the last iterate; online DPO and IPO-MD with β > 0 stop elsewhere,
+#   each at the root of its own stationarity condition (a positive gap at τ).
+# * IPO-MD's β moves its target along a curve from π*_τ (β = 0) to offline IPO's μ exp(Pμ/τ)/Z (β = 1); its
+#   mixture is exactly π* at the stronger regularisation τ/(1 − β).
+# * Without regularisation (τ = 0) self-play PG and Hedge circle; only Hedge's average converges. Any τ > 0
+#   makes the last iterate converge; Nash-MD's schedule adds a guarantee for any number of actions.

@@ -83,7 +83,8 @@ print("von Neumann winner (tau = 0):", np.round(solve(game, 0).policy, 4))
 # * **Squared win-probability** f = (σ(τh) − p)²: fits the preference probabilities as DPO does, with a
 #   square. Its derivative is simple, so it comes with a numpy `dloss`.
 # * **Cubed IPO** f = |h − (p − ½)/τ|³: the same per-pair minimiser as IPO, differentiated by torch autograd
-#   (no `dloss`).
+#   (no `dloss`) where torch is installed (the `llm` extra); without torch it gets its numpy `dloss`
+#   3 e|e|, e = h − (p − ½)/τ, so this notebook runs on the tabular core alone.
 # * **Huber IPO** f = huber_δ(h − (p − ½)/τ): IPO's square near the target, linear beyond δ (robust to
 #   outlying labels), with a numpy `dloss` = 2 clip(h − (p − ½)/τ, −δ, δ).
 
@@ -101,6 +102,19 @@ def sq_winprob_dh(h, p, tau):
 
 def cubed_ipo(h, p, *, tau):
     return abs(h - (p - 0.5) / tau) ** 3  # abs() and ** work on numpy and torch alike
+
+
+def cubed_ipo_dh(h, p, tau):
+    e = h - (p - 0.5) / tau
+    return 3.0 * e * np.abs(e)
+
+
+try:  # torch (the `llm` extra) differentiates a loss given without its dloss
+    import torch  # noqa: F401
+
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
 
 
 DELTA = 10.0
@@ -127,8 +141,16 @@ mine = {
         tol=1e-10,
         record_every=10,
     ),
-    "cubed_ipo (torch autograd)": preference_optimisation(
-        game, tau, loss=cubed_ipo, lr=0.02, init=init, steps=3000, tol=1e-10, record_every=10
+    f"cubed_ipo ({'torch autograd' if HAVE_TORCH else 'numpy dloss'})": preference_optimisation(
+        game,
+        tau,
+        loss=cubed_ipo,
+        dloss=None if HAVE_TORCH else cubed_ipo_dh,
+        lr=0.02,
+        init=init,
+        steps=3000,
+        tol=1e-10,
+        record_every=10,
     ),
     "huber_ipo (numpy dloss)": preference_optimisation(
         game,

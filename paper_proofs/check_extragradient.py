@@ -4,10 +4,20 @@
 import numpy as np
 import pytest
 from _learner_checks import fitted_factor, map_radius
-from _proof_helpers import games, kl, random_policy, softmax, solve_pi
+from _proof_helpers import (
+    games,
+    grad,
+    kl,
+    minimise,
+    population_loss,
+    random_policy,
+    softmax,
+    solve_pi,
+)
 
 from prefgame.dynamics import extragradient, extragradient_step, inpo_step
 from prefgame.dynamics._iterate import payoff_scale
+from prefgame.equilibrium import best_response
 from prefgame.games import random_intransitive, rock_paper_scissors
 
 GAMES = games(range(10))
@@ -93,3 +103,51 @@ def test_d_unregularised_last_iterate_converges_polynomially_or_faster():
             init=np.arange(1, g.n_actions + 1) / np.arange(1, g.n_actions + 1).sum(),
         )
         assert duality_gap(g, run.policy, 0.0) < 1e-6
+
+
+def test_c_rate_is_exactly_one_minus_eta_tau_for_even_n():
+    """ρ(J) = 1 − ητ exactly for **even** n, and below it for odd n (at η = 1/(τ + L)).
+
+    Linearised at π*, the step is J = (1 − ητ)(I + ηM) + η²M² in centred logits, with M the game's
+    part: similar to a real skew-symmetric matrix on the simplex's tangent space, of dimension
+    n − 1.  For even n that dimension is odd, so M is singular and J has the eigenvalue 1 − ητ
+    exactly; for odd n it generically has none and ρ < 1 − ητ.  (The docs once said it the other
+    way round; measured on 6 random games for each n = 3…10: |ρ/(1 − ητ) − 1| ≤ 1e-9 for even n,
+    ρ/(1 − ητ) between 0.988 and 1 − 5e-8 for odd n.)
+    """
+    for n in range(3, 11):
+        for P, mu, tau, _ in games(range(6), n=n):
+            star = solve_pi(P, mu, tau)
+            eta = 1 / (tau + payoff_scale(P))
+            rho = map_radius(
+                lambda z: extragradient_step(z[None], P[None], np.log(mu)[None], tau, eta)[0][0],
+                np.log(star),
+            )
+            ratio = rho / (1 - eta * tau)
+            if n % 2 == 0:
+                assert abs(ratio - 1) < 1e-8, (n, ratio)
+            else:
+                assert ratio < 1 - 1e-8, (n, ratio)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_egpo_loss_one_step_is_the_update_its_minimiser_is_the_best_response(seed):
+    """EGPO's online-IPO loss L_ν (pairs from a fixed ν, no gradient through it): its population
+    minimiser is BR_τ(ν), the regularised best response — for ν = π_t not the extragradient
+    step — while **one** natural-gradient step on it from π_t, log π' = log π_t − α ∇L_ν / (4ν)
+    with α = ητ, is the prediction (ν = π_t) and then the correction (ν = π_{t+½})."""
+    P, mu, tau, rng = GAMES[seed]
+    pi_t, eta = random_policy(len(mu), rng), 0.7 / (tau + payoff_scale(P))
+    new, half = extragradient_step(np.log(pi_t)[None], P[None], np.log(mu)[None], tau, eta)
+    new, half = np.exp(new[0]), np.exp(half[0])
+
+    def one_step(nu):
+        g = grad(lambda z: population_loss(z, P, mu, tau, nu), np.log(pi_t))
+        return softmax(np.log(pi_t) - eta * tau * g / (4 * nu))
+
+    np.testing.assert_allclose(one_step(pi_t), half, atol=1e-12)
+    np.testing.assert_allclose(one_step(half), new, atol=1e-12)
+    z = minimise(lambda z: population_loss(z, P, mu, tau, pi_t), np.zeros(len(mu)))
+    br = best_response(P, pi_t, tau, mu)
+    np.testing.assert_allclose(softmax(z), br, atol=1e-7)
+    assert np.abs(br - new).max() > 1e-3  # the minimiser is not the update

@@ -61,6 +61,7 @@ __all__ = [
     "save_verify_llm",
     "set_caption",
     "simplex_axes",
+    "simplex_zoom",
     "to_simplex",
 ]
 
@@ -112,14 +113,47 @@ def to_simplex(pi: np.ndarray) -> np.ndarray:
     return np.stack([pi[..., 1] + 0.5 * pi[..., 2], (np.sqrt(3) / 2) * pi[..., 2]], axis=-1)
 
 
-def simplex_axes(ax: Axes, labels: Sequence[str], fontsize: float = 8) -> None:
-    """Draw the 2-simplex's outline with its corner labels on ``ax`` (see :func:`to_simplex`)."""
+def simplex_axes(
+    ax: Axes, labels: Sequence[str] = ("y1", "y2", "y3"), fontsize: float = 8, title: str = ""
+) -> Axes:
+    """Draw the 2-simplex's outline with its corner labels on ``ax`` (see :func:`to_simplex`).
+
+    Plot policies on it with ``ax.plot(*to_simplex(pi))`` (one policy) or
+    ``ax.plot(*to_simplex(history).T)`` (a trajectory).  Returns ``ax``.
+    """
     corners = to_simplex(np.eye(3))
     ax.plot(*np.vstack([corners, corners[:1]]).T, color="0.6", lw=0.8)
     for (x, y), lab, (dx, dy) in zip(corners, labels, [(-0.04, -0.05), (0.04, -0.05), (0, 0.03)]):
         ax.text(x + dx, y + dy, lab, ha="center", va="center", fontsize=fontsize)
     ax.set_aspect("equal")
     ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def simplex_zoom(
+    ax: Axes,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    labels: Sequence[str] = ("y1", "y2", "y3"),
+    bounds: Sequence[float] = (0.0, 0.62, 0.34, 0.38),
+) -> Axes:
+    """Zoom ``ax`` (drawn with :func:`simplex_axes`) on ``xlim × ylim`` and keep the triangle in
+    view: an inset (at ``bounds``, axes fraction) shows the whole simplex, labelled, with the
+    zoomed region framed in red.  Returns the inset, to draw the same points on it.
+    """
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    for text in ax.texts:  # corner labels outside the zoom would stretch a tight bounding box
+        text.set_clip_on(True)
+    inset = ax.inset_axes(list(bounds))
+    simplex_axes(inset, labels, fontsize=7)
+    (x0, x1), (y0, y1) = xlim, ylim
+    inset.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], color="tab:red", lw=0.8)
+    inset.set_xlim(-0.12, 1.12)
+    inset.set_ylim(-0.12, 0.98)
+    return inset
 
 
 def fig_simplex_trajectories(tau: float = 0.1) -> Figure:

@@ -314,3 +314,26 @@ def test_custom_loss_reaches_pi_star_only_if_its_stationary_point_is_pi_star():
 def test_dloss_needs_a_callable_loss():
     with pytest.raises(ValueError, match="dloss"):
         preference_optimisation(G.rock_paper_scissors(), 0.1, loss="ipo", dloss=_scaled_ipo_dh)
+
+
+def test_a_numpy_only_loss_without_dloss_names_the_way_out():
+    """np.tanh on a tensor fails inside torch ("Can't call numpy() on Tensor"); the error says to
+    pass dloss= (issue 24)."""
+    pytest.importorskip("torch")
+
+    def np_loss(h, p, *, tau):
+        return np.tanh(h - (p - 0.5) / tau) ** 2
+
+    with pytest.raises(TypeError, match=r"could not differentiate np_loss.*dloss="):
+        preference_optimisation(G.rock_paper_scissors(), 0.5, loss=np_loss, steps=5)
+    # with its derivative it runs (and needs no torch)
+    run = preference_optimisation(
+        G.rock_paper_scissors(),
+        0.5,
+        loss=np_loss,
+        dloss=lambda h, p, tau: (
+            2 * np.tanh(h - (p - 0.5) / tau) * (1 - np.tanh(h - (p - 0.5) / tau) ** 2)
+        ),
+        steps=5,
+    )
+    assert np.all(np.isfinite(run.policy))

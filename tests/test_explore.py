@@ -307,3 +307,65 @@ def test_cli_explore_checks_the_port_before_serving(capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"prefgame: error: --port {port}: cannot listen on 127.0.0.1:{port}")
     assert len(err.splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- the guided tour
+
+
+def test_the_tour_sets_the_controls_and_its_claims_hold():
+    """Each step of the guided tour sets its controls (one redraw), shows its text, hides the
+    controls that do not apply, and what it tells the reader to look for is in the numbers."""
+    from prefgame.explore.app import TOUR, Explorer
+
+    app = Explorer(prefetch=False)
+    assert app.settings().start == "corner" and not app.tour_text.visible
+    assert not app.eps.visible and not app.n.visible  # near_cyclic takes neither
+    app.tour_next.clicks += 1  # "start the tour"
+    seen = []
+    for k, (title, values, _) in enumerate(TOUR):
+        if k:
+            app._tour_next()
+        v = app.last_view
+        s = v.settings
+        assert app.tour.value == k and app.tour_text.visible and title in app.tour_text.object
+        assert not app.alert.visible, app.alert.object
+        for name, value in values.items():
+            got = getattr(s, name)
+            assert (tuple(got) if name == "learners" else got) == (
+                tuple(value) if name == "learners" else value
+            ), (k, name)
+        assert s.start == "corner" and s.steps == 2000
+        np.testing.assert_allclose(v.runs[s.learners[0]].history[0], [0.8, 0.1, 0.1])
+        assert app.beta.visible == ("ipo_md" in s.learners)
+        assert app.eps.visible == (s.game == "three_raters")
+        star = v.star.policy
+        end = {key: run.history[-1] for key, run in v.runs.items()}
+        dist = {key: np.abs(p - star).max() for key, p in end.items()}
+        gap = {key: duality_gap(v.game, p, s.tau) for key, p in end.items()}
+        seen.append(title)
+        if k == 0:  # τ large: π*_τ next to μ, both learners on it, gap at the floor
+            assert np.abs(star - v.game.mu).max() < 0.01
+            assert max(dist.values()) < 1e-5 and max(gap.values()) < 1e-10
+        elif k == 1:  # τ small: the star moved towards the winner; both end on it
+            winner = solve(v.game, 0.0).policy
+            assert np.abs(star - winner).max() < np.abs(star - v.game.mu).max()
+            assert max(dist.values()) < 1e-3 and dist["online_ipo"] < 1e-12
+        elif k == 2:  # IPO-MD off the star, its mixture on π* at τ/(1 − β)
+            assert dist["ipo_md"] > 0.01
+            np.testing.assert_allclose(
+                v.ipo_md.mixture[-1], solve(v.game, s.tau / (1 - s.beta)).policy, atol=1e-10
+            )
+        elif k == 3:  # RPS: OMD and self-play PG far from uniform after 100 steps; Nash-MD at once
+            for key in ("omd", "self_play_pg"):
+                assert np.abs(v.runs[key].history[100] - star).max() > 0.1
+            assert np.abs(v.runs["nash_md"].history[1] - star).max() < 1e-12
+        elif k == 4:  # three raters: RLHF exploitable, Nash-MD not
+            assert gap["rlhf"] > 0.05 and gap["nash_md"] < 1e-6 and dist["nash_md"] < 1e-3
+        elif k == 5:  # online DPO settles off the star, online IPO on it
+            assert dist["online_dpo"] > 0.01 and gap["online_dpo"] > 1e-3
+            assert gap["online_ipo"] < 1e-20
+    assert len(seen) == len(TOUR) >= 5
+    app._tour_next()  # after the last step: back to step 1
+    assert app.tour.value == 0
+    app.tour.value = -1  # explore freely: the text goes, the controls stay
+    assert not app.tour_text.visible and app.last_view.settings.game == "near_cyclic"

@@ -256,6 +256,26 @@ def test_bad_input_shows_the_librarys_message_not_a_traceback(server, browser, t
     assert _errors(browser) == []
 
 
+def test_the_guided_tour_steps_through_in_the_browser(server, browser):
+    """The tour's button sets the controls and shows each step's text (issue 24)."""
+    _load(browser, server)
+
+    def click_next():  # found anew each time: relabelling re-renders the button
+        host = browser.execute_script(DEEP, ".pg-tour-next")[0]
+        browser.execute_script(DEEP, "button", host)[0].click()
+
+    click_next()  # start the tour: step 1, τ = 5
+    _wait(lambda: "Tour 1 · τ large" in _text(browser) and "τ = 5" in _text(browser))
+    pixels = _pixels(browser)
+    click_next()  # step 2, τ = 0.05
+    _wait(lambda: "Tour 2 · τ small" in _text(browser) and "τ = 0.05" in _text(browser))
+    _wait(lambda: _pixels(browser) != pixels)  # the plots were redrawn
+    click_next()  # step 3: IPO-MD, β = 0.5
+    _wait(lambda: "Tour 3 · add β" in _text(browser))
+    assert "Traceback" not in _text(browser)
+    assert _errors(browser) == []
+
+
 def screenshot(path: Path = ROOT / "figures" / "explore.png") -> Path:
     """Serve the explorer (started from a corner, four learners), load it in headless Chromium
     and save a screenshot for the README."""

@@ -66,6 +66,57 @@ def test_notebook_runs_top_to_bottom(path):
     assert not errors
 
 
+#: the learning path's course notebooks: each holds exercises with executed solutions and takeaways.
+COURSE = [
+    ROOT / "notebooks" / f"{n}.ipynb"
+    for n in (
+        "00_preference_games",
+        "01_equivalence_proof",
+        "02_intransitive_preferences",
+        "03_dynamics_tour",
+    )
+]
+
+
+@pytest.mark.parametrize("path", COURSE, ids=[p.stem for p in COURSE])
+def test_course_notebook_has_exercises_with_executed_solutions_and_takeaways(path):
+    """≥ 2 "Exercise: predict …, then check …" cells, each followed by a code cell tagged
+    ``solution`` (collapsed in Jupyter, in a collapsed block on the site) that was executed and
+    printed its answer; a "Takeaways" section near the end."""
+    nb = nbformat.read(path, as_version=4)
+    cells = nb.cells
+    exercises = [
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and "Exercise: predict" in c.source and "check" in c.source
+    ]
+    assert len(exercises) >= 2, f"{path.name}: {len(exercises)} exercises"
+    for i in exercises:
+        sol = cells[i + 1]
+        assert sol.cell_type == "code" and "solution" in sol.metadata.get("tags", []), (
+            f"{path.name}: exercise in cell {i} has no solution cell right after it"
+        )
+        assert sol.metadata.get("jupyter", {}).get("source_hidden"), "solution not collapsed"
+        assert sol.execution_count is not None, f"{path.name}: solution cell {i + 1} not executed"
+        outs = sol.get("outputs", [])
+        assert outs and not any(o.output_type == "error" for o in outs), (path.name, i + 1)
+    takeaways = [
+        i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Takeaways" in c.source
+    ]
+    assert takeaways and takeaways[-1] >= len(cells) - 3, f"{path.name}: no closing takeaways"
+
+
+def test_notebook_00_defines_its_terms_before_using_them():
+    """Each term's first appearance in 00 (code comments and outputs aside) is its bold
+    definition."""
+    nb = nbformat.read(ROOT / "notebooks" / "00_preference_games.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    for term in ("last iterate", "natural step", "Nash-MD-PG self-play gradient"):
+        first = text.lower().find(term.lower())
+        assert first > 0, term
+        assert text[first - 2 : first] == "**", f"00 uses {term!r} before defining it"
+
+
 if __name__ == "__main__":  # refresh outputs in place
     for p in (Path(a) for a in sys.argv[1:]) if len(sys.argv) > 1 else NOTEBOOKS:
         print("executing", p, flush=True)

@@ -341,3 +341,27 @@ def test_report_opens_with_the_takeaway_and_a_reach_table():
     cells = row.split(" | ")
     assert cells[cols.index("online_ipo")].strip(" |") == "✓"
     assert cells[cols.index("nash_md")].strip(" |") == "✗"
+
+
+def test_simplex_helpers_draw_the_triangle_and_a_zoom_with_its_inset():
+    """``simplex_axes`` + ``simplex_zoom`` (notebook 00's τ-path): the zoomed axes keep the
+    triangle in an inset with the zoomed region framed, and the clipped corner labels do not
+    stretch the figure."""
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from prefgame.figures import simplex_axes, simplex_zoom, to_simplex
+
+    np.testing.assert_allclose(to_simplex(np.eye(3)), [[0, 0], [1, 0], [0.5, np.sqrt(3) / 2]])
+    fig, ax = plt.subplots()
+    assert simplex_axes(ax, ("a", "b", "c"), title="t") is ax and ax.get_title() == "t"
+    inset = simplex_zoom(ax, (0.3, 0.7), (0.15, 0.45), ("a", "b", "c"))
+    assert ax.get_xlim() == (0.3, 0.7) and ax.get_ylim() == (0.15, 0.45)
+    assert [t.get_text() for t in inset.texts] == ["a", "b", "c"]
+    frame = inset.lines[-1].get_xydata()
+    assert frame.min(0).tolist() == [0.3, 0.15] and frame.max(0).tolist() == [0.7, 0.45]
+    assert all(t.get_clip_on() for t in ax.texts)
+    plt.close(fig)

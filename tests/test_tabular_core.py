@@ -2,13 +2,17 @@
 
 ``pip install -e .`` (no extras) must be enough for
 ``prefgame solve / equivalence / study / figures``;
-this runs them in a fresh interpreter in which importing torch, transformers & co. fails.
+this runs them in a fresh interpreter in which importing torch, transformers & co. fails.  The
+notebooks the README lists for the tabular core (00–03 and 07) run there too, as their jupytext
+``.py`` pairs.
 """
 
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +58,79 @@ def test_tabular_commands_run_without_torch_or_other_extras():
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "TABULAR-CORE-OK" in res.stdout
+
+
+BLOCKED_RUN = textwrap.dedent("""
+    import importlib.abc, runpy, sys
+    BLOCK = {"torch", "transformers", "accelerate", "datasets", "peft", "safetensors", "panel",
+             "bokeh"}
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCK:
+                raise ImportError(f"{name} is not installed (blocked by the test)")
+
+    sys.meta_path.insert(0, Block())
+    runpy.run_path(sys.argv[1], run_name="__main__")
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCK)
+    assert not loaded, loaded
+    print("NOTEBOOK-OK")
+""")
+
+#: the notebooks the README says need only the tabular core.
+TABULAR_NOTEBOOKS = [
+    "00_preference_games",
+    "01_equivalence_proof",
+    "02_intransitive_preferences",
+    "03_dynamics_tour",
+    "07_your_own_idea",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TABULAR_NOTEBOOKS)
+def test_tabular_notebooks_run_without_torch(name):
+    res = subprocess.run(
+        [sys.executable, "-c", BLOCKED_RUN, f"{name}.py"],
+        check=False,
+        cwd=ROOT / "notebooks",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "NOTEBOOK-OK" in res.stdout
+
+
+LLM_CLI_WITHOUT_EXTRA = textwrap.dedent("""
+    import importlib.abc, runpy, sys
+    BLOCK = {"torch", "transformers", "accelerate", "datasets", "peft", "safetensors"}
+
+    class Missing(importlib.abc.MetaPathFinder):  # as Python reports a package not installed
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCK:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    sys.meta_path.insert(0, Missing())
+    sys.argv = ["prefgame.llm", "--help"]
+    runpy._run_module_as_main("prefgame.llm")
+""")
+
+
+def test_llm_cli_without_the_extra_says_so_in_one_line():
+    """``python -m prefgame.llm --help`` without the ``llm`` extra: one line naming the extra,
+    not a traceback (issue 24)."""
+    res = subprocess.run(
+        [sys.executable, "-c", LLM_CLI_WITHOUT_EXTRA],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "`llm` extra" in lines[0] and "pip install" in lines[0], res.stderr

@@ -12,6 +12,10 @@ Every relative link is resolved against the file it was written in and then poin
 that holds that file on the site; a link to a repository file that has no page (a test module, a
 script) becomes the path in code font, so ``mkdocs build --strict`` checks every link that is
 left.  Nothing here runs a notebook: the pages show the outputs committed with them.
+
+The site needs no network to read: its math is typeset by a copy of MathJax shipped with the site
+(:data:`MATHJAX_SITE_PATH`, taken from the ``django-static-mathjax`` package of the ``docs`` extra,
+which holds MathJax's own files and nothing else), and the theme uses the system fonts.
 """
 
 from __future__ import annotations
@@ -63,6 +67,33 @@ COPIED_PAGES: dict[str, str] = {
 
 #: images the pages show, copied to the same path on the site.
 IMAGE_DIRS = ("figures", "llm/results")
+
+#: where the site holds its copy of MathJax (``mkdocs.yml``'s ``extra_javascript`` loads it).
+MATHJAX_SITE_PATH = "javascripts/mathjax/tex-svg-full.js"
+
+
+def mathjax_source() -> Path:
+    """MathJax's self-contained SVG build (every TeX extension, glyphs drawn as paths, no fonts
+    to fetch), from the ``django-static-mathjax`` package of the ``docs`` extra.
+
+    The package is MathJax's release as static files; its ``__init__`` is empty, so importing it
+    needs no Django.  A missing package is an error that says how to install it: the site never
+    falls back to a copy on the network.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    path = (
+        Path(spec.origin).parent / "static" / "mathjax" / "es5" / "tex-svg-full.js"
+        if spec is not None and spec.origin
+        else None
+    )
+    if path is None or not path.is_file():
+        raise RuntimeError(
+            "the docs site's math needs a local MathJax: pip install -e '.[docs]' "
+            "(package django-static-mathjax)"
+        )
+    return path
 
 
 def _slug(heading: str) -> str:
@@ -195,7 +226,9 @@ def notebook_page(nb_path: Path) -> tuple[str, dict[str, bytes]]:
 
     Markdown cells are kept; code cells become ``python`` blocks; text outputs become ``text``
     blocks (long ones cut to their first and last 20 lines); PNG outputs become image files next to
-    the page; HTML/JavaScript outputs (the explorer's widgets) are replaced by a note.
+    the page; HTML/JavaScript outputs (the explorer's widgets) are replaced by a note.  A cell
+    tagged ``solution`` (an exercise's answer; collapsed in Jupyter too) is shown, with its
+    outputs, in a collapsed block the reader opens.
     """
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     stem = nb_path.stem
@@ -217,6 +250,7 @@ def notebook_page(nb_path: Path) -> tuple[str, dict[str, bytes]]:
             continue
         if cell["cell_type"] != "code" or not src.strip():
             continue
+        start = len(md)
         md.append(f"```python\n{src}\n```\n\n")
         widget_noted = False
         for j, out in enumerate(cell.get("outputs", [])):
@@ -236,7 +270,15 @@ def notebook_page(nb_path: Path) -> tuple[str, dict[str, bytes]]:
                         widget_noted = True
                 elif "text/plain" in data:
                     md.append(_text_block("".join(data["text/plain"])))
+        if "solution" in cell.get("metadata", {}).get("tags", []):  # an exercise's solution
+            md[start:] = [_collapsed("Solution (predict first, then open)", "".join(md[start:]))]
     return note + "".join(md), images
+
+
+def _collapsed(title: str, body: str) -> str:
+    """``body`` (Markdown, code blocks included) in a block the reader opens with a click."""
+    inner = "".join(f"    {line}" if line.strip() else line for line in body.splitlines(True))
+    return f'??? success "{title}"\n\n{inner}\n'
 
 
 def _text_block(text: str, keep: int = 20) -> str:
@@ -290,6 +332,7 @@ def on_files(files: Files, config) -> Files:
     for page, (title, headings) in README_PAGES.items():
         add(page, readme_page(title, headings, readme), "README.md")
     add("figures.md", figures_page(), "docs/figures.md")
+    add(MATHJAX_SITE_PATH, mathjax_source().read_bytes(), "django-static-mathjax")
     for repo, page in COPIED_PAGES.items():
         add(page, (ROOT / repo).read_text(encoding="utf-8"), repo)
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):

@@ -109,14 +109,36 @@ LOSS_DERIVATIVES: dict[str, Callable] = {"ipo": _ipo_dh, "dpo": _dpo_dh, "slic":
 
 
 def autograd_loss_derivative(loss: Callable) -> Callable:
-    """∂ℓ/∂h of any shared-style loss ``loss(h, p, *, tau)`` by torch autograd (elementwise)."""
-    import torch
+    """∂ℓ/∂h of any shared-style loss ``loss(h, p, *, tau)`` by torch autograd (elementwise).
+
+    A loss that torch cannot differentiate — written with numpy functions (``np.tanh``,
+    ``np.where``), which turn the tensor into an array — fails with an error that names the
+    way out: pass its numpy derivative as ``dloss=`` (or write it with array-API operations).
+    """
+    name = getattr(loss, "__name__", "the custom loss")
+    hint = (
+        f"pass its numpy derivative as dloss=lambda h, p, tau: ..., or write {name} with "
+        "operations that work on torch tensors too (+ - * /, **, abs(), methods such as .tanh())"
+    )
+    try:
+        import torch
+    except ImportError as e:  # the tabular core without the llm extra
+        raise ImportError(
+            f"a custom loss without dloss= is differentiated by torch autograd, and torch is not "
+            f"installed (the `llm` extra: pip install -e '.[llm]'); or {hint}"
+        ) from e
 
     def dh(h, p, tau: float):
         # Copies: P arrives read-only (PreferenceGame freezes it) and torch cannot wrap that.
         ht = torch.tensor(np.array(h, dtype=np.float64), requires_grad=True)
         pt = torch.tensor(np.array(p, dtype=np.float64))
-        (g,) = torch.autograd.grad(loss(ht, pt, tau=tau).sum(), ht)
+        try:
+            out = loss(ht, pt, tau=tau)
+            if not isinstance(out, torch.Tensor) or not out.requires_grad:
+                raise TypeError(f"it returned {type(out).__name__}, not a tensor with a gradient")
+            (g,) = torch.autograd.grad(out.sum(), ht)
+        except (RuntimeError, TypeError, AttributeError) as e:
+            raise TypeError(f"torch autograd could not differentiate {name} ({e}); {hint}") from e
         return g.numpy()
 
     return dh

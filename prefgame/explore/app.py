@@ -13,6 +13,12 @@ The page holds no maths: projecting a policy onto the 2-simplex is
 :func:`prefgame.figures.to_simplex`, everything else is an array of the :class:`View`.
 Bad input (an invalid upload, τ = 0 for a learner that needs τ > 0, a malformed μ) is shown as
 the library's one-line message in a red box; the previous plots stay.
+
+The **guided tour** (:data:`TOUR`, the "guided tour" menu and its "next step" button) sets the
+controls for each of six steps — τ large, then small; β; a strong cycle; RLHF against Nash;
+online DPO — and says what to look for; ``tests/test_explore.py`` checks each claim on the
+numbers.  Only the controls that apply to the chosen game and learners are shown, and trajectories
+start from a corner (π_0 = (0.8, 0.1, …)) unless told otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import panel as pn
+import param
 from bokeh.models import ColumnDataSource, Legend, Range1d, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
@@ -51,6 +58,77 @@ GAP_FLOOR = 1e-16
 COLORS = dict(zip(LEARNERS, Category10_10))
 UPLOAD = "uploaded file"
 
+#: What every tour step starts from (then its own values): a corner start, the default steps.
+TOUR_BASE: dict[str, Any] = {
+    "mu": "",
+    "start": "corner",
+    "steps": 2000,
+    "own_step": True,
+    "beta": 0.0,
+}
+
+#: The guided tour: (title, the controls it sets, what to look for).  Each claim is checked by
+#: ``tests/test_explore.py::test_the_tour_sets_the_controls_and_its_claims_hold``.
+TOUR: tuple[tuple[str, dict[str, Any], str], ...] = (
+    (
+        "1 · τ large: the target sits at μ",
+        {"game": "near_cyclic", "tau": 5.0, "learners": ["nash_md", "online_ipo"]},
+        (
+            "With **τ = 5** the KL penalty to μ dominates: π*_τ (the star) sits next to μ, the "
+            "centre of the triangle, and both learners go almost straight to it from the corner. "
+            "The gap (bottom right) falls to the floor."
+        ),
+    ),
+    (
+        "2 · τ small: the cycle shows",
+        {"game": "near_cyclic", "tau": 0.05, "learners": ["nash_md", "online_ipo"]},
+        (
+            "At **τ = 0.05** the star has moved along the τ-path (top right) towards the von "
+            "Neumann winner, and the learners curve round it before they settle: the preferences "
+            "are a cycle, y1 ≻ y2 ≻ y3 ≻ y1. Both still end on the star — it is the only point "
+            "where online IPO stops."
+        ),
+    ),
+    (
+        "3 · add β: IPO-MD's target moves",
+        {"game": "near_cyclic", "tau": 0.1, "beta": 0.5, "learners": ["online_ipo", "ipo_md"]},
+        (
+            "**IPO-MD with β = 0.5** stops off the star. Its mixture π^{1−β} μ^β lands exactly on "
+            "π* at τ/(1 − β) = 0.2 (the mixture panel): mixing μ into the opponent acts as a "
+            "stronger KL penalty. Slide β and watch the mixture's target move."
+        ),
+    ),
+    (
+        "4 · a strong cycle: rock–paper–scissors",
+        {"game": "rps", "tau": 0.05, "learners": ["nash_md", "omd", "self_play_pg"]},
+        (
+            "**Rock–paper–scissors**, τ = 0.05: OMD and self-play PG spiral round the uniform "
+            "policy for hundreds of steps before the small τ pulls them in. Nash-MD lands on π*_τ "
+            "at once: its first step (η₀τ = 1) replaces π_0 by μ, here uniform, which is π*_τ. "
+            "Set τ = 0 to see which learners need τ > 0."
+        ),
+    ),
+    (
+        "5 · RLHF against the Nash solution",
+        {"game": "three_raters", "eps": 0.1, "tau": 0.05, "learners": ["nash_md", "rlhf"]},
+        (
+            "**Three rater types** (ε = 0.1): RLHF fits one Bradley–Terry reward and heads for a "
+            "corner; Nash-MD ends on π*_τ, near (1/3 + ε/2, 1/3 + ε/2, 1/3 − ε). Compare the "
+            "gaps: RLHF's policy is exploitable, the Nash solution is not. Move ε through 0 and "
+            "watch RLHF jump."
+        ),
+    ),
+    (
+        "6 · online DPO converges — elsewhere",
+        {"game": "near_cyclic", "tau": 0.1, "learners": ["online_ipo", "online_dpo"]},
+        (
+            "**Online DPO** settles (its trajectory stops) but off the star, and its gap flattens "
+            "well above the floor: its stationary point is not π*_τ. Online IPO, from the same "
+            "corner, reaches the floor."
+        ),
+    ),
+)
+
 
 # --------------------------------------------------------------------------- figures
 
@@ -60,7 +138,7 @@ def _fig(title: str, **kw):
         title=title,
         width=kw.pop("width", 430),
         height=kw.pop("height", 380),
-        toolbar_location="above",
+        toolbar_location="right",  # beside the plot, off its title
         tools="pan,wheel_zoom,box_zoom,reset,save,hover",
         **kw,
     )
@@ -102,6 +180,14 @@ def _src(name: str | None = None, **cols) -> ColumnDataSource:
 
 def _set(src: ColumnDataSource, **cols) -> None:
     src.data = {k: _col(v) for k, v in cols.items()}
+
+
+def _put(widget, value) -> None:
+    """Set a control as the page does: ``value``, and ``value_throttled`` for a slider."""
+    widget.value = value
+    if "value_throttled" in widget.param:
+        with param.edit_constant(widget):
+            widget.value_throttled = value
 
 
 def _xy(pi) -> dict:
@@ -410,7 +496,8 @@ class Explorer:
     """
 
     def __init__(self, settings: Settings | None = None, *, prefetch: bool = True) -> None:
-        s = settings or Settings()
+        s = settings or Settings(start="corner")
+        self._applying = False  # the tour sets several controls, then redraws once
         self.prefetch = prefetch
         self._generation = 0
         self.prefetch_thread: threading.Thread | None = None
@@ -464,6 +551,7 @@ class Explorer:
             css_classes=["pg-start"],
             options={
                 "μ": "mu",
+                "corner (0.8 on the first action)": "corner",
                 "uniform": "uniform",
                 "random (Dirichlet)": "random",
                 "custom": "custom",
@@ -489,6 +577,21 @@ class Explorer:
             inline=False,
             css_classes=["pg-learners"],
         )
+        self.tour = W.Select(
+            label="guided tour",
+            options={
+                "— explore freely —": -1,
+                **{title: k for k, (title, _, _) in enumerate(TOUR)},
+            },
+            value=-1,
+            css_classes=["pg-tour"],
+        )
+        self.tour_next = W.Button(label="start the tour ▶", css_classes=["pg-tour-next"])
+        self.tour_text = pn.pane.Alert(
+            "", alert_type="info", visible=False, css_classes=["pg-tour-text"], width=880
+        )
+        self.tour.param.watch(self._on_tour, "value")
+        self.tour_next.on_click(self._tour_next)
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["pg-error"])
         self.summary = pn.pane.Markdown("", css_classes=["pg-summary"], width=880)
         self.plots = pn.Column()
@@ -519,6 +622,8 @@ class Explorer:
 
         controls = pn.Column(
             "## prefgame explore",
+            self.tour,
+            self.tour_next,
             self.game,
             self.n,
             self.seed,
@@ -538,7 +643,9 @@ class Explorer:
             self.learners,
             width=300,
         )
-        self.layout = pn.Row(controls, pn.Column(self.alert, self.plots, self.summary))
+        self.layout = pn.Row(
+            controls, pn.Column(self.tour_text, self.alert, self.plots, self.summary)
+        )
         self.update()
 
     # ------------------------------------------------------------------ events
@@ -576,6 +683,45 @@ class Explorer:
         else:
             self.game.value = UPLOAD  # triggers update()
 
+    def tour_step(self, k: int) -> None:
+        """Show step ``k`` of :data:`TOUR`: set its controls, redraw once, say what to look for."""
+        title, values, text = TOUR[k]
+        widgets = {
+            "game": self.game,
+            "eps": self.eps,
+            "mu": self.mu,
+            "tau": self.tau,
+            "beta": self.beta,
+            "own_step": self.own_step,
+            "start": self.start,
+            "steps": self.steps,
+            "learners": self.learners,
+        }
+        self._applying = True
+        try:
+            for name, value in {**TOUR_BASE, **values}.items():
+                _put(widgets[name], value)
+        finally:
+            self._applying = False
+        self.tour_text.object = f"**Tour {title}** — {text}"
+        self.tour_text.visible = True
+        self.tour_next.label = "next step ▶" if k + 1 < len(TOUR) else "back to step 1 ▶"
+        if self.tour.value != k:
+            self.tour.value = k  # (its watcher calls this again; harmless, all cached)
+        self.update()
+
+    def _on_tour(self, event) -> None:
+        if event.new is None or event.new < 0:
+            self.tour_text.visible = False
+            self.tour_next.label = "start the tour ▶"
+            return
+        if not self._applying:
+            self.tour_step(int(event.new))
+
+    def _tour_next(self, _event=None) -> None:
+        k = self.tour.value
+        self.tour_step(0 if k is None or k < 0 or k + 1 >= len(TOUR) else k + 1)
+
     def _draw(self, view: View) -> None:
         """Rebuild the plots if the shape (actions, learners) changed, then fill them with
         ``view``."""
@@ -597,15 +743,19 @@ class Explorer:
 
     def update(self, *events: Any) -> None:
         """Recompute (cached) and redraw; a library ``ValueError`` goes to the red box."""
+        if self._applying:
+            return
         t0 = time.perf_counter()
         self._generation += 1  # stops a running prefetch
         name = self.game.value
         params = () if name == UPLOAD else tuple(inspect.signature(BUILTIN_GAMES[name]).parameters)
-        self.n.disabled, self.seed.disabled = "n" not in params, "seed" not in params
-        self.eps.disabled = "eps" not in params
-        self.eta.disabled = self.own_step.value
-        self.start_seed.disabled = self.start.value != "random"
-        self.start_custom.disabled = self.start.value != "custom"
+        # only the controls that apply to this game and these learners are shown
+        self.n.visible, self.seed.visible = "n" in params, "seed" in params
+        self.eps.visible = "eps" in params
+        self.eta.visible = not self.own_step.value
+        self.beta.visible = any(LEARNERS[k].uses_beta for k in self.learners.value)
+        self.start_seed.visible = self.start.value == "random"
+        self.start_custom.visible = self.start.value == "custom"
         try:
             view = compute(self.settings())
         except (ValueError, FloatingPointError) as exc:
@@ -664,6 +814,7 @@ def explorer(game: str | PreferenceGame = "near_cyclic", **settings: Any) -> pn.
     if not _EXTENSION_LOADED and "ipykernel" in sys.modules:
         pn.extension()  # loads Bokeh/Panel's JavaScript into the notebook
         _EXTENSION_LOADED = True
+    settings.setdefault("start", "corner")  # trajectories from far away, not a blob at μ
     return Explorer(Settings(game=game, **settings)).layout
 
 

@@ -162,7 +162,9 @@ class Settings:
         tau: τ ≥ 0 (the learners need τ > 0; ``solve`` takes τ = 0 as an LP).
         beta: IPO-MD's (and Nash-MD-PG's) mixture weight β ∈ [0, 1).
         eta: the constant step size of every learner, or None for each learner's library default.
-        start: ``"mu"``, ``"uniform"``, ``"random"`` (Dirichlet(1), ``start_seed``) or ``"custom"``.
+        start: ``"mu"``, ``"corner"`` (0.8 on the first action, the rest shared equally: a start
+            far from π*, so trajectories show), ``"uniform"``, ``"random"`` (Dirichlet(1),
+            ``start_seed``) or ``"custom"``.
         start_custom: π_0 as text when ``start == "custom"``.
         steps: number of learner steps T.
         learners: keys of :data:`LEARNERS` to run.
@@ -231,10 +233,15 @@ def game_from_upload(filename: str, data: bytes) -> PreferenceGame:
 
 
 def start_policy(s: Settings, game: PreferenceGame) -> np.ndarray | None:
-    """π_0: None (μ, the learners' default), uniform, a seeded Dirichlet(1) draw, or the text."""
+    """π_0: None (μ, the learners' default), a corner, uniform, a seeded Dirichlet(1) draw, or
+    the text."""
     n = game.n_actions
     if s.start == "mu":
         return None
+    if s.start == "corner":
+        pi = np.full(n, 0.2 / (n - 1))
+        pi[0] = 0.8
+        return pi
     if s.start == "uniform":
         return np.full(n, 1.0 / n)
     if s.start == "random":  # the same draw as `prefgame equivalence --init-seed`
@@ -242,7 +249,9 @@ def start_policy(s: Settings, game: PreferenceGame) -> np.ndarray | None:
         return pi / pi.sum()
     if s.start == "custom":
         return parse_policy(s.start_custom, n, name="start policy")
-    raise ValueError(f"start = {s.start!r}, must be 'mu', 'uniform', 'random' or 'custom'")
+    raise ValueError(
+        f"start = {s.start!r}, must be 'mu', 'corner', 'uniform', 'random' or 'custom'"
+    )
 
 
 # --------------------------------------------------------------------------- caches

@@ -22,8 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefgame.files import atomic_write
-from prefgame.llm.config import OnlineConfig, _f
-from prefgame.llm.methods import METHODS
+
+#: the packages of the `llm` extra (pyproject.toml)
+_LLM_EXTRA = {"torch", "transformers", "accelerate", "datasets", "safetensors", "peft"}
+try:
+    from prefgame.llm.config import OnlineConfig, _f
+    from prefgame.llm.methods import METHODS
+except ModuleNotFoundError as exc:  # without the extra: one line that names it, no traceback
+    if (exc.name or "").split(".")[0] not in _LLM_EXTRA:
+        raise
+    sys.exit(
+        f"python -m prefgame.llm: {exc.name} is not installed; it comes with the `llm` extra: "
+        "pip install -e '.[llm]'"
+    )
 
 __all__ = ["RunConfig", "main"]
 
