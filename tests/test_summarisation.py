@@ -159,9 +159,9 @@ def test_rule_tau_picks_the_grid_kl_closest_to_the_target_on_a_log_scale(tmp_pat
         kl_target=1.0,
     )
     for tau, kl in ((1.0, 0.05), (0.1, 3.0), (0.01, 12.0)):  # |log| distances 3.0, 1.1, 2.5
-        P.save_json(
-            P.run_dir(tmp_path, "oracle", "online_ipo", tau, 0) / "run.json", {"kl_train": kl}
-        )
+        rec = {"arm": "oracle", "method": "online_ipo", "tau": tau, "seed": 0, "kl_train": kl}
+        rec |= {"kl_eval": kl, "texts": [], "time_s": 0.0}  # a run.json holds all of these
+        P.save_json(P.run_dir(tmp_path, "oracle", "online_ipo", tau, 0) / "run.json", rec)
     assert P.rule_tau(cfg, tmp_path) == {"oracle": {"online_ipo": 0.1}}
 
 

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "METHODS",
     "TARGETS",
+    "ExtragradientRule",
     "Loss",
     "Method",
     "MixtureOpponentSampler",
@@ -75,6 +76,7 @@ __all__ = [
     "PolicyGradientLoss",
     "PolicySampler",
     "Sampler",
+    "UpdateRule",
     "load_plugin",
     "pop_plugins",
     "register_method",
@@ -281,6 +283,44 @@ class PolicyGradientLoss:
         return loss, {"kl": float(u_tok.sum(-1).mean())}
 
 
+# --- update rules: steps that are not one "sample, then one optimiser step" ---------------------
+
+
+@runtime_checkable
+class UpdateRule(Protocol):
+    """One optimiser step of a method with its own update: ``step(trainer)`` returns the rollout
+    to log and the step's statistics, built from the trainer's public pieces —
+    :meth:`~prefgame.llm.trainer.OnlineTrainer.collect`,
+    :meth:`~prefgame.llm.trainer.OnlineTrainer.accumulate_gradients`,
+    :meth:`~prefgame.llm.trainer.OnlineTrainer.apply_update` and the
+    :meth:`~prefgame.llm.trainer.OnlineTrainer.lookahead` context."""
+
+    def step(self, trainer: OnlineTrainer) -> tuple[Rollout, dict]: ...
+
+
+@dataclass(frozen=True)
+class ExtragradientRule:
+    """Extragradient on the method's loss (EGPO, arXiv:2503.08942, with online-IPO gradients):
+
+        θ_{t+½} = U(θ_t, ∇L(θ_t; y ~ π_{θ_t})),   θ_{t+1} = U(θ_t, ∇L(θ_{t+½}; y ~ π_{θ_{t+½}})),
+
+    U the optimiser's update (Adam, clipping, schedule).  The half step runs inside
+    :meth:`~prefgame.llm.trainer.OnlineTrainer.lookahead`, which restores θ_t, the optimiser's
+    moments and the schedule exactly; so the optimiser sees one update per step, taken with
+    the gradient at the extrapolated point.  Two rollouts per step.  The tabular twin is
+    :func:`prefgame.dynamics.extragradient` (target π*_τ, last iterate).
+    """
+
+    def step(self, trainer: OnlineTrainer) -> tuple[Rollout, dict]:
+        with trainer.lookahead():
+            trainer.train_on(trainer.collect())  # θ_{t+½}
+            rollout = trainer.collect()  # samples of π_{θ_{t+½}}
+            trainer.optimizer.zero_grad(set_to_none=True)
+            acc = trainer.accumulate_gradients(rollout)  # ∇L at θ_{t+½}, kept in .grad
+        upd = trainer.apply_update()  # from θ_t
+        return rollout, {"loss": acc.pop("loss"), "kl": acc.pop("kl"), **upd, **acc}
+
+
 # --- the registry -----------------------------------------------------------------------------
 
 
@@ -296,6 +336,9 @@ class Method:
     :data:`prefgame.llm.verify.TARGETS` (``"nash"`` = π*_τ, ``"mixture_nash"`` = Prop. 5.2's
     BR_τ(π*_{τ/(1−β)}), ``"dpo_stationary"``, ``"slic_stationary"``, ``"rlhf"``);
     ``prefgame verify-llm`` measures how close the trained transformer gets to it.
+
+    ``update``: an :class:`UpdateRule` when one step is not "collect a rollout, one optimiser
+    step on its loss" (extragradient: :class:`ExtragradientRule`); None for that default.
     """
 
     name: str
@@ -304,6 +347,7 @@ class Method:
     loss: Loss
     uses_beta: bool = False
     target: str = "nash"
+    update: UpdateRule | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.sampler, Sampler):
@@ -324,6 +368,11 @@ class Method:
         if self.target not in TARGETS:
             raise ValueError(
                 f"method {self.name!r}: target = {self.target!r}; choose one of {tuple(TARGETS)}"
+            )
+        if self.update is not None and not isinstance(self.update, UpdateRule):
+            raise ValueError(
+                f"method {self.name!r}: update {self.update!r} is not an UpdateRule (it needs "
+                "step(trainer) -> (rollout, logs))"
             )
         if self.loss.needs_pairs and not self.sampler.draws_pairs:
             raise ValueError(f"method {self.name!r}: a pairwise loss needs a sampler of pairs")
@@ -380,6 +429,15 @@ METHODS: dict[str, Method] = _registry(
         PolicyGradientLoss(L.regularised_pg_token_loss, "reward"),
         target="rlhf",
     ),
+    # --- after the paper (docs/algorithms.md): the tabular twin names the same target
+    Method(
+        "egpo",
+        "EGPO",
+        PairSampler(),
+        PairwiseLoss(L.ipo_soft_loss),
+        target="nash",
+        update=ExtragradientRule(),
+    ),
 )
 
 
@@ -394,6 +452,7 @@ def register_method(
     label: str | None = None,
     uses_beta: bool | None = None,
     target: str = "nash",
+    update: UpdateRule | None = None,
     replace: bool = False,
 ) -> Method:
     """Add a method to :data:`METHODS` (the trainer, the command lines and ``prefgame
@@ -406,8 +465,10 @@ def register_method(
     the sampler draws from the mixture π^(1−β) μ^β (default: for a
     :class:`MixtureOpponentSampler`); ``target``: the policy its theory converges to, a key of
     :data:`TARGETS` (check it first on the tabular game: ``prefgame.dynamics.
-    preference_optimisation`` with the same loss); ``replace``: allow replacing a registered
-    method of the same name.  Bad input raises ``ValueError`` naming it.
+    preference_optimisation`` with the same loss); ``update``: an :class:`UpdateRule` for a
+    step that is not one optimiser step on one rollout (e.g. :class:`ExtragradientRule`);
+    ``replace``: allow replacing a registered method of the same name.  Bad input raises
+    ``ValueError`` naming it.
     """
     if not (isinstance(name, str) and _NAME.fullmatch(name)):
         raise ValueError(f"method name {name!r}: use lower-case letters, digits and _")
@@ -420,7 +481,9 @@ def register_method(
         loss = PairwiseLoss(loss)
     if uses_beta is None:
         uses_beta = isinstance(sampler, MixtureOpponentSampler)
-    method = Method(name, label or name, sampler, loss, uses_beta=bool(uses_beta), target=target)
+    method = Method(
+        name, label or name, sampler, loss, uses_beta=bool(uses_beta), target=target, update=update
+    )
     METHODS[name] = method
     return method
 

@@ -54,12 +54,13 @@ exactly as an uninterrupted run would.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -452,13 +453,22 @@ class OnlineTrainer:
         return self.method.loss(self, rollout, rows)
 
     def train_on(self, rollout: Rollout) -> dict:
-        """One optimiser step on ``rollout`` (micro-batches, accumulation, clipping).
+        """One optimiser step on ``rollout``: :meth:`accumulate_gradients`, then
+        :meth:`apply_update`."""
+        self.optimizer.zero_grad(set_to_none=True)
+        acc = self.accumulate_gradients(rollout)
+        upd = self.apply_update()
+        return {"loss": acc.pop("loss"), "kl": acc.pop("kl"), **upd, **acc}
+
+    def accumulate_gradients(self, rollout: Rollout) -> dict:
+        """Add ∇(mean loss over ``rollout``) to the parameters' ``.grad`` (micro-batches of
+        ``micro_batch_size`` prompts, weighted so that the sum is the batch mean); returns the
+        detached statistics (``loss``, ``kl``, the loss's own).  No optimiser step.
 
         The forward runs in eval mode (no dropout) unless ``disable_dropout=False``.
         """
         self.model.train(not self.cfg.disable_dropout)
         n = len(rollout.prompts)
-        self.optimizer.zero_grad(set_to_none=True)
         total, kls, extra = 0.0, [], {}
         chunks = list(iter_chunks(n, self.cfg.micro))
         for i, sl in enumerate(chunks):
@@ -475,6 +485,11 @@ class OnlineTrainer:
             kls.append(stats.pop("kl") * weight)
             for k, v in stats.items():
                 extra[k] = extra.get(k, 0.0) + v * weight
+        return {"loss": total, "kl": sum(kls), **extra}
+
+    def apply_update(self) -> dict:
+        """Clip the accumulated gradient to ``max_grad_norm``, take the optimiser and scheduler
+        step, and clear the gradients; returns ``grad_norm`` and the ``lr`` used."""
         grad_norm = None
         if self.cfg.max_grad_norm:
             grad_norm = float(
@@ -486,15 +501,37 @@ class OnlineTrainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return {"loss": total, "kl": sum(kls), "grad_norm": grad_norm, "lr": lr, **extra}
+        return {"grad_norm": grad_norm, "lr": lr}
+
+    @contextlib.contextmanager
+    def lookahead(self) -> Iterator[None]:
+        """Context for a trial update: on exit the parameters, the optimiser's state and the
+        scheduler are restored exactly to what they were on entry (gradients are left as they
+        are, so a rule can keep the gradient it computed at the trial point)."""
+        params = [q for q in self.model.parameters()]
+        saved = [q.detach().clone() for q in params]
+        opt_state = copy.deepcopy(self.optimizer.state_dict())
+        sched_state = copy.deepcopy(self.scheduler.state_dict())
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for q, v in zip(params, saved):
+                    q.copy_(v)
+            self.optimizer.load_state_dict(opt_state)
+            self.scheduler.load_state_dict(sched_state)
 
     # --- the loop ---------------------------------------------------------------------------
 
     def step(self) -> dict:
-        """Collect one batch and take one optimiser step; returns the step's log record."""
+        """Collect one batch and take one optimiser step (or the method's own update rule,
+        ``Method.update``); returns the step's log record."""
         t0 = time.perf_counter()
-        rollout = self.collect()
-        logs = self.train_on(rollout)
+        if self.method.update is not None:
+            rollout, logs = self.method.update.step(self)
+        else:
+            rollout = self.collect()
+            logs = self.train_on(rollout)
         self.step_count += 1
         seconds = time.perf_counter() - t0
         n_tok = int(rollout.y.completion_mask.sum())
