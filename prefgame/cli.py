@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import games as G
+from ._validate import check_tau
 from .equilibrium import solve
 
 #: what ``ArgumentParser.add_subparsers()`` returns
@@ -168,7 +169,10 @@ def _tau(value: str) -> float:
         raise argparse.ArgumentTypeError(f"tau = {value!r}, must be a number") from None
     if not np.isfinite(tau) or tau < 0:
         raise argparse.ArgumentTypeError(f"tau = {value}, must be a finite number >= 0")
-    return tau
+    try:
+        return check_tau(tau, allow_zero=True)  # subnormal or beyond 1e300: named
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _tol(value: str) -> float:

@@ -497,8 +497,9 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
         raise ValueError(f"{path}: study part is not a file; {hint}")
     try:
         part = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: corrupt study part ({exc}); {hint}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ValueError(f"{path}: corrupt study part ({why}); {hint}") from None
     if not isinstance(part, dict) or not {"tau", "label", "exact"} <= set(part):
         raise ValueError(
             f"{path}: corrupt study part (not a finished part: keys tau, label, exact "

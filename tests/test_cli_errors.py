@@ -62,6 +62,9 @@ def files(tmp_path_factory) -> Path:
     (d / "mu3.json").write_text("[0.2, 0.3, 0.5]")
     (d / "empty.csv").write_text("")
     (d / "a_file").write_text("x")
+    np.save(d / "cplx.npy", np.array([[0.5, 0.2 + 0.1j], [0.8 - 0.1j, 0.5]]))
+    (d / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (d / "deepP.json").write_text('{"P": ' + "[" * 100_000 + "]" * 100_000 + "}")
     return d
 
 
@@ -122,6 +125,27 @@ VALUE_CASES = [
     (["equivalence", "--game", "rps", "--tau", "1", "--beta", "1"], ["beta = 1"]),
     (["study", "--tau", "0", "--out", "{d}/study"], ["tau = 0"]),
     (["figures", "--only", "nope", "--out", "{d}/figs"], ["nope"]),
+]
+
+# issue 25: complex input, characters for dice, τ beyond float64's range, deep JSON
+VALUE_CASES += [
+    (["solve", "--matrix", "{d}/cplx.npy", "--tau", "1"], ["cplx.npy", "P[0,1] = (0.2+0.1j)"]),
+    (
+        ["study", "--matrix", "{d}/cplx.npy", "--tau", "1", "--out", "{d}/s"],
+        ["cplx.npy", "P[0,1] = (0.2+0.1j) is complex"],
+    ),
+    (["solve", "--game", "dice", "--param", "faces=abc", "--tau", "1"], ["faces=abc", "'abc'"]),
+    (
+        ["equivalence", "--game", "dice", "--param", "faces=[[1,2],[true]]", "--tau", "1"],
+        ["--param faces=", "faces[1]"],
+    ),
+    (["solve", "--game", "near_cyclic", "--tau", "5e-324"], ["tau = 5e-324", "subnormal"]),
+    (["equivalence", "--game", "rps", "--tau", "1e-310"], ["tau = 1e-310", "subnormal"]),
+    (["solve", "--game", "rps", "--tau", "1.7e308"], ["tau = 1.7e+308", "too large"]),
+    (["equivalence", "--game", "rps", "--tau", "1e300"], ["tau / (1 - beta)", "too large"]),
+    (["solve", "--matrix", "{d}/deep.json", "--tau", "1"], ["deep.json", "nested"]),
+    (["solve", "--matrix", "{d}/deepP.json", "--tau", "1"], ["deepP.json", "nested"]),
+    (["solve", "--game", "rps", "--mu", "{d}/deep.json", "--tau", "1"], ["deep.json", "nested"]),
 ]
 
 # --------------------------------------------------------------------------- output locations
@@ -256,3 +280,26 @@ def test_solver_exit_codes_0_and_1(tmp_path):
     )
     doc = json.loads(bad.stdout)
     assert bad.returncode == 1 and doc["converged"] is False and "Traceback" not in bad.stderr
+
+
+def test_float32_matrix_is_accepted_and_promoted(tmp_path):
+    """0.3f + 0.7f is 1 to float32's precision: accepted (it was "= 1, must be 1")."""
+    P = np.array([[0.5, 0.3, 0.7], [0.7, 0.5, 0.1], [0.3, 0.9, 0.5]], dtype=np.float32)
+    np.save(tmp_path / "p32.npy", P)
+    proc = prefgame("solve", "--matrix", str(tmp_path / "p32.npy"), "--tau", "0.5", "--json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert json.loads(proc.stdout)["converged"] is True
+
+
+@pytest.mark.parametrize("tau", ["1e155", "51568633.0186516"])
+def test_huge_tau_is_computed_not_overflowed(tau):
+    """τ² overflowed (τ > 1.3e154: "Numerical result out of range"), and INPO's default η
+    rounded to ητ = 1 + ulp and tripped INPO's own check; both now give π*_τ = μ."""
+    proc = prefgame(
+        "equivalence", "--game", "near_cyclic", "--tau", tau, "--max-steps", "200", "--json",
+        "--methods", "mmd", "inpo", "omwu", "extragradient",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    for m in ("nash_md", "online_ipo", "mmd", "inpo", "omwu", "extragradient"):
+        assert out[m]["max_abs_diff"] < 1e-6, (m, out[m]["max_abs_diff"])
