@@ -418,7 +418,7 @@ def add_study(sub: Subparsers) -> None:
 
 
 def run_study_cmd(args: argparse.Namespace) -> int:
-    from .study import BUILTIN_STUDY_GAMES, register_game, run_study
+    from .study import BUILTIN_STUDY_GAMES, free_game_name, register_game, run_study
 
     check_output_dir(args.out)
     games = args.games
@@ -431,11 +431,18 @@ def run_study_cmd(args: argparse.Namespace) -> int:
             game = G.load_game(args.matrix, args.mu)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        name = Path(args.matrix).stem
-        if name in BUILTIN_STUDY_GAMES:
+        stem = Path(args.matrix).stem
+        if stem in BUILTIN_STUDY_GAMES:
             raise UserError(
-                f"--matrix {args.matrix}: its name {name!r} is a built-in study game; "
+                f"--matrix {args.matrix}: its name {stem!r} is a built-in study game; "
                 "rename the file"
+            )
+        name = free_game_name(args.out, stem, game)
+        if name != stem:
+            print(
+                f"prefgame study: note: {args.out} already holds another game named {stem!r}; "
+                f"--matrix {args.matrix} is studied as {name!r}",
+                file=sys.stderr,
             )
         register_game(name, game, replace=True)
         games = [name, *(args.games or [])]

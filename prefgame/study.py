@@ -26,6 +26,7 @@ per τ).  The τ-free learners (SPPO, DNO, SPO) are run once per game and reused
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -55,6 +56,7 @@ __all__ = [
     "EXTRA_METHODS",
     "LEARNER_STEPS",
     "STUDY_GAMES",
+    "free_game_name",
     "game_fingerprint",
     "load_part",
     "part_path",
@@ -513,6 +515,31 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
     return part
 
 
+def _stored_fingerprints(out_dir: Path, name: str) -> dict[Path, str | None]:
+    """{part file: its game fingerprint} of the parts of game ``name`` in ``out_dir`` (a file that
+    cannot be read maps to ``None``: :func:`load_part` names it later)."""
+    found = {}
+    for path in sorted((Path(out_dir) / "parts").glob(f"{glob.escape(name)}__tau*.json")):
+        try:
+            part = json.loads(path.read_text())
+            found[path] = part.get("game_fingerprint") if isinstance(part, dict) else None
+        except (OSError, ValueError, RecursionError):
+            found[path] = None
+    return found
+
+
+def free_game_name(out_dir: str | os.PathLike, name: str, game: G.PreferenceGame) -> str:
+    """``name``, or ``name_2``, ``name_3``, …: the first whose finished parts in ``out_dir`` (if
+    any) are of this very game, so that a second matrix with the same file stem never replaces
+    the parts of the first (``prefgame study --matrix A/data.npy`` then ``B/data.npy``)."""
+    fp = game_fingerprint(game)
+    candidate, k = name, 1
+    while any(f not in (None, fp) for f in _stored_fingerprints(Path(out_dir), candidate).values()):
+        k += 1
+        candidate = f"{name}_{k}"
+    return candidate
+
+
 def run_study(
     out_dir: str | os.PathLike = "results",
     *,
@@ -545,6 +572,18 @@ def run_study(
                 file=sys.stderr,
             )
     names, taus = list(dict.fromkeys(names)), list(dict.fromkeys(taus))
+    if not force:  # a game of one's own never replaces the finished parts of another game
+        for n in names:
+            if n in BUILTIN_STUDY_GAMES:
+                continue  # a built-in game whose definition changed is recomputed
+            fp = game_fingerprint(STUDY_GAMES[n]())
+            other = [p for p, f in _stored_fingerprints(out_dir, n).items() if f not in (None, fp)]
+            if other:
+                raise ValueError(
+                    f"{other[0]}: a finished part of another game named {n!r}; register this "
+                    "game under another name, choose another output folder, or pass force=True "
+                    "(--force) to replace it"
+                )
     units = [(n, t) for t in taus for n in names]
     fig_names = list(FIGURES) if figures else []
     labels = list(dict.fromkeys(names))

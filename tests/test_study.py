@@ -365,3 +365,42 @@ def test_simplex_helpers_draw_the_triangle_and_a_zoom_with_its_inset():
     assert frame.min(0).tolist() == [0.3, 0.15] and frame.max(0).tolist() == [0.7, 0.45]
     assert all(t.get_clip_on() for t in ax.texts)
     plt.close(fig)
+
+
+def test_two_matrices_with_the_same_file_name_keep_both_studies(tmp_path, capsys, monkeypatch):
+    """Issue 25: ``--matrix A/data.npy`` then ``--matrix B/data.npy`` into the same ``--out``
+    used to replace A's finished part with B's (both named by the stem ``data``)."""
+    import numpy as np
+
+    from prefgame.games import PreferenceGame
+
+    monkeypatch.setattr(S, "STUDY_GAMES", dict(S.STUDY_GAMES))
+    out = tmp_path / "res"
+    PA, PB = [[0.5, 0.2], [0.8, 0.5]], [[0.5, 0.7], [0.3, 0.5]]
+    for d, P in (("A", PA), ("B", PB)):
+        (tmp_path / d).mkdir()
+        np.save(tmp_path / d / "data.npy", np.array(P))
+
+    def study(d):
+        argv = ["study", "--matrix", str(tmp_path / d / "data.npy"), "--out", str(out)]
+        rc = main([*argv, "--tau", "1", "--no-figures", "--quiet"])
+        return rc, capsys.readouterr().err
+
+    assert study("A") == (0, "")
+    part_a = S.part_path(out, "data", 1.0)
+    saved_a = part_a.read_bytes()
+    rc, err = study("B")
+    assert rc == 0 and "studied as 'data_2'" in err and err.count("\n") == 1
+    assert part_a.read_bytes() == saved_a  # A's finished part is untouched
+    part_b = json.loads(S.part_path(out, "data_2", 1.0).read_text())
+    assert part_b["game_fingerprint"] == S.game_fingerprint(PreferenceGame(PB))
+    assert json.loads(saved_a)["game_fingerprint"] == S.game_fingerprint(PreferenceGame(PA))
+    # reruns find their own parts (nothing recomputed), under the same names
+    monkeypatch.setattr(S, "run_unit", lambda *a, **k: pytest.fail("recomputed a finished part"))
+    assert study("A") == (0, "")
+    assert study("B")[0] == 0 and "| data_2 |" in (out / "report.md").read_text()
+    # the API refuses too, naming the part, rather than overwriting another game's part
+    S.register_game("data", PreferenceGame(PB), replace=True)
+    with pytest.raises(ValueError, match=r"data__tau1\.0\.json: a finished part of another game"):
+        S.run_study(out, taus=[1.0], games=["data"], figures=False, progress=False)
+    assert part_a.read_bytes() == saved_a
