@@ -377,6 +377,23 @@ def write_report(
     pending: int = 0,
 ) -> Path:
     """Assemble ``report.md`` from the finished parts (atomically)."""
+    lines = _report_lines(parts, taus=taus, pending=pending)
+    if figures:
+        from .figures import read_caption
+
+        lines += ["## Figures", ""]
+        for k, f in enumerate(figures, 1):
+            caption = read_caption(out_dir / "figures" / f) or (
+                "(no caption saved with this figure: `prefgame study --force` redraws it)"
+            )
+            lines += [f"![{f}](figures/{f}.png)", "", f"**Figure {k}** (`{f}`). {caption}", ""]
+    path = out_dir / "report.md"
+    atomic_write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _report_lines(parts: list[dict], *, taus: Sequence[float], pending: int = 0) -> list[str]:
+    """The report's text (without its figures), from the finished parts."""
     lines = ["# prefgame: the tabular study", ""]
     lines += _takeaway(parts, taus)
     intro = (
@@ -456,18 +473,24 @@ def write_report(
             "",
         ]
     lines += _learner_sections(parts, taus)
-    if figures:
-        from .figures import read_caption
+    return lines
 
-        lines += ["## Figures", ""]
-        for k, f in enumerate(figures, 1):
-            caption = read_caption(out_dir / "figures" / f) or (
-                "(no caption saved with this figure: `prefgame study --force` redraws it)"
-            )
-            lines += [f"![{f}](figures/{f}.png)", "", f"**Figure {k}** (`{f}`). {caption}", ""]
-    path = out_dir / "report.md"
-    atomic_write(path, "\n".join(lines) + "\n")
-    return path
+
+def _check_part(part: dict, name: str) -> None:
+    """Raise (KeyError, TypeError, ...) if the report or the learners' figure cannot be drawn from
+    ``part``: a part that parses as JSON may still have lost or mistyped fields."""
+    from .figures import _learners_caption
+
+    _report_lines([part], taus=[part["tau"]])
+    if "learners" in part:
+        _learners_caption(name, [part])
+        for e in part["learners"].values():
+            c = e["curve"]
+            n = {
+                len(np.asarray(c[k], dtype=float).reshape(-1)) for k in ("steps", "last", "average")
+            }
+            if len(n) != 1:
+                raise ValueError("a learner's curve has fields of different lengths")
 
 
 def part_path(out_dir: Path, name: str, tau: float) -> Path:
@@ -512,7 +535,19 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
     fp = part.get("game_fingerprint")
     if fp is not None and fp != game_fingerprint(game):
         return None  # the game's parameters changed since: recompute
+    try:
+        extra = part["extra_methods"]
+        if isinstance(extra, dict) and set(EXTRA_METHODS) - set(extra):
+            return None  # written before a method was registered: recompute
+        _check_part(part, name)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+        what = f"{type(exc).__name__}: {_one_line(exc)}"
+        raise ValueError(f"{path}: corrupt study part (unreadable field, {what}); {hint}") from None
     return part
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:120]
 
 
 def _stored_fingerprints(out_dir: Path, name: str) -> dict[Path, str | None]:

@@ -196,9 +196,7 @@ def _fake_part(tau):
     }
 
 
-def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(S, "run_unit", lambda game, tau, **k: calls.append(tau) or _fake_part(tau))
+def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path):
     path = S.part_path(tmp_path, "rps", 0.5)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({**_fake_part(0.5000001), "label": "rps"}))  # wrong τ inside
@@ -210,9 +208,9 @@ def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path, monkeypatch):
     }  # other game parameters
     path.write_text(json.dumps(part))
     assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) is None
-    part["game_fingerprint"] = S.game_fingerprint(S.STUDY_GAMES["rps"]())
-    path.write_text(json.dumps(part))
-    assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) == part
+    # the same game and τ: reused (a real part; the fake one lacks the report's fields)
+    path, part = _real_part(tmp_path / "real")
+    assert S.load_part(path, "rps", 1.0, S.STUDY_GAMES["rps"]()) == part
 
 
 @pytest.mark.parametrize("content", ["{}", "{", "[1, 2]", None])
@@ -404,3 +402,66 @@ def test_two_matrices_with_the_same_file_name_keep_both_studies(tmp_path, capsys
     with pytest.raises(ValueError, match=r"data__tau1\.0\.json: a finished part of another game"):
         S.run_study(out, taus=[1.0], games=["data"], figures=False, progress=False)
     assert part_a.read_bytes() == saved_a
+
+
+def _real_part(tmp_path):
+    """A finished rps part at τ = 1 (computed once per test session would be nicer; 2 s)."""
+    main(
+        ["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"]
+    )
+    path = S.part_path(tmp_path, "rps", 1.0)
+    return path, json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda p: {**p, "exact": 5},
+        lambda p: {k: v for k, v in p.items() if k != "nash_md"},
+        lambda p: {**p, "nash_md": {"policy": []}},
+        lambda p: {**p, "learners": [1]},
+        lambda p: {**p, "extra_methods": "x"},
+        lambda p: {
+            **p,
+            "learners": {"mmd": {**p["learners"]["mmd"], "curve": {"steps": [1], "last": []}}},
+        },
+    ],
+    ids=["exact-int", "no-nash_md", "nash_md-fields", "learners-list", "extra-str", "curve"],
+)
+def test_a_part_with_broken_fields_is_one_line_naming_the_file(tmp_path, capsys, corrupt):
+    """Issue 25: valid JSON with lost or mistyped fields was a KeyError/TypeError traceback."""
+    path, part = _real_part(tmp_path)
+    capsys.readouterr()
+    path.write_text(json.dumps(corrupt(part)))
+    rc = main(
+        ["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and str(path) in err and "--force" in err, err
+    rc = main(["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--quiet"])
+    assert rc == 2  # still refused (nothing overwritten) until --force
+    assert (
+        main(
+            [
+                "study",
+                "--out",
+                str(tmp_path),
+                "--tau",
+                "1",
+                "--games",
+                "rps",
+                "--no-figures",
+                "--force",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(path.read_text())["exact"]["policy"] == part["exact"]["policy"]
+
+
+def test_a_corrupt_caption_is_named(tmp_path):
+    from prefgame.figures import read_caption
+
+    (tmp_path / "f.caption.md").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ValueError, match=r"f\.caption\.md: corrupt figure caption.*--force"):
+        read_caption(tmp_path / "f")
