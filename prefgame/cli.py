@@ -90,6 +90,8 @@ def check_memory(n: int, contexts: int = 1, *, what: str) -> None:
 
 def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> None:
     """An output folder must be a folder (or creatable) and writable: checked before any work."""
+    if not str(path).strip():
+        raise UserError(f"{option} {str(path)!r}: empty, expected a folder name")
     p = os.path.abspath(path)
     if os.path.exists(p) and not os.path.isdir(p):
         raise UserError(f"{option} {path}: is a file, expected a folder")
@@ -625,6 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     try:
         args = build_parser().parse_args(argv)
+        if sys.stdout is None:  # `prefgame ... >&-`: Python leaves sys.stdout = None
+            raise UserError(
+                "standard output is closed: nowhere to print the result "
+                "(redirect it instead, e.g. > out.txt or > /dev/null)"
+            )
         code = int(args.run(args) or 0)
         sys.stdout.flush()
         return code
@@ -639,8 +646,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print("prefgame: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        why = f"; {_one_line(exc)}" if str(exc) else ""
+        print(f"prefgame: interrupted{why}", file=sys.stderr)
         return 130
     except MemoryError as exc:
         if debug:

@@ -630,54 +630,62 @@ def run_study(
         unit="part",
         disable=not progress,
     )
-    for k, (name, tau) in enumerate(units):
-        path = part_path(out_dir, name, tau)
-        bar.set_postfix_str(f"{name} τ={tau!r}")
-        game = STUDY_GAMES[name]()
-        part = None if force else load_part(path, name, tau, game)
-        if (
-            part is None or "learners" not in part
-        ):  # missing, forced, or written before the learners
-            part = run_unit(game, tau, max_steps=max_steps)
-            part["label"] = name
-            part["game_fingerprint"] = game_fingerprint(game)
-            atomic_write(path, json.dumps(part))
-        parts.append(part)
-        write_report(
-            out_dir,
-            parts,
-            taus=taus,
-            figures=[],
-            pending=len(units) - k - 1 + len(fig_names) + n_learner_figs,
-        )
-        bar.update(1)
-    done_figs: list[str] = []
-    for f in fig_names:
-        bar.set_postfix_str(f"figure {f}")
-        make_figures(out_dir / "figures", [f], skip_existing=not force)
-        done_figs.append(f)
-        write_report(
-            out_dir,
-            parts,
-            taus=taus,
-            figures=done_figs,
-            pending=len(fig_names) - len(done_figs) + n_learner_figs,
-        )
-        bar.update(1)
-    if figures:
-        import matplotlib.pyplot as plt
-
-        from .figures import fig_learner_distances, save_figure
-
-        for i, label in enumerate(labels):
-            bar.set_postfix_str(f"figure learners_{label}")
-            fig = fig_learner_distances(label, [p for p in parts if p["label"] == label])
-            save_figure(fig, out_dir / "figures" / f"learners_{label}")
-            plt.close(fig)
-            done_figs.append(f"learners_{label}")
-            write_report(out_dir, parts, taus=taus, figures=done_figs, pending=len(labels) - i - 1)
+    try:
+        for k, (name, tau) in enumerate(units):
+            path = part_path(out_dir, name, tau)
+            bar.set_postfix_str(f"{name} τ={tau!r}")
+            game = STUDY_GAMES[name]()
+            part = None if force else load_part(path, name, tau, game)
+            if (
+                part is None or "learners" not in part
+            ):  # missing, forced, or written before the learners
+                part = run_unit(game, tau, max_steps=max_steps)
+                part["label"] = name
+                part["game_fingerprint"] = game_fingerprint(game)
+                atomic_write(path, json.dumps(part))
+            parts.append(part)
+            write_report(
+                out_dir,
+                parts,
+                taus=taus,
+                figures=[],
+                pending=len(units) - k - 1 + len(fig_names) + n_learner_figs,
+            )
             bar.update(1)
-    bar.close()
+        done_figs: list[str] = []
+        for f in fig_names:
+            bar.set_postfix_str(f"figure {f}")
+            make_figures(out_dir / "figures", [f], skip_existing=not force)
+            done_figs.append(f)
+            write_report(
+                out_dir,
+                parts,
+                taus=taus,
+                figures=done_figs,
+                pending=len(fig_names) - len(done_figs) + n_learner_figs,
+            )
+            bar.update(1)
+        if figures:
+            import matplotlib.pyplot as plt
+
+            from .figures import fig_learner_distances, save_figure
+
+            for i, label in enumerate(labels):
+                bar.set_postfix_str(f"figure learners_{label}")
+                fig = fig_learner_distances(label, [p for p in parts if p["label"] == label])
+                save_figure(fig, out_dir / "figures" / f"learners_{label}")
+                plt.close(fig)
+                done_figs.append(f"learners_{label}")
+                write_report(
+                    out_dir, parts, taus=taus, figures=done_figs, pending=len(labels) - i - 1
+                )
+                bar.update(1)
+    except KeyboardInterrupt:  # Ctrl-C: what is finished is on disk; say how to resume
+        raise KeyboardInterrupt(
+            f"finished parts are kept in {out_dir / 'parts'}; rerun the same command to resume"
+        ) from None
+    finally:
+        bar.close()  # ends the bar's line, so that a message after it starts a line of its own
     return write_report(out_dir, parts, taus=taus, figures=done_figs)
 
 

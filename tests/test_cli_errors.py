@@ -160,6 +160,9 @@ LOCATION_CASES = [
         ["--out", "a_file", "is a file"],
     ),
     (["study", "--out", "{d}/a_file/sub", "--tau", "1", "--games", "rps"], ["a_file", "is a file"]),
+    # issue 25: `--out ''` wrote into the current folder
+    (["study", "--out", "", "--tau", "1", "--games", "rps"], ["--out ''", "empty"]),
+    (["figures", "--out", "", "--only", "dpo_collapse"], ["--out ''", "empty"]),
 ]
 
 # --------------------------------------------------------------------------- resources
@@ -303,3 +306,44 @@ def test_huge_tau_is_computed_not_overflowed(tau):
     out = json.loads(proc.stdout)
     for m in ("nash_md", "online_ipo", "mmd", "inpo", "omwu", "extragradient"):
         assert out[m]["max_abs_diff"] < 1e-6, (m, out[m]["max_abs_diff"])
+
+
+def test_a_closed_stdout_is_one_line_not_a_traceback():
+    """``prefgame solve ... >&-``: Python sets sys.stdout = None; it was an AttributeError."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    cmd = f"exec {sys.executable} -m prefgame solve --game rps --tau 1 >&-"
+    proc = subprocess.run(
+        ["sh", "-c", cmd], check=False, stderr=subprocess.PIPE, text=True, env=env, timeout=120
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "standard output is closed" in lines[0]
+
+
+def test_ctrl_c_in_the_study_is_one_line_exit_130_and_resumable(tmp_path):
+    """SIGINT after the first part: exit 130, one line saying how to resume, no temporaries;
+    the rerun reuses the finished part (unchanged on disk) and completes."""
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    argv = [sys.executable, "-m", "prefgame", "study", "--out", str(tmp_path), "--tau", "1"]
+    argv += ["--games", "rps", "dice", "three_raters", "near_cyclic", "--no-figures", "--quiet"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = tmp_path / "parts" / "rps__tau1.0.json"
+    deadline = time.monotonic() + 120
+    while not first.exists() and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err[-2000:])
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0] and "resume" in lines[0], err
+    assert "Traceback" not in err and out == ""
+    assert not (tmp_path / "parts" / "near_cyclic__tau1.0.json").exists()
+    assert not [f for f in tmp_path.rglob(".*") if f.is_file()]  # no temporaries left
+    saved = first.read_bytes()
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-2000:]
+    assert first.read_bytes() == saved
+    assert (tmp_path / "parts" / "near_cyclic__tau1.0.json").exists()
