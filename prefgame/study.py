@@ -59,6 +59,7 @@ __all__ = [
     "free_game_name",
     "game_fingerprint",
     "load_part",
+    "min_study_tau",
     "part_path",
     "run_learners",
     "run_study",
@@ -550,6 +551,15 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:120]
 
 
+def min_study_tau(game: G.PreferenceGame) -> float:
+    """The smallest τ the study runs on ``game``: L/√T with L = max|P − ½| and T the study's
+    step cap of the last-iterate learners.  MMD at its theorem's step contracts KL(π*_τ‖π_t) by
+    1 − ητ ≈ τ²/L² per step, so below this τ no learner of the study moves measurably toward
+    π*_τ within its budget (every part would run every learner to its cap, for hours)."""
+    L = float(np.max(np.abs(game.P - 0.5)))
+    return L / float(np.sqrt(LEARNER_STEPS["last"]))
+
+
 def _stored_fingerprints(out_dir: Path, name: str) -> dict[Path, str | None]:
     """{part file: its game fingerprint} of the parts of game ``name`` in ``out_dir`` (a file that
     cannot be read maps to ``None``: :func:`load_part` names it later)."""
@@ -607,6 +617,17 @@ def run_study(
                 file=sys.stderr,
             )
     names, taus = list(dict.fromkeys(names)), list(dict.fromkeys(taus))
+    for n in names:  # a limit stated up front, not hours of learners that cannot move
+        floor = min_study_tau(STUDY_GAMES[n]())
+        small = [t for t in taus if t < floor]
+        if small:
+            raise ValueError(
+                f"tau = {small[0]!r} is too small for the study on {n}: the learners approach "
+                f"pi*_tau by about tau^2/L^2 per step (MMD's theorem, L = max|P - 1/2|), so within "
+                f"the study's {LEARNER_STEPS['last']:,} steps none gets there unless tau >= "
+                f"L/sqrt(steps) = {floor:.3g}; `prefgame solve --tau {small[0]!r}` gives pi*_tau "
+                "alone"
+            )
     if not force:  # a game of one's own never replaces the finished parts of another game
         for n in names:
             if n in BUILTIN_STUDY_GAMES:

@@ -143,6 +143,12 @@ VALUE_CASES += [
     (["equivalence", "--game", "rps", "--tau", "1e-310"], ["tau = 1e-310", "subnormal"]),
     (["solve", "--game", "rps", "--tau", "1.7e308"], ["tau = 1.7e+308", "too large"]),
     (["equivalence", "--game", "rps", "--tau", "1e300"], ["tau / (1 - beta)", "too large"]),
+    # the study ran for hours at τ = 1e-300 with no word: its floor is stated up front
+    (["study", "--tau", "1e-300", "--out", "{d}/st"], ["tau = 1e-300", "too small", "0.00158"]),
+    (
+        ["study", "--tau", "1", "0.0005", "--games", "dice", "rps", "--out", "{d}/st"],
+        ["tau = 0.0005", "on rps", "0.00158"],
+    ),
     (["solve", "--matrix", "{d}/deep.json", "--tau", "1"], ["deep.json", "nested"]),
     (["solve", "--matrix", "{d}/deepP.json", "--tau", "1"], ["deepP.json", "nested"]),
     (["solve", "--game", "rps", "--mu", "{d}/deep.json", "--tau", "1"], ["deep.json", "nested"]),
