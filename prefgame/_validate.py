@@ -20,6 +20,7 @@ ValueError: beta = 1.5, must be in [0, 1]
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 __all__ = ["check_beta", "check_positive", "check_tau"]
@@ -36,10 +37,28 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     return v
 
 
+#: The smallest normal float64; below it 1/τ overflows (a subnormal τ).
+TINY = sys.float_info.min
+#: The largest τ accepted: far beyond it τ·KL overflows; long before it π*_τ = μ to float precision.
+MAX_TAU = 1e300
+
+
 def check_tau(tau: Any, *, allow_zero: bool = False) -> float:
     """The KL-regularisation strength τ: finite and > 0 (>= 0 with ``allow_zero``: τ = 0 is the
-    unregularised game)."""
-    return check_positive(tau, "tau", allow_zero=allow_zero)
+    unregularised game).  A subnormal τ (0 < τ < 2.2e-308, where 1/τ overflows) and τ > 1e300
+    (where τ·KL overflows) are refused."""
+    v = check_positive(tau, "tau", allow_zero=allow_zero)
+    if v > MAX_TAU:
+        raise ValueError(
+            f"tau = {v!r} is too large, must be <= {MAX_TAU:g} (pi*_tau = mu to float precision "
+            "long before)"
+        )
+    if 0 < v < TINY:
+        zero = "; use tau = 0 for the unregularised game" if allow_zero else ""
+        raise ValueError(
+            f"tau = {v!r} is subnormal, must be >= {TINY!r} (1/tau overflows below it){zero}"
+        )
+    return v
 
 
 def check_beta(beta: Any, *, allow_one: bool = True) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import games as G
+from ._validate import check_tau
 from .equilibrium import solve
 
 #: what ``ArgumentParser.add_subparsers()`` returns
@@ -89,6 +90,8 @@ def check_memory(n: int, contexts: int = 1, *, what: str) -> None:
 
 def check_output_dir(path: str | os.PathLike, *, option: str = "--out") -> None:
     """An output folder must be a folder (or creatable) and writable: checked before any work."""
+    if not str(path).strip():
+        raise UserError(f"{option} {str(path)!r}: empty, expected a folder name")
     p = os.path.abspath(path)
     if os.path.exists(p) and not os.path.isdir(p):
         raise UserError(f"{option} {path}: is a file, expected a folder")
@@ -168,7 +171,10 @@ def _tau(value: str) -> float:
         raise argparse.ArgumentTypeError(f"tau = {value!r}, must be a number") from None
     if not np.isfinite(tau) or tau < 0:
         raise argparse.ArgumentTypeError(f"tau = {value}, must be a finite number >= 0")
-    return tau
+    try:
+        return check_tau(tau, allow_zero=True)  # subnormal or beyond 1e300: named
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _tol(value: str) -> float:
@@ -414,7 +420,7 @@ def add_study(sub: Subparsers) -> None:
 
 
 def run_study_cmd(args: argparse.Namespace) -> int:
-    from .study import BUILTIN_STUDY_GAMES, register_game, run_study
+    from .study import BUILTIN_STUDY_GAMES, free_game_name, register_game, run_study
 
     check_output_dir(args.out)
     games = args.games
@@ -427,11 +433,18 @@ def run_study_cmd(args: argparse.Namespace) -> int:
             game = G.load_game(args.matrix, args.mu)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        name = Path(args.matrix).stem
-        if name in BUILTIN_STUDY_GAMES:
+        stem = Path(args.matrix).stem
+        if stem in BUILTIN_STUDY_GAMES:
             raise UserError(
-                f"--matrix {args.matrix}: its name {name!r} is a built-in study game; "
+                f"--matrix {args.matrix}: its name {stem!r} is a built-in study game; "
                 "rename the file"
+            )
+        name = free_game_name(args.out, stem, game)
+        if name != stem:
+            print(
+                f"prefgame study: note: {args.out} already holds another game named {stem!r}; "
+                f"--matrix {args.matrix} is studied as {name!r}",
+                file=sys.stderr,
             )
         register_game(name, game, replace=True)
         games = [name, *(args.games or [])]
@@ -614,6 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     try:
         args = build_parser().parse_args(argv)
+        if sys.stdout is None:  # `prefgame ... >&-`: Python leaves sys.stdout = None
+            raise UserError(
+                "standard output is closed: nowhere to print the result "
+                "(redirect it instead, e.g. > out.txt or > /dev/null)"
+            )
         code = int(args.run(args) or 0)
         sys.stdout.flush()
         return code
@@ -628,8 +646,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print("prefgame: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        why = f"; {_one_line(exc)}" if str(exc) else ""
+        print(f"prefgame: interrupted{why}", file=sys.stderr)
         return 130
     except MemoryError as exc:
         if debug:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import check_beta, check_tau
+from ._validate import MAX_TAU, check_beta, check_tau
 from .dynamics import (
     ipo_md,
     ipo_md_mixture,
@@ -279,6 +279,11 @@ def equivalence_study(
         raise TypeError("equivalence_study needs a PreferenceGame")
     tau = check_tau(tau)  # the learners need τ > 0
     beta = check_beta(beta, allow_one=False)
+    if tau / (1.0 - beta) > MAX_TAU:  # IPO-MD's mixture is compared with π* at τ/(1 − β)
+        raise ValueError(
+            f"tau / (1 - beta) = {tau / (1.0 - beta):g} (IPO-MD's mixture game) is too large, "
+            f"must be <= {MAX_TAU:g}; lower tau or beta"
+        )
     for m in methods:
         if m not in LEARNERS:
             raise ValueError(f"unknown method {m!r}; known: {', '.join(LEARNERS)}")

@@ -93,7 +93,14 @@ def set_caption(fig: Figure, text: str) -> Figure:
 def read_caption(path_stem: str | os.PathLike) -> str | None:
     """The caption saved with the figure ``<path_stem>.png``, or None if it has none."""
     path = Path(path_stem).with_suffix(CAPTION_SUFFIX)
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{path}: corrupt figure caption (not UTF-8 text); delete it or rerun with --force"
+        ) from None
 
 
 def _e(x: float) -> str:

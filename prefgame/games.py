@@ -87,16 +87,57 @@ def _idx(batch: tuple[int, ...], i: int, j: int | None = None) -> str:
     return f"P{head}[{i}]" if j is None else f"P{head}[{i},{j}]"
 
 
+def _near(x: float, target: float) -> str:
+    """``x`` with enough digits to show that it differs from ``target``."""
+    short = f"{x:.6g}"
+    return short if float(short) != target else f"{x:.17g}"
+
+
+def _complex_entry(arr: np.ndarray, name: str) -> str:
+    """``P[0,1] = (0.2+0.1j) is complex, must be real`` for the first non-real entry."""
+    if arr.dtype.kind == "c":
+        nonreal = np.imag(arr) != 0
+    else:  # an object array holding Python complex numbers
+        nonreal = np.array([isinstance(v, complex) for v in arr.ravel().tolist()], dtype=bool)
+        nonreal = nonreal.reshape(arr.shape)
+    if not nonreal.any():
+        return f"{name} has complex dtype {arr.dtype}, must be real numbers"
+    k = tuple(int(v) for v in np.argwhere(nonreal)[0])
+    where = f"[{','.join(map(str, k))}]" if k else ""
+    return f"{name}{where} = {arr[k]} is complex, must be real"
+
+
+def _as_float64(x: ArrayLike, name: str, atol: float) -> tuple[np.ndarray, float, bool]:
+    """(x as float64, the tolerance its precision allows, whether it was promoted from a
+    lower-precision float).  Complex input is refused (its imaginary part would be dropped)."""
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    if raw.dtype.kind == "c" or (
+        raw.dtype.kind == "O" and any(isinstance(v, complex) for v in raw.ravel().tolist())
+    ):
+        raise ValueError(_complex_entry(raw, name))
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    low = raw.dtype.kind == "f" and raw.dtype.itemsize < 8
+    if low:  # float32 input: 0.3f + 0.7f is 1 only to float32's precision
+        atol = max(atol, 4.0 * float(np.finfo(raw.dtype).eps))
+    return arr, atol, low
+
+
 def validate_preference_matrix(P: ArrayLike, *, atol: float = ATOL, name: str = "P") -> np.ndarray:
     """Check that P is a valid preference matrix (or a batch ``[..., n, n]`` of them).
 
-    Conditions: numeric, square in its last two axes, finite, 0 ≤ P ≤ 1, P + Pᵀ = 1 within
-    ``atol``, diag(P) = ½ within ``atol``.  Returns P as a float64 array.
+    Conditions: numeric and real (complex input is refused, never truncated), square in its last
+    two axes, finite, 0 ≤ P ≤ 1, P + Pᵀ = 1 within ``atol``, diag(P) = ½ within ``atol``.
+    Returns P as a float64 array.  Lower-precision input (float32, float16) is promoted: the
+    tolerance grows to 4 ulp of the input's precision and P is then made exactly complementary,
+    P ← ½(P + 1 − Pᵀ).
     """
-    try:
-        arr = np.asarray(P, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    arr, atol, low = _as_float64(P, name, atol)
     if arr.ndim < 2:
         raise ValueError(
             f"{name} must be a square matrix [n, n] or a batch [c, n, n], got shape {arr.shape}"
@@ -131,14 +172,18 @@ def validate_preference_matrix(P: ArrayLike, *, atol: float = ATOL, name: str = 
         b, i, j = where(bad)
         raise ValueError(
             f"{_idx(b, i, j).replace('P', name, 1)} + {_idx(b, j, i).replace('P', name, 1)}"
-            f" = {s[(*b, i, j)]:.6g}, must be 1"
+            f" = {_near(s[(*b, i, j)], 1.0)}, must be 1"
         )
     diag = np.diagonal(arr, axis1=-2, axis2=-1)
     bad = np.abs(diag - 0.5) > atol
     if bad.any():
         k = tuple(int(v) for v in np.argwhere(bad)[0])
         b, i = k[:-1], k[-1]
-        raise ValueError(f"{_idx(b, i, i).replace('P', name, 1)} = {diag[k]:.6g}, must be 1/2")
+        raise ValueError(
+            f"{_idx(b, i, i).replace('P', name, 1)} = {_near(diag[k], 0.5)}, must be 1/2"
+        )
+    if low:  # promoted from float32/16: make P + Pᵀ = 1 and diag(P) = ½ hold in float64
+        arr = 0.5 * (arr + (1.0 - np.swapaxes(arr, -1, -2)))
     return arr
 
 
@@ -150,11 +195,12 @@ def validate_policy(
     full_support: bool = True,
     atol: float = ATOL,
 ) -> np.ndarray:
-    """Check that ``pi`` (``[..., n]``) lies on the probability simplex (with full support)."""
-    try:
-        arr = np.asarray(pi, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    """Check that ``pi`` (``[..., n]``) lies on the probability simplex (with full support).
+
+    Complex input is refused; float32/float16 input is checked to its own precision and
+    renormalised in float64.
+    """
+    arr, atol, low = _as_float64(pi, name, atol)
     if arr.ndim < 1:
         raise ValueError(f"{name} must be a vector of probabilities, got a scalar")
     if n is not None and arr.shape[-1] != n:
@@ -176,6 +222,8 @@ def validate_policy(
         t = np.atleast_1d(total)[k]
         where = f"{name}{list(k)}" if arr.ndim > 1 else name
         raise ValueError(f"sum of {where} = {t:.12g}, must be 1")
+    if low:  # promoted from float32/16: renormalise in float64
+        arr = arr / arr.sum(axis=-1, keepdims=True)
     return arr
 
 
@@ -230,8 +278,15 @@ class PreferenceGame:
             raise ValueError(f"actions = {self.actions!r}, must be a list of {n} names")
         if self.actions is not None and len(self.actions) != n:
             raise ValueError(f"{len(self.actions)} action names given for {n} actions")
+        # Own copies: the caller's arrays stay writable, and editing them later cannot change
+        # the game a learner sees.
+        P = np.array(P, dtype=np.float64, copy=True)
+        mu = np.array(mu, dtype=np.float64, copy=True)
         P.setflags(write=False)
         mu.setflags(write=False)
+        if rho is not None:
+            rho = np.array(rho, dtype=np.float64, copy=True)
+            rho.setflags(write=False)
         object.__setattr__(self, "P", P)
         object.__setattr__(self, "mu", mu)
         object.__setattr__(self, "rho", rho)
@@ -371,8 +426,7 @@ def cyclic(n: int = 5, *, margin: float = 0.5) -> PreferenceGame:
 
 def dice_preferences(faces: Sequence[Sequence[float]]) -> np.ndarray:
     """P[a, b] = Pr(die a rolls higher than die b) + ½ Pr(tie), computed exactly from the faces."""
-    if len(faces) < 1 or any(len(f) == 0 for f in faces):
-        raise ValueError("each die needs at least one face")
+    faces = _check_faces(faces)
     m = len(faces)
     P = np.empty((m, m))
     for a, b in product(range(m), repeat=2):
@@ -384,10 +438,40 @@ def dice_preferences(faces: Sequence[Sequence[float]]) -> np.ndarray:
     return P
 
 
+def _check_faces(faces: Any) -> list[list[float]]:
+    """Dice as lists of finite real numbers (``faces = 'abc'`` is not three dice of one face).
+
+    Every problem is a ``ValueError`` (the package's rule for bad input), naming the die."""
+    hint = "must be a list of dice, each a list of numbers, e.g. [[2,4,9],[1,6,8],[3,5,7]]"
+
+    def is_list(x: Any) -> bool:
+        return not isinstance(x, (str, bytes)) and isinstance(x, (Sequence, np.ndarray))
+
+    if not is_list(faces):
+        raise ValueError(f"faces = {faces!r}, {hint}")
+    out = []
+    for k, die in enumerate(faces):
+        if not is_list(die):
+            raise ValueError(f"faces[{k}] = {die!r}, {hint}")
+        row = []
+        for v in die:
+            real = isinstance(v, (int, float, np.integer, np.floating))
+            if isinstance(v, (bool, np.bool_)) or not real or not np.isfinite(v):
+                raise ValueError(f"faces[{k}] = {die!r}: {v!r} is not a finite real number")
+            row.append(v)
+        if not row:
+            raise ValueError(f"faces[{k}] is empty: each die needs at least one face")
+        out.append(row)
+    if not out:
+        raise ValueError("faces = []: each die needs at least one face")
+    return out
+
+
 def intransitive_dice(
     faces: Sequence[Sequence[float]] = ((2, 4, 9), (1, 6, 8), (3, 5, 7)),
 ) -> PreferenceGame:
     """Intransitive dice (default A={2,4,9}, B={1,6,8}, C={3,5,7}: A ≻ B ≻ C ≻ A w.p. 5/9)."""
+    faces = _check_faces(faces)
     names = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(faces)]) if len(faces) <= 26 else None
     return PreferenceGame(dice_preferences(faces), name="dice", actions=names)
 
@@ -563,10 +647,24 @@ def load_matrix(path: str | os.PathLike) -> np.ndarray:
             raise ValueError(f"{path}: JSON object has no key 'P'")
     else:
         raise ValueError(f"{path}: unknown file type {suffix!r}; use .npy, .csv or .json")
+    return _file_array(arr, path, "P", "the matrix is not a rectangular array of numbers")
+
+
+def _file_array(arr: Any, path: Path, name: str, what: str) -> np.ndarray:
+    """A file's array as float64, or float32/float16 as stored (:class:`PreferenceGame` promotes
+    it with a tolerance that fits its precision); complex values are refused, naming the entry."""
     try:
-        return np.asarray(arr, dtype=np.float64)
+        raw = np.asarray(arr)
+    except (TypeError, ValueError, RecursionError):
+        raise ValueError(f"{path}: {what}") from None
+    if raw.dtype.kind == "c":
+        raise ValueError(f"{path}: {_complex_entry(raw, name)}")
+    if raw.dtype.kind == "f" and raw.dtype.itemsize < 8:
+        return raw
+    try:
+        return np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{path}: the matrix is not a rectangular array of numbers") from None
+        raise ValueError(f"{path}: {what}") from None
 
 
 def load_policy_vector(path: str | os.PathLike) -> np.ndarray:
@@ -583,10 +681,7 @@ def load_policy_vector(path: str | os.PathLike) -> np.ndarray:
         arr = data.get("mu", data.get("policy")) if isinstance(data, dict) else data
         if arr is None:
             raise ValueError(f"{path}: JSON object has no key 'mu' or 'policy'")
-        try:
-            return np.asarray(arr, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: the policy is not a list of numbers") from None
+        return _file_array(arr, path, "mu", "the policy is not a list of numbers")
     arr = load_matrix(path)
     return arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
 
@@ -667,6 +762,8 @@ def _read_json(path: Path):
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: malformed JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to be a matrix or a policy") from None
 
 
 def _read_csv(path: Path) -> np.ndarray:

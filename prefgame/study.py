@@ -26,6 +26,7 @@ per τ).  The τ-free learners (SPPO, DNO, SPO) are run once per game and reused
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -55,8 +56,10 @@ __all__ = [
     "EXTRA_METHODS",
     "LEARNER_STEPS",
     "STUDY_GAMES",
+    "free_game_name",
     "game_fingerprint",
     "load_part",
+    "min_study_tau",
     "part_path",
     "run_learners",
     "run_study",
@@ -375,6 +378,23 @@ def write_report(
     pending: int = 0,
 ) -> Path:
     """Assemble ``report.md`` from the finished parts (atomically)."""
+    lines = _report_lines(parts, taus=taus, pending=pending)
+    if figures:
+        from .figures import read_caption
+
+        lines += ["## Figures", ""]
+        for k, f in enumerate(figures, 1):
+            caption = read_caption(out_dir / "figures" / f) or (
+                "(no caption saved with this figure: `prefgame study --force` redraws it)"
+            )
+            lines += [f"![{f}](figures/{f}.png)", "", f"**Figure {k}** (`{f}`). {caption}", ""]
+    path = out_dir / "report.md"
+    atomic_write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _report_lines(parts: list[dict], *, taus: Sequence[float], pending: int = 0) -> list[str]:
+    """The report's text (without its figures), from the finished parts."""
     lines = ["# prefgame: the tabular study", ""]
     lines += _takeaway(parts, taus)
     intro = (
@@ -454,18 +474,24 @@ def write_report(
             "",
         ]
     lines += _learner_sections(parts, taus)
-    if figures:
-        from .figures import read_caption
+    return lines
 
-        lines += ["## Figures", ""]
-        for k, f in enumerate(figures, 1):
-            caption = read_caption(out_dir / "figures" / f) or (
-                "(no caption saved with this figure: `prefgame study --force` redraws it)"
-            )
-            lines += [f"![{f}](figures/{f}.png)", "", f"**Figure {k}** (`{f}`). {caption}", ""]
-    path = out_dir / "report.md"
-    atomic_write(path, "\n".join(lines) + "\n")
-    return path
+
+def _check_part(part: dict, name: str) -> None:
+    """Raise (KeyError, TypeError, ...) if the report or the learners' figure cannot be drawn from
+    ``part``: a part that parses as JSON may still have lost or mistyped fields."""
+    from .figures import _learners_caption
+
+    _report_lines([part], taus=[part["tau"]])
+    if "learners" in part:
+        _learners_caption(name, [part])
+        for e in part["learners"].values():
+            c = e["curve"]
+            n = {
+                len(np.asarray(c[k], dtype=float).reshape(-1)) for k in ("steps", "last", "average")
+            }
+            if len(n) != 1:
+                raise ValueError("a learner's curve has fields of different lengths")
 
 
 def part_path(out_dir: Path, name: str, tau: float) -> Path:
@@ -497,8 +523,9 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
         raise ValueError(f"{path}: study part is not a file; {hint}")
     try:
         part = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: corrupt study part ({exc}); {hint}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ValueError(f"{path}: corrupt study part ({why}); {hint}") from None
     if not isinstance(part, dict) or not {"tau", "label", "exact"} <= set(part):
         raise ValueError(
             f"{path}: corrupt study part (not a finished part: keys tau, label, exact "
@@ -509,7 +536,53 @@ def load_part(path: Path, name: str, tau: float, game: G.PreferenceGame) -> dict
     fp = part.get("game_fingerprint")
     if fp is not None and fp != game_fingerprint(game):
         return None  # the game's parameters changed since: recompute
+    try:
+        extra = part["extra_methods"]
+        if isinstance(extra, dict) and set(EXTRA_METHODS) - set(extra):
+            return None  # written before a method was registered: recompute
+        _check_part(part, name)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+        what = f"{type(exc).__name__}: {_one_line(exc)}"
+        raise ValueError(f"{path}: corrupt study part (unreadable field, {what}); {hint}") from None
     return part
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:120]
+
+
+def min_study_tau(game: G.PreferenceGame) -> float:
+    """The smallest τ the study runs on ``game``: L/√T with L = max|P − ½| and T the study's
+    step cap of the last-iterate learners.  MMD at its theorem's step contracts KL(π*_τ‖π_t) by
+    1 − ητ ≈ τ²/L² per step, so below this τ no learner of the study moves measurably toward
+    π*_τ within its budget (every part would run every learner to its cap, for hours)."""
+    L = float(np.max(np.abs(game.P - 0.5)))
+    return L / float(np.sqrt(LEARNER_STEPS["last"]))
+
+
+def _stored_fingerprints(out_dir: Path, name: str) -> dict[Path, str | None]:
+    """{part file: its game fingerprint} of the parts of game ``name`` in ``out_dir`` (a file that
+    cannot be read maps to ``None``: :func:`load_part` names it later)."""
+    found = {}
+    for path in sorted((Path(out_dir) / "parts").glob(f"{glob.escape(name)}__tau*.json")):
+        try:
+            part = json.loads(path.read_text())
+            found[path] = part.get("game_fingerprint") if isinstance(part, dict) else None
+        except (OSError, ValueError, RecursionError):
+            found[path] = None
+    return found
+
+
+def free_game_name(out_dir: str | os.PathLike, name: str, game: G.PreferenceGame) -> str:
+    """``name``, or ``name_2``, ``name_3``, …: the first whose finished parts in ``out_dir`` (if
+    any) are of this very game, so that a second matrix with the same file stem never replaces
+    the parts of the first (``prefgame study --matrix A/data.npy`` then ``B/data.npy``)."""
+    fp = game_fingerprint(game)
+    candidate, k = name, 1
+    while any(f not in (None, fp) for f in _stored_fingerprints(Path(out_dir), candidate).values()):
+        k += 1
+        candidate = f"{name}_{k}"
+    return candidate
 
 
 def run_study(
@@ -544,6 +617,29 @@ def run_study(
                 file=sys.stderr,
             )
     names, taus = list(dict.fromkeys(names)), list(dict.fromkeys(taus))
+    for n in names:  # a limit stated up front, not hours of learners that cannot move
+        floor = min_study_tau(STUDY_GAMES[n]())
+        small = [t for t in taus if t < floor]
+        if small:
+            raise ValueError(
+                f"tau = {small[0]!r} is too small for the study on {n}: the learners approach "
+                f"pi*_tau by about tau^2/L^2 per step (MMD's theorem, L = max|P - 1/2|), so within "
+                f"the study's {LEARNER_STEPS['last']:,} steps none gets there unless tau >= "
+                f"L/sqrt(steps) = {floor:.3g}; `prefgame solve --tau {small[0]!r}` gives pi*_tau "
+                "alone"
+            )
+    if not force:  # a game of one's own never replaces the finished parts of another game
+        for n in names:
+            if n in BUILTIN_STUDY_GAMES:
+                continue  # a built-in game whose definition changed is recomputed
+            fp = game_fingerprint(STUDY_GAMES[n]())
+            other = [p for p, f in _stored_fingerprints(out_dir, n).items() if f not in (None, fp)]
+            if other:
+                raise ValueError(
+                    f"{other[0]}: a finished part of another game named {n!r}; register this "
+                    "game under another name, choose another output folder, or pass force=True "
+                    "(--force) to replace it"
+                )
     units = [(n, t) for t in taus for n in names]
     fig_names = list(FIGURES) if figures else []
     labels = list(dict.fromkeys(names))
@@ -555,54 +651,62 @@ def run_study(
         unit="part",
         disable=not progress,
     )
-    for k, (name, tau) in enumerate(units):
-        path = part_path(out_dir, name, tau)
-        bar.set_postfix_str(f"{name} τ={tau!r}")
-        game = STUDY_GAMES[name]()
-        part = None if force else load_part(path, name, tau, game)
-        if (
-            part is None or "learners" not in part
-        ):  # missing, forced, or written before the learners
-            part = run_unit(game, tau, max_steps=max_steps)
-            part["label"] = name
-            part["game_fingerprint"] = game_fingerprint(game)
-            atomic_write(path, json.dumps(part))
-        parts.append(part)
-        write_report(
-            out_dir,
-            parts,
-            taus=taus,
-            figures=[],
-            pending=len(units) - k - 1 + len(fig_names) + n_learner_figs,
-        )
-        bar.update(1)
-    done_figs: list[str] = []
-    for f in fig_names:
-        bar.set_postfix_str(f"figure {f}")
-        make_figures(out_dir / "figures", [f], skip_existing=not force)
-        done_figs.append(f)
-        write_report(
-            out_dir,
-            parts,
-            taus=taus,
-            figures=done_figs,
-            pending=len(fig_names) - len(done_figs) + n_learner_figs,
-        )
-        bar.update(1)
-    if figures:
-        import matplotlib.pyplot as plt
-
-        from .figures import fig_learner_distances, save_figure
-
-        for i, label in enumerate(labels):
-            bar.set_postfix_str(f"figure learners_{label}")
-            fig = fig_learner_distances(label, [p for p in parts if p["label"] == label])
-            save_figure(fig, out_dir / "figures" / f"learners_{label}")
-            plt.close(fig)
-            done_figs.append(f"learners_{label}")
-            write_report(out_dir, parts, taus=taus, figures=done_figs, pending=len(labels) - i - 1)
+    try:
+        for k, (name, tau) in enumerate(units):
+            path = part_path(out_dir, name, tau)
+            bar.set_postfix_str(f"{name} τ={tau!r}")
+            game = STUDY_GAMES[name]()
+            part = None if force else load_part(path, name, tau, game)
+            if (
+                part is None or "learners" not in part
+            ):  # missing, forced, or written before the learners
+                part = run_unit(game, tau, max_steps=max_steps)
+                part["label"] = name
+                part["game_fingerprint"] = game_fingerprint(game)
+                atomic_write(path, json.dumps(part))
+            parts.append(part)
+            write_report(
+                out_dir,
+                parts,
+                taus=taus,
+                figures=[],
+                pending=len(units) - k - 1 + len(fig_names) + n_learner_figs,
+            )
             bar.update(1)
-    bar.close()
+        done_figs: list[str] = []
+        for f in fig_names:
+            bar.set_postfix_str(f"figure {f}")
+            make_figures(out_dir / "figures", [f], skip_existing=not force)
+            done_figs.append(f)
+            write_report(
+                out_dir,
+                parts,
+                taus=taus,
+                figures=done_figs,
+                pending=len(fig_names) - len(done_figs) + n_learner_figs,
+            )
+            bar.update(1)
+        if figures:
+            import matplotlib.pyplot as plt
+
+            from .figures import fig_learner_distances, save_figure
+
+            for i, label in enumerate(labels):
+                bar.set_postfix_str(f"figure learners_{label}")
+                fig = fig_learner_distances(label, [p for p in parts if p["label"] == label])
+                save_figure(fig, out_dir / "figures" / f"learners_{label}")
+                plt.close(fig)
+                done_figs.append(f"learners_{label}")
+                write_report(
+                    out_dir, parts, taus=taus, figures=done_figs, pending=len(labels) - i - 1
+                )
+                bar.update(1)
+    except KeyboardInterrupt:  # Ctrl-C: what is finished is on disk; say how to resume
+        raise KeyboardInterrupt(
+            f"finished parts are kept in {out_dir / 'parts'}; rerun the same command to resume"
+        ) from None
+    finally:
+        bar.close()  # ends the bar's line, so that a message after it starts a line of its own
     return write_report(out_dir, parts, taus=taus, figures=done_figs)
 
 

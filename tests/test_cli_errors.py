@@ -62,6 +62,9 @@ def files(tmp_path_factory) -> Path:
     (d / "mu3.json").write_text("[0.2, 0.3, 0.5]")
     (d / "empty.csv").write_text("")
     (d / "a_file").write_text("x")
+    np.save(d / "cplx.npy", np.array([[0.5, 0.2 + 0.1j], [0.8 - 0.1j, 0.5]]))
+    (d / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (d / "deepP.json").write_text('{"P": ' + "[" * 100_000 + "]" * 100_000 + "}")
     return d
 
 
@@ -124,6 +127,33 @@ VALUE_CASES = [
     (["figures", "--only", "nope", "--out", "{d}/figs"], ["nope"]),
 ]
 
+# issue 25: complex input, characters for dice, τ beyond float64's range, deep JSON
+VALUE_CASES += [
+    (["solve", "--matrix", "{d}/cplx.npy", "--tau", "1"], ["cplx.npy", "P[0,1] = (0.2+0.1j)"]),
+    (
+        ["study", "--matrix", "{d}/cplx.npy", "--tau", "1", "--out", "{d}/s"],
+        ["cplx.npy", "P[0,1] = (0.2+0.1j) is complex"],
+    ),
+    (["solve", "--game", "dice", "--param", "faces=abc", "--tau", "1"], ["faces=abc", "'abc'"]),
+    (
+        ["equivalence", "--game", "dice", "--param", "faces=[[1,2],[true]]", "--tau", "1"],
+        ["--param faces=", "faces[1]"],
+    ),
+    (["solve", "--game", "near_cyclic", "--tau", "5e-324"], ["tau = 5e-324", "subnormal"]),
+    (["equivalence", "--game", "rps", "--tau", "1e-310"], ["tau = 1e-310", "subnormal"]),
+    (["solve", "--game", "rps", "--tau", "1.7e308"], ["tau = 1.7e+308", "too large"]),
+    (["equivalence", "--game", "rps", "--tau", "1e300"], ["tau / (1 - beta)", "too large"]),
+    # the study ran for hours at τ = 1e-300 with no word: its floor is stated up front
+    (["study", "--tau", "1e-300", "--out", "{d}/st"], ["tau = 1e-300", "too small", "0.00158"]),
+    (
+        ["study", "--tau", "1", "0.0005", "--games", "dice", "rps", "--out", "{d}/st"],
+        ["tau = 0.0005", "on rps", "0.00158"],
+    ),
+    (["solve", "--matrix", "{d}/deep.json", "--tau", "1"], ["deep.json", "nested"]),
+    (["solve", "--matrix", "{d}/deepP.json", "--tau", "1"], ["deepP.json", "nested"]),
+    (["solve", "--game", "rps", "--mu", "{d}/deep.json", "--tau", "1"], ["deep.json", "nested"]),
+]
+
 # --------------------------------------------------------------------------- output locations
 
 LOCATION_CASES = [
@@ -136,6 +166,9 @@ LOCATION_CASES = [
         ["--out", "a_file", "is a file"],
     ),
     (["study", "--out", "{d}/a_file/sub", "--tau", "1", "--games", "rps"], ["a_file", "is a file"]),
+    # issue 25: `--out ''` wrote into the current folder
+    (["study", "--out", "", "--tau", "1", "--games", "rps"], ["--out ''", "empty"]),
+    (["figures", "--out", "", "--only", "dpo_collapse"], ["--out ''", "empty"]),
 ]
 
 # --------------------------------------------------------------------------- resources
@@ -256,3 +289,67 @@ def test_solver_exit_codes_0_and_1(tmp_path):
     )
     doc = json.loads(bad.stdout)
     assert bad.returncode == 1 and doc["converged"] is False and "Traceback" not in bad.stderr
+
+
+def test_float32_matrix_is_accepted_and_promoted(tmp_path):
+    """0.3f + 0.7f is 1 to float32's precision: accepted (it was "= 1, must be 1")."""
+    P = np.array([[0.5, 0.3, 0.7], [0.7, 0.5, 0.1], [0.3, 0.9, 0.5]], dtype=np.float32)
+    np.save(tmp_path / "p32.npy", P)
+    proc = prefgame("solve", "--matrix", str(tmp_path / "p32.npy"), "--tau", "0.5", "--json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert json.loads(proc.stdout)["converged"] is True
+
+
+@pytest.mark.parametrize("tau", ["1e155", "51568633.0186516"])
+def test_huge_tau_is_computed_not_overflowed(tau):
+    """τ² overflowed (τ > 1.3e154: "Numerical result out of range"), and INPO's default η
+    rounded to ητ = 1 + ulp and tripped INPO's own check; both now give π*_τ = μ."""
+    proc = prefgame(
+        "equivalence", "--game", "near_cyclic", "--tau", tau, "--max-steps", "200", "--json",
+        "--methods", "mmd", "inpo", "omwu", "extragradient",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    for m in ("nash_md", "online_ipo", "mmd", "inpo", "omwu", "extragradient"):
+        assert out[m]["max_abs_diff"] < 1e-6, (m, out[m]["max_abs_diff"])
+
+
+def test_a_closed_stdout_is_one_line_not_a_traceback():
+    """``prefgame solve ... >&-``: Python sets sys.stdout = None; it was an AttributeError."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    cmd = f"exec {sys.executable} -m prefgame solve --game rps --tau 1 >&-"
+    proc = subprocess.run(
+        ["sh", "-c", cmd], check=False, stderr=subprocess.PIPE, text=True, env=env, timeout=120
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "standard output is closed" in lines[0]
+
+
+def test_ctrl_c_in_the_study_is_one_line_exit_130_and_resumable(tmp_path):
+    """SIGINT after the first part: exit 130, one line saying how to resume, no temporaries;
+    the rerun reuses the finished part (unchanged on disk) and completes."""
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    argv = [sys.executable, "-m", "prefgame", "study", "--out", str(tmp_path), "--tau", "1"]
+    argv += ["--games", "rps", "dice", "three_raters", "near_cyclic", "--no-figures", "--quiet"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = tmp_path / "parts" / "rps__tau1.0.json"
+    deadline = time.monotonic() + 120
+    while not first.exists() and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err[-2000:])
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0] and "resume" in lines[0], err
+    assert "Traceback" not in err and out == ""
+    assert not (tmp_path / "parts" / "near_cyclic__tau1.0.json").exists()
+    assert not [f for f in tmp_path.rglob(".*") if f.is_file()]  # no temporaries left
+    saved = first.read_bytes()
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-2000:]
+    assert first.read_bytes() == saved
+    assert (tmp_path / "parts" / "near_cyclic__tau1.0.json").exists()

@@ -207,6 +207,33 @@ def test_uploads(tmp_path):
         M.compute(M.Settings(game=batch, steps=5))
 
 
+def test_uploads_are_capped_before_any_compute(tmp_path, monkeypatch):
+    """Issue 25: a 400×400 upload held the single-threaded server (every session) for 85 s.
+    Size and actions are refused in one line naming the file; complex values are refused."""
+    import io
+    import time
+
+    called = []
+    monkeypatch.setattr(M, "solve", lambda *a, **k: called.append(a) or pytest.fail("computed"))
+    buf = io.BytesIO()
+    np.save(buf, G.random_intransitive(400, seed=0).P)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^big\.npy: 1,280,128 bytes, the explorer takes files"):
+        M.game_from_upload("big.npy", buf.getvalue())
+    buf = io.BytesIO()
+    np.save(buf, G.random_intransitive(M.MAX_UPLOAD_ACTIONS + 1, seed=0).P)
+    with pytest.raises(ValueError, match=r"^n51\.npy: 51 actions, the explorer shows games of up"):
+        M.game_from_upload("n51.npy", buf.getvalue())
+    assert time.perf_counter() - t0 < 5 and not called
+    buf = io.BytesIO()
+    np.save(buf, G.random_intransitive(M.MAX_UPLOAD_ACTIONS, seed=0).P)
+    assert M.game_from_upload("n50.npy", buf.getvalue()).n_actions == M.MAX_UPLOAD_ACTIONS
+    buf = io.BytesIO()
+    np.save(buf, np.array([[0.5, 0.2 + 0.1j], [0.8, 0.5]]))
+    with pytest.raises(ValueError, match=r"^c\.npy: P\[0,1\] = \(0\.2\+0\.1j\) is complex"):
+        M.game_from_upload("c.npy", buf.getvalue())
+
+
 # --------------------------------------------------------------------------- the Panel app
 
 pn = pytest.importorskip("panel")

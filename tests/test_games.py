@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -174,3 +175,89 @@ def test_an_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
         G.save_game(G.intransitive_dice(), path, overwrite=True)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["g.json"]  # no temporary file left behind
+
+
+# --------------------------------------------------------------------------- issue 25
+
+
+def test_a_game_copies_the_callers_arrays():
+    """The caller's P and μ stay writable and unchanged; editing them later changes nothing."""
+    P = np.array([[0.5, 0.2], [0.8, 0.5]])
+    mu = np.array([0.3, 0.7])
+    g = G.PreferenceGame(P, mu)
+    assert P.flags.writeable and mu.flags.writeable
+    P[0, 1], P[1, 0], mu[:] = 0.9, 0.1, [0.5, 0.5]
+    np.testing.assert_array_equal(g.P, [[0.5, 0.2], [0.8, 0.5]])
+    np.testing.assert_array_equal(g.mu, [0.3, 0.7])
+    assert not g.P.flags.writeable and not g.mu.flags.writeable
+    Pb = np.stack([np.array([[0.5, 0.2], [0.8, 0.5]])] * 2)
+    rho = np.array([0.25, 0.75])
+    gb = G.PreferenceGame(Pb, rho=rho)
+    rho[:] = 0.5
+    assert rho.flags.writeable and gb.rho.tolist() == [0.25, 0.75]
+
+
+@pytest.mark.parametrize(
+    "P, mu, message",
+    [
+        (np.array([[0.5, 0.2 + 0.1j], [0.8 - 0.1j, 0.5]]), None, "P[0,1] = (0.2+0.1j) is complex"),
+        ([[0.5, 0.2 + 0.1j], [0.8, 0.5]], None, "P[0,1] = (0.2+0.1j) is complex"),
+        (np.array([[0.5, 0.2], [0.8, 0.5]], dtype=complex), None, "complex dtype"),
+        ([[0.5, 0.2], [0.8, 0.5]], np.array([0.5 + 0.5j, 0.5]), "mu[0] = (0.5+0.5j) is complex"),
+    ],
+)
+def test_complex_input_is_refused_not_truncated(P, mu, message):
+    import warnings
+
+    from prefgame.equilibrium import solve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's ComplexWarning would mean a silent truncation
+        with pytest.raises(ValueError, match=re.escape(message)):
+            G.PreferenceGame(P, mu)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            solve(P, 0.5, mu)
+
+
+def test_a_complex_npy_file_is_refused_by_name(tmp_path):
+    np.save(tmp_path / "c.npy", np.array([[0.5, 0.2 + 0.1j], [0.8, 0.5]]))
+    with pytest.raises(ValueError, match=r"c\.npy: P\[0,1\] = \(0\.2\+0\.1j\) is complex"):
+        G.load_game(tmp_path / "c.npy")
+
+
+def test_float32_input_is_accepted_and_promoted(tmp_path):
+    P = np.array([[0.5, 0.3, 0.7], [0.7, 0.5, 0.1], [0.3, 0.9, 0.5]], dtype=np.float32)
+    mu = np.array([0.1, 0.2, 0.7], dtype=np.float32)
+    g = G.PreferenceGame(P, mu)
+    assert g.P.dtype == np.float64 and g.mu.dtype == np.float64
+    np.testing.assert_array_equal(g.P + g.P.T, np.ones((3, 3)))  # made exactly complementary
+    np.testing.assert_allclose(g.P, P, atol=1e-7)
+    assert g.mu.sum() == pytest.approx(1.0, abs=1e-15)
+    np.save(tmp_path / "p32.npy", P)
+    np.testing.assert_array_equal(G.load_game(tmp_path / "p32.npy").P, g.P)
+    # float64 keeps its strict tolerance, and the message shows the digits that differ
+    with pytest.raises(ValueError, match=r"P\[1,2\] \+ P\[2,1\] = 0\.9999999\d+, must be 1"):
+        G.PreferenceGame(P.astype(np.float64))
+    # a float32 matrix that is really invalid is still refused
+    bad = P.copy()
+    bad[0, 1] = 0.4
+    with pytest.raises(ValueError, match=r"P\[0,1\] \+ P\[1,0\] = 1\.1"):
+        G.PreferenceGame(bad)
+
+
+@pytest.mark.parametrize(
+    "faces, message",
+    [
+        ("abc", "faces = 'abc'"),
+        (5, "faces = 5"),
+        ([[1, 2], "ab"], "faces[1] = 'ab'"),
+        ([[1, 2], [True, 3]], "faces[1]"),
+        ([[1, 2], [float("nan")]], "faces[1]"),
+        ([[1, 2], []], "faces[1] is empty"),
+    ],
+)
+def test_dice_faces_must_be_lists_of_numbers(faces, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        G.intransitive_dice(faces)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        G.dice_preferences(faces)

@@ -196,9 +196,7 @@ def _fake_part(tau):
     }
 
 
-def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(S, "run_unit", lambda game, tau, **k: calls.append(tau) or _fake_part(tau))
+def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path):
     path = S.part_path(tmp_path, "rps", 0.5)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({**_fake_part(0.5000001), "label": "rps"}))  # wrong τ inside
@@ -210,9 +208,9 @@ def test_a_part_for_another_tau_or_game_is_recomputed(tmp_path, monkeypatch):
     }  # other game parameters
     path.write_text(json.dumps(part))
     assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) is None
-    part["game_fingerprint"] = S.game_fingerprint(S.STUDY_GAMES["rps"]())
-    path.write_text(json.dumps(part))
-    assert S.load_part(path, "rps", 0.5, S.STUDY_GAMES["rps"]()) == part
+    # the same game and τ: reused (a real part; the fake one lacks the report's fields)
+    path, part = _real_part(tmp_path / "real")
+    assert S.load_part(path, "rps", 1.0, S.STUDY_GAMES["rps"]()) == part
 
 
 @pytest.mark.parametrize("content", ["{}", "{", "[1, 2]", None])
@@ -365,3 +363,105 @@ def test_simplex_helpers_draw_the_triangle_and_a_zoom_with_its_inset():
     assert frame.min(0).tolist() == [0.3, 0.15] and frame.max(0).tolist() == [0.7, 0.45]
     assert all(t.get_clip_on() for t in ax.texts)
     plt.close(fig)
+
+
+def test_two_matrices_with_the_same_file_name_keep_both_studies(tmp_path, capsys, monkeypatch):
+    """Issue 25: ``--matrix A/data.npy`` then ``--matrix B/data.npy`` into the same ``--out``
+    used to replace A's finished part with B's (both named by the stem ``data``)."""
+    import numpy as np
+
+    from prefgame.games import PreferenceGame
+
+    monkeypatch.setattr(S, "STUDY_GAMES", dict(S.STUDY_GAMES))
+    out = tmp_path / "res"
+    PA, PB = [[0.5, 0.2], [0.8, 0.5]], [[0.5, 0.7], [0.3, 0.5]]
+    for d, P in (("A", PA), ("B", PB)):
+        (tmp_path / d).mkdir()
+        np.save(tmp_path / d / "data.npy", np.array(P))
+
+    def study(d):
+        argv = ["study", "--matrix", str(tmp_path / d / "data.npy"), "--out", str(out)]
+        rc = main([*argv, "--tau", "1", "--no-figures", "--quiet"])
+        return rc, capsys.readouterr().err
+
+    assert study("A") == (0, "")
+    part_a = S.part_path(out, "data", 1.0)
+    saved_a = part_a.read_bytes()
+    rc, err = study("B")
+    assert rc == 0 and "studied as 'data_2'" in err and err.count("\n") == 1
+    assert part_a.read_bytes() == saved_a  # A's finished part is untouched
+    part_b = json.loads(S.part_path(out, "data_2", 1.0).read_text())
+    assert part_b["game_fingerprint"] == S.game_fingerprint(PreferenceGame(PB))
+    assert json.loads(saved_a)["game_fingerprint"] == S.game_fingerprint(PreferenceGame(PA))
+    # reruns find their own parts (nothing recomputed), under the same names
+    monkeypatch.setattr(S, "run_unit", lambda *a, **k: pytest.fail("recomputed a finished part"))
+    assert study("A") == (0, "")
+    assert study("B")[0] == 0 and "| data_2 |" in (out / "report.md").read_text()
+    # the API refuses too, naming the part, rather than overwriting another game's part
+    S.register_game("data", PreferenceGame(PB), replace=True)
+    with pytest.raises(ValueError, match=r"data__tau1\.0\.json: a finished part of another game"):
+        S.run_study(out, taus=[1.0], games=["data"], figures=False, progress=False)
+    assert part_a.read_bytes() == saved_a
+
+
+def _real_part(tmp_path):
+    """A finished rps part at τ = 1 (computed once per test session would be nicer; 2 s)."""
+    main(
+        ["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"]
+    )
+    path = S.part_path(tmp_path, "rps", 1.0)
+    return path, json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda p: {**p, "exact": 5},
+        lambda p: {k: v for k, v in p.items() if k != "nash_md"},
+        lambda p: {**p, "nash_md": {"policy": []}},
+        lambda p: {**p, "learners": [1]},
+        lambda p: {**p, "extra_methods": "x"},
+        lambda p: {
+            **p,
+            "learners": {"mmd": {**p["learners"]["mmd"], "curve": {"steps": [1], "last": []}}},
+        },
+    ],
+    ids=["exact-int", "no-nash_md", "nash_md-fields", "learners-list", "extra-str", "curve"],
+)
+def test_a_part_with_broken_fields_is_one_line_naming_the_file(tmp_path, capsys, corrupt):
+    """Issue 25: valid JSON with lost or mistyped fields was a KeyError/TypeError traceback."""
+    path, part = _real_part(tmp_path)
+    capsys.readouterr()
+    path.write_text(json.dumps(corrupt(part)))
+    rc = main(
+        ["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--no-figures", "--quiet"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and str(path) in err and "--force" in err, err
+    rc = main(["study", "--out", str(tmp_path), "--tau", "1", "--games", "rps", "--quiet"])
+    assert rc == 2  # still refused (nothing overwritten) until --force
+    assert (
+        main(
+            [
+                "study",
+                "--out",
+                str(tmp_path),
+                "--tau",
+                "1",
+                "--games",
+                "rps",
+                "--no-figures",
+                "--force",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(path.read_text())["exact"]["policy"] == part["exact"]["policy"]
+
+
+def test_a_corrupt_caption_is_named(tmp_path):
+    from prefgame.figures import read_caption
+
+    (tmp_path / "f.caption.md").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ValueError, match=r"f\.caption\.md: corrupt figure caption.*--force"):
+        read_caption(tmp_path / "f")

@@ -47,8 +47,16 @@ def inpo_step(
 
 
 def inpo_default_eta(P: np.ndarray, tau: float) -> float:
-    """η = τ / (L² + τ²), the largest step MMD's theorem covers (L = max|P − ½|)."""
-    return tau / (payoff_scale(P) ** 2 + tau**2)
+    """η = τ / (L² + τ²), the largest step MMD's theorem covers (L = max|P − ½|).
+
+    Computed as 1/(τ + L²/τ) (τ² overflows for τ > 1.3e154) and rounded down, if need be, so
+    that ητ ≤ 1 holds in floating point too (INPO refuses ητ > 1).
+    """
+    L = payoff_scale(P)
+    eta = 1.0 / (tau + L * (L / tau))
+    while eta * tau > 1.0:
+        eta = float(np.nextafter(eta, 0.0))
+    return eta
 
 
 def inpo(

@@ -47,7 +47,12 @@ def mmd_step(
     ``opponent_value`` replaces Pπ_t by an estimate (the sampled flavour).
     """
     v = np.matmul(P, np.exp(logpi)[..., None])[..., 0] if opponent_value is None else opponent_value
-    return log_softmax((logpi + eta * tau * logmu + eta * v) / (1.0 + eta * tau))
+    w = eta * tau
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = (logpi + w * logmu + eta * v) / (1.0 + w)
+    if not np.all(np.isfinite(z)):  # ητ beyond float range (τ ≳ 1e154): the same weights, stably
+        z = logpi / (1.0 + w) + logmu / (1.0 / w + 1.0) + v / (1.0 / eta + tau)
+    return log_softmax(z)
 
 
 def mmd_default_eta(P: np.ndarray, tau: float) -> float:

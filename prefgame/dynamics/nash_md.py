@@ -171,7 +171,8 @@ def _exact_loop(P, logmu, tau, sched, z, steps, tol, check_every, until=None):
 
 def nash_md_bound(tau: float, t: np.ndarray) -> np.ndarray:
     """NLHF's last-iterate bound 8 / (τ² (t + 1)) on KL(π*_τ ‖ π_t) for η_t = 2/(τ(t+2))."""
-    return 8.0 / (check_tau(tau) ** 2 * (np.asarray(t, dtype=np.float64) + 1.0))
+    tau = check_tau(tau)  # 8/τ/τ, not 8/τ²: τ² overflows for τ > 1.3e154
+    return 8.0 / tau / tau / (np.asarray(t, dtype=np.float64) + 1.0)
 
 
 def nash_md_fixed_point(

@@ -216,20 +216,40 @@ def build_game(s: Settings) -> PreferenceGame:
     return game
 
 
+#: Upload limits: the server is single-threaded, so one upload's compute blocks every session
+#: (a 400×400 matrix held them all for 85 s).  A 50-action game is drawn in about a second.
+MAX_UPLOAD_BYTES = 1 << 20
+MAX_UPLOAD_ACTIONS = 50
+
+
 def game_from_upload(filename: str, data: bytes) -> PreferenceGame:
     """A game from an uploaded ``.npy``/``.csv``/``.json`` file, by
     :func:`prefgame.games.load_game`.
 
-    The library's message names the file as the user called it (not the temporary copy).
+    The library's message names the file as the user called it (not the temporary copy).  Files
+    over :data:`MAX_UPLOAD_BYTES` and games over :data:`MAX_UPLOAD_ACTIONS` actions are refused
+    before any compute.
     """
     name = Path(filename).name or "upload"
+    hint = "larger games: `prefgame solve --matrix` or `prefgame study --matrix`"
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(
+            f"{name}: {len(data):,} bytes, the explorer takes files up to "
+            f"{MAX_UPLOAD_BYTES:,} bytes ({hint})"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
         try:
-            return load_game(path)
+            game = load_game(path)
         except ValueError as exc:
             raise ValueError(str(exc).replace(str(path), name).replace(f"{tmp}/", "")) from None
+    if game.n_actions > MAX_UPLOAD_ACTIONS:
+        raise ValueError(
+            f"{name}: {game.n_actions} actions, the explorer shows games of up to "
+            f"{MAX_UPLOAD_ACTIONS} actions ({hint})"
+        )
+    return game
 
 
 def start_policy(s: Settings, game: PreferenceGame) -> np.ndarray | None:
