@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.linalg import solve_triangular
 from scipy.optimize import linprog
 from scipy.special import log_softmax, softmax
 from threadpoolctl import ThreadpoolController
@@ -81,6 +82,9 @@ class Equilibrium:
         converged: whether every context met the tolerance.
         tau: the temperature.
         seconds: wall-clock time of the solve.
+        matvecs: products with P used, in units of one float64 product P·v (bytes of the
+            matrix read; summed over contexts) — the Newton–Krylov path's cost measure.
+            ``None`` for the dense and LP paths.
     """
 
     policy: np.ndarray
@@ -90,6 +94,7 @@ class Equilibrium:
     converged: bool
     tau: float
     seconds: float = 0.0
+    matvecs: float | None = None
 
     def total_gap(self, rho: np.ndarray | None = None) -> float:
         """The context-weighted gap Σ_x ρ(x) gap_x (the gap of the contextual game)."""
@@ -98,7 +103,7 @@ class Equilibrium:
         return float(w @ g)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "policy": np.asarray(self.policy).tolist(),
             "duality_gap": np.asarray(self.duality_gap).tolist(),
             "residual": np.asarray(self.residual).tolist(),
@@ -108,6 +113,9 @@ class Equilibrium:
             "seconds": self.seconds,
             "converged": bool(self.converged),
         }
+        if self.matvecs is not None:
+            out["matvecs"] = float(self.matvecs)
+        return out
 
 
 # --------------------------------------------------------------------------- certificates
@@ -314,8 +322,15 @@ def solve_regularized(
     tol: float = 1e-12,
     max_iter: int = 200,
     init: ArrayLike | None = None,
+    krylov: bool | None = None,
 ) -> Equilibrium:
     """π*_τ for τ > 0 and full-support μ (single game or batch), by Newton with continuation.
+
+    ``krylov=None`` picks the path by size: dense Newton up to :data:`KRYLOV_ABOVE` actions,
+    matrix-free Newton–Krylov above (``True``/``False`` force one).  Both continue in τ from
+    max(τ, 1) down by factors of 4 and return the same certificate; the Krylov path also
+    reports ``matvecs`` and never forms an n×n array besides P (its float32 active block
+    A_KK is half of P's bytes at most).
 
     Converged means: duality gap ≤ ``tol`` and centred residual ‖F‖∞ ≤ max(1e-9, its rounding
     floor :func:`residual_floor`) (the residual is linear in the error, the gap quadratic) in
@@ -327,6 +342,10 @@ def solve_regularized(
     P, mu = game_arrays(game, mu)
     tau = check_tau(tau)
     tol = check_positive(tol, "tol")
+    if krylov is None:
+        krylov = P.shape[-1] > KRYLOV_ABOVE
+    if krylov:
+        return _solve_krylov(P, mu, tau, tol, max_iter, init, t0)
     if P.shape[-1] < _SINGLE_THREAD_BELOW:
         with _BLAS.limit(limits=1, user_api="blas"):
             return _solve_regularized(P, mu, tau, tol, max_iter, init, t0)
@@ -369,6 +388,266 @@ def _solve_regularized(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
             pi[0], float(gap[0]), float(res[0]), iters, converged, tau, time.perf_counter() - t0
         )
     return Equilibrium(pi, gap, res, iters, converged, tau, time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- τ > 0: Newton–Krylov
+
+#: ``solve_regularized`` switches to the matrix-free Newton–Krylov path above this many actions
+#: (``krylov=None``).  Dense Newton costs ≈ n³/3 flops per iteration and an n×n Jacobian per
+#: context; Newton–Krylov costs a few hundred products with P and O(n) memory besides P.
+KRYLOV_ABOVE = 1500
+
+
+class _Products:
+    """Products with the game's matrix, counted in units of one float64 product P·v
+    (bytes of matrix read, relative to reading P once: a float32 k×k block counts ½(k/n)²)."""
+
+    def __init__(self, P: np.ndarray):
+        self.P = P
+        self.n = P.shape[-1]
+        self.count = 0.0
+
+    def A(self, v: np.ndarray) -> np.ndarray:
+        """A·v = P·v − ½ (Σv) 1, without forming A = P − ½."""
+        self.count += 1.0
+        return self.P @ v - 0.5 * v.sum()
+
+
+class _Block:
+    """A_KK = P_KK − ½ in float32 on the active set K, built once per active set (row chunks,
+    so no float64 k×k temporary): the Jacobian products of the inner Krylov solves."""
+
+    def __init__(self, prod: _Products, K: np.ndarray):
+        k = K.size
+        self.K = K
+        self.in_K = np.zeros(prod.n, dtype=bool)
+        self.in_K[K] = True
+        self.A32 = np.empty((k, k), dtype=np.float32)
+        step = max(1, (1 << 22) // max(prod.n, 1))  # ≈ 32 MiB of float64 rows at a time
+        for s in range(0, k, step):
+            rows = prod.P[K[s : s + step]]
+            self.A32[s : s + step] = rows[:, K] - 0.5
+        self.units = k / prod.n + 0.5 * (k / prod.n) ** 2
+        self.sq = 0.5 * (k / prod.n) ** 2
+        prod.count += self.units
+
+    def covers(self, K: np.ndarray) -> bool:
+        return bool(self.in_K[K].all())
+
+
+def _gmres(matvec, b: np.ndarray, rtol: float, maxiter: int) -> tuple[np.ndarray, int]:
+    """GMRES (no restart, x₀ = 0, classical Gram–Schmidt twice, Givens rotations) for
+    M x = b, stopping at ‖b − M x‖ ≤ rtol ‖b‖; returns (x, iterations)."""
+    n = b.size
+    beta = float(np.linalg.norm(b))
+    if beta == 0.0:
+        return np.zeros(n), 0
+    V = np.empty((maxiter + 1, n))
+    H = np.zeros((maxiter + 1, maxiter))
+    cs, sn, g = np.zeros(maxiter), np.zeros(maxiter), np.zeros(maxiter + 1)
+    V[0] = b / beta
+    g[0] = beta
+    k = 0
+    while k < maxiter:
+        w = matvec(V[k])
+        for _ in range(2):
+            h = V[: k + 1] @ w
+            w -= h @ V[: k + 1]
+            H[: k + 1, k] += h
+        H[k + 1, k] = np.linalg.norm(w)
+        breakdown = H[k + 1, k] <= 1e-14 * beta
+        if not breakdown:
+            V[k + 1] = w / H[k + 1, k]
+        for i in range(k):
+            H[i, k], H[i + 1, k] = (
+                cs[i] * H[i, k] + sn[i] * H[i + 1, k],
+                -sn[i] * H[i, k] + cs[i] * H[i + 1, k],
+            )
+        r = np.hypot(H[k, k], H[k + 1, k])
+        cs[k], sn[k] = H[k, k] / r, H[k + 1, k] / r
+        H[k, k], H[k + 1, k] = r, 0.0
+        g[k + 1], g[k] = -sn[k] * g[k], cs[k] * g[k]
+        k += 1
+        if abs(g[k]) <= rtol * beta or breakdown:
+            break
+    y = solve_triangular(H[:k, :k], g[:k])
+    return y @ V[:k], k
+
+
+def _active_set(pi: np.ndarray, tau: float) -> np.ndarray:
+    """K: all actions but the lightest ones whose total mass is ≤ 1e-4 τ (sorted indices).
+    Dropping them changes the Jacobian J = I − A S/τ by ≤ ~1e-4 in ∞-norm: the inexact
+    Newton step stays a contraction by ~1e4 per step."""
+    order = np.argsort(pi)
+    drop = int(np.searchsorted(np.cumsum(pi[order]), 1e-4 * tau, side="right"))
+    return np.sort(order[drop:])
+
+
+def _newton_krylov(
+    prod: _Products,
+    logmu: np.ndarray,
+    tau: float,
+    z: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+    state: dict,
+) -> tuple[np.ndarray, int, float]:
+    """Inexact Newton for F(z) = C(z − log μ − A softmax(z)/τ) = 0 (one context, ``[n]``),
+    matrix-free.
+
+    Newton step: solve (I − A S/τ) d = −F, S = diag π − ππᵀ, by GMRES to a relative residual
+    η_k (Eisenstat–Walker: η_k = 0.9 (‖F_k‖/‖F_{k−1}‖)², in [tol/‖F‖, ½]).  The uncentred
+    system is non-singular (A S is similar to the skew S^½ A S^½) and its solution solves
+    the centred one, since C(I − A S/τ) = J and F is centred.  Short solves use exact float64
+    products A(S v); once a solve needs ≥ 8 products, the later ones use the float32 block
+    A_KK on the active set K (:func:`_active_set`), and the dropped rows D follow from one
+    float64 product: d_D = −F_D + (A S d)_D/τ (the system is block-triangular when S_D = 0).
+    The float32 and dropped-column errors only make the step inexact; F itself is always
+    float64.  A backtracking line search on ‖F‖₂ globalises it.
+    Returns (z, iterations, ‖F‖∞).
+    """
+    n = z.size
+
+    def residual(z):
+        pi = softmax(z)
+        F = z - logmu - prod.A(pi) / tau
+        return F - F.mean(), pi
+
+    F, pi = residual(z)
+    norm = float(np.linalg.norm(F))
+    eta, prev = 0.5, None
+    it = 0
+    while np.max(np.abs(F)) > tol and it < max_iter:
+        it += 1
+        if prev is not None:
+            e = 0.9 * (norm / prev) ** 2
+            eta = min(0.5, max(e, 0.9 * eta**2) if 0.9 * eta**2 > 0.1 else e)
+        rtol = max(eta, 0.5 * tol / max(norm, 1e-300))
+        if state.get("long"):
+            K = _active_set(pi, tau)
+            blk = state.get("block")
+            if blk is None or not blk.covers(K):
+                state["block"] = None  # free the old block before building the new one
+                blk = state["block"] = _Block(prod, K)
+            K, in_K = blk.K, blk.in_K
+            pK = pi[K]
+
+            def jv(v, pK=pK, blk=blk):
+                s = pK * v
+                s -= pK * s.sum()
+                prod.count += blk.sq
+                return v - (blk.A32 @ s.astype(np.float32)).astype(np.float64) / tau
+
+            dK, k = _gmres(jv, -F[K], rtol, 300)
+            d = -F.copy()
+            d[K] = dK
+            if K.size < n:
+                s = np.zeros(n)
+                s[K] = pK * dK - pK * (pK @ dK)
+                u = prod.A(s)
+                d[~in_K] += u[~in_K] / tau
+        else:
+
+            def jv(v, pi=pi):
+                s = pi * v
+                s -= pi * s.sum()
+                return v - prod.A(s) / tau
+
+            d, k = _gmres(jv, -F, rtol, 300)
+        if k >= 8:
+            state["long"] = True
+        d -= d.mean()
+        step = 1.0
+        for _ in range(30):
+            z_new = z + step * d
+            z_new -= z_new.mean()
+            F_new, pi_new = residual(z_new)
+            n_new = float(np.linalg.norm(F_new))
+            if n_new <= (1 - 1e-4 * step) * norm or np.max(np.abs(F_new)) <= tol:
+                break
+            step *= 0.5
+        prev = norm
+        z, F, pi, norm = z_new, F_new, pi_new, n_new
+        if step < 1e-8:  # no descent left at this precision
+            break
+    return z, it, float(np.max(np.abs(F)))
+
+
+def _residual_floor_rows(P, logmu, tau, pi, Ap) -> float:
+    """:func:`residual_floor` for one context, reading P in row chunks (no n×n array)."""
+    eps = np.finfo(np.float64).eps
+    n = pi.size
+    norm_J = 0.0
+    step = max(1, (1 << 22) // n)
+    for s in range(0, n, step):
+        M = (P[s : s + step] - 0.5) * pi - Ap[s : s + step, None] * pi
+        M /= -tau
+        r = np.arange(M.shape[0])
+        M[r, s + r] += 1.0
+        norm_J = max(norm_J, float(np.max(np.sum(np.abs(M), axis=-1))))
+    scale = 1.0 + np.max(np.abs(logmu)) + np.max(np.abs(Ap)) / tau
+    return 16.0 * eps * norm_J * scale
+
+
+def _solve_krylov(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
+    """Newton–Krylov with continuation in τ for each context; the certificate of
+    :func:`solve_regularized` computed from one float64 product P·π per context."""
+    single = P.ndim == 2
+    Pb = P[None] if single else P
+    mub = np.broadcast_to(mu, Pb.shape[:-1])
+    c, n = mub.shape
+    pis, gaps, ress = np.empty((c, n)), np.empty(c), np.empty(c)
+    res_ok = np.zeros(c, dtype=bool)
+    iters, units = 0, 0.0
+    for x in range(c):
+        prod = _Products(Pb[x])
+        logmu = np.log(mub[x])
+        taus = [tau]
+        while taus[-1] < 1.0:
+            taus.append(taus[-1] * 4.0)
+        taus = taus[::-1]
+        if init is not None:
+            z = np.log(np.broadcast_to(np.asarray(init, dtype=np.float64), mub.shape)[x])
+            taus = [tau]
+        else:
+            z = logmu + prod.A(mub[x]) / taus[0]
+        z = z - z.mean()
+        state: dict = {}
+        z_prev = None
+        for k, t in enumerate(taus):
+            last = k == len(taus) - 1
+            if z_prev is not None and k >= 2:
+                # secant predictor along the path, linear in log τ
+                z_here = z
+                z = z + (z - z_prev) * (np.log(t / taus[k - 1]) / np.log(taus[k - 1] / taus[k - 2]))
+                z_prev = z_here
+            else:
+                z_prev = z
+            z, it, _ = _newton_krylov(
+                prod, logmu, t, z, tol=1e-10 if last else 0.1, max_iter=max_iter, state=state
+            )
+            iters += it
+        state.clear()
+        logpi = log_softmax(z)
+        pi = np.exp(logpi)
+        Ap = prod.A(pi)
+        logbr = log_softmax(logmu + Ap / tau)
+        gaps[x] = 2.0 * tau * kl(pi, logp=logpi, logq=logbr)
+        F = logpi - logmu - Ap / tau
+        F -= F.mean()
+        ress[x] = np.max(np.abs(F))
+        # the rounding floor (one more pass over P) only where the residual exceeds 1e-9
+        res_ok[x] = ress[x] <= 1e-9 or ress[x] <= _residual_floor_rows(Pb[x], logmu, tau, pi, Ap)
+        pis[x] = pi
+        units += prod.count
+    converged = bool(np.all(gaps <= tol) and np.all(res_ok))
+    seconds = time.perf_counter() - t0
+    if single:
+        return Equilibrium(
+            pis[0], float(gaps[0]), float(ress[0]), iters, converged, tau, seconds, units
+        )
+    return Equilibrium(pis, gaps, ress, iters, converged, tau, seconds, units)
 
 
 # --------------------------------------------------------------------------- τ = 0: LP
