@@ -395,7 +395,10 @@ def _solve_regularized(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
 #: ``solve_regularized`` switches to the matrix-free Newton–Krylov path above this many actions
 #: (``krylov=None``).  Dense Newton costs ≈ n³/3 flops per iteration and an n×n Jacobian per
 #: context; Newton–Krylov costs a few hundred products with P and O(n) memory besides P.
-KRYLOV_ABOVE = 1500
+KRYLOV_ABOVE = 1000
+_KRYLOV_LAST_STAGES: tuple = (4.0,)
+_KRYLOV_PREDICT = True
+_KRYLOV_DROP = 1e-4
 
 
 class _Products:
@@ -436,7 +439,8 @@ class _Block:
 
 
 def _gmres(matvec, b: np.ndarray, rtol: float, maxiter: int) -> tuple[np.ndarray, int]:
-    """GMRES (no restart, x₀ = 0, classical Gram–Schmidt twice, Givens rotations) for
+    """GMRES (no restart, x₀ = 0, classical Gram–Schmidt with DGKS re-orthogonalisation,
+    Givens rotations) for
     M x = b, stopping at ‖b − M x‖ ≤ rtol ‖b‖; returns (x, iterations)."""
     n = b.size
     beta = float(np.linalg.norm(b))
@@ -450,11 +454,16 @@ def _gmres(matvec, b: np.ndarray, rtol: float, maxiter: int) -> tuple[np.ndarray
     k = 0
     while k < maxiter:
         w = matvec(V[k])
-        for _ in range(2):
+        w_norm = np.linalg.norm(w)
+        for _ in range(2):  # the second pass only where cancellation lost digits (DGKS)
             h = V[: k + 1] @ w
             w -= h @ V[: k + 1]
             H[: k + 1, k] += h
-        H[k + 1, k] = np.linalg.norm(w)
+            h_norm = np.linalg.norm(w)
+            if h_norm > 0.7 * w_norm:
+                break
+            w_norm = h_norm
+        H[k + 1, k] = h_norm
         breakdown = H[k + 1, k] <= 1e-14 * beta
         if not breakdown:
             V[k + 1] = w / H[k + 1, k]
@@ -479,7 +488,7 @@ def _active_set(pi: np.ndarray, tau: float) -> np.ndarray:
     Dropping them changes the Jacobian J = I − A S/τ by ≤ ~1e-4 in ∞-norm: the inexact
     Newton step stays a contraction by ~1e4 per step."""
     order = np.argsort(pi)
-    drop = int(np.searchsorted(np.cumsum(pi[order]), 1e-4 * tau, side="right"))
+    drop = int(np.searchsorted(np.cumsum(pi[order]), _KRYLOV_DROP * tau, side="right"))
     return np.sort(order[drop:])
 
 
@@ -527,7 +536,7 @@ def _newton_krylov(
         if state.get("long"):
             K = _active_set(pi, tau)
             blk = state.get("block")
-            if blk is None or not blk.covers(K):
+            if blk is None or not blk.covers(K) or blk.K.size > 1.05 * K.size:
                 state["block"] = None  # free the old block before building the new one
                 blk = state["block"] = _Block(prod, K)
             K, in_K = blk.K, blk.in_K
@@ -603,7 +612,7 @@ def _solve_krylov(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
     for x in range(c):
         prod = _Products(Pb[x])
         logmu = np.log(mub[x])
-        taus = [tau]
+        taus = [tau * f for f in (1.0, *_KRYLOV_LAST_STAGES)]
         while taus[-1] < 1.0:
             taus.append(taus[-1] * 4.0)
         taus = taus[::-1]
@@ -617,7 +626,7 @@ def _solve_krylov(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
         z_prev = None
         for k, t in enumerate(taus):
             last = k == len(taus) - 1
-            if z_prev is not None and k >= 2:
+            if _KRYLOV_PREDICT and z_prev is not None and k >= 2:
                 # secant predictor along the path, linear in log τ
                 z_here = z
                 z = z + (z - z_prev) * (np.log(t / taus[k - 1]) / np.log(taus[k - 1] / taus[k - 2]))
@@ -625,7 +634,7 @@ def _solve_krylov(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
             else:
                 z_prev = z
             z, it, _ = _newton_krylov(
-                prod, logmu, t, z, tol=1e-10 if last else 0.1, max_iter=max_iter, state=state
+                prod, logmu, t, z, tol=3e-10 if last else 0.1, max_iter=max_iter, state=state
             )
             iters += it
         state.clear()
