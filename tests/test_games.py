@@ -174,3 +174,21 @@ def test_an_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
         G.save_game(G.intransitive_dice(), path, overwrite=True)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["g.json"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    "i, j, value, message",
+    [
+        (5, 290, 0.7, r"P\[5,290\] \+ P\[290,5\] = "),
+        (290, 5, float("nan"), r"P\[290,5\] = nan, must be finite"),
+        (299, 299, 0.6, r"P\[299,299\] = 0.6, must be 1/2"),
+        (299, 298, 1.5, r"P\[299,298\] = 1.5, must be in \[0, 1\]"),
+    ],
+)
+def test_a_bad_entry_of_a_large_matrix_is_named(i, j, value, message):
+    """Above 256 actions a valid P is recognised tile by tile; a bad one is still named."""
+    P = G.random_intransitive(300, seed=0).P.copy()
+    assert G.validate_preference_matrix(P) is not None
+    P[i, j] = value
+    with pytest.raises(ValueError, match=message):
+        G.validate_preference_matrix(P)
