@@ -9,7 +9,7 @@ pygambit is a benchmark-only extra (``pip install pygambit``); without it its co
 and, last, the speed-up over pygambit at n = 100 (geometric mean over τ).
 
 ``--scaling``: the solver's cost against the physical limit, reading P.  Each (n, τ) solve runs
-in a fresh process that loads P from a .npy file, so its peak resident memory (``ru_maxrss``,
+in a fresh process that loads P from a .npy file, so its peak resident memory (VmHWM,
 P included) is the solve's own; time is also given in units of one float64 product P·v timed
 in the same process just before and after the solve (the mean of the two medians), next to
 the solver's own count of products (``matvecs``: bytes of P read, in units of P).
@@ -104,6 +104,19 @@ def matvec_seconds(P: np.ndarray, repeats: int = 7) -> float:
     return float(np.median(times))
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory: VmHWM (Linux), which starts afresh at exec (unlike
+    ru_maxrss, which keeps the parent's peak across fork + exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _scaling_child(path: str, tau: float) -> None:
     """One solve in this fresh process; prints one JSON line."""
     from prefgame.games import PreferenceGame
@@ -115,7 +128,7 @@ def _scaling_child(path: str, tau: float) -> None:
     before = matvec_seconds(P)
     res = solve(game, tau)
     after = matvec_seconds(P)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    peak = peak_rss_bytes()
     print(
         json.dumps(
             {
