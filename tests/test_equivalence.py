@@ -37,6 +37,7 @@ def test_rps_json(capsys):
     assert out["rlhf"]["max_abs_diff"] <= 1e-8
 
 
+@pytest.mark.slow  # long learner runs
 def test_random_20_action_matrix_file(tmp_path, capsys):
     g = G.random_intransitive(20, seed=42)
     path = tmp_path / "P.npy"
