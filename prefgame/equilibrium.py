@@ -337,8 +337,8 @@ def solve_regularized(
     ``krylov=None`` picks the path by size: dense Newton up to :data:`KRYLOV_ABOVE` actions,
     matrix-free Newton–Krylov above (``True``/``False`` force one).  Both continue in τ from
     max(τ, 1) down by factors of 4 and return the same certificate; the Krylov path also
-    reports ``matvecs`` and never forms an n×n array besides P (its float32 active block
-    A_KK is half of P's bytes at most).
+    reports ``matvecs`` and never forms an n×n float64 array besides P (its float32 active
+    rows A_K· are half of P's bytes at most).
 
     Converged means: duality gap ≤ ``tol`` and centred residual ‖F‖∞ ≤ max(1e-9, its rounding
     floor :func:`residual_floor`) (the residual is linear in the error, the gap quadratic) in
@@ -410,8 +410,9 @@ _KRYLOV_DROP = 1e-4
 
 
 class _Products:
-    """Products with the game's matrix, counted in units of one float64 product P·v
-    (bytes of matrix read, relative to reading P once: a float32 k×k block counts ½(k/n)²)."""
+    """Products with the game's matrix, counted in units of one float64 product P·v (bytes
+    of matrix read, relative to reading P once: a product with the float32 rows A_K·
+    counts ½ k/n, building them k/n + ½ k/n)."""
 
     def __init__(self, P: np.ndarray):
         self.P = P
