@@ -1,6 +1,7 @@
 # One command for each job on a fresh machine; each does its own set-up.
 #   make run    -- the main job: the whole tabular study on the built-in games -> results/
 #   make test   -- lint + the docs build + the full test suite (tabular core, proofs, notebooks, LLM on CPU)
+#   make test-fast -- the edit–test loop: every test not marked `slow` (<= 90 s on 2 cores)
 #   make docs   -- the documentation site (mkdocs build --strict) -> site/
 #   make mutants -- plant known bugs in the loss/trainer/sampler code; lists survivors
 #   make bench  -- the pinned TRL environments in .bench/, then every benchmark (benchmarks/RESULTS.md)
@@ -10,7 +11,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 OUT     ?= results
 
-.PHONY: setup browser run test lint docs clean mutants bench bench-envs
+.PHONY: setup browser run test test-fast lint docs clean mutants bench bench-envs
 
 setup: $(STAMP)
 
@@ -39,6 +40,11 @@ browser:
 
 test: setup browser lint docs
 	$(BIN)/python -m pytest -n 2 -q
+
+# The edit–test loop: no notebook, browser, docs build, subprocess training or experiment run
+# (those tests are marked `slow`; `make test` still runs them).
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 # mutation check of the losses, the trainer's loss/sampling/checkpoint code and the sampler
 mutants: setup

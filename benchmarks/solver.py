@@ -2,16 +2,29 @@
 pygambit's logit QRE (λ = 1/τ, uniform μ) on random intransitive games.
 
     python benchmarks/solver.py [--sizes 10 100 1000] [--taus 1 0.1 0.01 0.001] [--timeout 120]
+    python benchmarks/solver.py --scaling [--sizes 100 1000 3000 10000] [--taus 1 0.001]
 
 pygambit is a benchmark-only extra (``pip install pygambit``); without it its columns read
 "n/a".  Each pygambit solve runs in a child process with a time limit.  Prints a markdown table
 and, last, the speed-up over pygambit at n = 100 (geometric mean over τ).
+
+``--scaling``: the solver's cost against the physical limit, reading P.  Each (n, τ) solve runs
+in a fresh process that loads P from a .npy file, so its peak resident memory (VmHWM,
+P included) is the solve's own; time is also given in units of one float64 product P·v timed
+in the same process just before and after the solve (the mean of the two medians), next to
+the solver's own count of products (``matvecs``: bytes of P read, in units of P).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -80,13 +93,107 @@ def gambit_qre(P: np.ndarray, tau: float, timeout: float):
     return queue.get() if not queue.empty() else (float("nan"), None)
 
 
+def matvec_seconds(P: np.ndarray, repeats: int = 7) -> float:
+    """Median wall time of one float64 product P·v."""
+    v = np.random.default_rng(0).random(P.shape[-1])
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        P @ v
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory: VmHWM (Linux), which starts afresh at exec (unlike
+    ru_maxrss, which keeps the parent's peak across fork + exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _scaling_child(path: str, tau: float) -> None:
+    """One solve in this fresh process; prints one JSON line."""
+    from prefgame.games import PreferenceGame
+
+    P = np.load(path)
+    t = time.perf_counter()
+    game = PreferenceGame(P)  # validation, timed apart from the solve
+    validate_s = time.perf_counter() - t
+    before = matvec_seconds(P)
+    res = solve(game, tau)
+    after = matvec_seconds(P)
+    peak = peak_rss_bytes()
+    print(
+        json.dumps(
+            {
+                "seconds": res.seconds,
+                "matvec_s": 0.5 * (before + after),
+                "matvecs": res.matvecs,
+                "iterations": res.iterations,
+                "gap": float(res.duality_gap),
+                "residual": float(res.residual),
+                "converged": res.converged,
+                "peak_bytes": peak,
+                "validate_s": validate_s,
+            }
+        )
+    )
+
+
+def scaling(sizes: list[int], taus: list[float]) -> None:
+    print(
+        "| n | τ | path | solve s | P·v s | solve / P·v | matvecs (bytes of P) | Newton it | gap | "
+        "residual | certified | peak RSS GiB (P GiB) | validate P s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    from prefgame.equilibrium import KRYLOV_ABOVE
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = os.path.join(tmp, f"P{n}.npy")
+            np.save(path, random_intransitive(n, seed=0).P)
+            for tau in taus:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", path, "--taus", str(tau)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                mv = "—" if r["matvecs"] is None else f"{r['matvecs']:.0f}"
+                print(
+                    f"| {n} | {tau:g} | {'Newton–Krylov' if n > KRYLOV_ABOVE else 'dense Newton'}"
+                    f" | {r['seconds']:.3f} | {r['matvec_s']:.2e} | "
+                    f"{r['seconds'] / r['matvec_s']:.0f} | {mv} | {r['iterations']} | "
+                    f"{r['gap']:.1e} | {r['residual']:.1e} | {r['converged']} | "
+                    f"{r['peak_bytes'] / 2**30:.2f} ({8 * n * n / 2**30:.2f}) | "
+                    f"{r['validate_s']:.2f} |",
+                    flush=True,
+                )
+            os.remove(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
-    ap.add_argument("--taus", type=float, nargs="+", default=[1.0, 0.1, 0.01, 0.001])
+    ap.add_argument("--sizes", type=int, nargs="+", default=None)
+    ap.add_argument("--taus", type=float, nargs="+", default=None)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per pygambit solve")
     ap.add_argument("--fp-seconds", type=float, default=10.0, help="budget of the fixed-point run")
+    ap.add_argument("--scaling", action="store_true", help="the n = 10² … 10⁴ scaling curve")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return _scaling_child(args.child, args.taus[0])
+    if args.scaling:
+        return scaling(args.sizes or [100, 1000, 3000, 10000], args.taus or [1.0, 0.001])
+    args.sizes = args.sizes or [10, 100, 1000]
+    args.taus = args.taus or [1.0, 0.1, 0.01, 0.001]
 
     print(
         "| n | τ | prefgame s | prefgame gap | iters | fixed-point s | fixed-point gap | "

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import games as G
 from ._validate import check_tau
-from .equilibrium import solve
+from .equilibrium import KRYLOV_ABOVE, solve
 
 #: what ``ArgumentParser.add_subparsers()`` returns
 Subparsers = Any
@@ -75,15 +75,15 @@ def available_memory() -> int:
 ARRAYS_PER_GAME = 8
 
 
-def check_memory(n: int, contexts: int = 1, *, what: str) -> None:
-    """Refuse (UserError) a game of n actions whose working set 8 · ARRAYS_PER_GAME · c n² bytes
-    exceeds the memory available."""
-    need = 8 * ARRAYS_PER_GAME * contexts * n * n
+def check_memory(n: int, contexts: int = 1, *, what: str, arrays: float = ARRAYS_PER_GAME) -> None:
+    """Refuse (UserError) a game of n actions whose working set 8 · arrays · c n² bytes
+    (``arrays`` = ARRAYS_PER_GAME by default) exceeds the memory available."""
+    need = int(8 * arrays * contexts * n * n)
     have = available_memory()
     if need > have:
         raise UserError(
             f"{what}: n = {n} needs about {need / 2**30:.1f} GiB "
-            f"({ARRAYS_PER_GAME} arrays of {contexts}×{n}×{n} float64), "
+            f"({arrays:g} arrays of {contexts}×{n}×{n} float64), "
             f"{have / 2**30:.1f} GiB available"
         )
 
@@ -206,7 +206,13 @@ def add_solve(sub: Subparsers) -> None:
 
 def run_solve(args: argparse.Namespace) -> int:
     game = game_from_args(args)
-    check_memory(game.n_actions, game.n_contexts if game.batched else 1, what="the game")
+    # Above KRYLOV_ABOVE actions the solver is matrix-free: P and a float32 block of at most
+    # half its size (contexts are solved one after another).
+    krylov = game.n_actions > KRYLOV_ABOVE and args.tau > 0
+    c = game.n_contexts if game.batched else 1
+    check_memory(
+        game.n_actions, c, what="the game", arrays=(1 + 0.5 / c) if krylov else ARRAYS_PER_GAME
+    )
     res = solve(game, args.tau, tol=args.tol)
     out = {
         "policy": np.asarray(res.policy).tolist(),

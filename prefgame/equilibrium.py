@@ -21,8 +21,16 @@ The solver is damped Newton on the centred-logit residual
 
 with A = P − ½ antisymmetric.  A·S has purely imaginary eigenvalues, so J is never singular; a
 backtracking line search on ‖F‖ and continuation in τ (solve at a larger τ, warm-start the next)
-make it robust down to τ = 1e-3 and up to n = 1000.  τ = 0 (the von Neumann winner) is an LP
-solved with HiGHS.
+make it robust down to τ = 1e-3.  Up to n = 1000 (:data:`KRYLOV_ABOVE`) each Newton step is a
+dense solve with J; above, Newton–Krylov: J is only applied to vectors,
+
+    J v = C(v − A S v/τ),   S v = π ⊙ v − π (πᵀv),   A w = P w − ½ (Σw) 1,
+
+one product with P each (A is never formed), and GMRES solves each step only as accurately as
+Newton needs.  GMRES on I − A S/τ (similar to I minus a skew matrix, eigenvalues 1 ± iθ,
+|θ| ≤ ρ = ‖S^½ A S^½‖/τ) gains about 1/ρ of a digit (natural log) per product, so a certified
+τ = 1e-3 solve at n = 10⁴ takes ≈ 200 products' worth of reading P.  τ = 0 (the von Neumann
+winner) is an LP solved with HiGHS.
 
 Example — two actions with P(y₁ ≻ y₂) = 0.8 and uniform μ, where π*_τ(y₁) = σ((0.8 − ½)/τ)
 (``docs/theory.md`` §2), and the von Neumann winner of NLHF's three rater types (ε = 0.1):
@@ -48,6 +56,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.linalg import solve_triangular
 from scipy.optimize import linprog
 from scipy.special import log_softmax, softmax
 from threadpoolctl import ThreadpoolController
@@ -81,6 +90,9 @@ class Equilibrium:
         converged: whether every context met the tolerance.
         tau: the temperature.
         seconds: wall-clock time of the solve.
+        matvecs: products with P used, in units of one float64 product P·v (bytes of the
+            matrix read; summed over contexts) — the Newton–Krylov path's cost measure.
+            ``None`` for the dense and LP paths.
     """
 
     policy: np.ndarray
@@ -90,6 +102,7 @@ class Equilibrium:
     converged: bool
     tau: float
     seconds: float = 0.0
+    matvecs: float | None = None
 
     def total_gap(self, rho: np.ndarray | None = None) -> float:
         """The context-weighted gap Σ_x ρ(x) gap_x (the gap of the contextual game)."""
@@ -98,7 +111,7 @@ class Equilibrium:
         return float(w @ g)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "policy": np.asarray(self.policy).tolist(),
             "duality_gap": np.asarray(self.duality_gap).tolist(),
             "residual": np.asarray(self.residual).tolist(),
@@ -108,6 +121,9 @@ class Equilibrium:
             "seconds": self.seconds,
             "converged": bool(self.converged),
         }
+        if self.matvecs is not None:
+            out["matvecs"] = float(self.matvecs)
+        return out
 
 
 # --------------------------------------------------------------------------- certificates
@@ -314,8 +330,15 @@ def solve_regularized(
     tol: float = 1e-12,
     max_iter: int = 200,
     init: ArrayLike | None = None,
+    krylov: bool | None = None,
 ) -> Equilibrium:
     """π*_τ for τ > 0 and full-support μ (single game or batch), by Newton with continuation.
+
+    ``krylov=None`` picks the path by size: dense Newton up to :data:`KRYLOV_ABOVE` actions,
+    matrix-free Newton–Krylov above (``True``/``False`` force one).  Both continue in τ from
+    max(τ, 1) down by factors of 4 and return the same certificate; the Krylov path also
+    reports ``matvecs`` and never forms an n×n float64 array besides P (its float32 active
+    rows A_K· are half of P's bytes at most).
 
     Converged means: duality gap ≤ ``tol`` and centred residual ‖F‖∞ ≤ max(1e-9, its rounding
     floor :func:`residual_floor`) (the residual is linear in the error, the gap quadratic) in
@@ -327,6 +350,10 @@ def solve_regularized(
     P, mu = game_arrays(game, mu)
     tau = check_tau(tau)
     tol = check_positive(tol, "tol")
+    if krylov is None:
+        krylov = P.shape[-1] > KRYLOV_ABOVE
+    if krylov:
+        return _solve_krylov(P, mu, tau, tol, max_iter, init, t0)
     if P.shape[-1] < _SINGLE_THREAD_BELOW:
         with _BLAS.limit(limits=1, user_api="blas"):
             return _solve_regularized(P, mu, tau, tol, max_iter, init, t0)
@@ -369,6 +396,295 @@ def _solve_regularized(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
             pi[0], float(gap[0]), float(res[0]), iters, converged, tau, time.perf_counter() - t0
         )
     return Equilibrium(pi, gap, res, iters, converged, tau, time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- τ > 0: Newton–Krylov
+
+#: ``solve_regularized`` switches to the matrix-free Newton–Krylov path above this many actions
+#: (``krylov=None``).  Dense Newton costs ≈ n³/3 flops per iteration and an n×n Jacobian per
+#: context; Newton–Krylov costs a few hundred products with P and O(n) memory besides P.
+KRYLOV_ABOVE = 1000
+#: Continuation of the Krylov path: τ, then τ·f for f here, then ×4 up to ≥ 1 (measured at
+#: n = 10⁴, τ = 1e-3: (4,), (2,) and (1.5, 3) all read P ≈ 190–205 times).
+_KRYLOV_LAST_STAGES: tuple = (4.0,)
+#: Start each stage from the secant extrapolation (linear in log τ) of the previous two.
+_KRYLOV_PREDICT = True
+#: The active set drops the lightest actions holding at most this · τ of the mass.
+_KRYLOV_DROP = 1e-4
+
+
+class _Products:
+    """Products with the game's matrix, counted in units of one float64 product P·v (bytes
+    of matrix read, relative to reading P once: a product with the float32 rows A_K·
+    counts ½ k/n, building them k/n + ½ k/n)."""
+
+    def __init__(self, P: np.ndarray):
+        self.P = P
+        self.n = P.shape[-1]
+        self.count = 0.0
+
+    def A(self, v: np.ndarray) -> np.ndarray:
+        """A·v = P·v − ½ (Σv) 1, without forming A = P − ½."""
+        self.count += 1.0
+        return self.P @ v - 0.5 * v.sum()
+
+
+class _Block:
+    """The rows K of A = P − ½ in float32 (k×n; K the active set), copied in row chunks
+    straight into float32: the Jacobian products of the inner Krylov solves, A_K· (S v)
+    with S v zero off K.  (Whole rows, not A_KK: a column gather costs several times a
+    product with P, the extra n − k columns ≈ 7% per product at n = 10⁴, τ = 1e-3.)  A
+    rebuilt block reuses the previous one's memory (``buf``) where it fits."""
+
+    def __init__(self, prod: _Products, K: np.ndarray, buf: np.ndarray | None = None):
+        k, n = K.size, prod.n
+        self.K = K
+        self.in_K = np.zeros(n, dtype=bool)
+        self.in_K[K] = True
+        if buf is None or buf.size < k * n:
+            buf = np.empty(k * n, dtype=np.float32)
+        self.buf = buf
+        self.A32 = buf[: k * n].reshape(k, n)
+        step = max(1, (1 << 21) // max(n, 1))  # ≈ 16 MiB of float64 rows at a time
+        tmp = np.empty((min(step, k), n))  # one buffer: fresh 16 MiB arrays each page-fault
+        for s in range(0, k, step):
+            e = min(s + step, k)
+            np.take(prod.P, K[s:e], axis=0, out=tmp[: e - s])
+            np.subtract(tmp[: e - s], 0.5, out=self.A32[s:e], casting="unsafe")
+        self.sq = 0.5 * k / n
+        prod.count += k / n + self.sq
+
+    def covers(self, K: np.ndarray) -> bool:
+        return bool(self.in_K[K].all())
+
+
+def _gmres(matvec, b: np.ndarray, rtol: float, maxiter: int) -> tuple[np.ndarray, int]:
+    """GMRES (no restart, x₀ = 0, classical Gram–Schmidt with DGKS re-orthogonalisation,
+    Givens rotations) for
+    M x = b, stopping at ‖b − M x‖ ≤ rtol ‖b‖; returns (x, iterations)."""
+    n = b.size
+    beta = float(np.linalg.norm(b))
+    if beta == 0.0:
+        return np.zeros(n), 0
+    V = np.empty((maxiter + 1, n))
+    H = np.zeros((maxiter + 1, maxiter))
+    cs, sn, g = np.zeros(maxiter), np.zeros(maxiter), np.zeros(maxiter + 1)
+    V[0] = b / beta
+    g[0] = beta
+    k = 0
+    while k < maxiter:
+        w = matvec(V[k])
+        w_norm = np.linalg.norm(w)
+        # One BLAS thread for these thin products: threaded, each took ~8 ms at n = 10⁴ on the
+        # busy 2-core machine (0.1 of a product with P), single-threaded 0.3 ms.
+        with _BLAS.limit(limits=1, user_api="blas"):
+            for _ in range(2):  # the second pass only where cancellation lost digits (DGKS)
+                h = V[: k + 1] @ w
+                w -= h @ V[: k + 1]
+                H[: k + 1, k] += h
+                h_norm = np.linalg.norm(w)
+                if h_norm > 0.7 * w_norm:
+                    break
+                w_norm = h_norm
+        H[k + 1, k] = h_norm
+        breakdown = H[k + 1, k] <= 1e-14 * beta
+        if not breakdown:
+            V[k + 1] = w / H[k + 1, k]
+        for i in range(k):
+            H[i, k], H[i + 1, k] = (
+                cs[i] * H[i, k] + sn[i] * H[i + 1, k],
+                -sn[i] * H[i, k] + cs[i] * H[i + 1, k],
+            )
+        r = np.hypot(H[k, k], H[k + 1, k])
+        cs[k], sn[k] = H[k, k] / r, H[k + 1, k] / r
+        H[k, k], H[k + 1, k] = r, 0.0
+        g[k + 1], g[k] = -sn[k] * g[k], cs[k] * g[k]
+        k += 1
+        if abs(g[k]) <= rtol * beta or breakdown:
+            break
+    y = solve_triangular(H[:k, :k], g[:k])
+    return y @ V[:k], k
+
+
+def _active_set(pi: np.ndarray, tau: float) -> np.ndarray:
+    """K: all actions but the lightest ones whose total mass is ≤ 1e-4 τ (sorted indices).
+    Dropping them changes the Jacobian J = I − A S/τ by ≤ ~1e-4 in ∞-norm: the inexact
+    Newton step stays a contraction by ~1e4 per step."""
+    order = np.argsort(pi)
+    drop = int(np.searchsorted(np.cumsum(pi[order]), _KRYLOV_DROP * tau, side="right"))
+    return np.sort(order[drop:])
+
+
+def _newton_krylov(
+    prod: _Products,
+    logmu: np.ndarray,
+    tau: float,
+    z: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+    state: dict,
+) -> tuple[np.ndarray, int, float]:
+    """Inexact Newton for F(z) = C(z − log μ − A softmax(z)/τ) = 0 (one context, ``[n]``),
+    matrix-free.
+
+    Newton step: solve (I − A S/τ) d = −F, S = diag π − ππᵀ, by GMRES to a relative residual
+    η_k (Eisenstat–Walker: η_k = 0.9 (‖F_k‖/‖F_{k−1}‖)², in [tol/‖F‖, ½]).  The uncentred
+    system is non-singular (A S is similar to the skew S^½ A S^½) and its solution solves
+    the centred one, since C(I − A S/τ) = J and F is centred.  Short solves use exact float64
+    products A(S v); once a solve needs ≥ 8 products, the later ones use the float32 rows
+    A_K· on the active set K (:func:`_active_set`, :class:`_Block`), and the dropped rows D
+    follow from one float64 product: d_D = −F_D + (A S d)_D/τ (the system is
+    block-triangular when S_D = 0).
+    The float32 and dropped-column errors only make the step inexact; F itself is always
+    float64.  A backtracking line search on ‖F‖₂ globalises it.
+    Returns (z, iterations, ‖F‖∞).
+    """
+    n = z.size
+
+    def residual(z):
+        pi = softmax(z)
+        F = z - logmu - prod.A(pi) / tau
+        return F - F.mean(), pi
+
+    F, pi = residual(z)
+    norm = float(np.linalg.norm(F))
+    eta, prev = 0.5, None
+    it = 0
+    while np.max(np.abs(F)) > tol and it < max_iter:
+        it += 1
+        if prev is not None:
+            e = 0.9 * (norm / prev) ** 2
+            eta = min(0.5, max(e, 0.9 * eta**2) if 0.9 * eta**2 > 0.1 else e)
+        rtol = max(eta, 0.5 * tol / max(norm, 1e-300))
+        if state.get("long"):
+            K = _active_set(pi, tau)
+            blk = state.get("block")
+            if blk is None or not blk.covers(K) or blk.K.size > 1.05 * K.size:
+                buf = None if blk is None else blk.buf
+                state["block"] = blk = None
+                blk = state["block"] = _Block(prod, K, buf)
+            K, in_K = blk.K, blk.in_K
+            pK = pi[K]
+
+            s32 = np.zeros(n, dtype=np.float32)
+
+            def jv(v, pK=pK, blk=blk, s32=s32):
+                s = pK * v
+                s -= pK * s.sum()
+                s32[blk.K] = s
+                prod.count += blk.sq
+                return v - (blk.A32 @ s32).astype(np.float64) / tau
+
+            dK, k = _gmres(jv, -F[K], rtol, 300)
+            d = -F.copy()
+            d[K] = dK
+            if K.size < n:
+                s = np.zeros(n)
+                s[K] = pK * dK - pK * (pK @ dK)
+                u = prod.A(s)
+                d[~in_K] += u[~in_K] / tau
+        else:
+
+            def jv(v, pi=pi):
+                s = pi * v
+                s -= pi * s.sum()
+                return v - prod.A(s) / tau
+
+            d, k = _gmres(jv, -F, rtol, 300)
+        if k >= 8:
+            state["long"] = True
+        d -= d.mean()
+        step = 1.0
+        for _ in range(30):
+            z_new = z + step * d
+            z_new -= z_new.mean()
+            F_new, pi_new = residual(z_new)
+            n_new = float(np.linalg.norm(F_new))
+            if n_new <= (1 - 1e-4 * step) * norm or np.max(np.abs(F_new)) <= tol:
+                break
+            step *= 0.5
+        prev = norm
+        z, F, pi, norm = z_new, F_new, pi_new, n_new
+        if step < 1e-8:  # no descent left at this precision
+            break
+    return z, it, float(np.max(np.abs(F)))
+
+
+def _residual_floor_rows(P, logmu, tau, pi, Ap) -> float:
+    """:func:`residual_floor` for one context, reading P in row chunks (no n×n array)."""
+    eps = np.finfo(np.float64).eps
+    n = pi.size
+    norm_J = 0.0
+    step = max(1, (1 << 22) // n)
+    for s in range(0, n, step):
+        M = (P[s : s + step] - 0.5) * pi - Ap[s : s + step, None] * pi
+        M /= -tau
+        r = np.arange(M.shape[0])
+        M[r, s + r] += 1.0
+        norm_J = max(norm_J, float(np.max(np.sum(np.abs(M), axis=-1))))
+    scale = 1.0 + np.max(np.abs(logmu)) + np.max(np.abs(Ap)) / tau
+    return 16.0 * eps * norm_J * scale
+
+
+def _solve_krylov(P, mu, tau, tol, max_iter, init, t0) -> Equilibrium:
+    """Newton–Krylov with continuation in τ for each context; the certificate of
+    :func:`solve_regularized` computed from one float64 product P·π per context."""
+    single = P.ndim == 2
+    Pb = P[None] if single else P
+    mub = np.broadcast_to(mu, Pb.shape[:-1])
+    c, n = mub.shape
+    pis, gaps, ress = np.empty((c, n)), np.empty(c), np.empty(c)
+    res_ok = np.zeros(c, dtype=bool)
+    iters, units = 0, 0.0
+    for x in range(c):
+        prod = _Products(Pb[x])
+        logmu = np.log(mub[x])
+        taus = [tau * f for f in (1.0, *_KRYLOV_LAST_STAGES)]
+        while taus[-1] < 1.0:
+            taus.append(taus[-1] * 4.0)
+        taus = taus[::-1]
+        if init is not None:
+            z = np.log(np.broadcast_to(np.asarray(init, dtype=np.float64), mub.shape)[x])
+            taus = [tau]
+        else:
+            z = logmu + prod.A(mub[x]) / taus[0]
+        z = z - z.mean()
+        state: dict = {}
+        z_prev = None
+        for k, t in enumerate(taus):
+            last = k == len(taus) - 1
+            if _KRYLOV_PREDICT and z_prev is not None and k >= 2:
+                # secant predictor along the path, linear in log τ
+                z_here = z
+                z = z + (z - z_prev) * (np.log(t / taus[k - 1]) / np.log(taus[k - 1] / taus[k - 2]))
+                z_prev = z_here
+            else:
+                z_prev = z
+            z, it, _ = _newton_krylov(
+                prod, logmu, t, z, tol=3e-10 if last else 0.1, max_iter=max_iter, state=state
+            )
+            iters += it
+        state.clear()
+        logpi = log_softmax(z)
+        pi = np.exp(logpi)
+        Ap = prod.A(pi)
+        logbr = log_softmax(logmu + Ap / tau)
+        gaps[x] = 2.0 * tau * kl(pi, logp=logpi, logq=logbr)
+        F = logpi - logmu - Ap / tau
+        F -= F.mean()
+        ress[x] = np.max(np.abs(F))
+        # the rounding floor (one more pass over P) only where the residual exceeds 1e-9
+        res_ok[x] = ress[x] <= 1e-9 or ress[x] <= _residual_floor_rows(Pb[x], logmu, tau, pi, Ap)
+        pis[x] = pi
+        units += prod.count
+    converged = bool(np.all(gaps <= tol) and np.all(res_ok))
+    seconds = time.perf_counter() - t0
+    if single:
+        return Equilibrium(
+            pis[0], float(gaps[0]), float(ress[0]), iters, converged, tau, seconds, units
+        )
+    return Equilibrium(pis, gaps, ress, iters, converged, tau, seconds, units)
 
 
 # --------------------------------------------------------------------------- τ = 0: LP

@@ -70,6 +70,7 @@ def test_nav_has_notation_notebooks_howto_and_api():
         assert page in nav
 
 
+@pytest.mark.slow  # the docs build (module fixture)
 def test_site_pages(site: Path):
     notation = (site / "notation.html").read_text()
     assert "π*_τ" in _text(site / "notation.html")
@@ -102,6 +103,7 @@ def test_site_pages(site: Path):
         assert len(blocks) >= 2 and all(b.count("<pre") >= 2 for b in blocks), stem
 
 
+@pytest.mark.slow  # a docs build
 def test_strict_build_fails_on_a_broken_link(tmp_path: Path):
     """The check has teeth: one link to a page that does not exist fails the build."""
     docs = tmp_path / "docs"

@@ -258,3 +258,47 @@ def test_bad_tolerance_is_refused(tol):
         solve(G.rock_paper_scissors(), 0.1, tol=tol)
     with pytest.raises(ValueError, match="tol = "):
         solve(G.rock_paper_scissors(), 0.0, tol=tol)
+
+
+# --------------------------------------------------------------------------- Newton–Krylov
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.01, 0.001])
+def test_krylov_path_matches_the_dense_path(tau):
+    """The matrix-free path (forced on at n = 300) finds the dense path's π*_τ to 1e-10 and
+    certifies it the same way; it reports its cost in products with P."""
+    game = G.random_intransitive(300, seed=3)
+    kry = solve(game, tau, krylov=True)
+    dense = solve(game, tau, krylov=False)
+    assert kry.converged and kry.duality_gap <= 1e-12 and kry.residual <= 1e-9
+    np.testing.assert_allclose(kry.policy, dense.policy, atol=1e-10, rtol=0)
+    assert 0 < kry.matvecs < 600 and dense.matvecs is None
+    assert kry.to_dict()["matvecs"] == kry.matvecs and "matvecs" not in dense.to_dict()
+
+
+def test_krylov_path_on_a_batch_of_contexts_with_a_reference():
+    game = G.random_intransitive(200, seed=4, contexts=3)
+    mu = np.random.default_rng(0).dirichlet(np.full(200, 5.0), size=3)
+    kry = solve(game.P, 0.01, mu, krylov=True)
+    dense = solve(game.P, 0.01, mu, krylov=False)
+    assert kry.converged and kry.policy.shape == (3, 200)
+    assert np.all(kry.duality_gap <= 1e-12)
+    np.testing.assert_allclose(kry.policy, dense.policy, atol=1e-10, rtol=0)
+    gap = duality_gap(game.P, kry.policy, 0.01, mu)  # the public gap, same formula
+    np.testing.assert_allclose(kry.duality_gap, gap, rtol=0, atol=1e-20)
+
+
+def test_krylov_path_is_chosen_above_the_threshold(monkeypatch):
+    import prefgame.equilibrium as E
+
+    monkeypatch.setattr(E, "KRYLOV_ABOVE", 50)
+    assert solve(G.random_intransitive(60, seed=0), 0.1).matvecs is not None
+    assert solve(G.random_intransitive(50, seed=0), 0.1).matvecs is None
+
+
+def test_krylov_non_convergence_is_reported_and_init_is_used():
+    game = G.random_intransitive(100, seed=1)
+    assert not solve_regularized(game, 0.001, max_iter=1, krylov=True).converged
+    star = solve(game, 0.01, krylov=True)
+    warm = solve(game, 0.01, krylov=True, init=star.policy)
+    assert warm.converged and warm.iterations <= 1 and warm.matvecs <= 3

@@ -37,6 +37,7 @@ def test_rps_json(capsys):
     assert out["rlhf"]["max_abs_diff"] <= 1e-8
 
 
+@pytest.mark.slow  # long learner runs
 def test_random_20_action_matrix_file(tmp_path, capsys):
     g = G.random_intransitive(20, seed=42)
     path = tmp_path / "P.npy"
@@ -54,7 +55,10 @@ def test_random_20_action_matrix_file(tmp_path, capsys):
     assert bias[0] > bias[1] > bias[2] > 1e-6
 
 
-@pytest.mark.parametrize("game", ["three_raters", "near_cyclic", "bradley_terry", "dice"])
+@pytest.mark.parametrize(
+    "game",
+    ["three_raters", pytest.param("near_cyclic", marks=pytest.mark.slow), "bradley_terry", "dice"],
+)
 def test_builtin_games(game):
     out = equivalence_study(G.make_game(game), 0.2, 0.5, init=None)
     _check_claims(out)

@@ -261,3 +261,21 @@ def test_dice_faces_must_be_lists_of_numbers(faces, message):
         G.intransitive_dice(faces)
     with pytest.raises(ValueError, match=re.escape(message)):
         G.dice_preferences(faces)
+
+
+@pytest.mark.parametrize(
+    "i, j, value, message",
+    [
+        (5, 290, 0.7, r"P\[5,290\] \+ P\[290,5\] = "),
+        (290, 5, float("nan"), r"P\[290,5\] = nan, must be finite"),
+        (299, 299, 0.6, r"P\[299,299\] = 0.6, must be 1/2"),
+        (299, 298, 1.5, r"P\[299,298\] = 1.5, must be in \[0, 1\]"),
+    ],
+)
+def test_a_bad_entry_of_a_large_matrix_is_named(i, j, value, message):
+    """Above 256 actions a valid P is recognised tile by tile; a bad one is still named."""
+    P = G.random_intransitive(300, seed=0).P.copy()
+    assert G.validate_preference_matrix(P) is not None
+    P[i, j] = value
+    with pytest.raises(ValueError, match=message):
+        G.validate_preference_matrix(P)

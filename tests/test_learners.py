@@ -165,6 +165,7 @@ def test_bad_input_names_the_problem(call, needle):
         call(G.rock_paper_scissors())
 
 
+@pytest.mark.slow  # a study run with its figure
 def test_study_comparison_report_and_figure(tmp_path):
     """The study's learner comparison on one game: the promised iterates reach π*_τ, the τ-free
     learners are reused across τ (same entry, τ-dependent fields recomputed), the report has the

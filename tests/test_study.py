@@ -76,6 +76,7 @@ def test_interrupting_the_study_keeps_what_is_finished(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no temporary files left
 
 
+@pytest.mark.slow  # every figure rendered
 def test_figures_command_writes_png_and_svg(tmp_path, capsys):
     assert main(["figures", "--out", str(tmp_path), "--only", "dpo_collapse"]) == 0
     assert (tmp_path / "dpo_collapse.png").stat().st_size > 10_000
@@ -228,6 +229,7 @@ def test_a_corrupt_part_is_one_line_naming_the_file(tmp_path, capsys, content):
     assert rc == 2 and err.count("\n") == 1 and str(path) in err and "--force" in err
 
 
+@pytest.mark.slow  # a whole study run
 def test_study_takes_your_matrix_and_your_learner(tmp_path, capsys, monkeypatch):
     import numpy as np
 

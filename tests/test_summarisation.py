@@ -208,6 +208,7 @@ def test_a_tie_between_policies_that_did_not_move_is_not_evidence():
 # --- SFT ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # loads and runs the task model
 def test_sft_loss_equals_the_models_own_cross_entropy():
     """Our NLL (via token_logprobs) = T5's built-in label cross-entropy, computed independently."""
     from prefgame.llm import Policy
@@ -232,6 +233,7 @@ def test_sft_loss_equals_the_models_own_cross_entropy():
     assert ours == pytest.approx(theirs, rel=1e-5)
 
 
+@pytest.mark.slow  # SFT training run
 def test_train_sft_learns_to_copy():
     from prefgame.llm import Policy, generate_text
     from prefgame.llm.sft import train_sft
@@ -286,6 +288,7 @@ def test_unknown_config_keys_are_refused(tmp_path):
         C.load(path)
 
 
+@pytest.mark.slow  # the experiment script in a subprocess
 @pytest.mark.parametrize(
     "case", ["negative", "bool", "unknown", "bad_json", "missing", "out_is_file", "seeds"]
 )

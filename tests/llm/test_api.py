@@ -95,6 +95,7 @@ def test_the_annotation_check_notices_a_missing_annotation(tmp_path):
     assert _unannotated(f) == ["m.py:f ['y']", "m.py:g []", "m.py:C.m ['args']"]
 
 
+@pytest.mark.slow  # a training example run
 def test_the_module_docstring_example_runs_through_the_public_api(tmp_path):
     """The "Minimal run" of ``prefgame.llm``'s docstring, with every name from ``__all__``."""
     assert "OnlineTrainer(cfg, policy, judge, prompts).train()" in api.__doc__

@@ -22,6 +22,7 @@ def saved(tok, tmp_path_factory):
     return d
 
 
+@pytest.mark.slow  # training through the command line
 def test_cli_trains_from_saved_models(saved, tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(
@@ -63,6 +64,7 @@ def test_cli_errors_before_loading_models(saved, tmp_path):
         main(base + ["--prompts", "x.jsonl", "--judge_max_length", "0"])
 
 
+@pytest.mark.slow  # the command line in a subprocess
 def test_cli_reports_a_bad_input_in_one_line():
     proc = subprocess.run(
         [sys.executable, "-m", "prefgame.llm", "--method", "ppo"],
@@ -89,6 +91,7 @@ def _llm(*argv, env=None, cwd=None):
     )
 
 
+@pytest.mark.slow  # the command line in subprocesses
 def test_config_errors_through_the_command_line_are_one_line(saved, tmp_path):
     """The error contract for ``python -m prefgame.llm`` (one process per group of checks: each
     start imports torch).  Every case: exit 2, one stderr line, no traceback."""

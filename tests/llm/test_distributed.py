@@ -12,6 +12,9 @@ import ddp_worker as W  # tests/llm/ddp_worker.py (pytest puts tests/llm on sys.
 import pytest
 import torch
 
+# slow tier: two-rank training in subprocesses (make test-fast leaves it out)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -550,6 +550,7 @@ torch.save(policy.model.state_dict(), os.path.join(out, "final.pt"))
 """
 
 
+@pytest.mark.slow  # training in a subprocess
 def test_resume_after_sigkill_in_a_subprocess(tmp_path):
     import os
     import signal
