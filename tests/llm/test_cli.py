@@ -287,6 +287,7 @@ def _run_yaml(saved, tmp_path, **extra):
     return cfg
 
 
+@pytest.mark.slow  # training through the command line
 def test_overwrite_keeps_the_earlier_run_and_rotation_keeps_the_new_ones(saved, tmp_path):
     """An earlier run with later checkpoints (3, 4) and a new, shorter run (1, 2) with
     ``overwrite: true``: rotation used to keep the old 3, 4 and delete the new run's."""
@@ -303,6 +304,7 @@ def test_overwrite_keeps_the_earlier_run_and_rotation_keeps_the_new_ones(saved, 
     assert json.loads((moved / "config.json").read_text())["max_steps"] == 4
 
 
+@pytest.mark.slow  # training through the command line
 def test_resume_with_a_different_run_is_refused_before_loading(saved, tmp_path, monkeypatch):
     cfg = _run_yaml(saved, tmp_path, max_steps=1)
     assert main(["--config", str(cfg)]) == 0
@@ -320,6 +322,7 @@ def test_resume_with_a_different_run_is_refused_before_loading(saved, tmp_path, 
         main(["--config", str(cfg), "--resume_from", str(tmp_path / "nothing")])
 
 
+@pytest.mark.slow  # training through the command line
 def test_resume_may_change_max_steps(saved, tmp_path):
     cfg = _run_yaml(saved, tmp_path, max_steps=1)
     assert main(["--config", str(cfg)]) == 0
@@ -381,6 +384,7 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     assert len(err) == 1 and "resume_from latest" in err[0]
 
 
+@pytest.mark.slow  # training through the command line
 def test_debug_flag_shows_the_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "prefgame.llm", "--debug", "--method", "nope"],
@@ -398,6 +402,7 @@ def test_a_judge_too_short_for_the_completions_is_refused_before_loading(saved, 
         main(["--config", str(cfg)])
 
 
+@pytest.mark.slow  # training through the command line
 def test_plugin_method_trains_through_python_m_prefgame_llm(saved, tmp_path):
     from prefgame.llm.methods import METHODS
 

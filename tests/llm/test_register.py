@@ -45,6 +45,7 @@ def registered():
         METHODS.pop(n, None)
 
 
+@pytest.mark.slow  # a subprocess / training
 def test_config_module_imports_no_torch():
     code = textwrap.dedent(
         """
@@ -61,6 +62,7 @@ def test_config_module_imports_no_torch():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow  # a subprocess / training
 def test_a_tabular_loss_plugs_in_unchanged_and_lands_on_its_tabular_verdict(registered):
     """The user's loss f(h, p, *, tau), checked on the tabular game first (its verdict: π*_τ),
     then registered and trained on a real transformer over the sequence game."""
@@ -123,6 +125,7 @@ register_method("plugin_ipo", sampler=PairSampler(), loss=scaled_ipo, target="na
 """
 
 
+@pytest.mark.slow  # a subprocess / training
 def test_plugin_from_the_command_line(tmp_path):
     plugin = tmp_path / "my_methods.py"
     plugin.write_text(PLUGIN)

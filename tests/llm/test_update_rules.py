@@ -97,6 +97,7 @@ def test_extragradient_step_uses_the_gradient_at_the_extrapolated_point(
     assert not all(torch.equal(x, y) for x, y in zip(_state(plain)[0], _state(eg)[0]))
 
 
+@pytest.mark.slow  # training on the sequence game
 def test_egpo_is_registered_with_its_tabular_twins_target_and_reaches_it():
     m = METHODS["egpo"]
     assert m.target == "nash" and isinstance(m.update, ExtragradientRule) and not m.uses_beta

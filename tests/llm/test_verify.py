@@ -217,6 +217,7 @@ def _cfg_policy(cfg):
     return initial_policy(cfg, GAME)
 
 
+@pytest.mark.slow  # training / the command line in a subprocess
 def test_online_ipo_converges_to_pi_star(short_runs):
     run = short_runs["online_ipo"]
     assert run["target"] == "nash"
@@ -225,6 +226,7 @@ def test_online_ipo_converges_to_pi_star(short_runs):
     assert run["duality_gap"][-1] < 0.2 * run["duality_gap"][0]
 
 
+@pytest.mark.slow  # training / the command line in a subprocess
 def test_online_dpo_does_not_reach_pi_star(short_runs):
     dpo, ipo = short_runs["online_dpo"], short_runs["online_ipo"]
     assert dpo["target"] == "dpo_stationary"
@@ -248,6 +250,7 @@ def _cli(*args):
     )
 
 
+@pytest.mark.slow  # training / the command line in a subprocess
 def test_cli_json_schema(tmp_path):
     proc = _cli(
         "--methods", "online_ipo", "ipo_md", "--steps", "4", "--log-every", "2",
@@ -268,6 +271,7 @@ def test_cli_json_schema(tmp_path):
     assert json.loads((tmp_path / "out" / "verify_llm.json").read_text()) == report
 
 
+@pytest.mark.slow  # subprocesses
 @pytest.mark.parametrize(
     ("args", "match"),
     [
@@ -284,6 +288,7 @@ def test_cli_bad_input_exits_2_with_one_line(args, match):
     assert match in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # training / the command line in a subprocess
 def test_cli_refuses_a_file_as_out_before_any_work(tmp_path):
     f = tmp_path / "file"
     f.write_text("keep")
