@@ -262,14 +262,23 @@ def _positive_tau(value: str) -> float:
     return tau
 
 
-def _seed(value: str) -> int:
-    try:
-        seed = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed = {value!r}, must be an integer >= 0") from None
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"seed = {value}, must be an integer >= 0")
-    return seed
+def _int_at_least(name: str, low: int) -> Callable[[str], int]:
+    """argparse ``type=``: an integer ≥ ``low``, else one line naming ``name`` and the value."""
+
+    def parse(value: str) -> int:
+        try:
+            v = int(value)
+        except ValueError:
+            v = None
+        if v is None or v < low:
+            shown = repr(value) if v is None else value
+            raise argparse.ArgumentTypeError(f"{name} = {shown}, must be an integer >= {low}")
+        return v
+
+    return parse
+
+
+_seed = _int_at_least("seed", 0)
 
 
 def add_equivalence(sub: Subparsers) -> None:
@@ -499,19 +508,6 @@ def run_explore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(name: str) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            v = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} = {value!r}, must be an integer") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} = {value}, must be >= 1")
-        return v
-
-    return parse
-
-
 def add_verify_llm(sub: Subparsers) -> None:
     p = sub.add_parser(
         "verify-llm",
@@ -528,13 +524,16 @@ def add_verify_llm(sub: Subparsers) -> None:
     )
     p.add_argument("--tau", type=_positive_tau, default=0.2, help="KL strength τ (default 0.2)")
     p.add_argument("--beta", type=_beta, default=0.5, help="mixture β in [0, 1) (default 0.5)")
-    p.add_argument("--steps", type=_positive_int("steps"), default=800, help="default 800")
+    p.add_argument("--steps", type=_int_at_least("steps", 1), default=800, help="default 800")
     p.add_argument("--seed", type=_seed, default=0, help="model initialisation and sampling seed")
     p.add_argument(
-        "--batch-size", type=_positive_int("batch-size"), default=128, help="pairs per step"
+        "--batch-size", type=_int_at_least("batch-size", 1), default=128, help="pairs per step"
     )
     p.add_argument(
-        "--log-every", type=_positive_int("log-every"), default=20, help="exact evaluation period"
+        "--log-every",
+        type=_int_at_least("log-every", 1),
+        default=20,
+        help="exact evaluation period (steps)",
     )
     p.add_argument(
         "--out",
