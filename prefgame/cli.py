@@ -504,8 +504,9 @@ def run_explore(args: argparse.Namespace) -> int:
         raise UserError(
             f"explore needs the 'explore' extra: pip install 'prefgame[explore]' ({exc})"
         ) from None
-    serve(args.port, open_browser=not args.no_browser)
-    return 0
+    serve(args.port, open_browser=not args.no_browser)  # returns when interrupted (Ctrl-C)
+    print("prefgame: interrupted; the explorer stopped", file=sys.stderr)
+    return 130
 
 
 def add_verify_llm(sub: Subparsers) -> None:

@@ -353,3 +353,25 @@ def test_ctrl_c_in_the_study_is_one_line_exit_130_and_resumable(tmp_path):
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-2000:]
     assert first.read_bytes() == saved
     assert (tmp_path / "parts" / "near_cyclic__tau1.0.json").exists()
+
+
+@pytest.mark.slow  # starts the explorer's server
+def test_ctrl_c_stops_the_explorer_with_one_line_and_status_130():
+    import time
+
+    port = str(8800 + os.getpid() % 100)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefgame", "explore", "--no-browser", "--port", port],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "serving at" in proc.stdout.readline()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "prefgame: interrupted; the explorer stopped"
