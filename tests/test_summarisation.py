@@ -418,3 +418,10 @@ def test_reproduce_threads_device_and_force(tmp_path, monkeypatch):
     assert cli.main([*base, "--force"]) == 130
     (aside,) = tmp_path.glob("w.replaced-*")
     assert (aside / "sft.json").read_text() == "{}"
+
+
+def test_a_deeply_nested_config_is_named(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        C.load(path)

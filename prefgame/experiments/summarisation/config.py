@@ -238,6 +238,8 @@ def load(path: str | Path | None = None, **overrides: Any) -> ExperimentConfig:
             data = json.loads(p.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"config file {str(p)!r} is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ValueError(f"config file {str(p)!r}: JSON nested too deeply") from None
         if not isinstance(data, dict):
             raise ValueError(f"config file {str(p)!r} must hold a JSON object")
         data = {k: v for k, v in data.items() if not k.startswith("_")}
