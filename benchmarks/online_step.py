@@ -193,7 +193,10 @@ def setup(workdir: Path, args) -> dict:
     rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2, n_positions=n_pos, seed=1)
     rng = random.Random(0)
     prompts = [" ".join(rng.choice(words) for _ in range(args.prompt_len)) for _ in range(256)]
-    for name, model in (("policy", policy), ("rm", rm)):
+    # π of the mixture-exactness check (:func:`worker_exact_prefgame`): the same architecture,
+    # another seed, so that π ≠ μ (the benchmark's π starts equal to μ, where every mixture is π)
+    pi = tiny_gpt2(tok, **size, n_positions=n_pos, seed=2)
+    for name, model in (("policy", policy), ("rm", rm), ("policy_pi", pi)):
         model.save_pretrained(workdir / name)
         tok.save_pretrained(workdir / name)
         # a class name that transformers 4.x (TRL 1.12's venv) also knows
@@ -617,7 +620,170 @@ def worker_trl_nash_md(args) -> dict:
     }
 
 
+#: mixture coefficient of the exactness check: the benchmark's β (TRL's mixture_coef)
+EXACT_BETA = 0.125
+
+
+def _exact_mixture_logp(pi, mu, prompt_ids, prompt_mask, comp_ids, comp_mask, beta):
+    """log of the exact geometric mixture softmax((1 − β)·logits_π + β·logits_μ) at each
+    completion token, ``[B, T]`` float64: one uncached forward of each model over the whole
+    [prompt | completion] sequence (positions continue after the last real prompt token)."""
+    import torch
+
+    ids = torch.cat([prompt_ids, comp_ids], dim=1)
+    mask = torch.cat([prompt_mask, comp_mask], dim=1)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    lp = prompt_ids.shape[1]
+    with torch.no_grad():
+        logits = [
+            m(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
+            .logits[:, lp - 1 : -1]
+            .double()
+            for m in (pi, mu)
+        ]
+    mix = torch.log_softmax((1.0 - beta) * logits[0] + beta * logits[1], dim=-1)
+    return mix.gather(-1, comp_ids.unsqueeze(-1)).squeeze(-1)
+
+
+def _exactness(sampled, exact, mask) -> dict:
+    """max |Δ log p| over every completion token and at the first one, and the mean."""
+    d = (sampled.double() - exact).abs() * mask
+    n = mask.sum()
+    return {
+        "max_abs_dlogp": float(d.max()),
+        "max_abs_dlogp_first": float(d[:, 0].max()),
+        "mean_abs_dlogp": float(d.sum() / n),
+        "tokens": int(n),
+        "beta": EXACT_BETA,
+    }
+
+
+def worker_exact_prefgame(args) -> dict:
+    """prefgame's KV-cached mixture sampler: its ``sample_logp`` against the exact mixture
+    recomputed without cache (π: ``policy_pi``, μ: the benchmark's policy; fp32)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(REPO))
+    import transformers
+
+    from prefgame.llm import encode_prompts, generate, load_pretrained_policy
+    from prefgame.llm.policy import completion_logits
+
+    d = Path(args.dir)
+    prompts = json.loads((d / "prompts.json").read_text())[: args.batch]
+    pi = load_pretrained_policy(str(d / "policy_pi"))
+    mu = load_pretrained_policy(str(d / "policy"))
+    ids, mask = encode_prompts(pi.tokenizer, prompts, max_length=args.prompt_len)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        b = generate(
+            pi, ids, mask, ref=mu, beta=EXACT_BETA, max_new_tokens=args.new_tokens, generator=gen
+        )
+        lg = [completion_logits(m, b).double() for m in (pi, mu)]
+    mix = torch.log_softmax((1.0 - EXACT_BETA) * lg[0] + EXACT_BETA * lg[1], dim=-1)
+    exact = mix.gather(-1, b.completion_ids.unsqueeze(-1)).squeeze(-1)
+    m = b.completion_mask.double()
+    # the same check through the plain recomputation that the TRL worker uses
+    plain = _exact_mixture_logp(
+        pi.model,
+        mu.model,
+        b.prompt_ids,
+        b.prompt_mask,
+        b.completion_ids,
+        b.completion_mask,
+        EXACT_BETA,
+    )
+    out = _exactness(b.sample_logp, exact, m)
+    out["max_abs_dlogp_plain_recompute"] = float(((b.sample_logp.double() - plain).abs() * m).max())
+    out["transformers_version"] = transformers.__version__
+    return out
+
+
+def worker_exact_trl(args) -> dict:
+    """TRL's ``GeometricMixtureWrapper`` (as its NashMDTrainer builds it, generation config as
+    the trainer's with gradient checkpointing off): the log-softmax of the wrapper's logits at
+    each generated token against the exact mixture recomputed without cache."""
+    import torch
+    import transformers
+    import trl
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    try:
+        from trl.experimental.nash_md.nash_md_trainer import GeometricMixtureWrapper
+    except ImportError:  # older TRL: trl/models/modeling_base.py
+        from trl.models.modeling_base import GeometricMixtureWrapper
+
+    torch.set_num_threads(args.threads)
+    d = Path(args.dir)
+    prompts = json.loads((d / "prompts.json").read_text())[: args.batch]
+    tok = AutoTokenizer.from_pretrained(str(d / "policy"))
+    tok.padding_side = "left"
+    pi = AutoModelForCausalLM.from_pretrained(str(d / "policy_pi")).eval()
+    mu = AutoModelForCausalLM.from_pretrained(str(d / "policy")).eval()
+    # what μ is handed: the cache argument and the tokens fed at each call
+    seen = []
+
+    def hook(mod, a, k):
+        ids = k.get("input_ids") if k.get("input_ids") is not None else a[0]
+        pkv = k.get("past_key_values")
+        if pkv is None:
+            pkv = k.get("cache")
+        n = pkv.get_seq_length() if hasattr(pkv, "get_seq_length") else None
+        seen.append((ids.shape[1], n))
+
+    mu.register_forward_pre_hook(hook, with_kwargs=True)
+    cfg = GenerationConfig(
+        max_new_tokens=args.new_tokens,
+        do_sample=True,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        use_cache=True,
+        output_logits=True,  # the wrapper's logits at each step (not in the trainer's config)
+        return_dict_in_generate=True,
+    )
+    wrapper = GeometricMixtureWrapper(
+        model=pi,
+        ref_model=mu,
+        generation_config=cfg,
+        mixture_coef=EXACT_BETA,
+        device=torch.device("cpu"),
+    )
+    enc = tok(prompts, return_tensors="pt", padding=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = wrapper.generate(
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
+            generation_config=cfg,
+        )
+    lp = enc["input_ids"].shape[1]
+    comp = out.sequences[:, lp:]
+    # the completion up to and including the first EOS (TRL's truncate_right)
+    is_eos = comp == tok.eos_token_id
+    after = (is_eos.cumsum(1) - is_eos.long()) > 0
+    cmask = (~after).long()
+    logits = torch.stack(list(out.logits), dim=1)[:, : comp.shape[1]].double()
+    sampled = torch.log_softmax(logits, dim=-1).gather(-1, comp.unsqueeze(-1)).squeeze(-1)
+    exact = _exact_mixture_logp(
+        pi, mu, enc["input_ids"], enc["attention_mask"], comp, cmask, EXACT_BETA
+    )
+    res = _exactness(sampled, exact, cmask.double())
+    res.update(
+        trl_version=trl.__version__,
+        transformers_version=transformers.__version__,
+        ref_calls_first=[list(x) for x in seen[:3]],
+    )
+    return res
+
+
 WORKERS = {
+    "exact_prefgame": worker_exact_prefgame,
+    "exact_trl": worker_exact_trl,
     "prefgame": worker_prefgame,
     "mixture": worker_mixture,
     "flops": worker_flops,
