@@ -8,6 +8,7 @@
     python benchmarks/online_step.py --trl-defaults     # TRL exactly as configured by default
     python benchmarks/online_step.py --no-trl112        # skip the TRL 1.12 Nash-MD comparison
     python benchmarks/online_step.py --rounds 1 --steps 2   # smoke run
+    python benchmarks/online_step.py --exactness-only   # max |Δ log p| of each mixture only
     python benchmarks/online_step.py --device cuda --model-size 100m --batch 32 --new-tokens 64
         # on a GPU: seconds/step, sampling tokens/s and peak memory, prefgame only
 
@@ -27,7 +28,13 @@ Contestants, each run in its own subprocess and environment, alternately, ``--ro
   (``trl.experimental.online_dpo``, in ``--trl-python``'s venv);
 * ``prefgame nash_md_pg`` and ``prefgame ipo_md`` (β = 0.125)  vs  ``trl==1.12.0``'s
   ``NashMDTrainer`` (mixture coefficient 0.125; in ``--trl112-python``'s venv);
-* the mixture sampler against plain sampling (seconds per decoding step, same batch).
+* the mixture sampler against plain sampling (seconds per decoding step, same batch);
+* what each mixture samples (once, before the timings; ``--exactness-only`` for just this):
+  prefgame's KV-cached mixture sampler and TRL 1.12's ``GeometricMixtureWrapper`` each draw
+  ``--batch`` completions at β = 0.125 (fp32, π a second seed of the policy, μ the policy),
+  and the log-prob each assigns to every generated token is compared with the exact geometric
+  mixture softmax((1 − β)·logits_π + β·logits_μ) recomputed by one uncached forward of each
+  model over [prompt | completion]: max |Δ log p| at the first token and over all tokens.
 
 Each worker times ``--steps`` optimiser steps after ``--warmup`` untimed ones and reports the
 median; every ratio is taken within a round (the contestants of one round ran back to back) and
@@ -866,6 +873,31 @@ PRESETS = {
 }
 
 
+def _run_exactness(args) -> dict:
+    """Each contestant's mixture sampler against the exact mixture recomputed without cache,
+    once (β = EXACT_BETA, fp32, ``--batch`` prompts, ``--new-tokens``; π: the ``policy_pi``
+    of :func:`setup`, μ: the benchmark's policy); printed and returned by contestant."""
+    plan = [("prefgame mixture sampler", sys.executable, "exact_prefgame")]
+    if not args.no_trl112:
+        plan.append(("TRL 1.12 GeometricMixtureWrapper", args.trl112_python, "exact_trl"))
+    out = {}
+    print(
+        f"mixture exactness (β = {EXACT_BETA}, fp32, max |Δ log p| per token against one "
+        "uncached recomputation of softmax((1 − β)·logits_π + β·logits_μ)):",
+        flush=True,
+    )
+    for name, python, worker in plan:
+        res = _run_worker(python, worker, args)
+        out[name] = res
+        print(
+            f"  {name:34s} transformers {res['transformers_version']:8s} first token "
+            f"{res['max_abs_dlogp_first']:.1e}, all {res['tokens']} tokens "
+            f"{res['max_abs_dlogp']:.1e} (mean {res['mean_abs_dlogp']:.1e})",
+            flush=True,
+        )
+    return out
+
+
 def _cpu_has_bf16() -> bool:
     """True when the CPU has bf16 matmul instructions (AVX512-BF16 or AMX-BF16, Linux)."""
     try:
@@ -939,6 +971,13 @@ def main(argv=None) -> int:
         "checkpointing); default: --precision, no checkpointing, like prefgame",
     )
     p.add_argument("--no-trl112", action="store_true", help="skip the TRL 1.12 Nash-MD runs")
+    p.add_argument(
+        "--exactness-only",
+        action="store_true",
+        help="only the mixture-exactness check (max |Δ log p| of each contestant's mixture "
+        "against an uncached recomputation), no timings",
+    )
+    p.add_argument("--no-exactness", action="store_true", help="skip the exactness check")
     p.add_argument("--device", default="cpu", help="cpu or cuda (prefgame workers)")
     p.add_argument(
         "--model-size",
@@ -967,6 +1006,8 @@ def main(argv=None) -> int:
         args.precision = "bf16" if args.device != "cpu" or _cpu_has_bf16() else "fp32"
     if args.model_size == "100m" or args.device != "cpu":
         args.no_trl = args.no_trl112 = True  # the TRL comparison is the CPU one
+    if args.exactness_only:
+        args.no_trl = True  # only TRL 1.12's mixture is checked
     if args.device != "cpu":
         args.clock = "wall"  # a GPU's work is not this process's CPU time
     CLOCK["fn"] = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -994,6 +1035,13 @@ def main(argv=None) -> int:
             f"device {args.device}",
             flush=True,
         )
+        exactness = {}
+        if not args.no_exactness and args.device == "cpu":
+            exactness = _run_exactness(args)
+        if args.exactness_only:
+            if args.out:
+                Path(args.out).write_text(json.dumps({"exactness": exactness}, indent=1))
+            return 0
         plan = [("prefgame online_ipo", sys.executable, "prefgame", "online_ipo")]
         if not args.no_trl:
             plan.append(("TRL online DPO (ipo)", args.trl_python, "trl_online_dpo", ""))
@@ -1048,6 +1096,7 @@ def main(argv=None) -> int:
             },
         },
         "raw": results,
+        "exactness": exactness,
     }
     print(f"\nmedian seconds per step ({args.clock} clock):")
     for name, runs in results.items():
