@@ -728,18 +728,19 @@ def worker_exact_trl(args) -> dict:
     tok.padding_side = "left"
     pi = AutoModelForCausalLM.from_pretrained(str(d / "policy_pi")).eval()
     mu = AutoModelForCausalLM.from_pretrained(str(d / "policy")).eval()
-    # what μ is handed: the cache argument and the tokens fed at each call
-    seen = []
+    # what each model is handed at its first calls: (tokens fed, length of the cache passed in)
+    seen: dict[str, list] = {"pi": [], "mu": []}
 
-    def hook(mod, a, k):
+    def hook(name, mod, a, k):
         ids = k.get("input_ids") if k.get("input_ids") is not None else a[0]
         pkv = k.get("past_key_values")
         if pkv is None:
             pkv = k.get("cache")
         n = pkv.get_seq_length() if hasattr(pkv, "get_seq_length") else None
-        seen.append((ids.shape[1], n))
+        seen[name].append((ids.shape[1], n))
 
-    mu.register_forward_pre_hook(hook, with_kwargs=True)
+    for name, model in (("pi", pi), ("mu", mu)):
+        model.register_forward_pre_hook(functools.partial(hook, name), with_kwargs=True)
     cfg = GenerationConfig(
         max_new_tokens=args.new_tokens,
         do_sample=True,
@@ -783,7 +784,8 @@ def worker_exact_trl(args) -> dict:
     res.update(
         trl_version=trl.__version__,
         transformers_version=transformers.__version__,
-        ref_calls_first=[list(x) for x in seen[:3]],
+        policy_calls_first=[list(x) for x in seen["pi"][:3]],
+        ref_calls_first=[list(x) for x in seen["mu"][:3]],
     )
     return res
 
@@ -895,6 +897,12 @@ def _run_exactness(args) -> dict:
             f"{res['max_abs_dlogp']:.1e} (mean {res['mean_abs_dlogp']:.1e})",
             flush=True,
         )
+        if "ref_calls_first" in res:
+            print(
+                "    (tokens fed, cache length passed) at the first calls: π "
+                f"{res['policy_calls_first']}, μ {res['ref_calls_first']}",
+                flush=True,
+            )
     return out
 
 
