@@ -8,6 +8,7 @@
     python benchmarks/online_step.py --trl-defaults     # TRL exactly as configured by default
     python benchmarks/online_step.py --no-trl112        # skip the TRL 1.12 Nash-MD comparison
     python benchmarks/online_step.py --rounds 1 --steps 2   # smoke run
+    python benchmarks/online_step.py --exactness-only   # max |Δ log p| of each mixture only
     python benchmarks/online_step.py --device cuda --model-size 100m --batch 32 --new-tokens 64
         # on a GPU: seconds/step, sampling tokens/s and peak memory, prefgame only
 
@@ -27,7 +28,13 @@ Contestants, each run in its own subprocess and environment, alternately, ``--ro
   (``trl.experimental.online_dpo``, in ``--trl-python``'s venv);
 * ``prefgame nash_md_pg`` and ``prefgame ipo_md`` (β = 0.125)  vs  ``trl==1.12.0``'s
   ``NashMDTrainer`` (mixture coefficient 0.125; in ``--trl112-python``'s venv);
-* the mixture sampler against plain sampling (seconds per decoding step, same batch).
+* the mixture sampler against plain sampling (seconds per decoding step, same batch);
+* what each mixture samples (once, before the timings; ``--exactness-only`` for just this):
+  prefgame's KV-cached mixture sampler and TRL 1.12's ``GeometricMixtureWrapper`` each draw
+  ``--batch`` completions at β = 0.125 (fp32, π a second seed of the policy, μ the policy),
+  and the log-prob each assigns to every generated token is compared with the exact geometric
+  mixture softmax((1 − β)·logits_π + β·logits_μ) recomputed by one uncached forward of each
+  model over [prompt | completion]: max |Δ log p| at the first token and over all tokens.
 
 Each worker times ``--steps`` optimiser steps after ``--warmup`` untimed ones and reports the
 median; every ratio is taken within a round (the contestants of one round ran back to back) and
@@ -193,7 +200,10 @@ def setup(workdir: Path, args) -> dict:
     rm = tiny_sequence_classifier(tok, n_layer=2, n_embd=64, n_head=2, n_positions=n_pos, seed=1)
     rng = random.Random(0)
     prompts = [" ".join(rng.choice(words) for _ in range(args.prompt_len)) for _ in range(256)]
-    for name, model in (("policy", policy), ("rm", rm)):
+    # π of the mixture-exactness check (:func:`worker_exact_prefgame`): the same architecture,
+    # another seed, so that π ≠ μ (the benchmark's π starts equal to μ, where every mixture is π)
+    pi = tiny_gpt2(tok, **size, n_positions=n_pos, seed=2)
+    for name, model in (("policy", policy), ("rm", rm), ("policy_pi", pi)):
         model.save_pretrained(workdir / name)
         tok.save_pretrained(workdir / name)
         # a class name that transformers 4.x (TRL 1.12's venv) also knows
@@ -617,7 +627,172 @@ def worker_trl_nash_md(args) -> dict:
     }
 
 
+#: mixture coefficient of the exactness check: the benchmark's β (TRL's mixture_coef)
+EXACT_BETA = 0.125
+
+
+def _exact_mixture_logp(pi, mu, prompt_ids, prompt_mask, comp_ids, comp_mask, beta):
+    """log of the exact geometric mixture softmax((1 − β)·logits_π + β·logits_μ) at each
+    completion token, ``[B, T]`` float64: one uncached forward of each model over the whole
+    [prompt | completion] sequence (positions continue after the last real prompt token)."""
+    import torch
+
+    ids = torch.cat([prompt_ids, comp_ids], dim=1)
+    mask = torch.cat([prompt_mask, comp_mask], dim=1)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    lp = prompt_ids.shape[1]
+    with torch.no_grad():
+        logits = [
+            m(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
+            .logits[:, lp - 1 : -1]
+            .double()
+            for m in (pi, mu)
+        ]
+    mix = torch.log_softmax((1.0 - beta) * logits[0] + beta * logits[1], dim=-1)
+    return mix.gather(-1, comp_ids.unsqueeze(-1)).squeeze(-1)
+
+
+def _exactness(sampled, exact, mask) -> dict:
+    """max |Δ log p| over every completion token and at the first one, and the mean."""
+    d = (sampled.double() - exact).abs() * mask
+    n = mask.sum()
+    return {
+        "max_abs_dlogp": float(d.max()),
+        "max_abs_dlogp_first": float(d[:, 0].max()),
+        "mean_abs_dlogp": float(d.sum() / n),
+        "tokens": int(n),
+        "beta": EXACT_BETA,
+    }
+
+
+def worker_exact_prefgame(args) -> dict:
+    """prefgame's KV-cached mixture sampler: its ``sample_logp`` against the exact mixture
+    recomputed without cache (π: ``policy_pi``, μ: the benchmark's policy; fp32)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(REPO))
+    import transformers
+
+    from prefgame.llm import encode_prompts, generate, load_pretrained_policy
+    from prefgame.llm.policy import completion_logits
+
+    d = Path(args.dir)
+    prompts = json.loads((d / "prompts.json").read_text())[: args.batch]
+    pi = load_pretrained_policy(str(d / "policy_pi"))
+    mu = load_pretrained_policy(str(d / "policy"))
+    ids, mask = encode_prompts(pi.tokenizer, prompts, max_length=args.prompt_len)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        b = generate(
+            pi, ids, mask, ref=mu, beta=EXACT_BETA, max_new_tokens=args.new_tokens, generator=gen
+        )
+        lg = [completion_logits(m, b).double() for m in (pi, mu)]
+    mix = torch.log_softmax((1.0 - EXACT_BETA) * lg[0] + EXACT_BETA * lg[1], dim=-1)
+    exact = mix.gather(-1, b.completion_ids.unsqueeze(-1)).squeeze(-1)
+    m = b.completion_mask.double()
+    # the same check through the plain recomputation that the TRL worker uses
+    plain = _exact_mixture_logp(
+        pi.model,
+        mu.model,
+        b.prompt_ids,
+        b.prompt_mask,
+        b.completion_ids,
+        b.completion_mask,
+        EXACT_BETA,
+    )
+    out = _exactness(b.sample_logp, exact, m)
+    out["max_abs_dlogp_plain_recompute"] = float(((b.sample_logp.double() - plain).abs() * m).max())
+    out["transformers_version"] = transformers.__version__
+    return out
+
+
+def worker_exact_trl(args) -> dict:
+    """TRL's ``GeometricMixtureWrapper`` (as its NashMDTrainer builds it, generation config as
+    the trainer's with gradient checkpointing off): the log-softmax of the wrapper's logits at
+    each generated token against the exact mixture recomputed without cache."""
+    import torch
+    import transformers
+    import trl
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    try:
+        from trl.experimental.nash_md.nash_md_trainer import GeometricMixtureWrapper
+    except ImportError:  # older TRL: trl/models/modeling_base.py
+        from trl.models.modeling_base import GeometricMixtureWrapper
+
+    torch.set_num_threads(args.threads)
+    d = Path(args.dir)
+    prompts = json.loads((d / "prompts.json").read_text())[: args.batch]
+    tok = AutoTokenizer.from_pretrained(str(d / "policy"))
+    tok.padding_side = "left"
+    pi = AutoModelForCausalLM.from_pretrained(str(d / "policy_pi")).eval()
+    mu = AutoModelForCausalLM.from_pretrained(str(d / "policy")).eval()
+    # what each model is handed at its first calls: (tokens fed, length of the cache passed in)
+    seen: dict[str, list] = {"pi": [], "mu": []}
+
+    def hook(name, mod, a, k):
+        ids = k.get("input_ids") if k.get("input_ids") is not None else a[0]
+        pkv = k.get("past_key_values")
+        if pkv is None:
+            pkv = k.get("cache")
+        n = pkv.get_seq_length() if hasattr(pkv, "get_seq_length") else None
+        seen[name].append((ids.shape[1], n))
+
+    for name, model in (("pi", pi), ("mu", mu)):
+        model.register_forward_pre_hook(functools.partial(hook, name), with_kwargs=True)
+    cfg = GenerationConfig(
+        max_new_tokens=args.new_tokens,
+        do_sample=True,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        use_cache=True,
+        output_logits=True,  # the wrapper's logits at each step (not in the trainer's config)
+        return_dict_in_generate=True,
+    )
+    wrapper = GeometricMixtureWrapper(
+        model=pi,
+        ref_model=mu,
+        generation_config=cfg,
+        mixture_coef=EXACT_BETA,
+        device=torch.device("cpu"),
+    )
+    enc = tok(prompts, return_tensors="pt", padding=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = wrapper.generate(
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
+            generation_config=cfg,
+        )
+    lp = enc["input_ids"].shape[1]
+    comp = out.sequences[:, lp:]
+    # the completion up to and including the first EOS (TRL's truncate_right)
+    is_eos = comp == tok.eos_token_id
+    after = (is_eos.cumsum(1) - is_eos.long()) > 0
+    cmask = (~after).long()
+    logits = torch.stack(list(out.logits), dim=1)[:, : comp.shape[1]].double()
+    sampled = torch.log_softmax(logits, dim=-1).gather(-1, comp.unsqueeze(-1)).squeeze(-1)
+    exact = _exact_mixture_logp(
+        pi, mu, enc["input_ids"], enc["attention_mask"], comp, cmask, EXACT_BETA
+    )
+    res = _exactness(sampled, exact, cmask.double())
+    res.update(
+        trl_version=trl.__version__,
+        transformers_version=transformers.__version__,
+        policy_calls_first=[list(x) for x in seen["pi"][:3]],
+        ref_calls_first=[list(x) for x in seen["mu"][:3]],
+    )
+    return res
+
+
 WORKERS = {
+    "exact_prefgame": worker_exact_prefgame,
+    "exact_trl": worker_exact_trl,
     "prefgame": worker_prefgame,
     "mixture": worker_mixture,
     "flops": worker_flops,
@@ -700,6 +875,37 @@ PRESETS = {
 }
 
 
+def _run_exactness(args) -> dict:
+    """Each contestant's mixture sampler against the exact mixture recomputed without cache,
+    once (β = EXACT_BETA, fp32, ``--batch`` prompts, ``--new-tokens``; π: the ``policy_pi``
+    of :func:`setup`, μ: the benchmark's policy); printed and returned by contestant."""
+    plan = [("prefgame mixture sampler", sys.executable, "exact_prefgame")]
+    if not args.no_trl112:
+        plan.append(("TRL 1.12 GeometricMixtureWrapper", args.trl112_python, "exact_trl"))
+    out = {}
+    print(
+        f"mixture exactness (β = {EXACT_BETA}, fp32, max |Δ log p| per token against one "
+        "uncached recomputation of softmax((1 − β)·logits_π + β·logits_μ)):",
+        flush=True,
+    )
+    for name, python, worker in plan:
+        res = _run_worker(python, worker, args)
+        out[name] = res
+        print(
+            f"  {name:34s} transformers {res['transformers_version']:8s} first token "
+            f"{res['max_abs_dlogp_first']:.1e}, all {res['tokens']} tokens "
+            f"{res['max_abs_dlogp']:.1e} (mean {res['mean_abs_dlogp']:.1e})",
+            flush=True,
+        )
+        if "ref_calls_first" in res:
+            print(
+                "    (tokens fed, cache length passed) at the first calls: π "
+                f"{res['policy_calls_first']}, μ {res['ref_calls_first']}",
+                flush=True,
+            )
+    return out
+
+
 def _cpu_has_bf16() -> bool:
     """True when the CPU has bf16 matmul instructions (AVX512-BF16 or AMX-BF16, Linux)."""
     try:
@@ -773,6 +979,13 @@ def main(argv=None) -> int:
         "checkpointing); default: --precision, no checkpointing, like prefgame",
     )
     p.add_argument("--no-trl112", action="store_true", help="skip the TRL 1.12 Nash-MD runs")
+    p.add_argument(
+        "--exactness-only",
+        action="store_true",
+        help="only the mixture-exactness check (max |Δ log p| of each contestant's mixture "
+        "against an uncached recomputation), no timings",
+    )
+    p.add_argument("--no-exactness", action="store_true", help="skip the exactness check")
     p.add_argument("--device", default="cpu", help="cpu or cuda (prefgame workers)")
     p.add_argument(
         "--model-size",
@@ -801,6 +1014,8 @@ def main(argv=None) -> int:
         args.precision = "bf16" if args.device != "cpu" or _cpu_has_bf16() else "fp32"
     if args.model_size == "100m" or args.device != "cpu":
         args.no_trl = args.no_trl112 = True  # the TRL comparison is the CPU one
+    if args.exactness_only:
+        args.no_trl = True  # only TRL 1.12's mixture is checked
     if args.device != "cpu":
         args.clock = "wall"  # a GPU's work is not this process's CPU time
     CLOCK["fn"] = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -828,6 +1043,13 @@ def main(argv=None) -> int:
             f"device {args.device}",
             flush=True,
         )
+        exactness = {}
+        if not args.no_exactness and args.device == "cpu":
+            exactness = _run_exactness(args)
+        if args.exactness_only:
+            if args.out:
+                Path(args.out).write_text(json.dumps({"exactness": exactness}, indent=1))
+            return 0
         plan = [("prefgame online_ipo", sys.executable, "prefgame", "online_ipo")]
         if not args.no_trl:
             plan.append(("TRL online DPO (ipo)", args.trl_python, "trl_online_dpo", ""))
@@ -882,6 +1104,7 @@ def main(argv=None) -> int:
             },
         },
         "raw": results,
+        "exactness": exactness,
     }
     print(f"\nmedian seconds per step ({args.clock} clock):")
     for name, runs in results.items():
