@@ -57,6 +57,7 @@ from ._common import (
     check_beta,
     check_steps,
     check_tau,
+    context_tau,
     finish,
     init_logits,
     run_loop,
@@ -315,7 +316,8 @@ def preference_optimisation(
 
     Args:
         game: PreferenceGame (single or batched) or matrix P; ``mu`` overrides its μ.
-        tau: τ > 0 of the loss.
+        tau: τ > 0 of the loss, or (``loss="ipo"``) one τ per context, ``[c]``
+            (:func:`~prefgame.dynamics._common.context_tau`: each context as its own run).
         loss: ``"ipo"``, ``"dpo"``, ``"slic"`` (the shared definitions) or a callable
             ``f(h, p, *, tau)`` (elementwise; written with array-API operations so that torch
             autograd can differentiate it).
@@ -339,7 +341,8 @@ def preference_optimisation(
         :class:`Trajectory`; ``extra["sampler_policy"]`` is w at the last iterate (for IPO-MD the
         mixture (π_T)^{1−β} μ^β, which Prop. 5.2 says is π* at τ/(1−β)).
     """
-    tau = check_tau(tau)
+    per_context = np.ndim(tau) > 0
+    tau = tau if per_context else check_tau(tau)
     beta = check_beta(beta)
     steps = check_steps(steps)
     if sampler not in ("online", "offline", "mixture"):
@@ -348,6 +351,10 @@ def preference_optimisation(
         raise ValueError(f"labels = {labels!r}, must be 'soft' or 'hard'")
     name, dh = loss_derivative(loss, dloss)
     P, logmu, single = batched_arrays(game, mu)
+    if per_context:
+        tau = context_tau(tau, P.shape[0])
+        if name != "ipo":
+            raise ValueError(f"one tau per context works with loss='ipo' only, not {name!r}")
     rng = np.random.default_rng(seed)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
