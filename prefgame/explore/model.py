@@ -13,7 +13,11 @@ IPO-MD's mixture (π_t)^{1−β} μ^β         :func:`prefgame.dynamics.ipo_md_m
 =====================================  ==================================================
 
 Caches (so that a slider move re-runs only what it changes): equilibria by (game, τ), the
-τ-path by game, and each learner's run by (game, learner, τ, β if it uses β, step size, start);
+τ-path by game, and each learner's run by (game, learner, τ, β if it uses β, step size, start).
+Given the τ slider's grid (``taus=``), a learner that takes one τ per context (Nash-MD and the
+IPO family, with their own step sizes, n ≤ :data:`TAU_BATCH_MAX_ACTIONS`) runs every grid τ not
+yet cached in one batched call — context by context the same floating-point operations as one
+run per τ, so the same numbers, at about the cost of one run — and a later τ move is a cache hit;
 a run asked for fewer steps than a cached one is its prefix (every learner here is deterministic
 and its step t depends only on t and π_t), so moving the number of steps down costs nothing.
 :func:`warm` fills the caches ahead of time (the page runs it for the neighbouring τ values in
@@ -77,6 +81,7 @@ class Learner:
     run: Callable
     uses_beta: bool = False
     default_step: str = ""
+    tau_batch: bool = False  # ``run`` takes one τ per context (a batch over the τ grid)
 
 
 def _rec(**kw) -> dict:
@@ -88,6 +93,7 @@ LEARNERS: dict[str, Learner] = {
         "Nash-MD",
         lambda g, t, b, e, s, i: D.nash_md(g, t, eta=e, steps=s, init=i, **_rec()),
         default_step="η_t = 2/(τ(t+2))",
+        tau_batch=True,
     ),
     "online_ipo": Learner(
         "online IPO",
@@ -95,6 +101,7 @@ LEARNERS: dict[str, Learner] = {
             g, t, lr="auto" if e is None else e, steps=s, init=i, **_rec()
         ),
         default_step="lr = 'auto'",
+        tau_batch=True,
     ),
     "ipo_md": Learner(
         "IPO-MD",
@@ -103,6 +110,7 @@ LEARNERS: dict[str, Learner] = {
         ),
         uses_beta=True,
         default_step="lr = 'auto'",
+        tau_batch=True,
     ),
     "online_dpo": Learner(
         "online DPO",
@@ -117,6 +125,7 @@ LEARNERS: dict[str, Learner] = {
             g, t, lr="auto" if e is None else e, steps=s, init=i, **_rec()
         ),
         default_step="lr = 'auto'",
+        tau_batch=True,
     ),
     "rlhf": Learner(
         "RLHF",
@@ -302,8 +311,16 @@ class _LRU:
         with self.lock:
             self.data.clear()
 
+    def any_key(self, pred: Callable[[tuple], bool]) -> bool:
+        with self.lock:
+            return any(pred(k) for k in self.data)
 
-_EQUILIBRIA, _PATHS, _RUNS = _LRU(512), _LRU(64), _LRU(128)
+
+_EQUILIBRIA, _PATHS, _RUNS = _LRU(512), _LRU(64), _LRU(384)
+
+#: Largest game whose learners run batched over the τ grid (the n slider's end; above it a batch
+#: of 14 τ values costs more than the one τ asked for).
+TAU_BATCH_MAX_ACTIONS = 12
 
 
 def _key(game: PreferenceGame) -> str:
@@ -338,24 +355,70 @@ def _run(
     eta: float | None,
     steps: int,
     init: np.ndarray | None,
+    taus: tuple[float, ...] = (),
+    background: bool = False,
 ):
-    """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible."""
+    """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible.
+
+    On a miss, a learner with ``tau_batch`` also runs, in the same batched call, every τ > 0 of
+    ``taus`` not yet cached (module docstring); if that batch fails, τ alone is run, as without
+    ``taus``, so that errors are the single run's.  A β move (a learner that uses β, cached at
+    another β but not at this one) runs τ alone unless ``background`` (the prefetch batches the
+    grid at the new β): the batch of 14 τ costs more than the one τ the page waits for.
+    """
     spec = LEARNERS[learner]
-    ck = (
-        key,
-        learner,
-        tau,
-        beta if spec.uses_beta else None,
-        eta,
-        None if init is None else init.tobytes(),
-    )
-    hit = _RUNS.get(ck)
-    if hit is not None and hit.shape[0] > steps:
+
+    def cache_key(t: float) -> tuple:
+        return (
+            key,
+            learner,
+            t,
+            beta if spec.uses_beta else None,
+            eta,
+            None if init is None else init.tobytes(),
+        )
+
+    def cached(t: float) -> np.ndarray | None:
+        hit = _RUNS.get(cache_key(t))
+        return hit if hit is not None and hit.shape[0] > steps else None
+
+    hit = cached(tau)
+    if hit is not None:
         return hit[: steps + 1], 0.0
     t0 = time.perf_counter()
+    batch = [tau]
+    if (
+        spec.tau_batch
+        and eta is None
+        and tau > 0
+        and game.n_actions <= TAU_BATCH_MAX_ACTIONS
+        and (background or not (spec.uses_beta and _beta_move(cache_key(tau))))
+    ):
+        batch += [t for t in dict.fromkeys(float(t) for t in taus) if t > 0 and t != tau]
+        batch = [batch[0]] + [t for t in batch[1:] if cached(t) is None]
+    if len(batch) > 1:
+        c = len(batch)
+        many = PreferenceGame(
+            np.repeat(game.P[None], c, axis=0), mu=np.repeat(game.mu[None], c, axis=0)
+        )
+        try:
+            hists = np.asarray(spec.run(many, np.array(batch), beta, eta, steps, init).history)
+        except (ValueError, FloatingPointError):
+            pass  # run τ alone below: its own error, or its numbers
+        else:
+            for k, t in enumerate(batch):
+                _RUNS.put(cache_key(t), np.ascontiguousarray(hists[:, k]))
+            return _RUNS.get(cache_key(tau)), time.perf_counter() - t0
     hist = np.asarray(spec.run(game, tau, beta, eta, steps, init).history)
-    _RUNS.put(ck, hist)
+    _RUNS.put(cache_key(tau), hist)
     return hist, time.perf_counter() - t0
+
+
+def _beta_move(ck: tuple) -> bool:
+    """Whether a run keyed ``ck`` is cached at another β (same game, learner, step, start) but at
+    no τ with this β."""
+    same = lambda k: k[:2] == ck[:2] and k[4:] == ck[4:]
+    return not _RUNS.any_key(lambda k: same(k) and k[3] == ck[3]) and _RUNS.any_key(same)
 
 
 def clear_caches() -> None:
@@ -364,10 +427,13 @@ def clear_caches() -> None:
         cache.clear()
 
 
-def warm(s: Settings, *, stop: Callable[[], bool] = lambda: False) -> None:
+def warm(
+    s: Settings, *, stop: Callable[[], bool] = lambda: False, taus: tuple[float, ...] = ()
+) -> None:
     """Fill the caches for ``s`` without building a :class:`View` (the page's prefetch of the
     neighbouring τ values); returns early, between two learner runs, once ``stop()`` is true.
-    Errors are left for :func:`compute` to report."""
+    ``taus``: the τ grid to batch over (as in :func:`compute`).  Errors are left for
+    :func:`compute` to report."""
     try:
         game = build_game(s)
         init, key, tau, beta = start_policy(s, game), _key(game), float(s.tau), float(s.beta)
@@ -379,7 +445,7 @@ def warm(s: Settings, *, stop: Callable[[], bool] = lambda: False) -> None:
         if stop():
             return
         try:
-            _run(game, key, name, tau, beta, s.eta, int(s.steps), init)
+            _run(game, key, name, tau, beta, s.eta, int(s.steps), init, tuple(taus), True)
         except (ValueError, FloatingPointError):
             pass
 
@@ -429,8 +495,14 @@ def _history_gap(game: PreferenceGame, hist: np.ndarray, tau: float) -> np.ndarr
     return np.asarray(duality_gap(P, hist, tau, np.broadcast_to(game.mu, hist.shape)))
 
 
-def compute(s: Settings, game: PreferenceGame | None = None) -> View:
+def compute(
+    s: Settings, game: PreferenceGame | None = None, *, taus: tuple[float, ...] = ()
+) -> View:
     """The :class:`View` of the settings (see the module docstring).
+
+    ``taus``: the τ slider's grid; the learners that can run it as one batch do so on a cache
+    miss (the same numbers as without it, see the module docstring), so that the next τ move is
+    a cache hit.
 
     Raises the library's ``ValueError`` for bad settings that leave nothing to draw (an invalid
     game, μ, start policy, τ < 0, β outside [0, 1)); a failing learner only adds to ``errors``.
@@ -453,7 +525,7 @@ def compute(s: Settings, game: PreferenceGame | None = None) -> View:
     view = View(game, s, star, PATH_TAUS, _tau_path(game, key))
     for name in dict.fromkeys((*s.learners, "ipo_md")):
         try:
-            hist, secs = _run(game, key, name, tau, beta, s.eta, steps, init)
+            hist, secs = _run(game, key, name, tau, beta, s.eta, steps, init, tuple(taus))
             run = LearnerRun(LEARNERS[name].label, hist, _history_gap(game, hist, tau), secs)
         except (ValueError, FloatingPointError) as exc:
             if name in s.learners:
