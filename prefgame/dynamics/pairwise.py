@@ -178,13 +178,15 @@ def loss_derivative(loss: LossLike, dloss: Callable | None = None) -> tuple[str,
 # --------------------------------------------------------------------------- expectations
 
 
-def _log_sampler(z, logmu, sampler: str, beta: float):
+def _log_sampler(z, logmu, sampler: str, beta: float, logpi: np.ndarray | None = None):
+    """log w of the sampler; ``logpi``: log_softmax(z) where the caller has it already."""
+    logpi = log_softmax(z) if logpi is None and sampler != "offline" else logpi
     if sampler == "online":
-        return log_softmax(z)
+        return logpi
     if sampler == "offline":
         return np.broadcast_to(logmu, z.shape)
     if sampler == "mixture":
-        return log_softmax((1.0 - beta) * log_softmax(z) + beta * logmu)
+        return log_softmax((1.0 - beta) * logpi + beta * logmu)
     raise ValueError(f"unknown sampler {sampler!r}; known: online, offline, mixture")
 
 
@@ -248,9 +250,10 @@ def natural_direction(
     For IPO, G is linear in h and the sum over y' collapses to O(n²) work per context:
     d = 2[u − E_w u − (Pw − ½)/τ].
     """
-    logw = _log_sampler(z, logmu, sampler, beta)
+    logpi = log_softmax(z)
+    logw = _log_sampler(z, logmu, sampler, beta, logpi)
     w = np.exp(logw)
-    u = log_softmax(z) - logmu
+    u = logpi - logmu
     if loss_name == "ipo":
         d = 2.0 * (u - (w * u).sum(axis=-1, keepdims=True) - (matvec(P, w) - 0.5) / tau)
     else:
