@@ -23,6 +23,7 @@ __all__ = [
     "check_beta",
     "check_steps",
     "check_tau",
+    "context_beta",
     "context_tau",
     "run_loop",
     "sample_categorical",
@@ -83,6 +84,15 @@ def context_tau(tau: ArrayLike, c: int) -> np.ndarray:
     if t.shape[0] != c:
         raise ValueError(f"tau: {t.shape[0]} values for a batch of {c} contexts (one per context)")
     return np.array([check_tau(float(x)) for x in t], dtype=np.float64)[:, None]
+
+
+def context_beta(beta: ArrayLike, c: int) -> np.ndarray:
+    """One mixture weight β per context (as :func:`context_tau`): c values, each checked by
+    :func:`check_beta`, as ``[c, 1]``."""
+    b = np.asarray(beta, dtype=np.float64).reshape(-1)
+    if b.shape[0] != c:
+        raise ValueError(f"beta: {b.shape[0]} values for a batch of {c} contexts (one per context)")
+    return np.array([check_beta(float(x)) for x in b], dtype=np.float64)[:, None]
 
 
 def init_logits(init: ArrayLike | None, logmu: np.ndarray) -> np.ndarray:

@@ -57,6 +57,7 @@ from ._common import (
     check_beta,
     check_steps,
     check_tau,
+    context_beta,
     context_tau,
     finish,
     init_logits,
@@ -330,6 +331,8 @@ def preference_optimisation(
             has π*_τ as its solution; ``converged`` says only that the update stopped, so check
             the result with ``duality_gap`` (zero only at π*_τ).
         sampler: ``"online"`` (w = sg π), ``"mixture"`` (w ∝ sg π^{1−β} μ^β), ``"offline"`` (w = μ).
+        beta: the mixture's β, or one β per context ``[c]``
+            (:func:`~prefgame.dynamics._common.context_beta`: each context as its own run).
         lr: ``"auto"`` (exact flavour only: Jacobian-based step, see module docstring), a number
             or a schedule t ↦ lr_t (plain SGD on the direction).
         optimizer: an :class:`~prefgame.optim.SGD` / :class:`~prefgame.optim.Adam`, overriding
@@ -346,7 +349,7 @@ def preference_optimisation(
     """
     per_context = np.ndim(tau) > 0
     tau = tau if per_context else check_tau(tau)
-    beta = check_beta(beta)
+    beta = beta if np.ndim(beta) > 0 else check_beta(beta)
     steps = check_steps(steps)
     if sampler not in ("online", "offline", "mixture"):
         raise ValueError(f"unknown sampler {sampler!r}; known: online, offline, mixture")
@@ -354,6 +357,8 @@ def preference_optimisation(
         raise ValueError(f"labels = {labels!r}, must be 'soft' or 'hard'")
     name, dh = loss_derivative(loss, dloss)
     P, logmu, single = batched_arrays(game, mu)
+    if np.ndim(beta) > 0:
+        beta = context_beta(beta, P.shape[0])
     if per_context:
         tau = context_tau(tau, P.shape[0])
         if name != "ipo":
@@ -434,7 +439,7 @@ def preference_optimisation(
         "sampler_policy": np.exp(_log_sampler(z, logmu, sampler, beta)),
         "loss": name,
         "sampler": sampler,
-        "beta": beta,
+        "beta": beta if np.ndim(beta) == 0 else beta[:, 0],
     }
     if auto and cur["lr"] is not None:
         extra["lr_last"] = cur["lr"][:, 0]
