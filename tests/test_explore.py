@@ -322,19 +322,21 @@ def test_prefetch_makes_the_next_tau_notch_a_cache_hit_with_the_same_numbers():
 
 @pytest.mark.parametrize("game", [G.near_cyclic(), G.random_intransitive(6, seed=3)])
 def test_the_tau_grid_batch_gives_the_one_tau_runs_numbers(game):
-    """The fast path (every τ of the slider's grid in one batched call per learner) shows the
-    numbers of the old one (one run per τ): equal to 1e-12 at every τ, every learner, β on."""
+    """The fast path (the cross through (τ, β) on the sliders' grids in one batched call per
+    learner) shows the numbers of the old one (one run per (τ, β)): equal to 1e-12 at each τ and
+    β tried, every learner."""
     from prefgame.explore.app import TAUS
 
+    betas = tuple(round(0.05 * k, 10) for k in range(20))  # the β slider's notches
     learners = ("nash_md", "online_ipo", "ipo_md", "offline_ipo", "online_dpo")
     base = M.Settings(game=_skewed(game), tau=0.1, beta=0.5, steps=200, learners=learners)
-    fast = M.compute(base, taus=tuple(TAUS))
+    fast = M.compute(base, taus=tuple(TAUS), betas=betas)
     assert fast.runs["nash_md"].seconds > 0
-    for tau in (0.1, 0.005, 0.2, 2.0, 10.0):
-        s = M.Settings(**{**base.__dict__, "tau": tau})
-        shown = M.compute(s, taus=tuple(TAUS))
+    for tau, beta in ((0.1, 0.5), (0.005, 0.5), (0.2, 0.5), (10.0, 0.5), (0.1, 0.0), (0.1, 0.95)):
+        s = M.Settings(**{**base.__dict__, "tau": tau, "beta": beta})
+        shown = M.compute(s, taus=tuple(TAUS), betas=betas)
         for key in ("nash_md", "online_ipo", "ipo_md", "offline_ipo"):  # batched: cache hits
-            assert tau == 0.1 or shown.runs[key].seconds == 0.0
+            assert (tau, beta) == (0.1, 0.5) or shown.runs[key].seconds == 0.0
         M.clear_caches()
         old = M.compute(s)
         M.clear_caches()
@@ -343,7 +345,7 @@ def test_the_tau_grid_batch_gives_the_one_tau_runs_numbers(game):
             np.testing.assert_allclose(shown.runs[key].gap, old.runs[key].gap, 0, 1e-12)
         np.testing.assert_allclose(shown.ipo_md.mixture, old.ipo_md.mixture, 0, 1e-12)
         np.testing.assert_allclose(shown.ipo_md.mixture_gap, old.ipo_md.mixture_gap, 0, 1e-12)
-        M.compute(base, taus=tuple(TAUS))  # the grid again, for the next τ
+        M.compute(base, taus=tuple(TAUS), betas=betas)  # the grids again, for the next move
 
 
 def test_a_failing_tau_batch_falls_back_to_the_one_tau_run():
@@ -362,7 +364,7 @@ def test_a_failing_tau_batch_falls_back_to_the_one_tau_run():
     assert any("eta * tau" in e for e in v.errors)
 
 
-def test_learners_take_one_tau_per_context():
+def test_learners_take_one_tau_and_beta_per_context():
     game = G.near_cyclic()
     taus = np.array([0.05, 0.5, 5.0])
     P = np.repeat(game.P[None], 3, axis=0)
@@ -377,6 +379,14 @@ def test_learners_take_one_tau_per_context():
         for k, t in enumerate(taus):
             # (without record_every, one τ takes Nash-MD's tight loop: equal to rounding)
             np.testing.assert_allclose(batch.policy[k], run(game.P, float(t)).policy, 0, 1e-12)
+    betas = np.array([0.0, 0.4, 0.9])
+    batch = D.ipo_md(P, taus, betas, steps=50, record_every=1)
+    np.testing.assert_array_equal(batch.extra["beta"], betas)
+    for k in range(3):
+        one = D.ipo_md(game.P, float(taus[k]), float(betas[k]), steps=50, record_every=1)
+        np.testing.assert_array_equal(batch.history[:, k], one.history)
+    with pytest.raises(ValueError, match="beta"):
+        D.ipo_md(P, taus, np.array([0.1, 1.5, 0.2]))
     with pytest.raises(ValueError, match="3 values for a batch of 2"):
         D.nash_md(P[:2], taus)
     with pytest.raises(ValueError, match="tau"):

@@ -757,7 +757,7 @@ class Explorer:
         self.start_seed.visible = self.start.value == "random"
         self.start_custom.visible = self.start.value == "custom"
         try:
-            view = compute(self.settings(), taus=tuple(self.tau.options))
+            view = compute(self.settings(), taus=tuple(self.tau.options), betas=self._betas())
         except (ValueError, FloatingPointError) as exc:
             self._show_error(str(exc))
             return
@@ -782,11 +782,17 @@ class Explorer:
         if self.prefetch_thread is not None:
             self.prefetch_thread.join()
 
+    def _betas(self) -> tuple[float, ...]:
+        """The β slider's notches (start + k·step, rounded to 10 decimals)."""
+        b = self.beta
+        k = round((b.end - b.start) / b.step)
+        return tuple(round(b.start + i * b.step, 10) for i in range(k + 1))
+
     def _start_prefetch(self, s: Settings) -> None:
         """Warm the caches for τ one slider notch up and down, then β one notch up and down (the
         learners that use β: IPO-MD always, for its panel), in a daemon thread; each warm runs the
         whole τ grid in one batch where the learner can (:func:`compute`'s ``taus``)."""
-        grid, gen = self.tau.options, self._generation
+        grid, gen, betas = self.tau.options, self._generation, self._betas()
         if s.tau not in grid:
             return
         i = grid.index(s.tau)
@@ -802,7 +808,7 @@ class Explorer:
 
         def work() -> None:
             for move in moves:
-                warm(move, stop=lambda: self._generation != gen, taus=tuple(grid))
+                warm(move, stop=lambda: self._generation != gen, taus=tuple(grid), betas=betas)
 
         self.prefetch_thread = threading.Thread(
             target=work, name="prefgame-explore-prefetch", daemon=True

@@ -14,10 +14,12 @@ IPO-MD's mixture (π_t)^{1−β} μ^β         :func:`prefgame.dynamics.ipo_md_m
 
 Caches (so that a slider move re-runs only what it changes): equilibria by (game, τ), the
 τ-path by game, and each learner's run by (game, learner, τ, β if it uses β, step size, start).
-Given the τ slider's grid (``taus=``), a learner that takes one τ per context (Nash-MD and the
-IPO family, with their own step sizes, n ≤ :data:`TAU_BATCH_MAX_ACTIONS`) runs every grid τ not
-yet cached in one batched call — context by context the same floating-point operations as one
-run per τ, so the same numbers, at about the cost of one run — and a later τ move is a cache hit;
+Given the sliders' grids (``taus=``, ``betas=``), a learner that takes one τ (and β) per context
+(Nash-MD and the IPO family, with their own step sizes, n ≤ :data:`TAU_BATCH_MAX_ACTIONS`) runs,
+on a miss, the cross through (τ, β) on the grids in one batched call — every τ at this β and
+(IPO-MD) every β at this τ, those not yet cached — context by context the same floating-point
+operations as one run each, so the same numbers, at about the cost of one run for small n; the
+next τ or β move is then a cache hit;
 a run asked for fewer steps than a cached one is its prefix (every learner here is deterministic
 and its step t depends only on t and π_t), so moving the number of steps down costs nothing.
 :func:`warm` fills the caches ahead of time (the page runs it for the neighbouring τ values in
@@ -356,69 +358,60 @@ def _run(
     steps: int,
     init: np.ndarray | None,
     taus: tuple[float, ...] = (),
-    background: bool = False,
+    betas: tuple[float, ...] = (),
 ):
     """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible.
 
-    On a miss, a learner with ``tau_batch`` also runs, in the same batched call, every τ > 0 of
-    ``taus`` not yet cached (module docstring); if that batch fails, τ alone is run, as without
-    ``taus``, so that errors are the single run's.  A β move (a learner that uses β, cached at
-    another β but not at this one) runs τ alone unless ``background`` (the prefetch batches the
-    grid at the new β): the batch of 14 τ costs more than the one τ the page waits for.
+    On a miss, a learner with ``tau_batch`` also runs, in the same batched call, what is not yet
+    cached of the cross through (τ, β) on the sliders' grids (module docstring): every τ > 0 of
+    ``taus`` at this β and, if it uses β and β is a notch of ``betas``, every β of ``betas`` at
+    this τ.  If that batch fails, (τ, β) alone is run, as without the grids, so that errors are
+    the single run's.
     """
     spec = LEARNERS[learner]
 
-    def cache_key(t: float) -> tuple:
+    def cache_key(t: float, b: float) -> tuple:
         return (
             key,
             learner,
             t,
-            beta if spec.uses_beta else None,
+            b if spec.uses_beta else None,
             eta,
             None if init is None else init.tobytes(),
         )
 
-    def cached(t: float) -> np.ndarray | None:
-        hit = _RUNS.get(cache_key(t))
-        return hit if hit is not None and hit.shape[0] > steps else None
+    def missing(t: float, b: float) -> bool:
+        hit = _RUNS.get(cache_key(t, b))
+        return hit is None or hit.shape[0] <= steps
 
-    hit = cached(tau)
-    if hit is not None:
-        return hit[: steps + 1], 0.0
+    if not missing(tau, beta):
+        return _RUNS.get(cache_key(tau, beta))[: steps + 1], 0.0
     t0 = time.perf_counter()
-    batch = [tau]
-    if (
-        spec.tau_batch
-        and eta is None
-        and tau > 0
-        and game.n_actions <= TAU_BATCH_MAX_ACTIONS
-        and (background or not (spec.uses_beta and _beta_move(cache_key(tau))))
-    ):
-        batch += [t for t in dict.fromkeys(float(t) for t in taus) if t > 0 and t != tau]
-        batch = [batch[0]] + [t for t in batch[1:] if cached(t) is None]
+    batch = [(tau, beta)]
+    if spec.tau_batch and eta is None and tau > 0 and game.n_actions <= TAU_BATCH_MAX_ACTIONS:
+        batch += [(t, beta) for t in dict.fromkeys(float(t) for t in taus) if t > 0]
+        if spec.uses_beta and beta in betas:
+            batch += [(tau, b) for b in dict.fromkeys(float(b) for b in betas)]
+        rest = dict.fromkeys(tb for tb in batch[1:] if tb != (tau, beta) and missing(*tb))
+        batch = [(tau, beta), *rest]
     if len(batch) > 1:
         c = len(batch)
         many = PreferenceGame(
             np.repeat(game.P[None], c, axis=0), mu=np.repeat(game.mu[None], c, axis=0)
         )
+        t_arr = np.array([t for t, _ in batch])
+        b_arr = np.array([b for _, b in batch]) if spec.uses_beta else beta
         try:
-            hists = np.asarray(spec.run(many, np.array(batch), beta, eta, steps, init).history)
+            hists = np.asarray(spec.run(many, t_arr, b_arr, eta, steps, init).history)
         except (ValueError, FloatingPointError):
-            pass  # run τ alone below: its own error, or its numbers
+            pass  # run (τ, β) alone below: its own error, or its numbers
         else:
-            for k, t in enumerate(batch):
-                _RUNS.put(cache_key(t), np.ascontiguousarray(hists[:, k]))
-            return _RUNS.get(cache_key(tau)), time.perf_counter() - t0
+            for k, tb in enumerate(batch):
+                _RUNS.put(cache_key(*tb), np.ascontiguousarray(hists[:, k]))
+            return _RUNS.get(cache_key(tau, beta)), time.perf_counter() - t0
     hist = np.asarray(spec.run(game, tau, beta, eta, steps, init).history)
-    _RUNS.put(cache_key(tau), hist)
+    _RUNS.put(cache_key(tau, beta), hist)
     return hist, time.perf_counter() - t0
-
-
-def _beta_move(ck: tuple) -> bool:
-    """Whether a run keyed ``ck`` is cached at another β (same game, learner, step, start) but at
-    no τ with this β."""
-    same = lambda k: k[:2] == ck[:2] and k[4:] == ck[4:]
-    return not _RUNS.any_key(lambda k: same(k) and k[3] == ck[3]) and _RUNS.any_key(same)
 
 
 def clear_caches() -> None:
@@ -428,11 +421,15 @@ def clear_caches() -> None:
 
 
 def warm(
-    s: Settings, *, stop: Callable[[], bool] = lambda: False, taus: tuple[float, ...] = ()
+    s: Settings,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    taus: tuple[float, ...] = (),
+    betas: tuple[float, ...] = (),
 ) -> None:
     """Fill the caches for ``s`` without building a :class:`View` (the page's prefetch of the
     neighbouring τ values); returns early, between two learner runs, once ``stop()`` is true.
-    ``taus``: the τ grid to batch over (as in :func:`compute`).  Errors are left for
+    ``taus``, ``betas``: the grids to batch over (as in :func:`compute`).  Errors are left for
     :func:`compute` to report."""
     try:
         game = build_game(s)
@@ -445,7 +442,7 @@ def warm(
         if stop():
             return
         try:
-            _run(game, key, name, tau, beta, s.eta, int(s.steps), init, tuple(taus), True)
+            _run(game, key, name, tau, beta, s.eta, int(s.steps), init, tuple(taus), tuple(betas))
         except (ValueError, FloatingPointError):
             pass
 
@@ -496,13 +493,17 @@ def _history_gap(game: PreferenceGame, hist: np.ndarray, tau: float) -> np.ndarr
 
 
 def compute(
-    s: Settings, game: PreferenceGame | None = None, *, taus: tuple[float, ...] = ()
+    s: Settings,
+    game: PreferenceGame | None = None,
+    *,
+    taus: tuple[float, ...] = (),
+    betas: tuple[float, ...] = (),
 ) -> View:
     """The :class:`View` of the settings (see the module docstring).
 
-    ``taus``: the τ slider's grid; the learners that can run it as one batch do so on a cache
-    miss (the same numbers as without it, see the module docstring), so that the next τ move is
-    a cache hit.
+    ``taus``, ``betas``: the τ and β sliders' grids; on a cache miss the learners that can run
+    them as one batch do so (the cross through (τ, β); the same numbers as without it, see the
+    module docstring), so that the next τ or β move is a cache hit.
 
     Raises the library's ``ValueError`` for bad settings that leave nothing to draw (an invalid
     game, μ, start policy, τ < 0, β outside [0, 1)); a failing learner only adds to ``errors``.
@@ -525,7 +526,9 @@ def compute(
     view = View(game, s, star, PATH_TAUS, _tau_path(game, key))
     for name in dict.fromkeys((*s.learners, "ipo_md")):
         try:
-            hist, secs = _run(game, key, name, tau, beta, s.eta, steps, init, tuple(taus))
+            hist, secs = _run(
+                game, key, name, tau, beta, s.eta, steps, init, tuple(taus), tuple(betas)
+            )
             run = LearnerRun(LEARNERS[name].label, hist, _history_gap(game, hist, tau), secs)
         except (ValueError, FloatingPointError) as exc:
             if name in s.learners:
