@@ -2,20 +2,22 @@
 
     .venv/bin/python benchmarks/explore_latency.py [--steps 2000] [--repeats 3] [--json]
 
-For the 3-action near-cycle and a 10-action random intransitive game, an :class:`Explorer`
-(the served page's own object, its prefetch off) is loaded cold (empty caches) and moved through
-τ (values the page has not shown yet; since the τ-grid batch, the first load has already run
-them for Nash-MD and the IPO family, in one batched call per learner), β (IPO-MD re-runs at the
-shown τ), the number of steps and back to a τ already shown; then, with the page's default
-prefetch of the neighbouring τ and β notches (given time to finish, as a reader looking at the
-plots gives it), τ one notch at a time and β one notch at a time.  Each move's time is
-``Explorer.last_seconds`` — the library's computation (:func:`prefgame.explore.model.compute`)
-plus refilling every Bokeh plot.  Not included: the websocket message and the browser's repaint
-(the browser test prints the key-press-to-redraw time it sees,
-``pytest tests/test_explore_browser.py -s``).
+For the 3-action near-cycle and a 10-action random intransitive game, an :class:`Explorer` (the
+served page's own object, its prefetch off) is loaded cold (empty caches) and moved through τ
+(values the page has not shown yet: the first load has already run them for Nash-MD and the IPO
+family, in one batched call per learner), β (at the last τ: the first β move misses and runs
+IPO-MD's batch, the second is a hit), the number of steps, back to a τ already shown and to a τ
+with the learners' runs forgotten (the worst case: a miss runs the batch in the foreground); then,
+with the page's default prefetch of the neighbouring τ and β notches (given time to finish, as a
+reader looking at the plots gives it), τ one notch at a time and β one notch at a time. Each move's
+time is ``Explorer.last_seconds`` — the library's computation
+(:func:`prefgame.explore.model.compute`) plus refilling every Bokeh plot. Not included: the
+websocket message and the browser's repaint (the browser test prints the key-press-to-redraw time
+it sees, ``pytest tests/test_explore_browser.py -s``).
 
 ``--json`` prints one JSON object instead of the table: for the n = 3 near-cycle with the default
-learners, ``tau_change_p50_s`` (a τ move, prefetch off: the issue's target), ``beta_change_p50_s``,
+learners, ``tau_change_p50_s`` (a τ move, prefetch off: the issue's target),
+``tau_change_miss_p50_s`` (a τ move with the learner runs forgotten), ``beta_change_p50_s``,
 ``steps_down_p50_s``, ``tau_cached_s``, ``first_load_s``, ``tau_notch_prefetch_p50_s`` and
 ``beta_notch_prefetch_p50_s``; ``scenarios`` holds every case's every row (median, max, each move).
 """
@@ -52,7 +54,7 @@ def bench(game: str, n: int, steps: int, learners: tuple[str, ...]) -> dict[str,
     assert not app.alert.visible, app.alert.object
     for tau in (0.2, 0.5, 1.0, 0.05):
         _move(app.tau, tau)
-        out.setdefault("τ move (new τ)", []).append(app.last_seconds)
+        out.setdefault("τ move (τ not shown yet)", []).append(app.last_seconds)
     for beta in (0.5, 0.75):
         _move(app.beta, beta)
         out.setdefault("β move", []).append(app.last_seconds)
@@ -63,6 +65,12 @@ def bench(game: str, n: int, steps: int, learners: tuple[str, ...]) -> dict[str,
     _move(app.beta, 0.25)
     _move(app.tau, 0.2)
     out["τ move (τ seen before: cached)"] = [app.last_seconds]
+    # The worst case of a τ move: the learners' runs forgotten, so the move misses and runs the
+    # batch (the cross through (τ, β) on the sliders' grids) in the foreground.
+    for tau in (0.5, 1.0):
+        M._RUNS.clear()
+        _move(app.tau, tau)
+        out.setdefault("τ move, learner runs cleared (a batched miss)", []).append(app.last_seconds)
     # The page's default: after a redraw, the neighbouring τ notches are warmed in the background
     # (while the user looks at the plots); the next τ step then only refills the plots.
     M.clear_caches()
@@ -121,8 +129,9 @@ def main() -> None:
     if args.json:
         first = {r["move"]: r["p50_s"] for r in rows if r["n"] == cases[0][1]}
         out = {
-            "tau_change_p50_s": first["τ move (new τ)"],
+            "tau_change_p50_s": first["τ move (τ not shown yet)"],
             "beta_change_p50_s": first["β move"],
+            "tau_change_miss_p50_s": first["τ move, learner runs cleared (a batched miss)"],
             "steps_down_p50_s": first["steps down (cached prefix)"],
             "tau_cached_s": first["τ move (τ seen before: cached)"],
             "first_load_s": first["first load (cold)"],
