@@ -83,7 +83,7 @@ class Learner:
     run: Callable
     uses_beta: bool = False
     default_step: str = ""
-    tau_batch: bool = False  # ``run`` takes one τ per context (a batch over the τ grid)
+    tau_batch: bool = False  # ``run`` takes one τ (and β, if it uses β) per context: a batch
 
 
 def _rec(**kw) -> dict:
@@ -313,15 +313,12 @@ class _LRU:
         with self.lock:
             self.data.clear()
 
-    def any_key(self, pred: Callable[[tuple], bool]) -> bool:
-        with self.lock:
-            return any(pred(k) for k in self.data)
 
-
+#: (A batch fills up to 13 τ + 20 β entries per learner: room for several settings.)
 _EQUILIBRIA, _PATHS, _RUNS = _LRU(512), _LRU(64), _LRU(384)
 
-#: Largest game whose learners run batched over the τ grid (the n slider's end; above it a batch
-#: of 14 τ values costs more than the one τ asked for).
+#: Largest game whose learners run batched over the grids (the n slider's end; uploads go up to
+#: 50 actions, where a batch of ~30 contexts is no longer about the cost of one run).
 TAU_BATCH_MAX_ACTIONS = 12
 
 
