@@ -311,13 +311,88 @@ def test_prefetch_makes_the_next_tau_notch_a_cache_hit_with_the_same_numbers():
     shown = app.last_view
     assert shown.settings.tau == 0.2
     assert all(r.seconds == 0.0 for r in shown.runs.values()) and shown.ipo_md.seconds == 0.0
+    app.stop_prefetch()  # (its next warm would refill the τ grid, 0.2 included, while we time)
     M.clear_caches()
     fresh = M.compute(shown.settings)
     for key, run in fresh.runs.items():
         assert run.seconds > 0
         np.testing.assert_array_equal(shown.runs[key].history, run.history)
     np.testing.assert_array_equal(shown.ipo_md.mixture, fresh.ipo_md.mixture)
-    app.stop_prefetch()
+
+
+@pytest.mark.parametrize("game", [G.near_cyclic(), G.random_intransitive(6, seed=3)])
+def test_the_tau_grid_batch_gives_the_one_tau_runs_numbers(game):
+    """The fast path (the cross through (τ, β) on the sliders' grids in one batched call per
+    learner) shows the numbers of the old one (one run per (τ, β)): equal to 1e-12 at each τ and
+    β tried, every learner."""
+    from prefgame.explore.app import TAUS
+
+    betas = tuple(round(0.05 * k, 10) for k in range(20))  # the β slider's notches
+    learners = ("nash_md", "online_ipo", "ipo_md", "offline_ipo", "online_dpo")
+    base = M.Settings(game=_skewed(game), tau=0.1, beta=0.5, steps=200, learners=learners)
+    fast = M.compute(base, taus=tuple(TAUS), betas=betas)
+    assert fast.runs["nash_md"].seconds > 0
+    for tau, beta in ((0.1, 0.5), (0.005, 0.5), (0.2, 0.5), (10.0, 0.5), (0.1, 0.0), (0.1, 0.95)):
+        s = M.Settings(**{**base.__dict__, "tau": tau, "beta": beta})
+        shown = M.compute(s, taus=tuple(TAUS), betas=betas)
+        for key in ("nash_md", "online_ipo", "ipo_md", "offline_ipo"):  # batched: cache hits
+            assert (tau, beta) == (0.1, 0.5) or shown.runs[key].seconds == 0.0
+        M.clear_caches()
+        old = M.compute(s)
+        M.clear_caches()
+        for key in learners:
+            np.testing.assert_allclose(shown.runs[key].history, old.runs[key].history, 0, 1e-12)
+            np.testing.assert_allclose(shown.runs[key].gap, old.runs[key].gap, 0, 1e-12)
+        np.testing.assert_allclose(shown.ipo_md.mixture, old.ipo_md.mixture, 0, 1e-12)
+        np.testing.assert_allclose(shown.ipo_md.mixture_gap, old.ipo_md.mixture_gap, 0, 1e-12)
+        M.compute(base, taus=tuple(TAUS), betas=betas)  # the grids again, for the next move
+
+
+def test_a_failing_tau_batch_falls_back_to_the_one_tau_run():
+    """A fixed step too large at some grid τ: the batch is not used, each τ runs alone and says
+    its own error (the learners with a step size of their own batch; with η they do not)."""
+    from prefgame.explore.app import TAUS
+
+    s = M.Settings(game="rps", tau=0.5, eta=1.0, steps=20, learners=("nash_md", "online_ipo"))
+    v = M.compute(s, taus=tuple(TAUS))
+    M.clear_caches()
+    w = M.compute(s)
+    assert v.errors == w.errors
+    for key in w.runs:
+        np.testing.assert_array_equal(v.runs[key].history, w.runs[key].history)
+    v = M.compute(M.Settings(**{**s.__dict__, "tau": 2.0}), taus=tuple(TAUS))
+    assert any("eta * tau" in e for e in v.errors)
+
+
+def test_learners_take_one_tau_and_beta_per_context():
+    game = G.near_cyclic()
+    taus = np.array([0.05, 0.5, 5.0])
+    P = np.repeat(game.P[None], 3, axis=0)
+    for run in (
+        lambda g, t: D.nash_md(g, t, steps=50, record_every=1),
+        lambda g, t: D.nash_md(g, t, steps=50),
+        lambda g, t: D.online_ipo(g, t, steps=50, record_every=5),
+        lambda g, t: D.ipo_md(g, t, 0.3, steps=50),
+    ):
+        batch = run(P, taus)
+        np.testing.assert_array_equal(batch.tau, taus)
+        for k, t in enumerate(taus):
+            # (without record_every, one τ takes Nash-MD's tight loop: equal to rounding)
+            np.testing.assert_allclose(batch.policy[k], run(game.P, float(t)).policy, 0, 1e-12)
+    betas = np.array([0.0, 0.4, 0.9])
+    batch = D.ipo_md(P, taus, betas, steps=50, record_every=1)
+    np.testing.assert_array_equal(batch.extra["beta"], betas)
+    for k in range(3):
+        one = D.ipo_md(game.P, float(taus[k]), float(betas[k]), steps=50, record_every=1)
+        np.testing.assert_array_equal(batch.history[:, k], one.history)
+    with pytest.raises(ValueError, match="beta"):
+        D.ipo_md(P, taus, np.array([0.1, 1.5, 0.2]))
+    with pytest.raises(ValueError, match="3 values for a batch of 2"):
+        D.nash_md(P[:2], taus)
+    with pytest.raises(ValueError, match="tau"):
+        D.online_ipo(P, np.array([0.1, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="loss='ipo' only"):
+        D.online_dpo(P, taus)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -23,6 +23,8 @@ __all__ = [
     "check_beta",
     "check_steps",
     "check_tau",
+    "context_beta",
+    "context_tau",
     "run_loop",
     "sample_categorical",
 ]
@@ -39,7 +41,8 @@ class Trajectory:
         steps: the step index of each recorded iterate ``[k]``.
         iterations: number of updates performed.
         converged: whether the stopping tolerance (if any) was met in every context.
-        method: the learner's name; tau: the regularisation strength.
+        method: the learner's name; tau: the regularisation strength (``[c]`` where the learner
+            was given one τ per context).
         extra: learner-specific numbers (e.g. the mixture policy of IPO-MD, the fitted reward).
     """
 
@@ -66,6 +69,30 @@ def check_steps(steps: int, name: str = "steps", minimum: int = 0) -> int:
     if isinstance(steps, bool) or int(steps) != steps or steps < minimum:
         raise ValueError(f"{name} = {steps!r}, must be an integer >= {minimum}")
     return int(steps)
+
+
+def context_tau(tau: ArrayLike, c: int) -> np.ndarray:
+    """One τ per context: c values, each checked by :func:`check_tau`, as ``[c, 1]`` (so that it
+    broadcasts over the actions).
+
+    A learner given such a τ runs context k with exactly the floating-point operations of a
+    single-τ run at τ_k (every operation is elementwise or per context), so a batch over a τ grid
+    returns, context by context, what one run per τ returns — at about the cost of one run for
+    small n (the explorer's τ slider).
+    """
+    t = np.asarray(tau, dtype=np.float64).reshape(-1)
+    if t.shape[0] != c:
+        raise ValueError(f"tau: {t.shape[0]} values for a batch of {c} contexts (one per context)")
+    return np.array([check_tau(float(x)) for x in t], dtype=np.float64)[:, None]
+
+
+def context_beta(beta: ArrayLike, c: int) -> np.ndarray:
+    """One mixture weight β per context (as :func:`context_tau`): c values, each checked by
+    :func:`check_beta`, as ``[c, 1]``."""
+    b = np.asarray(beta, dtype=np.float64).reshape(-1)
+    if b.shape[0] != c:
+        raise ValueError(f"beta: {b.shape[0]} values for a batch of {c} contexts (one per context)")
+    return np.array([check_beta(float(x)) for x in b], dtype=np.float64)[:, None]
 
 
 def init_logits(init: ArrayLike | None, logmu: np.ndarray) -> np.ndarray:
@@ -147,13 +174,14 @@ def finish(
 ) -> Trajectory:
     """Pack a :class:`Trajectory`, squeezing the context axis of a single game."""
     pi = softmax(z)
+    tau = float(tau) if np.ndim(tau) == 0 else np.asarray(tau, dtype=np.float64).reshape(-1)
     if single:
         z, pi, hist = z[0], pi[0], hist[:, 0]
         extra = {
             k: (v[0] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 1 else v)
             for k, v in (extra or {}).items()
         }
-    return Trajectory(pi, z, hist, rec, it, conv, method, float(tau), dict(extra or {}))
+    return Trajectory(pi, z, hist, rec, it, conv, method, tau, dict(extra or {}))
 
 
 def residual_fn(P: np.ndarray, logmu: np.ndarray, tau: float) -> Callable[[np.ndarray], np.ndarray]:

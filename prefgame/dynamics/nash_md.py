@@ -32,6 +32,7 @@ from ._common import (
     batched_arrays,
     check_steps,
     check_tau,
+    context_tau,
     finish,
     init_logits,
     residual_fn,
@@ -55,8 +56,13 @@ def nash_md_step(
 
     ``opponent_value`` replaces (P π_t^μ) by an estimate (the sampled flavour).
     """
-    if not 0.0 < eta * tau <= 1.0:
-        raise ValueError(f"eta * tau = {eta * tau:g}, must be in (0, 1] (mixture weight)")
+    et = eta * tau
+    if np.ndim(et) == 0:
+        if not 0.0 < et <= 1.0:
+            raise ValueError(f"eta * tau = {et:g}, must be in (0, 1] (mixture weight)")
+    elif not np.all((0.0 < et) & (et <= 1.0)):  # one τ (and η) per context
+        bad = np.ravel(et)[~np.ravel((0.0 < et) & (et <= 1.0))][0]
+        raise ValueError(f"eta * tau = {bad:g}, must be in (0, 1] (mixture weight)")
     logmix = log_softmax((1.0 - eta * tau) * logpi + eta * tau * logmu)
     v = matvec(P, np.exp(logmix)) if opponent_value is None else opponent_value
     return log_softmax(logmix + eta * v)
@@ -81,7 +87,8 @@ def nash_md(
 
     Args:
         game: a PreferenceGame (single or batch of contexts) or a matrix P.
-        tau: regularisation τ > 0.
+        tau: regularisation τ > 0, or one τ per context ``[c]``
+            (:func:`~prefgame.dynamics._common.context_tau`: each context as its own run).
         eta: None → the theorem's η_t = 2/(τ(t+2)); a number → constant η; or a schedule t ↦ η_t.
             Every η_t τ must lie in (0, 1].
         samples: None → exact expectation; m → m sampled opponents per step and context.
@@ -94,11 +101,18 @@ def nash_md(
     Returns:
         a :class:`Trajectory`; ``extra["eta_last"]`` is the last step size used.
     """
-    tau = check_tau(tau)
+    per_context = np.ndim(tau) > 0
+    tau = tau if per_context else check_tau(tau)
     steps = check_steps(steps)
     P, logmu, single = batched_arrays(game, mu)
+    if per_context:  # one τ per context [c, 1]; η_t = 2/(τ(t+2)) per context, as nash_md_schedule
+        tau = context_tau(tau, P.shape[0])
+        if until is not None:
+            raise ValueError("until= needs one tau for every context")
     sched = (
-        nash_md_schedule(tau)
+        (lambda t: 2.0 / (tau * (t + 2.0)))
+        if eta is None and per_context
+        else nash_md_schedule(tau)
         if eta is None
         else (eta if callable(eta) else (lambda t, e=float(eta): e))
     )
@@ -108,7 +122,8 @@ def nash_md(
     last = {"eta": None}
 
     def step(z: np.ndarray, t):
-        e = float(sched(t))
+        e = sched(t)
+        e = float(e) if np.ndim(e) == 0 else e
         last["eta"] = e
         logpi = log_softmax(z)
         v = None
@@ -120,7 +135,7 @@ def nash_md(
 
     if until is not None and (samples is not None or record_every is not None):
         raise ValueError("until= works with the exact flavour without record_every")
-    if samples is None and record_every is None:
+    if samples is None and record_every is None and not per_context:
         z, it, conv = _exact_loop(
             P, logmu, tau, sched, init_logits(init, logmu), steps, tol, check_every, until
         )

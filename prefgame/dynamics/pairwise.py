@@ -57,6 +57,8 @@ from ._common import (
     check_beta,
     check_steps,
     check_tau,
+    context_beta,
+    context_tau,
     finish,
     init_logits,
     run_loop,
@@ -177,13 +179,15 @@ def loss_derivative(loss: LossLike, dloss: Callable | None = None) -> tuple[str,
 # --------------------------------------------------------------------------- expectations
 
 
-def _log_sampler(z, logmu, sampler: str, beta: float):
+def _log_sampler(z, logmu, sampler: str, beta: float, logpi: np.ndarray | None = None):
+    """log w of the sampler; ``logpi``: log_softmax(z) where the caller has it already."""
+    logpi = log_softmax(z) if logpi is None and sampler != "offline" else logpi
     if sampler == "online":
-        return log_softmax(z)
+        return logpi
     if sampler == "offline":
         return np.broadcast_to(logmu, z.shape)
     if sampler == "mixture":
-        return log_softmax((1.0 - beta) * log_softmax(z) + beta * logmu)
+        return log_softmax((1.0 - beta) * logpi + beta * logmu)
     raise ValueError(f"unknown sampler {sampler!r}; known: online, offline, mixture")
 
 
@@ -247,9 +251,10 @@ def natural_direction(
     For IPO, G is linear in h and the sum over y' collapses to O(n²) work per context:
     d = 2[u − E_w u − (Pw − ½)/τ].
     """
-    logw = _log_sampler(z, logmu, sampler, beta)
+    logpi = log_softmax(z)
+    logw = _log_sampler(z, logmu, sampler, beta, logpi)
     w = np.exp(logw)
-    u = log_softmax(z) - logmu
+    u = logpi - logmu
     if loss_name == "ipo":
         d = 2.0 * (u - (w * u).sum(axis=-1, keepdims=True) - (matvec(P, w) - 0.5) / tau)
     else:
@@ -315,7 +320,8 @@ def preference_optimisation(
 
     Args:
         game: PreferenceGame (single or batched) or matrix P; ``mu`` overrides its μ.
-        tau: τ > 0 of the loss.
+        tau: τ > 0 of the loss, or (``loss="ipo"``) one τ per context, ``[c]``
+            (:func:`~prefgame.dynamics._common.context_tau`: each context as its own run).
         loss: ``"ipo"``, ``"dpo"``, ``"slic"`` (the shared definitions) or a callable
             ``f(h, p, *, tau)`` (elementwise; written with array-API operations so that torch
             autograd can differentiate it).
@@ -325,6 +331,8 @@ def preference_optimisation(
             has π*_τ as its solution; ``converged`` says only that the update stopped, so check
             the result with ``duality_gap`` (zero only at π*_τ).
         sampler: ``"online"`` (w = sg π), ``"mixture"`` (w ∝ sg π^{1−β} μ^β), ``"offline"`` (w = μ).
+        beta: the mixture's β, or one β per context ``[c]``
+            (:func:`~prefgame.dynamics._common.context_beta`: each context as its own run).
         lr: ``"auto"`` (exact flavour only: Jacobian-based step, see module docstring), a number
             or a schedule t ↦ lr_t (plain SGD on the direction).
         optimizer: an :class:`~prefgame.optim.SGD` / :class:`~prefgame.optim.Adam`, overriding
@@ -339,8 +347,9 @@ def preference_optimisation(
         :class:`Trajectory`; ``extra["sampler_policy"]`` is w at the last iterate (for IPO-MD the
         mixture (π_T)^{1−β} μ^β, which Prop. 5.2 says is π* at τ/(1−β)).
     """
-    tau = check_tau(tau)
-    beta = check_beta(beta)
+    per_context = np.ndim(tau) > 0
+    tau = tau if per_context else check_tau(tau)
+    beta = beta if np.ndim(beta) > 0 else check_beta(beta)
     steps = check_steps(steps)
     if sampler not in ("online", "offline", "mixture"):
         raise ValueError(f"unknown sampler {sampler!r}; known: online, offline, mixture")
@@ -348,6 +357,12 @@ def preference_optimisation(
         raise ValueError(f"labels = {labels!r}, must be 'soft' or 'hard'")
     name, dh = loss_derivative(loss, dloss)
     P, logmu, single = batched_arrays(game, mu)
+    if np.ndim(beta) > 0:
+        beta = context_beta(beta, P.shape[0])
+    if per_context:
+        tau = context_tau(tau, P.shape[0])
+        if name != "ipo":
+            raise ValueError(f"one tau per context works with loss='ipo' only, not {name!r}")
     rng = np.random.default_rng(seed)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
@@ -424,7 +439,7 @@ def preference_optimisation(
         "sampler_policy": np.exp(_log_sampler(z, logmu, sampler, beta)),
         "loss": name,
         "sampler": sampler,
-        "beta": beta,
+        "beta": beta if np.ndim(beta) == 0 else beta[:, 0],
     }
     if auto and cur["lr"] is not None:
         extra["lr_last"] = cur["lr"][:, 0]

@@ -491,8 +491,8 @@ class Explorer:
     :func:`compute` and redraws; a ``ValueError`` from the library is shown in :attr:`alert`.
     ``last_view`` and ``last_seconds`` (compute + redraw) are kept for tests and benchmarks.
     With ``prefetch`` (default), after each redraw a background thread runs the learners at the
-    τ values next to the current one on the slider, so that the next τ step is served from the
-    cache; any control change stops it between two learner runs.
+    τ values and β values next to the current ones on the sliders, so that the next τ or β step
+    is served from the cache; any control change stops it between two learner runs.
     """
 
     def __init__(self, settings: Settings | None = None, *, prefetch: bool = True) -> None:
@@ -757,7 +757,7 @@ class Explorer:
         self.start_seed.visible = self.start.value == "random"
         self.start_custom.visible = self.start.value == "custom"
         try:
-            view = compute(self.settings())
+            view = compute(self.settings(), taus=tuple(self.tau.options), betas=self._betas())
         except (ValueError, FloatingPointError) as exc:
             self._show_error(str(exc))
             return
@@ -782,17 +782,33 @@ class Explorer:
         if self.prefetch_thread is not None:
             self.prefetch_thread.join()
 
+    def _betas(self) -> tuple[float, ...]:
+        """The β slider's notches (start + k·step, rounded to 10 decimals)."""
+        b = self.beta
+        k = round((b.end - b.start) / b.step)
+        return tuple(round(b.start + i * b.step, 10) for i in range(k + 1))
+
     def _start_prefetch(self, s: Settings) -> None:
-        """Warm the caches for τ one slider notch up and down, in a daemon thread."""
-        grid, gen = self.tau.options, self._generation
+        """Warm the caches for τ one slider notch up and down, then β one notch up and down (the
+        learners that use β: IPO-MD always, for its panel), in a daemon thread; each warm runs the
+        whole τ grid in one batch where the learner can (:func:`compute`'s ``taus``)."""
+        grid, gen, betas = self.tau.options, self._generation, self._betas()
         if s.tau not in grid:
             return
         i = grid.index(s.tau)
-        taus = [grid[j] for j in (i + 1, i - 1) if 0 <= j < len(grid) and grid[j] > 0]
+        moves = [
+            replace(s, tau=grid[j]) for j in (i + 1, i - 1) if 0 <= j < len(grid) and grid[j] > 0
+        ]
+        b = self.beta
+        moves += [
+            replace(s, beta=round(s.beta + d, 10))
+            for d in (b.step, -b.step)
+            if b.start <= round(s.beta + d, 10) <= b.end
+        ]
 
         def work() -> None:
-            for tau in taus:
-                warm(replace(s, tau=tau), stop=lambda: self._generation != gen)
+            for move in moves:
+                warm(move, stop=lambda: self._generation != gen, taus=tuple(grid), betas=betas)
 
         self.prefetch_thread = threading.Thread(
             target=work, name="prefgame-explore-prefetch", daemon=True

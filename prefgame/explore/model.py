@@ -13,7 +13,13 @@ IPO-MD's mixture (π_t)^{1−β} μ^β         :func:`prefgame.dynamics.ipo_md_m
 =====================================  ==================================================
 
 Caches (so that a slider move re-runs only what it changes): equilibria by (game, τ), the
-τ-path by game, and each learner's run by (game, learner, τ, β if it uses β, step size, start);
+τ-path by game, and each learner's run by (game, learner, τ, β if it uses β, step size, start).
+Given the sliders' grids (``taus=``, ``betas=``), a learner that takes one τ (and β) per context
+(Nash-MD and the IPO family, with their own step sizes, n ≤ :data:`TAU_BATCH_MAX_ACTIONS`) runs,
+on a miss, the cross through (τ, β) on the grids in one batched call — every τ at this β and
+(IPO-MD) every β at this τ, those not yet cached — context by context the same floating-point
+operations as one run each, so the same numbers, at about the cost of one run for small n; the
+next τ or β move is then a cache hit;
 a run asked for fewer steps than a cached one is its prefix (every learner here is deterministic
 and its step t depends only on t and π_t), so moving the number of steps down costs nothing.
 :func:`warm` fills the caches ahead of time (the page runs it for the neighbouring τ values in
@@ -77,6 +83,7 @@ class Learner:
     run: Callable
     uses_beta: bool = False
     default_step: str = ""
+    tau_batch: bool = False  # ``run`` takes one τ (and β, if it uses β) per context: a batch
 
 
 def _rec(**kw) -> dict:
@@ -88,6 +95,7 @@ LEARNERS: dict[str, Learner] = {
         "Nash-MD",
         lambda g, t, b, e, s, i: D.nash_md(g, t, eta=e, steps=s, init=i, **_rec()),
         default_step="η_t = 2/(τ(t+2))",
+        tau_batch=True,
     ),
     "online_ipo": Learner(
         "online IPO",
@@ -95,6 +103,7 @@ LEARNERS: dict[str, Learner] = {
             g, t, lr="auto" if e is None else e, steps=s, init=i, **_rec()
         ),
         default_step="lr = 'auto'",
+        tau_batch=True,
     ),
     "ipo_md": Learner(
         "IPO-MD",
@@ -103,6 +112,7 @@ LEARNERS: dict[str, Learner] = {
         ),
         uses_beta=True,
         default_step="lr = 'auto'",
+        tau_batch=True,
     ),
     "online_dpo": Learner(
         "online DPO",
@@ -117,6 +127,7 @@ LEARNERS: dict[str, Learner] = {
             g, t, lr="auto" if e is None else e, steps=s, init=i, **_rec()
         ),
         default_step="lr = 'auto'",
+        tau_batch=True,
     ),
     "rlhf": Learner(
         "RLHF",
@@ -303,7 +314,12 @@ class _LRU:
             self.data.clear()
 
 
-_EQUILIBRIA, _PATHS, _RUNS = _LRU(512), _LRU(64), _LRU(128)
+#: (A batch fills up to 13 τ + 20 β entries per learner: room for several settings.)
+_EQUILIBRIA, _PATHS, _RUNS = _LRU(512), _LRU(64), _LRU(384)
+
+#: Largest game whose learners run batched over the grids (the n slider's end; uploads go up to
+#: 50 actions, where a batch of ~30 contexts is no longer about the cost of one run).
+TAU_BATCH_MAX_ACTIONS = 12
 
 
 def _key(game: PreferenceGame) -> str:
@@ -338,23 +354,60 @@ def _run(
     eta: float | None,
     steps: int,
     init: np.ndarray | None,
+    taus: tuple[float, ...] = (),
+    betas: tuple[float, ...] = (),
 ):
-    """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible."""
+    """(history ``[steps+1, n]``, seconds) of one learner, from the cache where possible.
+
+    On a miss, a learner with ``tau_batch`` also runs, in the same batched call, what is not yet
+    cached of the cross through (τ, β) on the sliders' grids (module docstring): every τ > 0 of
+    ``taus`` at this β and, if it uses β and β is a notch of ``betas``, every β of ``betas`` at
+    this τ.  If that batch fails, (τ, β) alone is run, as without the grids, so that errors are
+    the single run's.
+    """
     spec = LEARNERS[learner]
-    ck = (
-        key,
-        learner,
-        tau,
-        beta if spec.uses_beta else None,
-        eta,
-        None if init is None else init.tobytes(),
-    )
-    hit = _RUNS.get(ck)
-    if hit is not None and hit.shape[0] > steps:
-        return hit[: steps + 1], 0.0
+
+    def cache_key(t: float, b: float) -> tuple:
+        return (
+            key,
+            learner,
+            t,
+            b if spec.uses_beta else None,
+            eta,
+            None if init is None else init.tobytes(),
+        )
+
+    def missing(t: float, b: float) -> bool:
+        hit = _RUNS.get(cache_key(t, b))
+        return hit is None or hit.shape[0] <= steps
+
+    if not missing(tau, beta):
+        return _RUNS.get(cache_key(tau, beta))[: steps + 1], 0.0
     t0 = time.perf_counter()
+    batch = [(tau, beta)]
+    if spec.tau_batch and eta is None and tau > 0 and game.n_actions <= TAU_BATCH_MAX_ACTIONS:
+        batch += [(t, beta) for t in dict.fromkeys(float(t) for t in taus) if t > 0]
+        if spec.uses_beta and beta in betas:
+            batch += [(tau, b) for b in dict.fromkeys(float(b) for b in betas)]
+        rest = dict.fromkeys(tb for tb in batch[1:] if tb != (tau, beta) and missing(*tb))
+        batch = [(tau, beta), *rest]
+    if len(batch) > 1:
+        c = len(batch)
+        many = PreferenceGame(
+            np.repeat(game.P[None], c, axis=0), mu=np.repeat(game.mu[None], c, axis=0)
+        )
+        t_arr = np.array([t for t, _ in batch])
+        b_arr = np.array([b for _, b in batch]) if spec.uses_beta else beta
+        try:
+            hists = np.asarray(spec.run(many, t_arr, b_arr, eta, steps, init).history)
+        except (ValueError, FloatingPointError):
+            pass  # run (τ, β) alone below: its own error, or its numbers
+        else:
+            for k, tb in enumerate(batch):
+                _RUNS.put(cache_key(*tb), np.ascontiguousarray(hists[:, k]))
+            return _RUNS.get(cache_key(tau, beta)), time.perf_counter() - t0
     hist = np.asarray(spec.run(game, tau, beta, eta, steps, init).history)
-    _RUNS.put(ck, hist)
+    _RUNS.put(cache_key(tau, beta), hist)
     return hist, time.perf_counter() - t0
 
 
@@ -364,10 +417,17 @@ def clear_caches() -> None:
         cache.clear()
 
 
-def warm(s: Settings, *, stop: Callable[[], bool] = lambda: False) -> None:
+def warm(
+    s: Settings,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    taus: tuple[float, ...] = (),
+    betas: tuple[float, ...] = (),
+) -> None:
     """Fill the caches for ``s`` without building a :class:`View` (the page's prefetch of the
     neighbouring τ values); returns early, between two learner runs, once ``stop()`` is true.
-    Errors are left for :func:`compute` to report."""
+    ``taus``, ``betas``: the grids to batch over (as in :func:`compute`).  Errors are left for
+    :func:`compute` to report."""
     try:
         game = build_game(s)
         init, key, tau, beta = start_policy(s, game), _key(game), float(s.tau), float(s.beta)
@@ -379,7 +439,7 @@ def warm(s: Settings, *, stop: Callable[[], bool] = lambda: False) -> None:
         if stop():
             return
         try:
-            _run(game, key, name, tau, beta, s.eta, int(s.steps), init)
+            _run(game, key, name, tau, beta, s.eta, int(s.steps), init, tuple(taus), tuple(betas))
         except (ValueError, FloatingPointError):
             pass
 
@@ -429,8 +489,18 @@ def _history_gap(game: PreferenceGame, hist: np.ndarray, tau: float) -> np.ndarr
     return np.asarray(duality_gap(P, hist, tau, np.broadcast_to(game.mu, hist.shape)))
 
 
-def compute(s: Settings, game: PreferenceGame | None = None) -> View:
+def compute(
+    s: Settings,
+    game: PreferenceGame | None = None,
+    *,
+    taus: tuple[float, ...] = (),
+    betas: tuple[float, ...] = (),
+) -> View:
     """The :class:`View` of the settings (see the module docstring).
+
+    ``taus``, ``betas``: the τ and β sliders' grids; on a cache miss the learners that can run
+    them as one batch do so (the cross through (τ, β); the same numbers as without it, see the
+    module docstring), so that the next τ or β move is a cache hit.
 
     Raises the library's ``ValueError`` for bad settings that leave nothing to draw (an invalid
     game, μ, start policy, τ < 0, β outside [0, 1)); a failing learner only adds to ``errors``.
@@ -453,7 +523,9 @@ def compute(s: Settings, game: PreferenceGame | None = None) -> View:
     view = View(game, s, star, PATH_TAUS, _tau_path(game, key))
     for name in dict.fromkeys((*s.learners, "ipo_md")):
         try:
-            hist, secs = _run(game, key, name, tau, beta, s.eta, steps, init)
+            hist, secs = _run(
+                game, key, name, tau, beta, s.eta, steps, init, tuple(taus), tuple(betas)
+            )
             run = LearnerRun(LEARNERS[name].label, hist, _history_gap(game, hist, tau), secs)
         except (ValueError, FloatingPointError) as exc:
             if name in s.learners:
