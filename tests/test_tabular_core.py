@@ -46,16 +46,21 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_tabular_commands_run_without_torch_or_other_extras():
-    res = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+def _python(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``python -c ...`` in a clean environment (only this checkout on the path)."""
+    return subprocess.run(
+        [sys.executable, "-c", *args],
         check=False,
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
     )
+
+
+def test_tabular_commands_run_without_torch_or_other_extras():
+    res = _python(SCRIPT)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "TABULAR-CORE-OK" in res.stdout
 
@@ -90,15 +95,7 @@ TABULAR_NOTEBOOKS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TABULAR_NOTEBOOKS)
 def test_tabular_notebooks_run_without_torch(name):
-    res = subprocess.run(
-        [sys.executable, "-c", BLOCKED_RUN, f"{name}.py"],
-        check=False,
-        cwd=ROOT / "notebooks",
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
-    )
+    res = _python(BLOCKED_RUN, f"{name}.py", cwd=ROOT / "notebooks")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "NOTEBOOK-OK" in res.stdout
 
@@ -121,15 +118,7 @@ LLM_CLI_WITHOUT_EXTRA = textwrap.dedent("""
 def test_llm_cli_without_the_extra_says_so_in_one_line():
     """``python -m prefgame.llm --help`` without the ``llm`` extra: one line naming the extra,
     not a traceback (issue 24)."""
-    res = subprocess.run(
-        [sys.executable, "-c", LLM_CLI_WITHOUT_EXTRA],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
+    res = _python(LLM_CLI_WITHOUT_EXTRA, timeout=120)
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
