@@ -150,13 +150,18 @@ def check_source(name: str, field: str) -> None:
         ) from None
 
 
+def _architectures(name: str) -> list[str]:
+    """The model classes a saved config names (``config.json``'s ``architectures``)."""
+    from transformers import AutoConfig
+
+    return getattr(AutoConfig.from_pretrained(name), "architectures", None) or []
+
+
 def check_is_a_language_model(name: str, field: str) -> None:
     """A policy or reference μ must be a language model: a sequence classifier (a reward or
     preference model) would load as a causal LM with its score head dropped and a random
     LM head."""
-    from transformers import AutoConfig
-
-    arch = getattr(AutoConfig.from_pretrained(name), "architectures", None) or []
+    arch = _architectures(name)
     if arch and any(a.endswith("ForSequenceClassification") for a in arch):
         raise ValueError(
             f"{field} = {name!r} is a {arch[0]} (a reward or preference model), not a "
@@ -186,9 +191,7 @@ def check_resume(cfg: RunConfig) -> None:
 def check_judge_is_a_classifier(name: str) -> None:
     """The judge must be a sequence classifier: a causal LM would get a randomly initialised
     score head (only a transformers warning says so) and training would chase noise."""
-    from transformers import AutoConfig
-
-    arch = getattr(AutoConfig.from_pretrained(name), "architectures", None) or []
+    arch = _architectures(name)
     if arch and not any(a.endswith("ForSequenceClassification") for a in arch):
         raise ValueError(
             f"judge_name = {name!r} is a {arch[0]}, not a sequence classifier "

@@ -33,12 +33,12 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import brentq, root
-from scipy.special import log_softmax, logsumexp
+from scipy.special import logsumexp
 
 from prefgame.equilibrium import best_response, duality_gap, kl, solve
 from prefgame.games import PreferenceGame
@@ -66,8 +66,8 @@ __all__ = [
 
 def exploitability(P: np.ndarray, pi: np.ndarray) -> float:
     """max_y P(y ≻ π) − ½: the best response's edge over π in the unregularised game
-    (0 only at a Nash equilibrium of P)."""
-    return float(np.max(P @ pi) - 0.5)
+    (0 only at a Nash equilibrium of P); half the τ = 0 duality gap 2 max_y (Pπ)(y) − 1."""
+    return 0.5 * float(duality_gap(P, pi, 0.0))
 
 
 def fixed_point(
@@ -98,11 +98,10 @@ def token_mixture_fixed_point(
     Prop. 5.2's BR_τ(π*_{τ/(1−β)}).  ``P``: another preference over the game's sequences
     (default ``game.P``)."""
     P = game.P if P is None else P
-    logmu = np.log(mu)
-    z0 = np.log(init) if init is not None else logmu
+    z0 = np.log(init if init is not None else mu)
 
-    def update(z: np.ndarray) -> np.ndarray:
-        return log_softmax(logmu + P @ game.token_mixture(np.exp(z), mu, beta) / tau)
+    def update(z: np.ndarray) -> np.ndarray:  # log BR_τ(m(π))
+        return best_response(P, game.token_mixture(np.exp(z), mu, beta), tau, mu, log=True)
 
     return np.exp(fixed_point(update, z0))
 
@@ -184,7 +183,6 @@ class VerifyConfig:
     max_length: int = 3
     cycle_weight: float = 0.4
     reductions: tuple[str, ...] = ("sum", "mean")  # "mean" runs online IPO a second time
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from prefgame.llm.methods import METHODS
@@ -225,10 +223,11 @@ def initial_policy(cfg: VerifyConfig, game: SequenceGame) -> Policy:
     return Policy(model, tok)
 
 
-def _record(P: np.ndarray, pi: np.ndarray, tau: float, mu: np.ndarray, goals: dict) -> dict:
+def _record(g: PreferenceGame, pi: np.ndarray, tau: float, goals: dict) -> dict:
     rec = {f"kl_to_{k}": kl(v, pi) for k, v in goals.items()}
-    rec["duality_gap"] = float(duality_gap(PreferenceGame(P, mu), pi, tau))
-    rec["exploitability"] = exploitability(P, pi)
+    rec["duality_gap"] = float(duality_gap(g, pi, tau))
+    rec["exploitability"] = exploitability(g.P, pi)
+    mu = g.mu
     rec["kl_from_mu"] = kl(pi, mu)
     return rec
 
@@ -280,7 +279,6 @@ def run_method(
             log_tensorboard=False,
             win_rate_every=0,
             seed=cfg.seed,
-            **cfg.extra,
         )
 
         def every(trainer, logs) -> None:
@@ -297,7 +295,8 @@ def run_method(
         finally:
             quiet.setLevel(level)
     seconds = time.perf_counter() - t0
-    records = [_record(game.P, pi, cfg.tau, mu, goals) for pi in trace["policy"]]
+    g = PreferenceGame(game.P, mu)
+    records = [_record(g, pi, cfg.tau, goals) for pi in trace["policy"]]
     out = {"target": spec.target if reduction == "sum" else "mean_ipo", "steps": trace["steps"]}
     for key in records[0]:
         out[key] = [r[key] for r in records]
@@ -320,7 +319,8 @@ def verify_llm(cfg: VerifyConfig, *, progress: Callable[[str], None] | None = No
 
     game = SequenceGame(words=cfg.words, max_length=cfg.max_length, cycle_weight=cfg.cycle_weight)
     mu = sequence_probs(initial_policy(cfg, game), game)
-    reward = fit_bradley_terry(PreferenceGame(game.P, mu))
+    g = PreferenceGame(game.P, mu)
+    reward = fit_bradley_terry(g)
     goals = targets(game, mu, cfg.tau, cfg.beta, reward)
     say = progress or (lambda s: None)
     report = {
@@ -334,12 +334,12 @@ def verify_llm(cfg: VerifyConfig, *, progress: Callable[[str], None] | None = No
         },
         "tau": cfg.tau,
         "beta": cfg.beta,
-        "config": {k: v for k, v in asdict(cfg).items() if k not in ("extra",)},
+        "config": asdict(cfg),
         "targets": {
             k: {
                 "kl_from_pi_star": kl(goals["nash"], v),
                 "kl_from_mu": kl(v, mu),
-                "duality_gap": float(duality_gap(PreferenceGame(game.P, mu), v, cfg.tau)),
+                "duality_gap": float(duality_gap(g, v, cfg.tau)),
                 "exploitability": exploitability(game.P, v),
             }
             for k, v in goals.items()
