@@ -410,8 +410,9 @@ def align_run(
     if (out / "run.json").exists():
         return read_json(out / "run.json")
     dev = device(cfg)
-    policy = load_pretrained_policy(checked_folder(work, "sft"), device=dev)
-    ref = load_pretrained_policy(checked_folder(work, "sft"), device=dev)
+    sft = checked_folder(work, "sft")  # hashed once: π and μ load the same files
+    policy = load_pretrained_policy(sft, device=dev)
+    ref = load_pretrained_policy(sft, device=dev)
     ref.model.requires_grad_(False)
     judge, reward = arm_judges(cfg, work, arm)
     ocfg = OnlineConfig(
