@@ -172,6 +172,7 @@ def test_planned_runs_cover_grid_and_headline_seeds_once():
         methods=["online_ipo", "rl"],
         seeds=3,
         tau_grid={"online_ipo": [0.1, 0.01], "rl": [0.1, 0.05]},
+        paper_tau_table=True,
     )
     grid = P.planned_runs(cfg)
     assert len(grid) == 2 * 4
@@ -358,7 +359,7 @@ def test_a_partial_beta_table_keeps_the_other_methods_beta():
     cfg = C.load(None, beta={"nash_md_pg": 0.25})
     assert cfg.beta == {"ipo_md": 0.125, "nash_md_pg": 0.25}
     cfg = C.load(None, tau_grid={"rl": [0.5]})
-    assert cfg.tau_grid["rl"] == [0.5] and cfg.tau_grid["online_ipo"] == [0.3, 0.05, 0.01, 0.002]
+    assert cfg.tau_grid["rl"] == [0.5] and cfg.tau_grid["online_ipo"] == [0.1, 0.05]
 
 
 def test_cached_results_and_weights_are_verified(tmp_path):

@@ -35,13 +35,16 @@ PAPER_BETA = {"ipo_md": 0.125, "nash_md_pg": 0.125}
 #: learned: the PM/RM trained on one-vote labels; oracle: the gold judge itself (RL: the
 #: Bradley–Terry reward fitted to it); oracle_no_cycle: the same with the style cycle off (λ = 0).
 ARMS = ("learned", "oracle", "oracle_no_cycle")
+#: Two τ per method, the first points of the matched-KL search: read off the KL(π‖μ) on
+#: *training* prompts of the earlier 4-point grids (0.3 … 0.002), interpolated in (log τ,
+#: log KL) to about 1 and 2 nats; no gold-judge value was used.
 _DEFAULT_TAU_GRID = {
-    "online_ipo": [0.3, 0.05, 0.01, 0.002],
-    "ipo_md": [0.3, 0.05, 0.01, 0.002],
-    "online_dpo": [1.0, 0.2, 0.04, 0.008],
-    "online_slic": [3.0, 0.5, 0.1, 0.02],
-    "nash_md_pg": [0.3, 0.05, 0.008, 0.002],
-    "rl": [0.3, 0.05, 0.01, 0.002],
+    "online_ipo": [0.1, 0.05],
+    "ipo_md": [0.1, 0.05],
+    "online_dpo": [0.5, 0.25],
+    "online_slic": [0.7, 0.3],
+    "nash_md_pg": [0.1, 0.05],
+    "rl": [0.6, 0.25],
 }
 
 
@@ -59,7 +62,7 @@ class ExperimentConfig:
     # --- prompts ----------------------------------------------------------------------------
     n_align_prompts: int = _f(4000, "prompts seen by alignment")
     n_eval_prompts: int = _f(2000, "held-out prompts of the win rates")
-    n_kl_prompts: int = _f(256, "training prompts on which KL(π‖μ) chooses τ (the rule)")
+    n_kl_prompts: int = _f(1024, "training prompts on which KL(π‖μ) chooses τ (the rule)")
     # --- models -----------------------------------------------------------------------------
     policy_layers: int = _f(2, "policy layers (T5 encoder and decoder each)")
     policy_embd: int = _f(64, "policy width")
@@ -106,6 +109,20 @@ class ExperimentConfig:
         "sum", "'sum' (sequence log-probability, the theory's π(y)) or 'mean' per token"
     )
     seeds: int = _f(3, "seeds per method at the headline τ's")
+    paper_tau_table: bool = _f(False, "also run every method at the paper's τ (cfg.seeds seeds)")
+    # --- matched KL (the Nash test) ----------------------------------------------------------
+    matched_arms: list | None = _f(  # noqa: RUF009
+        None,
+        "arms in which τ is searched per method to hit every KL target (subset of arms; "
+        "default: the oracle arms among them, [] for none)",
+    )
+    kl_targets: list = _f([1.0, 2.0], "KL(π‖μ) targets in nats, on training prompts")  # noqa: RUF009
+    kl_tolerance: float = _f(0.1, "a target is hit when |KL/target − 1| <= this")
+    search_steps: int = _f(5, "seed-0 runs the τ search may add per (arm, method, target)")
+    matched_seeds: int = _f(5, "seeds at every matched τ (and sharpened-SFT streams)")
+    margin: float = _f(
+        0.02, "equivalence margin of the verdicts (exploitability and win-rate differences)"
+    )
     align_steps: int = _f(150, "alignment steps per run")
     align_batch: int = _f(32, "prompts per alignment step")
     align_lr: float = _f(1e-3, "alignment learning rate (Adam, β1 = 0)")
@@ -143,6 +160,8 @@ class ExperimentConfig:
             "align_batch",
             "bootstrap",
             "jobs",
+            "search_steps",
+            "matched_seeds",
         )
         for name in _counts:
             if getattr(self, name) < 1:
@@ -187,6 +206,32 @@ class ExperimentConfig:
         if self.device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"device = {self.device!r}, must be 'cpu', 'cuda' or 'auto'")
         _subset("arms", self.arms, ARMS)
+        if self.matched_arms is None:
+            self.matched_arms = [a for a in ("oracle", "oracle_no_cycle") if a in self.arms]
+        elif not isinstance(self.matched_arms, list):
+            raise ValueError(
+                f"matched_arms = {self.matched_arms!r} ({type(self.matched_arms).__name__}), "
+                "must be a list of arms"
+            )
+        if self.matched_arms:
+            _subset("matched_arms", self.matched_arms, tuple(self.arms))
+            if self.matched_seeds < self.seeds:
+                raise ValueError(
+                    f"matched_seeds = {self.matched_seeds} < seeds = {self.seeds}: the headline "
+                    "table of a matched arm reads `seeds` seeds at the matched τ"
+                )
+        targets = self.kl_targets
+        if not targets or any(
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 < t < math.inf)
+            for t in targets
+        ):
+            raise ValueError(f"kl_targets = {targets!r}, must be finite numbers > 0")
+        if list(targets) != sorted(set(targets)):
+            raise ValueError(f"kl_targets = {targets!r}, must be distinct and increasing")
+        if not 0 < self.kl_tolerance < 1:
+            raise ValueError(f"kl_tolerance = {self.kl_tolerance!r}, must lie in (0, 1)")
+        if not 0 <= self.margin < 0.5:
+            raise ValueError(f"margin = {self.margin!r}, must lie in [0, 0.5)")
         _subset("methods", self.methods, PAPER_ORDER)
         for m in self.methods:
             grid = self.tau_grid.get(m)

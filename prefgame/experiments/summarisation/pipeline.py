@@ -12,10 +12,13 @@ and with per-sample log π/μ, from which KL(π‖μ) is estimated.
 Which runs exist: for every arm and method, one seed at every τ of the frontier grid; then the
 headline τ's get ``cfg.seeds`` seeds each:
 
-* the paper's τ (Calandriello et al. 2024, §6);
+* the paper's τ (Calandriello et al. 2024, §6), when ``paper_tau_table`` is on;
 * the *rule* τ: the grid value whose KL(π‖μ) on training prompts (seed 0) is closest to
   ``cfg.kl_target`` on a log scale.  The rule reads only the policy's own log-probabilities on
-  training prompts: it never looks at the gold judge or at the evaluation prompts.
+  training prompts: it never looks at the gold judge or at the evaluation prompts.  In the
+  arms of ``matched_arms`` the rule τ is instead the τ searched to hit the KL target
+  (:mod:`~prefgame.experiments.summarisation.matched`), which also runs ``matched_seeds`` seeds
+  at the τ of every target in ``kl_targets``.
 """
 
 from __future__ import annotations
@@ -232,8 +235,12 @@ def sample_policy(
     *,
     seed: int,
     batch: int = 500,
+    temperature: float = 1.0,
 ) -> tuple[list[str], np.ndarray]:
-    """One sample y ~ π per prompt and its log π(y)/μ(y) (summed over tokens)."""
+    """One sample y ~ π per prompt and its log π(y)/μ(y) (summed over tokens).
+
+    With ``temperature`` T ≠ 1 the sample comes from the sharpened policy π_T (each token from
+    softmax(logits/T)) and the ratio is log π_T(y)/μ(y), π_T's own sequence probability."""
     gen = torch.Generator(policy.device).manual_seed(seed)
     texts, ratios = [], []
     for i in range(0, len(xs), batch):
@@ -243,8 +250,16 @@ def sample_policy(
             max_length=cfg.max_prompt_length,
             device=policy.device,
         )
-        b = generate(policy, ids, mask, max_new_tokens=cfg.max_new_tokens, generator=gen)
-        ratios.append((b.policy_logp.sum(-1) - sequence_logprobs(ref, b)).cpu().numpy())
+        b = generate(
+            policy,
+            ids,
+            mask,
+            max_new_tokens=cfg.max_new_tokens,
+            generator=gen,
+            temperature=temperature,
+        )
+        logp = b.policy_logp if temperature == 1.0 else b.sample_logp
+        ratios.append((logp.sum(-1) - sequence_logprobs(ref, b)).cpu().numpy())
         texts.extend(b.texts(policy.tokenizer))
     return texts, np.concatenate(ratios)
 
@@ -504,19 +519,25 @@ def planned_runs(cfg: ExperimentConfig, rule: dict | None = None) -> list[tuple]
     for s in range(cfg.seeds):
         for arm in cfg.arms:
             for m in cfg.methods:
-                for t in (float(cfg.paper_tau[m]), float(rule[arm][m])):
+                taus = [float(cfg.paper_tau[m])] if cfg.paper_tau_table else []
+                for t in [*taus, float(rule[arm][m])]:
                     if (arm, m, t, s) not in jobs:
                         jobs.append((arm, m, t, s))
     return jobs
 
 
-def rule_tau(cfg: ExperimentConfig, work: Path) -> dict:
+def rule_tau(cfg: ExperimentConfig, work: Path, searched: dict | None = None) -> dict:
     """Per arm and method: the grid τ whose seed-0 KL on training prompts is closest to
-    ``kl_target`` on a log scale (ties: the larger τ)."""
+    ``kl_target`` on a log scale (ties: the larger τ); in an arm of ``searched`` (the matched-KL
+    search), the τ matched to the KL target closest to ``kl_target``."""
     out: dict = {}
     for arm in cfg.arms:
         out[arm] = {}
         for m in cfg.methods:
+            if searched and arm in searched:
+                target = min(cfg.kl_targets, key=lambda t: abs(math.log(t / cfg.kl_target)))
+                out[arm][m] = float(searched[arm][m][str(float(target))]["tau"])
+                continue
             best = None
             for t in sorted(cfg.tau_grid[m], reverse=True):
                 kl = read_json(run_dir(work, arm, m, float(t), 0) / "run.json")["kl_train"]

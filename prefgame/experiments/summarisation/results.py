@@ -10,8 +10,18 @@ trained.  The layout of ``summary.json``::
 
     ARM = {"methods": [...], "mean": 6×6, "ci_low": 6×6, "ci_high": 6×6,       (rule τ)
            "vs_sft": {m: {"mean", "ci": [lo, hi], "kl", "tau"}},                (rule τ)
-           "paper_tau": {"mean", "ci_low", "ci_high", "vs_sft"},                (paper τ)
-           "frontier": {m: [{"tau", "kl", "kl_train", "vs_sft", "ci": [lo, hi]}, ...]}}
+           "paper_tau": {"mean", "ci_low", "ci_high", "vs_sft"},   (paper τ, if run)
+           "frontier": {m: [{"tau", "kl", "kl_train", "vs_sft", "ci": [lo, hi]}, ...]},
+           "matched_kl": MATCHED, "controls": {"sharpened_sft": {TARGET: POLICY}},
+           "comparisons": {TARGET: {m: {...}}}, "margin": m}           (matched arms only)
+
+    MATCHED = {"targets": [1.0, 2.0], "tolerance", "seeds", m: {TARGET: POLICY}}
+    POLICY  = {"tau" (or "temperature"), "kl" (mean over seeds, training prompts), "kl_eval",
+               "kl_seeds", "matched", "seeds", "vs_sft": {"mean", "ci"},
+               "exploitability": {"mean", "ci"}, "style_excess": {"mean", "ci"},
+               "best_response_style", "styles", "q", "vs_sharpened_sft": {"mean", "ci"}}
+
+Every CI is a 95 % percentile interval of a bootstrap over prompts *and* seeds.
 """
 
 from __future__ import annotations
@@ -22,12 +32,14 @@ import numpy as np
 
 from prefgame.experiments.summarisation import data as D
 from prefgame.experiments.summarisation import evaluate as E
+from prefgame.experiments.summarisation import exploit as X
+from prefgame.experiments.summarisation import matched as MK
 from prefgame.experiments.summarisation import pipeline as P
 from prefgame.experiments.summarisation import stats as S
 from prefgame.experiments.summarisation.config import ExperimentConfig
 from prefgame.llm.evaluate import WinRateMatrix
 
-__all__ = ["arm_results", "gate_results", "summarise"]
+__all__ = ["arm_results", "gate_results", "matched_results", "summarise", "verdict"]
 
 
 class _Scores:
@@ -93,8 +105,11 @@ def _table(cfg, scores: _Scores, runs: dict, sft: list, rng) -> dict:
     }
 
 
-def arm_results(cfg: ExperimentConfig, work: Path, arm: str, rule: dict) -> dict:
-    """The ARM block of ``summary.json`` for one arm."""
+def arm_results(
+    cfg: ExperimentConfig, work: Path, arm: str, rule: dict, searched: dict | None = None
+) -> dict:
+    """The ARM block of ``summary.json`` for one arm (``searched``: the τ search of a matched
+    arm, whose seed-0 runs join the frontier)."""
     gold = P.eval_judge(cfg, arm)
     xs = D.prompts(cfg, "eval")
     scores = _Scores(gold, xs)
@@ -102,7 +117,8 @@ def arm_results(cfg: ExperimentConfig, work: Path, arm: str, rule: dict) -> dict
     rng = np.random.default_rng(P.stream_seed("bootstrap", arm))
     ms = list(cfg.methods)
     out: dict = {"judge": gold.describe()}
-    for name, taus in (("rule", rule[arm]), ("paper_tau", cfg.paper_tau)):
+    tables = [("rule", rule[arm])] + ([("paper_tau", cfg.paper_tau)] if cfg.paper_tau_table else [])
+    for name, taus in tables:
         runs = {m: _runs(work, arm, m, float(taus[m]), cfg.seeds) for m in ms}
         tab = _table(cfg, scores, runs, sft, rng)
         for m in ms:
@@ -115,7 +131,10 @@ def arm_results(cfg: ExperimentConfig, work: Path, arm: str, rule: dict) -> dict
     out["frontier"] = {}
     for m in ms:
         pts = []
-        for t in sorted(cfg.tau_grid[m], reverse=True):
+        taus = {float(t) for t in cfg.tau_grid[m]}
+        for rec in (searched or {}).get(m, {}).values():
+            taus |= {float(t) for t, _ in rec["search"]}
+        for t in sorted(taus, reverse=True):
             rec = P.read_json(P.run_dir(work, arm, m, float(t), 0) / "run.json")
             w = scores.wins([((arm, m, float(t), 0), rec["texts"])], sft[:1])
             lo_, hi_ = S.percentile_ci(S.bootstrap_win_rate(w, res, "run", "sft"))
@@ -145,6 +164,233 @@ def arm_results(cfg: ExperimentConfig, work: Path, arm: str, rule: dict) -> dict
         styles = [D.FS.summary_style(y) for y in texts]
         q["styles"] = {s: styles.count(s) / len(styles) for s in (*D.FS.STYLES, "none")}
         out["quality"][m] = q
+    return out
+
+
+def verdict(mean: float, ci: list[float] | tuple[float, float], margin: float) -> str:
+    """The verdict on a difference d (of exploitabilities, or a win rate minus ½):
+
+    * "lower" / "higher": the 95 % CI excludes 0 and the estimate is beyond ∓margin;
+    * "equivalent": the CI lies inside [−margin, +margin];
+    * "inconclusive": anything else (a CI too wide for either statement).
+    """
+    lo, hi = ci
+    if hi < 0 and mean <= -margin:
+        return "lower"
+    if lo > 0 and mean >= margin:
+        return "higher"
+    if -margin <= lo and hi <= margin:
+        return "equivalent"
+    return "inconclusive"
+
+
+def _ci(reps: np.ndarray, point: float) -> dict:
+    lo, hi = S.percentile_ci(reps)
+    return {"mean": round(float(point), 5), "ci": [round(lo, 5), round(hi, 5)]}
+
+
+def _policy_block(
+    gold, q_star: np.ndarray, scores: _Scores, name: str, sets: list, res, rivals: dict
+) -> tuple[dict, np.ndarray]:
+    """POLICY block (module docstring) of one policy's seed sets, with its exploitability
+    replicates; ``rivals`` {label: (name, sets)} are the opponents of the win rates."""
+    tables = np.stack(
+        [X.best_response_table(gold, q_star, *scores(k, t)) for k, t in sets]
+    )  # [S, 4, N]
+    reps = X.replicates(tables, res.counts, res.seeds[name])
+    point = float(np.mean([X.exploitability(t)[0] for t in tables]))
+    pooled = tables.mean(axis=(0, 2))
+    # the style part: the same replicates with the style-neutral ("none") response subtracted
+    none = X.BR_STYLES.index("none")
+    neutral = np.stack([t[none] for t in tables])[:, None, :].repeat(len(X.BR_STYLES), axis=1)
+    style_reps = reps - X.replicates(neutral, res.counts, res.seeds[name])
+    styles = [s for k, t in sets for s in scores(k, t)[1]]
+    block = {
+        "seeds": len(sets),
+        "exploitability": _ci(reps, point),
+        "style_excess": _ci(style_reps, float(np.mean([X.style_excess(gold, t) for t in tables]))),
+        "best_response_style": X.BR_STYLES[int(np.argmax(pooled))],
+        "styles": {st: round(styles.count(i) / len(styles), 4) for i, st in enumerate(X.BR_STYLES)},
+        "q": round(float(np.mean([scores(k, t)[0].mean() for k, t in sets])), 4),
+    }
+    for label, (rival, rsets) in rivals.items():
+        w = scores.wins(sets, rsets)
+        block[label] = _ci(S.bootstrap_win_rate(w, res, name, rival), float(w.mean()))
+    return block, reps, style_reps
+
+
+def matched_results(
+    cfg: ExperimentConfig, work: Path, arm: str, searched: dict, sharpened: dict
+) -> dict:
+    """``matched_kl``, ``controls``, ``comparisons`` and ``margin`` of a matched arm.
+
+    Per KL target: every method at its matched τ (``matched_seeds`` seeds) and the sharpened
+    SFT at its matched temperature, each scored by the arm's gold judge: exploitability, its
+    style part, win rates against SFT and against the sharpened SFT; then the differences of
+    exploitability against RL and against the sharpened SFT, and the head-to-head win rate
+    against RL, each with a CI from one shared bootstrap (prompts and seeds) and a verdict
+    (:func:`verdict`, margin ``cfg.margin``).
+    """
+    gold = P.eval_judge(cfg, arm)
+    xs = D.prompts(cfg, "eval")
+    scores = _Scores(gold, xs)
+    q_star = X.best_quality(gold, xs)
+    sft = [(("sft", s), t) for s, t in enumerate(P.sft_samples(cfg, work)["texts"])]
+    rng = np.random.default_rng(P.stream_seed("bootstrap-matched", arm))
+    ms = list(cfg.methods)
+    matched: dict = {
+        "targets": [float(t) for t in cfg.kl_targets],
+        "tolerance": cfg.kl_tolerance,
+        "seeds": cfg.matched_seeds,
+    }
+    controls: dict = {"sharpened_sft": {}}
+    comparisons: dict = {}
+    for m in ms:
+        matched[m] = {}
+    for target in cfg.kl_targets:
+        key = str(float(target))
+        sets = {}
+        for m in ms:
+            tau = float(searched[m][key]["tau"])
+            sets[m] = [
+                (
+                    (arm, m, tau, s),
+                    P.read_json(P.run_dir(work, arm, m, tau, s) / "run.json")["texts"],
+                )
+                for s in range(cfg.matched_seeds)
+            ]
+        sh = sharpened[key]
+        sets["sharpened_sft"] = [(("sharpened", key, s), t) for s, t in enumerate(sh["texts"])]
+        res = S.draw_resamples(
+            len(xs),
+            {**{name: len(v) for name, v in sets.items()}, "sft": len(sft)},
+            size=cfg.bootstrap,
+            rng=rng,
+        )
+        reps, style_reps = {}, {}
+        for name, v in sets.items():
+            rivals = {"vs_sft": ("sft", sft)}
+            if name != "sharpened_sft":
+                rivals["vs_sharpened_sft"] = ("sharpened_sft", sets["sharpened_sft"])
+            else:  # the control against itself: independent streams of one policy
+                rivals["vs_sharpened_sft"] = ("sharpened_sft", v)
+            block, reps[name], style_reps[name] = _policy_block(
+                gold, q_star, scores, name, v, res, rivals
+            )
+            if name == "sharpened_sft":
+                kls = np.array(sh["kl_eval"])
+                block = {
+                    "temperature": sh["temperature"],
+                    "kl": round(sh["kl_train"], 4),
+                    "kl_eval": round(float(kls.mean()), 4),
+                    "kl_seeds": [round(float(k), 4) for k in kls],
+                    "matched": MK.within(sh["kl_train"], target, cfg.kl_tolerance),
+                    **block,
+                }
+                controls["sharpened_sft"][key] = block
+            else:
+                tau = float(searched[name][key]["tau"])
+                kls = MK.seed_kls(cfg, work, arm, name, tau)
+                mean_kl = float(kls[:, 0].mean())
+                matched[name][key] = {
+                    "tau": tau,
+                    "kl": round(mean_kl, 4),
+                    "kl_eval": round(float(kls[:, 1].mean()), 4),
+                    "kl_seeds": [round(float(k), 4) for k in kls[:, 0]],
+                    "kl_seed0_search": round(float(searched[name][key]["kl_train"]), 4),
+                    "matched": MK.within(mean_kl, target, cfg.kl_tolerance),
+                    **block,
+                }
+        comp = {}
+        for m in ms:
+            c = {}
+            for rival in ("rl", "sharpened_sft"):
+                if rival == m or rival not in reps:
+                    continue
+                other = (
+                    controls["sharpened_sft"][key]
+                    if rival == "sharpened_sft"
+                    else matched[rival][key]
+                )
+                for stat, r in (("exploitability", reps), ("style_excess", style_reps)):
+                    d = r[m] - r[rival]
+                    blk = _ci(d, matched[m][key][stat]["mean"] - other[stat]["mean"])
+                    blk["verdict"] = verdict(blk["mean"], blk["ci"], cfg.margin)
+                    c[f"{stat}_minus_{rival}"] = blk
+            if "rl" in sets and m != "rl":
+                w = scores.wins(sets[m], sets["rl"])
+                blk = _ci(S.bootstrap_win_rate(w, res, m, "rl"), float(w.mean()))
+                blk["verdict"] = verdict(
+                    blk["mean"] - 0.5, [x - 0.5 for x in blk["ci"]], cfg.margin
+                )
+                c["vs_rl"] = blk
+            comp[m] = c
+        comparisons[key] = comp
+    return {
+        "matched_kl": matched,
+        "controls": controls,
+        "comparisons": comparisons,
+        "margin": cfg.margin,
+    }
+
+
+def cycle_response(cfg: ExperimentConfig, work: Path, searched: dict, sharpened: dict) -> dict:
+    """How much each method plays the style cycle: its *style* win rate against SFT,
+
+        c(π) = mean_{s,t,n} C[style(y_{s,n}), style(y^SFT_{t,n})] − ½,
+
+    in the oracle arm minus the same in the λ = 0 arm, per method and KL target (one shared
+    bootstrap over prompts and seeds).  Only the judge differs between the two arms, so this
+    is the part of the policy's style that answers the preference cycle; a judge-free policy
+    (the sharpened SFT) is the same in both arms and scores exactly 0.
+    """
+    arms = ("oracle", "oracle_no_cycle")
+    xs = D.prompts(cfg, "eval")
+    gold = P.eval_judge(cfg, "oracle")
+    sft = [gold.scores(xs, t)[1] for t in P.sft_samples(cfg, work)["texts"]]
+    rng = np.random.default_rng(P.stream_seed("bootstrap-cycle"))
+    styles_only = D.FS.GoldJudge(cycle_weight=1.0)  # P = C[s, s']: the cycle alone
+
+    def cycle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return styles_only.prob_from_scores(0.0, a, 0.0, b)
+
+    out: dict = {}
+    for target in cfg.kl_targets:
+        key = str(float(target))
+        styles: dict = {}
+        for arm in arms:
+            for m in cfg.methods:
+                tau = float(searched[arm][m][key]["tau"])
+                styles[(arm, m)] = [
+                    gold.scores(
+                        xs, P.read_json(P.run_dir(work, arm, m, tau, s) / "run.json")["texts"]
+                    )[1]
+                    for s in range(cfg.matched_seeds)
+                ]
+        sh = [gold.scores(xs, t)[1] for t in sharpened[key]["texts"]]
+        for arm in arms:
+            styles[(arm, "sharpened_sft")] = sh
+        # the control is one policy in both arms: one name, one seed draw, a difference of 0
+        names = {
+            k: "sharpened_sft" if k[1] == "sharpened_sft" else f"{k[0]}:{k[1]}" for k in styles
+        }
+        res = S.draw_resamples(
+            len(xs),
+            {**{names[k]: len(v) for k, v in styles.items()}, "sft": len(sft)},
+            size=cfg.bootstrap,
+            rng=rng,
+        )
+        out[key] = {}
+        for m in [*cfg.methods, "sharpened_sft"]:
+            reps, point = [], []
+            for arm in arms:
+                w = np.stack([np.stack([cycle(a, b) for b in sft]) for a in styles[(arm, m)]])
+                reps.append(S.bootstrap_win_rate(w, res, names[(arm, m)], "sft"))
+                point.append(float(w.mean()))
+            blk = _ci(reps[0] - reps[1], point[0] - point[1])
+            blk["oracle"] = round(point[0] - 0.5, 5)
+            blk["oracle_no_cycle"] = round(point[1] - 0.5, 5)
+            out[key][m] = blk
     return out
 
 
@@ -202,8 +448,15 @@ def gate_results(cfg: ExperimentConfig, work: Path) -> dict:
     return out
 
 
-def summarise(cfg: ExperimentConfig, work: Path, rule: dict) -> dict:
-    """``summary.json`` (layout in the module docstring) plus provenance."""
+def summarise(
+    cfg: ExperimentConfig,
+    work: Path,
+    rule: dict,
+    searched: dict | None = None,
+    sharpened: dict | None = None,
+) -> dict:
+    """``summary.json`` (layout in the module docstring) plus provenance; ``searched``: the
+    τ search per matched arm and method, ``sharpened``: the sharpened-SFT control."""
     sft = P.read_json(work / "sft.json")
     out = {
         "eval_prompts": cfg.n_eval_prompts,
@@ -238,5 +491,16 @@ def summarise(cfg: ExperimentConfig, work: Path, rule: dict) -> dict:
     }
     if "learned" in cfg.arms:
         out.update(gate_results(cfg, work))
-    out["arms"] = {arm: arm_results(cfg, work, arm, rule) for arm in cfg.arms}
+    searched = searched or {}
+    out["arms"] = {}
+    for arm in cfg.arms:
+        out["arms"][arm] = arm_results(cfg, work, arm, rule, searched.get(arm))
+        if arm in searched:
+            out["arms"][arm].update(matched_results(cfg, work, arm, searched[arm], sharpened))
+    if set(searched) >= {"oracle", "oracle_no_cycle"}:
+        out["cycle_response"] = cycle_response(cfg, work, searched, sharpened)
+    if searched:
+        out["kl_targets"] = [float(t) for t in cfg.kl_targets]
+        out["matched_seeds"] = cfg.matched_seeds
+        out["margin"] = cfg.margin
     return out

@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+from prefgame.experiments.summarisation import matched as MK
 from prefgame.experiments.summarisation import pipeline as P
 from prefgame.experiments.summarisation import report as R
 from prefgame.experiments.summarisation import results
@@ -73,7 +74,8 @@ def _git_commit() -> str | None:
 def run_experiment(
     cfg: ExperimentConfig, work: Path, out: Path, *, command: str = "run_experiment"
 ) -> dict:
-    """SFT → pairs → PM, RM → grid runs → rule τ → headline seeds → summary and report."""
+    """SFT → pairs → PM, RM → grid runs → matched-KL τ search and seeds, sharpened SFT →
+    rule τ → headline seeds → summary and report."""
     t0 = time.time()
     commit = _git_commit()  # the code that runs the steps below
     check_locations(work, out)
@@ -90,13 +92,26 @@ def run_experiment(
     grid = P.planned_runs(cfg)
     P.log(f"alignment: {len(grid)} frontier runs")
     P.parallel_map(P.align_run, [(cfg, work, *j) for j in grid], cfg.jobs)
-    rule = P.rule_tau(cfg, work)
+    searched: dict = {}
+    sharpened = None
+    if cfg.matched_arms:
+        jobs = [(cfg, work, arm, m) for arm in cfg.matched_arms for m in cfg.methods]
+        P.log(f"matched KL: τ search for {len(jobs)} (arm, method) to KL {cfg.kl_targets}")
+        found = P.parallel_map(MK.search_tau, jobs, cfg.jobs)
+        for (_, _, arm, m), rec in zip(jobs, found):
+            searched.setdefault(arm, {})[m] = rec
+        P.save_json(work / "matched_tau.json", searched)
+        seeds = MK.matched_runs(cfg, searched)
+        P.log(f"matched KL: {len(seeds)} runs of seeds 1..{cfg.matched_seeds - 1}")
+        P.parallel_map(P.align_run, [(cfg, work, *j) for j in seeds], cfg.jobs)
+        sharpened = MK.sharpened_sft(cfg, work)
+    rule = P.rule_tau(cfg, work, searched)
     P.save_json(work / "rule_tau.json", rule)
     extra = [j for j in P.planned_runs(cfg, rule) if j not in grid]
     P.log(f"alignment: {len(extra)} headline-seed runs; rule τ = {rule}")
     P.parallel_map(P.align_run, [(cfg, work, *j) for j in extra], cfg.jobs)
     P.log("evaluating")
-    summary = results.summarise(cfg, work, rule)
+    summary = results.summarise(cfg, work, rule, searched, sharpened)
     elapsed = time.time() - t0
     summary["provenance"] = {
         "command": command,
