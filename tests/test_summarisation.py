@@ -341,6 +341,8 @@ def test_a_work_folder_refuses_a_different_config(tmp_path):
 
     _check_same_config(C.load(None), tmp_path)
     _check_same_config(C.load(None, jobs=1), tmp_path)  # execution-only fields may differ
+    _check_same_config(C.load(None, search_steps=9), tmp_path)  # a longer search continues
+    assert C.load(tmp_path / "config.json").search_steps == 9
     with pytest.raises(ValueError, match=r"another config \(fields \['align_steps'\]"):
         _check_same_config(C.load(None, align_steps=7), tmp_path)
 

@@ -12,7 +12,8 @@ roughly as a power of τ, so the search works on (log τ, log KL):
   at most a factor ``MAX_STEP`` in τ per step.
 
 Seed-0 runs are shared by both targets of a method (the search for 2 nats starts from every
-point of the search for 1 nat); the chosen τ then gets ``matched_seeds`` seeds.  The control
+point of the search for 1 nat); the chosen τ then gets ``matched_seeds`` seeds, and the search
+is repeated with each τ's KL taken as the mean over its seeds, until no τ changes.  The control
 is the SFT policy sharpened by a temperature T < 1 (no judge at all), matched the same way with
 T in place of τ.
 """
@@ -30,6 +31,7 @@ from prefgame.experiments.summarisation.config import ExperimentConfig
 
 __all__ = [
     "MAX_STEP",
+    "match_all",
     "matched_runs",
     "next_value",
     "search_tau",
@@ -91,16 +93,37 @@ def next_value(
     return math.exp(u)
 
 
-def search_tau(cfg: ExperimentConfig, work: Path, arm: str, method: str) -> dict:
-    """Per KL target: the τ whose seed-0 KL on training prompts is within ``kl_tolerance``.
+def _kl(cfg: ExperimentConfig, work: Path, arm: str, method: str, tau: float) -> float:
+    """KL(π_τ‖μ) on training prompts: the mean over the seeds run at τ (seed 0 is run here;
+    seeds 1.. count once a previous pass ran them, so a matched τ is judged by its mean)."""
+    kls = [P.align_run(cfg, work, arm, method, tau, 0)["kl_train"]]
+    for s in range(1, cfg.matched_seeds):
+        path = P.run_dir(work, arm, method, tau, s) / "run.json"
+        if path.exists():
+            kls.append(P.read_json(path)["kl_train"])
+    return float(np.mean(kls))
 
-    Starts from the method's grid runs (seed 0), adds at most ``search_steps`` runs per target.
-    Returns ``{str(target): {"tau", "kl_train", "matched", "search": [[τ, KL], ...]}}``; a
-    target not reached within the budget keeps the closest τ with ``"matched": False``.
+
+def search_tau(cfg: ExperimentConfig, work: Path, arm: str, method: str) -> dict:
+    """Per KL target: the τ whose KL on training prompts is within ``kl_tolerance``.
+
+    Starts from the method's grid runs (seed 0), adds at most ``search_steps`` seed-0 runs per
+    target and call.  A τ's KL is the mean over the seeds run at it (:func:`_kl`): after the
+    seeds of a matched τ are run, a second call checks the target against their mean and
+    searches on where the mean misses (``run_experiment`` repeats search → seeds until no τ
+    changes).  Returns ``{str(target): {"tau", "kl_train", "matched", "search": [[τ, KL],
+    ...]}}``; a target not reached keeps the closest τ with ``"matched": False``.
     """
     points: dict[float, float] = {}
     for t in cfg.tau_grid[method]:
-        points[float(t)] = P.align_run(cfg, work, arm, method, float(t), 0)["kl_train"]
+        points[float(t)] = _kl(cfg, work, arm, method, float(t))
+    # the τ tried by an earlier pass (saved in matched_tau.json): part of the search's state
+    path = work / "matched_tau.json"
+    earlier = P.read_json(path).get(arm, {}).get(method, {}) if path.exists() else {}
+    for rec in earlier.values():
+        for t, _ in rec["search"]:
+            if float(t) not in points:
+                points[float(t)] = _kl(cfg, work, arm, method, float(t))
     out = {}
     for target in cfg.kl_targets:
         for _ in range(cfg.search_steps):
@@ -110,7 +133,7 @@ def search_tau(cfg: ExperimentConfig, work: Path, arm: str, method: str) -> dict
             t = float(f"{t:.4g}")  # a readable τ in the run's folder name
             if t in points:
                 break
-            points[t] = P.align_run(cfg, work, arm, method, t, 0)["kl_train"]
+            points[t] = _kl(cfg, work, arm, method, t)
         best = _closest(points, target)
         out[str(float(target))] = {
             "tau": best,
@@ -123,6 +146,31 @@ def search_tau(cfg: ExperimentConfig, work: Path, arm: str, method: str) -> dict
             f"(KL {points[best]:.3f}, {len(points)} seed-0 runs so far)"
         )
     return out
+
+
+def match_all(cfg: ExperimentConfig, work: Path, *, passes: int = 3) -> dict:
+    """Search τ for every matched arm and method, run the seeds of every matched τ, and
+    repeat (each pass judges a τ by the mean KL of the seeds run at it so far: seed 0 alone in
+    the first) until no τ changes or ``passes`` are done.  Saves ``matched_tau.json``; returns
+    ``{arm: {method: search_tau(...)}}``."""
+    jobs = [(cfg, work, arm, m) for arm in cfg.matched_arms for m in cfg.methods]
+    searched: dict = {}
+    for rnd in range(1, passes + 1):
+        P.log(f"matched KL, pass {rnd}: τ search for {len(jobs)} (arm, method)")
+        found = P.parallel_map(search_tau, jobs, cfg.jobs)
+        new: dict = {}
+        for (_, _, arm, m), rec in zip(jobs, found):
+            new.setdefault(arm, {})[m] = rec
+        P.save_json(work / "matched_tau.json", new)
+        seeds = [
+            j for j in matched_runs(cfg, new) if not (P.run_dir(work, *j) / "run.json").exists()
+        ]
+        if new == searched or not seeds:
+            return new
+        searched = new
+        P.log(f"matched KL: {len(seeds)} runs of seeds 1..{cfg.matched_seeds - 1}")
+        P.parallel_map(P.align_run, [(cfg, work, *j) for j in seeds], cfg.jobs)
+    return searched
 
 
 def matched_runs(cfg: ExperimentConfig, matched: dict) -> list[tuple]:

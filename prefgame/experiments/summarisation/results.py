@@ -280,6 +280,7 @@ def matched_results(
             if name == "sharpened_sft":
                 kls = np.array(sh["kl_eval"])
                 block = {
+                    "tau": None,  # no judge, no τ: the temperature is the knob
                     "temperature": sh["temperature"],
                     "kl": round(sh["kl_train"], 4),
                     "kl_eval": round(float(kls.mean()), 4),
@@ -297,7 +298,7 @@ def matched_results(
                     "kl": round(mean_kl, 4),
                     "kl_eval": round(float(kls[:, 1].mean()), 4),
                     "kl_seeds": [round(float(k), 4) for k in kls[:, 0]],
-                    "kl_seed0_search": round(float(searched[name][key]["kl_train"]), 4),
+                    "kl_search": round(float(searched[name][key]["kl_train"]), 4),
                     "matched": MK.within(mean_kl, target, cfg.kl_tolerance),
                     **block,
                 }

@@ -33,22 +33,26 @@ def check_locations(work: Path, out: Path) -> None:
 
 
 def _check_same_config(cfg: ExperimentConfig, work: Path) -> None:
-    """A work folder belongs to one config: reusing its steps under another would mix runs."""
+    """A work folder belongs to one config: reusing its steps under another would mix runs.
+
+    Fields that change no finished step may differ: ``jobs``, ``device``, ``bootstrap``, and
+    ``search_steps`` (a larger budget continues each τ search from its cached seed-0 runs; the
+    search is deterministic given them).  The folder's ``config.json`` is then updated."""
     path = work / "config.json"
+    free = ("jobs", "device", "bootstrap", "search_steps")
     if path.exists():
         old = json.loads(path.read_text())
         diff = sorted(
             k
             for k in set(old) | set(cfg.to_dict())
-            if old.get(k) != cfg.to_dict().get(k) and k not in ("jobs", "device", "bootstrap")
+            if old.get(k) != cfg.to_dict().get(k) and k not in free
         )
         if diff:
             raise ValueError(
                 f"work folder {str(work)!r} holds a run with another config "
                 f"(fields {diff} differ); use another --work or delete it"
             )
-    else:
-        P.save_json(path, cfg.to_dict())
+    P.save_json(path, cfg.to_dict())
 
 
 def _git_commit() -> str | None:
@@ -95,15 +99,7 @@ def run_experiment(
     searched: dict = {}
     sharpened = None
     if cfg.matched_arms:
-        jobs = [(cfg, work, arm, m) for arm in cfg.matched_arms for m in cfg.methods]
-        P.log(f"matched KL: τ search for {len(jobs)} (arm, method) to KL {cfg.kl_targets}")
-        found = P.parallel_map(MK.search_tau, jobs, cfg.jobs)
-        for (_, _, arm, m), rec in zip(jobs, found):
-            searched.setdefault(arm, {})[m] = rec
-        P.save_json(work / "matched_tau.json", searched)
-        seeds = MK.matched_runs(cfg, searched)
-        P.log(f"matched KL: {len(seeds)} runs of seeds 1..{cfg.matched_seeds - 1}")
-        P.parallel_map(P.align_run, [(cfg, work, *j) for j in seeds], cfg.jobs)
+        searched = MK.match_all(cfg, work)
         sharpened = MK.sharpened_sft(cfg, work)
     rule = P.rule_tau(cfg, work, searched)
     P.save_json(work / "rule_tau.json", rule)
