@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from prefgame.experiments.summarisation.config import PAPER_ORDER, PAPER_TAU, ExperimentConfig
+from prefgame.experiments.summarisation.results import NASH_TARGETS
 from prefgame.files import atomic_write
 from prefgame.llm.methods import METHODS
 
@@ -256,9 +257,6 @@ def _gate_md(name: str, g: dict) -> list[str]:
     return lines + [""] + rows
 
 
-#: methods whose declared target (``Method.target``) is a Nash equilibrium: of the regularised
-#: game (online IPO) or of its mixture (IPO-MD, Nash-MD-PG, Prop. 5.2)
-NASH_TARGETS = ("nash", "mixture_nash")
 ARM_TITLES = {
     "learned": "Learned PM/RM arm",
     "oracle": "Oracle arm (gold judge)",
@@ -365,6 +363,28 @@ def nash_findings(summary: dict) -> dict:
     return out
 
 
+def nash_gap_md(summary: dict) -> str:
+    """The Nash family's exploitability gap per arm and target, and the cycle's share of it."""
+    lines = [
+        (
+            "| KL target | rival | gap with the cycle | verdict | gap at λ = 0 | verdict | "
+            "cycle's share (difference) | verdict |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    arms = summary["arms"]
+    for key, by in summary["nash_gap_interaction"].items():
+        for k, inter in by.items():
+            rival = "RL" if k == "minus_rl" else "sharpened SFT"
+            a = arms["oracle"]["nash_family"][key][k]
+            b = arms["oracle_no_cycle"]["nash_family"][key][k]
+            lines.append(
+                f"| {float(key):g} | {rival} | {_d_md(a)} | {a['verdict']} | {_d_md(b)} | "
+                f"{b['verdict']} | **{_d_md(inter)}** | {inter['verdict']} |"
+            )
+    return "\n".join(lines)
+
+
 def cycle_response_md(summary: dict) -> str:
     """Style win rate against SFT, oracle arm minus λ = 0 arm, per method and target."""
     lines = [
@@ -438,6 +458,20 @@ def matched_markdown(cfg: ExperimentConfig, summary: dict) -> list[str]:
             ),
             "",
             cycle_response_md(s),
+            "",
+        ]
+    if "nash_gap_interaction" in s:
+        parts += [
+            "### The Nash claim in one table",
+            "",
+            (
+                "The Nash-targeting methods' mean exploitability minus RL's and minus the "
+                "sharpened SFT's, with the cycle (oracle arm) and without it (λ = 0), and the "
+                "difference of the two — the part of the gap the preference cycle makes.  The "
+                "claim predicts a negative gap with the cycle that shrinks or vanishes without it."
+            ),
+            "",
+            nash_gap_md(s),
             "",
         ]
     parts += ["### What this run shows", ""]

@@ -38,6 +38,11 @@ from prefgame.experiments.summarisation import pipeline as P
 from prefgame.experiments.summarisation import stats as S
 from prefgame.experiments.summarisation.config import ExperimentConfig
 from prefgame.llm.evaluate import WinRateMatrix
+from prefgame.llm.methods import METHODS
+
+#: methods whose declared target (``Method.target``) is a Nash equilibrium: of the regularised
+#: game (online IPO) or of its mixture (IPO-MD, Nash-MD-PG, Prop. 5.2)
+NASH_TARGETS = ("nash", "mixture_nash")
 
 __all__ = ["arm_results", "gate_results", "matched_results", "summarise", "verdict"]
 
@@ -245,6 +250,8 @@ def matched_results(
     }
     controls: dict = {"sharpened_sft": {}}
     comparisons: dict = {}
+    nash_family: dict = {}
+    family_reps: dict = {}
     for m in ms:
         matched[m] = {}
     for target in cfg.kl_targets:
@@ -327,12 +334,53 @@ def matched_results(
                 c["vs_rl"] = blk
             comp[m] = c
         comparisons[key] = comp
+        # the Nash-targeting methods together: their mean exploitability against the rivals'
+        nash = [m for m in ms if METHODS[m].target in NASH_TARGETS]
+        if nash:
+            fam = np.mean([reps[m] for m in nash], axis=0)
+            point = float(np.mean([matched[m][key]["exploitability"]["mean"] for m in nash]))
+            blk = {"methods": nash, "exploitability": _ci(fam, point)}
+            for rival in ("rl", "sharpened_sft"):
+                if rival in reps and rival not in nash:
+                    other = (
+                        controls["sharpened_sft"][key]
+                        if rival == "sharpened_sft"
+                        else matched[rival][key]
+                    )
+                    d = _ci(fam - reps[rival], point - other["exploitability"]["mean"])
+                    d["verdict"] = verdict(d["mean"], d["ci"], cfg.margin)
+                    blk[f"minus_{rival}"] = d
+                    family_reps[(key, rival)] = fam - reps[rival]
+            nash_family[key] = blk
     return {
         "matched_kl": matched,
         "controls": controls,
         "comparisons": comparisons,
+        "nash_family": nash_family,
         "margin": cfg.margin,
+        "_family_reps": family_reps,
     }
+
+
+def nash_gap_interaction(cfg: ExperimentConfig, blocks: dict) -> dict:
+    """The Nash claim's contrast: the Nash-targeting methods' exploitability gap to a rival
+    (RL, the sharpened SFT) with the cycle minus the same gap without it (λ = 0), per KL
+    target.  The two arms' bootstraps are independent (a conservative CI: both arms share
+    the evaluation prompts, so the true covariance is positive)."""
+    out: dict = {}
+    a, b = blocks["oracle"], blocks["oracle_no_cycle"]
+    for (key, rival), reps in a["_family_reps"].items():
+        other = b["_family_reps"].get((key, rival))
+        if other is None:
+            continue
+        point = (
+            a["nash_family"][key][f"minus_{rival}"]["mean"]
+            - b["nash_family"][key][f"minus_{rival}"]["mean"]
+        )
+        blk = _ci(reps - other, point)
+        blk["verdict"] = verdict(blk["mean"], blk["ci"], cfg.margin)
+        out.setdefault(key, {})[f"minus_{rival}"] = blk
+    return out
 
 
 def cycle_response(cfg: ExperimentConfig, work: Path, searched: dict, sharpened: dict) -> dict:
@@ -494,12 +542,15 @@ def summarise(
         out.update(gate_results(cfg, work))
     searched = searched or {}
     out["arms"] = {}
+    blocks = {}
     for arm in cfg.arms:
         out["arms"][arm] = arm_results(cfg, work, arm, rule, searched.get(arm))
         if arm in searched:
-            out["arms"][arm].update(matched_results(cfg, work, arm, searched[arm], sharpened))
+            blocks[arm] = matched_results(cfg, work, arm, searched[arm], sharpened)
+            out["arms"][arm].update({k: v for k, v in blocks[arm].items() if k[0] != "_"})
     if set(searched) >= {"oracle", "oracle_no_cycle"}:
         out["cycle_response"] = cycle_response(cfg, work, searched, sharpened)
+        out["nash_gap_interaction"] = nash_gap_interaction(cfg, blocks)
     if searched:
         out["kl_targets"] = [float(t) for t in cfg.kl_targets]
         out["matched_seeds"] = cfg.matched_seeds
