@@ -299,3 +299,23 @@ def test_match_all_judges_a_tau_by_the_mean_of_its_seeds(tmp_path, monkeypatch):
     assert len({t for _, _, t, s in calls if s > 0}) >= 2
     n = len(calls)
     assert MK.match_all(cfg, tmp_path) == found and len(calls) == n  # cached: nothing reruns
+
+
+def test_nash_gap_interaction_is_the_cycle_arm_gap_minus_the_no_cycle_gap():
+    cfg = C.load(None)
+    rng = np.random.default_rng(0)
+
+    def block(gap):
+        reps = gap + 0.005 * rng.standard_normal(500)
+        ci = list(S.percentile_ci(reps))
+        return {
+            "nash_family": {"1.0": {"minus_rl": {"mean": gap, "ci": ci}}},
+            "_family_reps": {("1.0", "rl"): reps},
+        }
+
+    out = RS.nash_gap_interaction(cfg, {"oracle": block(-0.07), "oracle_no_cycle": block(-0.01)})
+    d = out["1.0"]["minus_rl"]
+    assert d["mean"] == pytest.approx(-0.06)
+    assert d["ci"][0] < -0.06 < d["ci"][1] and d["verdict"] == "lower"
+    same = RS.nash_gap_interaction(cfg, {"oracle": block(0.0), "oracle_no_cycle": block(0.0)})
+    assert same["1.0"]["minus_rl"]["verdict"] == "equivalent"

@@ -1,8 +1,13 @@
 """``llm/reproduce.py --quick`` end to end on CPU, asserting an effect, not only shapes.
 
-SFT → pairs → PM, RM → 6 methods × 3 arms × τ grid and headline seeds → gold judge.  The
-assertion that fails if alignment is broken: oracle online IPO (trained on the gold judge
-itself) at its smallest τ beats the SFT policy on held-out prompts with a 95 % CI above ½.
+SFT → pairs → PM, RM → 6 methods in the learned and oracle arms → τ matched to KL 2 nats,
+2 seeds, the sharpened-SFT control → gold judge.  The assertions that fail if alignment is
+broken, or if a judge-free policy were passed off as aligned (issue 21):
+
+* every family of methods (Nash-targeting, contrastive, reward) beats the SFT policy sharpened
+  to the *same* KL, with a 95 % CI above ½ — the judge-free control itself cannot pass that
+  check (against itself it scores ½ exactly);
+* the Nash-targeting methods are less exploitable than RL at that KL (CI below 0).
 """
 
 import json
@@ -15,7 +20,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ["online_ipo", "ipo_md", "online_dpo", "nash_md_pg", "online_slic", "rl"]
-ARMS = ["learned", "oracle", "oracle_no_cycle"]
+ARMS = ["learned", "oracle"]
+FAMILIES = {"nash": 3, "contrastive": 2, "reward": 1}
+
+
+def beats_the_control(block: dict) -> bool:
+    """The effect a judge-free policy lacks: P(policy ≻ sharpened SFT at the same KL), 95 %
+    CI above ½."""
+    return block["vs_sharpened_sft"]["ci"][0] > 0.5
 
 
 @pytest.mark.slow
@@ -34,11 +46,24 @@ def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     s = json.loads((out / "summary.json").read_text())
 
-    # the effect: oracle online IPO at the smallest τ of its grid beats SFT, CI above ½
-    ipo = s["arms"]["oracle"]["frontier"]["online_ipo"]
-    smallest = min(ipo, key=lambda p: p["tau"])
-    assert smallest["ci"][0] > 0.5, smallest
-    assert smallest["kl"] > 0.3  # it moved away from μ
+    # the effects at matched KL (module docstring)
+    a = s["arms"]["oracle"]
+    key = "2.0"
+    fams = a["families"][key]
+    assert {f: len(b["methods"]) for f, b in fams.items()} == FAMILIES
+    for fam, block in fams.items():
+        assert beats_the_control(block), (fam, block)
+    control = a["controls"]["sharpened_sft"][key]
+    assert control["vs_sharpened_sft"] == {"mean": 0.5, "ci": [0.5, 0.5]}
+    assert not beats_the_control(control)
+    assert control["vs_sft"]["ci"][0] > 0.5  # it beats SFT, as every method does: no test
+    gap = a["nash_family"][key]["minus_rl"]
+    assert gap["ci"][1] < 0, gap
+    for m in METHODS:
+        assert a["matched_kl"][m][key]["matched"], (m, a["matched_kl"][m][key]["kl"])
+    # oracle online IPO moved away from μ and beats SFT (the old check, kept)
+    ipo = a["frontier"]["online_ipo"][0]
+    assert ipo["ci"][0] > 0.5 and ipo["kl"] > 0.3, ipo
     # The gold quality terms are point estimates on 300 prompts after 15 steps: their
     # differences from SFT (±0.03 here) are within noise and change with the CPU's rounding
     # (measured on 2026-12-03, the code of 2026-11 included: q 1.40 vs SFT 1.42, covered
@@ -50,7 +75,7 @@ def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
         assert all(np.isfinite(q[who][k]) for k in ("q", "covered", "invented"))
 
     # layout of summary.json (issue: three arms, frontier points, gate figures)
-    assert s["eval_prompts"] == 300 and s["seeds"] == 2 and s["logp_reduction"] == "sum"
+    assert s["eval_prompts"] == 1000 and s["seeds"] == 1 and s["logp_reduction"] == "sum"
     assert set(s["arms"]) == set(ARMS)
     for kind in ("pm", "rm"):
         assert {
@@ -72,7 +97,7 @@ def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
         for m in METHODS:
             v = a["vs_sft"][m]
             assert v["ci"][0] <= v["mean"] <= v["ci"][1] and v["tau"] > 0
-            assert len(a["frontier"][m]) >= 2  # the grid, plus the τ search's runs
+            assert len(a["frontier"][m]) >= 1  # the grid, plus the τ search's runs
     # the table against a direct recount: oracle arm, online IPO vs RL at the rule τ, every
     # seed pairing judged prompt by prompt with GoldJudge.prob (the scalar formula, not the
     # vectorised scores the results are built from), each way round
@@ -134,7 +159,7 @@ def _check_matched_layer(s: dict, work: Path) -> None:
     cfg = C.load(work / "config.json")
     assert s["margin"] == cfg.margin and s["kl_targets"] == cfg.kl_targets
     fields = {"tau", "kl", "kl_eval", "seeds", "vs_sft", "exploitability", "style_excess"}
-    for arm in ("oracle", "oracle_no_cycle"):
+    for arm in cfg.matched_arms:
         a = s["arms"][arm]
         assert a["margin"] == cfg.margin
         mk = a["matched_kl"]

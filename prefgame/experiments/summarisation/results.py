@@ -43,6 +43,13 @@ from prefgame.llm.methods import METHODS
 #: methods whose declared target (``Method.target``) is a Nash equilibrium: of the regularised
 #: game (online IPO) or of its mixture (IPO-MD, Nash-MD-PG, Prop. 5.2)
 NASH_TARGETS = ("nash", "mixture_nash")
+#: families of methods by their declared target: Nash-targeting, contrastive Bradley–Terry
+#: (online DPO, online SLiC) and reward maximisation (RL)
+FAMILIES = {
+    "nash": NASH_TARGETS,
+    "contrastive": ("dpo_stationary", "slic_stationary"),
+    "reward": ("rlhf",),
+}
 
 __all__ = ["arm_results", "gate_results", "matched_results", "summarise", "verdict"]
 
@@ -218,10 +225,12 @@ def _policy_block(
         "styles": {st: round(styles.count(i) / len(styles), 4) for i, st in enumerate(X.BR_STYLES)},
         "q": round(float(np.mean([scores(k, t)[0].mean() for k, t in sets])), 4),
     }
+    win_reps = {}
     for label, (rival, rsets) in rivals.items():
         w = scores.wins(sets, rsets)
-        block[label] = _ci(S.bootstrap_win_rate(w, res, name, rival), float(w.mean()))
-    return block, reps, style_reps
+        win_reps[label] = S.bootstrap_win_rate(w, res, name, rival)
+        block[label] = _ci(win_reps[label], float(w.mean()))
+    return block, reps, style_reps, win_reps
 
 
 def matched_results(
@@ -252,6 +261,7 @@ def matched_results(
     comparisons: dict = {}
     nash_family: dict = {}
     family_reps: dict = {}
+    families: dict = {}
     for m in ms:
         matched[m] = {}
     for target in cfg.kl_targets:
@@ -274,14 +284,14 @@ def matched_results(
             size=cfg.bootstrap,
             rng=rng,
         )
-        reps, style_reps = {}, {}
+        reps, style_reps, win_reps = {}, {}, {}
         for name, v in sets.items():
             rivals = {"vs_sft": ("sft", sft)}
             if name != "sharpened_sft":
                 rivals["vs_sharpened_sft"] = ("sharpened_sft", sets["sharpened_sft"])
             else:  # the control against itself: independent streams of one policy
                 rivals["vs_sharpened_sft"] = ("sharpened_sft", v)
-            block, reps[name], style_reps[name] = _policy_block(
+            block, reps[name], style_reps[name], win_reps[name] = _policy_block(
                 gold, q_star, scores, name, v, res, rivals
             )
             if name == "sharpened_sft":
@@ -352,11 +362,24 @@ def matched_results(
                     blk[f"minus_{rival}"] = d
                     family_reps[(key, rival)] = fam - reps[rival]
             nash_family[key] = blk
+        # each family of methods (by the registry's declared target): its members' mean win
+        # rate against the sharpened SFT at this KL, the effect that a judge-free policy lacks
+        fam_blk = {}
+        for fam, targets in FAMILIES.items():
+            members = [m for m in ms if METHODS[m].target in targets]
+            if members:
+                r = np.mean([win_reps[m]["vs_sharpened_sft"] for m in members], axis=0)
+                point = float(
+                    np.mean([matched[m][key]["vs_sharpened_sft"]["mean"] for m in members])
+                )
+                fam_blk[fam] = {"methods": members, "vs_sharpened_sft": _ci(r, point)}
+        families[key] = fam_blk
     return {
         "matched_kl": matched,
         "controls": controls,
         "comparisons": comparisons,
         "nash_family": nash_family,
+        "families": families,
         "margin": cfg.margin,
         "_family_reps": family_reps,
     }
