@@ -375,7 +375,11 @@ def nash_gap_md(summary: dict) -> str:
     arms = summary["arms"]
     for key, by in summary["nash_gap_interaction"].items():
         for k, inter in by.items():
-            rival = "RL" if k == "minus_rl" else "sharpened SFT"
+            rival = {
+                "minus_rl": "RL",
+                "minus_sharpened_sft": "sharpened SFT",
+                "minus_contrastive": "DPO and SLiC (mean)",
+            }[k]
             a = arms["oracle"]["nash_family"][key][k]
             b = arms["oracle_no_cycle"]["nash_family"][key][k]
             lines.append(
@@ -465,16 +469,51 @@ def matched_markdown(cfg: ExperimentConfig, summary: dict) -> list[str]:
             "### The Nash claim in one table",
             "",
             (
-                "The Nash-targeting methods' mean exploitability minus RL's and minus the "
-                "sharpened SFT's, with the cycle (oracle arm) and without it (λ = 0), and the "
-                "difference of the two — the part of the gap the preference cycle makes.  The "
-                "claim predicts a negative gap with the cycle that shrinks or vanishes without it."
+                "The Nash-targeting methods' mean exploitability minus RL's, minus the "
+                "sharpened SFT's and minus the contrastive methods', with the cycle (oracle "
+                "arm) and without it (λ = 0), and the difference of the two — the part of the "
+                "gap the preference cycle makes.  The claim predicts a negative gap with the "
+                "cycle that shrinks or vanishes without it."
             ),
             "",
             nash_gap_md(s),
             "",
         ]
     parts += ["### What this run shows", ""]
+    for key, by in s.get("nash_gap_interaction", {}).items():
+        if "minus_rl" not in by:
+            continue
+        a = s["arms"]["oracle"]["nash_family"][key]["minus_rl"]
+        b = s["arms"]["oracle_no_cycle"]["nash_family"][key]["minus_rl"]
+        d = by["minus_rl"]
+        parts.append(
+            f"- At KL {float(key):g} nat: the Nash-targeting methods' exploitability minus RL's "
+            f"is {_d_md(a)} ({a['verdict']}) with the cycle and {_d_md(b)} ({b['verdict']}) "
+            f"without it; the cycle's share is {_d_md(d)} ({d['verdict']})."
+        )
+        if "minus_contrastive" in by:
+            c = s["arms"]["oracle"]["nash_family"][key]["minus_contrastive"]
+            parts.append(
+                f"- At KL {float(key):g} nat, with the cycle, the Nash-targeting methods minus "
+                f"the contrastive ones (online DPO, online SLiC): {_d_md(c)} ({c['verdict']})."
+            )
+    for arm in arms:
+        for key, comp in s["arms"][arm].get("comparisons", {}).items():
+            low = [
+                NAMES.get(m, m)
+                for m, c in comp.items()
+                if c.get("exploitability_minus_rl", {}).get("verdict") == "lower"
+            ]
+            beat = [
+                NAMES.get(m, m)
+                for m in comp
+                if s["arms"][arm]["matched_kl"][m][key]["vs_sharpened_sft"]["ci"][0] > 0.5
+            ]
+            parts.append(
+                f"- {ARM_TITLES.get(arm, arm)}, KL {float(key):g}: less exploitable than RL: "
+                f"{', '.join(low) or 'none'}; beating the sharpened SFT (CI above ½): "
+                f"{', '.join(beat) or 'none'} of {len(comp)}."
+            )
     for arm in arms:
         f = finds[arm]
         for stat, what in (

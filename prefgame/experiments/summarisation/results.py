@@ -350,17 +350,34 @@ def matched_results(
             fam = np.mean([reps[m] for m in nash], axis=0)
             point = float(np.mean([matched[m][key]["exploitability"]["mean"] for m in nash]))
             blk = {"methods": nash, "exploitability": _ci(fam, point)}
-            for rival in ("rl", "sharpened_sft"):
-                if rival in reps and rival not in nash:
-                    other = (
-                        controls["sharpened_sft"][key]
-                        if rival == "sharpened_sft"
-                        else matched[rival][key]
-                    )
-                    d = _ci(fam - reps[rival], point - other["exploitability"]["mean"])
-                    d["verdict"] = verdict(d["mean"], d["ci"], cfg.margin)
-                    blk[f"minus_{rival}"] = d
-                    family_reps[(key, rival)] = fam - reps[rival]
+            # rivals: RL, the judge-free control, and the contrastive methods together
+            contrastive = [m for m in ms if METHODS[m].target in FAMILIES["contrastive"]]
+            rivals = {
+                r: (reps[r], e)
+                for r, e in (
+                    ("rl", "rl" in matched and matched["rl"].get(key)),
+                    ("sharpened_sft", controls["sharpened_sft"][key]),
+                )
+                if r in reps and e
+            }
+            if contrastive:
+                rivals["contrastive"] = (
+                    np.mean([reps[m] for m in contrastive], axis=0),
+                    {
+                        "exploitability": {
+                            "mean": float(
+                                np.mean(
+                                    [matched[m][key]["exploitability"]["mean"] for m in contrastive]
+                                )
+                            )
+                        }
+                    },
+                )
+            for rival, (r, other) in rivals.items():
+                d = _ci(fam - r, point - other["exploitability"]["mean"])
+                d["verdict"] = verdict(d["mean"], d["ci"], cfg.margin)
+                blk[f"minus_{rival}"] = d
+                family_reps[(key, rival)] = fam - r
             nash_family[key] = blk
         # each family of methods (by the registry's declared target): its members' mean win
         # rate against the sharpened SFT at this KL, the effect that a judge-free policy lacks
