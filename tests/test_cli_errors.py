@@ -333,7 +333,10 @@ def test_ctrl_c_in_the_study_is_one_line_exit_130_and_resumable(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k != "PREFGAME_DEBUG"}
     env["PYTHONPATH"] = str(ROOT)
-    argv = [sys.executable, "-m", "prefgame", "study", "--out", str(tmp_path), "--tau", "1"]
+    # two τ: after the first part ~10 s of work remain, so a loaded machine (CI ran it beside
+    # the quick LLM run) still delivers the signal mid-study (with one τ, 4.5 s: it once
+    # finished first and exited 0)
+    argv = [sys.executable, "-m", "prefgame", "study", "--out", str(tmp_path), "--tau", "1", "0.1"]
     argv += ["--games", "rps", "dice", "three_raters", "near_cyclic", "--no-figures", "--quiet"]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first = tmp_path / "parts" / "rps__tau1.0.json"
