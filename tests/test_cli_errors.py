@@ -336,7 +336,14 @@ def test_ctrl_c_in_the_study_is_one_line_exit_130_and_resumable(tmp_path):
     # two τ: after the first part ~10 s of work remain, so a loaded machine (CI ran it beside
     # the quick LLM run) still delivers the signal mid-study (with one τ, 4.5 s: it once
     # finished first and exited 0)
-    argv = [sys.executable, "-m", "prefgame", "study", "--out", str(tmp_path), "--tau", "1", "0.1"]
+    # `python -m prefgame study ...` with Python's default Ctrl-C handler installed first, as
+    # from a terminal: a disposition of "ignore" inherited from the test runner's worker would
+    # let the study run to the end and exit 0 (seen in the full suite under pytest-xdist)
+    launch = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'prefgame'; runpy.run_module('prefgame', run_name='__main__')"
+    )
+    argv = [sys.executable, "-c", launch, "study", "--out", str(tmp_path), "--tau", "1", "0.1"]
     argv += ["--games", "rps", "dice", "three_raters", "near_cyclic", "--no-figures", "--quiet"]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first = tmp_path / "parts" / "rps__tau1.0.json"
