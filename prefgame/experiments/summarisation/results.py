@@ -220,7 +220,7 @@ def _policy_block(
     block = {
         "seeds": len(sets),
         "exploitability": _ci(reps, point),
-        "style_excess": _ci(style_reps, float(np.mean([X.style_excess(gold, t) for t in tables]))),
+        "style_excess": _ci(style_reps, float(np.mean([X.style_excess(t) for t in tables]))),
         "best_response_style": X.BR_STYLES[int(np.argmax(pooled))],
         "styles": {st: round(styles.count(i) / len(styles), 4) for i, st in enumerate(X.BR_STYLES)},
         "q": round(float(np.mean([scores(k, t)[0].mean() for k, t in sets])), 4),
