@@ -10,7 +10,7 @@ The public API is the union of the submodules' ``__all__`` (every name importabl
 below through it):
 
 * :mod:`~prefgame.llm.config` -- ``OnlineConfig``, the typed, validated run configuration
-  (file + ``--field value`` command line through ``transformers.HfArgumentParser``);
+  (file + ``--field value`` command line parsed by argparse, no torch imported);
 * :mod:`~prefgame.llm.methods` -- the method registry (samplers and losses);
 * :mod:`~prefgame.llm.tokenizers` -- local tokenizers and tiny models (no downloads);
 * :mod:`~prefgame.llm.policy` -- ``Policy``, ``SequenceBatch``, log-probabilities, loading;

@@ -3,8 +3,10 @@
 One flat dataclass, :class:`OnlineConfig`, holds every hyperparameter with a one-line help text
 (``field(metadata={"help": ...})``), is validated in ``__post_init__`` (a bad value raises a
 ``ValueError`` naming the field, before any model is loaded), loads from a JSON / YAML / TOML file
-and takes ``--key value`` overrides from the command line, parsed by
-``transformers.HfArgumentParser`` (``--help`` lists every field with its default and help):
+and takes ``--key value`` overrides from the command line, parsed by an ``argparse`` parser
+built from the fields (``--help`` lists every field with its default and help; the options are
+those of ``transformers.HfArgumentParser``, but this module imports neither transformers nor
+torch, so a config is checked in a fraction of a second):
 
     cfg = OnlineConfig.from_args(["--config", "run.yaml", "--method", "ipo_md", "--beta", "0.125"])
 
@@ -30,6 +32,7 @@ import math
 import numbers
 import re
 import sys
+import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +40,6 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from numpy import bool_ as np_bool
-from transformers import HfArgumentParser
 
 from prefgame import optim
 from prefgame.llm.methods import METHODS
@@ -422,10 +424,10 @@ def load_config(
     return cls(**values)
 
 
-class _Parser(HfArgumentParser):
-    """``transformers.HfArgumentParser`` whose errors raise ``ValueError`` (one line naming the
-    option and the value) instead of printing the usage and exiting: the caller decides (the
-    command lines turn it into ``error: ...`` on stderr and exit status 2)."""
+class _Parser(argparse.ArgumentParser):
+    """An ``argparse`` parser whose errors raise ``ValueError`` (one line naming the option and
+    the value) instead of printing the usage and exiting: the caller decides (the command lines
+    turn it into ``error: ...`` on stderr and exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
         opt, _, what = message.partition(": ")
@@ -438,6 +440,33 @@ class _Parser(HfArgumentParser):
         raise ValueError(message)
 
 
+def _add_field(parser: argparse.ArgumentParser, f: dataclasses.Field, typ: Any) -> None:
+    """One field's options: ``--name`` and ``--name-with-dashes``; a bool also takes no value
+    (true) and, when it defaults to true, ``--no_name``; a list takes one or more values."""
+    names = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
+    kw: dict[str, Any] = {"help": f.metadata.get("help", "")}
+    if f.default is not dataclasses.MISSING:
+        kw["default"] = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        kw["default"] = f.default_factory()
+    else:
+        kw["required"] = True
+    args = [a for a in typing.get_args(typ) if a is not type(None)]
+    base = args[0] if typing.get_origin(typ) in (typing.Union, types.UnionType) else typ
+    if base is bool:
+        parser.add_argument(*names, type=_from_text(f.name, bool), nargs="?", const=True, **kw)
+        if f.default is True:
+            no = [f"--no_{f.name}", f"--no-{f.name.replace('_', '-')}"]
+            parser.add_argument(*no, action="store_false", dest=f.name, help=kw["help"])
+    elif base is list or typing.get_origin(base) is list:
+        item = (typing.get_args(base) or (str,))[0]
+        parser.add_argument(*names, type=_from_text(f.name, item), nargs="+", **kw)
+    elif base is dict or typing.get_origin(base) is dict:
+        parser.add_argument(*names, type=_from_text(f.name, dict), **kw)
+    else:
+        parser.add_argument(*names, type=_from_text(f.name, base), **kw)
+
+
 _UNSET = object()  # marks an option not given on the command line
 
 
@@ -447,6 +476,11 @@ def _from_text(name: str, typ: type) -> Callable[[str], Any]:
 
     def convert(raw: str) -> Any:
         try:
+            if typ is dict:
+                value = json.loads(raw)
+                if not isinstance(value, dict):
+                    raise ValueError
+                return value
             if typ is bool:
                 if raw.lower() in ("1", "true", "yes", "on"):
                     return True
@@ -454,26 +488,27 @@ def _from_text(name: str, typ: type) -> Callable[[str], Any]:
                     return False
                 raise ValueError
             return typ(raw)
-        except ValueError:
+        except ValueError:  # json.JSONDecodeError is a ValueError
             raise argparse.ArgumentTypeError(
-                f"{name} = {raw!r} is not a valid {typ.__name__}"
+                f"{name} = {raw!r} is not a valid "
+                + ("JSON object" if typ is dict else typ.__name__)
             ) from None
 
     convert.__name__ = typ.__name__
     return convert
 
 
-def config_parser(cls: type) -> HfArgumentParser:
+def config_parser(cls: type) -> argparse.ArgumentParser:
     """The command-line parser of dataclass ``cls``: ``--config FILE`` and one ``--field value``
     (also ``--field-name value``; ``--no_flag`` for a bool that defaults to true) per field, with
     the field's help text and default; list fields take ``a,b`` or ``a b``."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # `python -m pkg` names itself
     parser = _Parser(
-        cls,
         prog=f"python -m {spec.name.removesuffix('.__main__')}" if spec else None,
         usage=f"%(prog)s [--config FILE.json|.yaml|.toml] [--FIELD VALUE ...]   ({cls.__name__})",
         # the docstring's first line, Sphinx roles (:class:`X`) shown as plain names
         description=re.sub(r":\w+:`~?([^`]+)`", r"\1", (cls.__doc__ or " ").strip().split("\n")[0]),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,
     )
     parser.add_argument(
@@ -483,10 +518,9 @@ def config_parser(cls: type) -> HfArgumentParser:
         "command line override it",
     )
     hints = typing.get_type_hints(cls)
-    for action in parser._actions:
-        typ = hints.get(action.dest)
-        if typ in (bool, int, float) and action.type is not None:
-            action.type = _from_text(action.dest, typ)
+    for f in dataclasses.fields(cls):
+        if f.init:
+            _add_field(parser, f, hints[f.name])
     return parser
 
 

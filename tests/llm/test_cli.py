@@ -224,7 +224,7 @@ def test_a_rerun_into_a_used_output_dir_is_refused_and_the_config_is_saved(saved
 
 
 def test_help_shows_default_factory_values(capsys):
-    """``--help`` (HfArgumentParser) shows each field's real default, a default factory's value
+    """``--help`` shows each field's real default, a default factory's value
     included (the hand-written parser showed those as "(required)")."""
     import re
 

@@ -66,3 +66,18 @@ def test_no_module_imports_private_names_of_another():
         for module, names in _imports(path):
             private = [n for n in names if n.startswith("_") and module != "prefgame.llm.config"]
             assert not private, f"{path.name} imports {private} from {module}"
+
+
+def test_the_config_module_imports_no_torch():
+    """``import prefgame.llm.config`` (and checking a config) loads neither torch nor
+    transformers: the command line refuses a bad value before paying for them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from prefgame.llm.config import OnlineConfig, config_help; "
+        "OnlineConfig(method='online_dpo', tau=0.5); config_help(OnlineConfig); "
+        "print(sorted(m for m in ('torch', 'transformers', 'accelerate') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
