@@ -208,6 +208,21 @@ def sppo_loss(u: Array, p: Array, *, eta: float) -> Array:
     return (u - eta * (p - 0.5)) ** 2
 
 
+def inpo_loss(h: Array, p: Array, *, eta: float) -> Array:
+    """INPO's square loss (Zhang et al. 2024, arXiv:2407.00617; ``docs/algorithms.md`` §4):
+
+        ℓ(h, p) = (h − η (p − ½))²,
+        h = log π(y)/π(y') − ητ log μ(y)/μ(y') − (1 − ητ) log π_t(y)/π_t(y'),
+
+    i.e. the log-ratio margin against the anchor ρ = μ^{ητ} π_t^{1−ητ}.  Its zero is
+    h(y, y') = η(P(y ≻ π_t) − P(y' ≻ π_t)) in expectation over y' ~ π_t, whose normalised
+    solution is the INPO step log π_{t+1} = (1 − ητ) log π_t + ητ log μ + η Pπ_t
+    (:func:`prefgame.dynamics.inpo_step`).  ``h`` is computed by the caller against ρ.
+    """
+    eta = check_positive(eta, "eta")
+    return (h - eta * (p - 0.5)) ** 2
+
+
 #: Pairwise soft-label losses by name, each ``f(h, p, *, tau)``.
 LOSSES: dict[str, Callable[..., Array]] = {
     "ipo": ipo_soft_loss,

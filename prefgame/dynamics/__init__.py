@@ -94,7 +94,7 @@ from .policy_gradient import (
     self_play_pg,
 )
 from .registry import LEARNERS, LearnerSpec
-from .self_play_hedge import dno, hedge_step, sppo
+from .self_play_hedge import dno, hedge_step, sppo, sppo_regression_step
 from .spo import spo, spo_bound, spo_step
 
 __all__ = [
@@ -141,4 +141,5 @@ __all__ = [
     "spo_bound",
     "spo_step",
     "sppo",
+    "sppo_regression_step",
 ]

@@ -34,7 +34,7 @@ from ..policies import log_softmax
 from ._common import Trajectory, batched_arrays, check_steps, init_logits
 from ._iterate import Monitor, check_eta, opponent_value, run_learner
 
-__all__ = ["dno", "hedge_default_eta", "hedge_step", "sppo"]
+__all__ = ["dno", "hedge_default_eta", "hedge_step", "sppo", "sppo_regression_step"]
 
 
 def hedge_step(
@@ -43,6 +43,34 @@ def hedge_step(
     """log π_{t+1} = normalise(log π_t + η (Pπ_t − ½)), batched ``[c, n]``."""
     v = np.matmul(P, np.exp(logpi)[..., None])[..., 0] if opponent_value is None else opponent_value
     return log_softmax(logpi + eta * (v - 0.5))
+
+
+def sppo_regression_step(P: np.ndarray, pi_t: np.ndarray, eta: float) -> np.ndarray:
+    """The distribution that minimises SPPO's square loss over *all* distributions π (one
+    context, ``[n]``):
+
+        π_{t+1} = argmin_π Σ_y π_t(y) (log π(y)/π_t(y) − η((Pπ_t)(y) − ½))².
+
+    What a policy that can represent every distribution reaches when it fits one SPPO
+    iteration exactly (samples from π_t, win rates unbiased for Pπ_t).  It is the Hedge step
+    :func:`hedge_step` only when the Hedge step's log-normaliser is η/2 (SPPO's assumption);
+    otherwise the normalisation constraint Σ_y π(y) = 1 bends it: the stationarity condition
+    is u(y) − a(y) = c e^{u(y)} with u = log π/π_t, a = η(Pπ_t − ½) and one c for all y.
+    Solved by BFGS on the logits (gradient exact) to ‖∇‖∞ ≤ 1e-12.
+    """
+    from scipy.optimize import minimize
+
+    pi_t = np.asarray(pi_t, dtype=np.float64)
+    b = np.log(pi_t) + eta * (P @ pi_t - 0.5)  # the target log π(y)
+
+    def f(z: np.ndarray) -> tuple[float, np.ndarray]:
+        logpi = log_softmax(z)
+        d = logpi - b
+        wd = pi_t * d
+        return float(wd @ d), 2.0 * (wd - np.exp(logpi) * wd.sum())
+
+    res = minimize(f, b.copy(), jac=True, method="BFGS", options={"gtol": 1e-12, "maxiter": 10_000})
+    return np.exp(log_softmax(res.x))
 
 
 def hedge_default_eta(logpi0: np.ndarray, steps: int) -> float:

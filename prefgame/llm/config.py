@@ -88,6 +88,16 @@ class OnlineConfig:
         "IPO-MD 1.0, Nash-MD-PG 0.008, RL 0.05)",
     )
     beta: float = _f(0.0, "mixture coefficient β of π^(1−β) μ^β (IPO-MD, Nash-MD-PG; paper 0.125)")
+    eta: float = _f(
+        1.0,
+        "step size η of the iterated methods: INPO regresses h on η(p − ½) (ητ ≤ 1), SPPO "
+        "u = log π/π_t on η(r̂ − ½)",
+    )
+    snapshot_every: int = _f(
+        0,
+        "steps between refreshes of the snapshot π_t (INPO's and SPPO's iteration length, "
+        "MPO's magnet period); methods with a snapshot need >= 1",
+    )
     tau_schedule: str = _f(
         "constant", "schedule of τ: constant | linear:<end> | cosine:<end> | inverse"
     )
@@ -243,6 +253,21 @@ class OnlineConfig:
             raise ValueError(
                 "rl_baseline = 'loo' needs batch_size >= 2 (the baseline of a "
                 "sample is the mean reward of the others)"
+            )
+        if not (math.isfinite(self.eta) and self.eta > 0):
+            raise ValueError(f"eta = {self.eta!r}, must be a finite number > 0")
+        if self.snapshot_every < 0:
+            raise ValueError(f"snapshot_every = {self.snapshot_every}, must be >= 0")
+        if method.snapshots and self.snapshot_every < 1:
+            raise ValueError(
+                f"method {self.method!r} refreshes a snapshot of π: set snapshot_every >= 1 "
+                "(steps per iteration)"
+            )
+        weight = getattr(method.loss, "anchor_weight", None)
+        if weight is not None and not 0.0 <= weight(self.tau, self.eta) <= 1.0:
+            raise ValueError(
+                f"eta * tau = {self.eta} * {self.tau} = {self.eta * self.tau:g} > 1 for method "
+                f"{self.method!r} (its anchor μ^(ητ) π_t^(1−ητ) needs ητ <= 1)"
             )
         if not method.uses_beta and self.beta:
             raise ValueError(

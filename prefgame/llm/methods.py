@@ -68,6 +68,7 @@ __all__ = [
     "METHODS",
     "TARGETS",
     "ExtragradientRule",
+    "GroupSampler",
     "Loss",
     "Method",
     "MixtureOpponentSampler",
@@ -75,8 +76,11 @@ __all__ = [
     "PairwiseLoss",
     "PolicyGradientLoss",
     "PolicySampler",
+    "RefreshRule",
     "Sampler",
+    "SnapshotPairSampler",
     "UpdateRule",
+    "WinRateLoss",
     "load_plugin",
     "pop_plugins",
     "register_method",
@@ -84,7 +88,7 @@ __all__ = [
     "unregister_method",
 ]
 
-Feedback = Literal["preference", "reward"]
+Feedback = Literal["preference", "reward", "win_rate"]
 Draw = tuple["SequenceBatch", "SequenceBatch | None"]
 
 #: The targets a method can declare (``Method.target``): what its theory says it converges to,
@@ -97,6 +101,8 @@ TARGETS = {
     "slic_stationary": "online SLiC's measured stationary point",
     "rlhf": "μ exp(r/τ)/Z, r the Bradley–Terry reward fitted to P under μ",
     "mean_ipo": "online IPO with length-averaged log-probs: log π/μ = |y|(Pπ/τ + c)",
+    "nash_0": "a τ = 0 Nash equilibrium (von Neumann winner) of P: SPPO's average iterate, "
+    "MPO's last iterate",
 }
 
 
@@ -186,6 +192,51 @@ class PolicySampler:
         return trainer.sample(prompts, 0.0), None
 
 
+@dataclass(frozen=True)
+class SnapshotPairSampler:
+    """y, y' from the snapshot π_t (``source="snapshot"``, INPO) or from π (``"policy"``, MPO),
+    with the per-token log μ (``ref_logp``) and log π_t (``anchor_logp``) of both computed by
+    the training forward's path, so that π = π_t gives a zero margin exactly.
+
+    ``snapshot`` names the trainer's snapshot (:meth:`OnlineTrainer.snapshot`), which the
+    method's :class:`RefreshRule` keeps.
+    """
+
+    source: Literal["snapshot", "policy"] = "snapshot"
+    snapshot: str = "anchor"
+    per_prompt: int = 2
+    draws_pairs: bool = True
+
+    def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
+        snap = trainer.snapshot(self.snapshot)
+        src = snap if self.source == "snapshot" else None
+        both = trainer.sample(prompts, 0.0, per_prompt=2, policy=src)
+        both.ref_logp = None  # log μ by the training path (the sampler did not run μ)
+        both = trainer.fill_ref_logp(both, trainer.prompt_group)
+        both.anchor_logp = trainer.frozen_logprobs(snap, both, trainer.prompt_group)
+        return both.select(slice(0, None, 2)), both.select(slice(1, None, 2))
+
+
+@dataclass(frozen=True)
+class GroupSampler:
+    """``per_prompt`` completions of each prompt from the snapshot π_t (SPPO's K samples), rows
+    (p0, p0, ..., p1, ...), with log μ and log π_t filled; no opponent row.  The trainer then
+    scores each sample's win rate against the others of its prompt
+    (:meth:`OnlineTrainer.group_win_rates`, the loss's ``feedback = "win_rate"``)."""
+
+    per_prompt: int = 4
+    snapshot: str = "anchor"
+    draws_pairs: bool = False
+
+    def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
+        snap = trainer.snapshot(self.snapshot)
+        ys = trainer.sample(prompts, 0.0, per_prompt=self.per_prompt, policy=snap)
+        ys.ref_logp = None
+        ys = trainer.fill_ref_logp(ys, trainer.prompt_group)
+        ys.anchor_logp = trainer.frozen_logprobs(snap, ys, trainer.prompt_group)
+        return ys, None
+
+
 # --- losses: what is minimised on a rollout (formulas in prefgame.losses) ---------------------
 
 
@@ -201,6 +252,12 @@ class PairwiseLoss:
     fn: Callable[..., torch.Tensor]
     feedback: Feedback = "preference"
     needs_pairs: bool = True
+    #: None: h against μ.  A function w(τ, η) in [0, 1]: h against the anchor
+    #: log ρ = w log μ + (1 − w) log π_snap, π_snap the snapshot whose per-token log-probs the
+    #: sampler put in ``anchor_logp`` (INPO: w = ητ; MPO's magnet: w = 0).
+    anchor_weight: Callable[[float, float], float] | None = None
+    #: the keyword through which ``fn`` takes its scale: ``"tau"`` (τ) or ``"eta"`` (η).
+    scale: Literal["tau", "eta"] = "tau"
 
     def __call__(
         self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
@@ -220,10 +277,14 @@ class PairwiseLoss:
             trainer.train_policy, both, trainer.prompt_group, temperature=c.temperature
         )
         logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
-        ref = reduce_tokens(both.ref_logp, both.completion_mask, c.logp_reduction)
+        anchor = both.ref_logp
+        if self.anchor_weight is not None:
+            w = self.anchor_weight(tau, c.eta)
+            anchor = w * both.ref_logp + (1.0 - w) * both.anchor_logp
+        ref = reduce_tokens(anchor, both.completion_mask, c.logp_reduction)
         h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])
         p = rollout.p[rows].to(h.device)
-        loss = self.fn(h, p, tau=tau).mean()
+        loss = self.fn(h, p, **{self.scale: tau if self.scale == "tau" else c.eta}).mean()
         u = (logp_tok[0::2].detach() - y.ref_logp).sum(-1)
         return loss, {"margin": float(h.detach().abs().mean()), "kl": float(u.mean())}
 
@@ -283,6 +344,37 @@ class PolicyGradientLoss:
         return loss, {"kl": float(u_tok.sum(-1).mean())}
 
 
+@dataclass(frozen=True)
+class WinRateLoss:
+    """Mean ``fn(u, r̂, eta=η)`` over the samples of the rows' prompts, with
+    u(y) = log π(y) − log π_t(y) (summed over tokens; π_t the snapshot, ``anchor_logp``) and
+    r̂(y) the sample's mean judged win rate against the other samples of its prompt, an
+    unbiased estimate of P(y ≻ π_t) (SPPO: ``fn`` = :func:`prefgame.losses.sppo_loss`).
+    Statistics: ``kl`` = mean Σ_t log π/μ over the samples (drawn from π_t, not π)."""
+
+    fn: Callable[..., torch.Tensor]
+    feedback: Feedback = "win_rate"
+    needs_pairs: bool = False
+
+    def __call__(
+        self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        from prefgame.llm.policy import token_logprobs
+
+        k = len(rollout.y) // len(rollout.prompts)
+        sl = slice(rows.start * k, rows.stop * k)
+        y = rollout.y.select(sl)
+        c = trainer.cfg
+        logp_tok = token_logprobs(
+            trainer.train_policy, y, trainer.prompt_group, temperature=c.temperature
+        )
+        u = (logp_tok - y.anchor_logp).sum(-1)
+        r = rollout.p[sl].to(u.device)
+        loss = self.fn(u, r, eta=c.eta).mean()
+        kl = (logp_tok.detach() - y.ref_logp).sum(-1)
+        return loss, {"kl": float(kl.mean()), "u_abs": float(u.detach().abs().mean())}
+
+
 # --- update rules: steps that are not one "sample, then one optimiser step" ---------------------
 
 
@@ -319,6 +411,33 @@ class ExtragradientRule:
             acc = trainer.accumulate_gradients(rollout)  # ∇L at θ_{t+½}, kept in .grad
         upd = trainer.apply_update()  # from θ_t
         return rollout, {"loss": acc.pop("loss"), "kl": acc.pop("kl"), **upd, **acc}
+
+
+@dataclass(frozen=True)
+class RefreshRule:
+    """Iterate on a moving anchor: at steps 0, K, 2K, ... (K = ``cfg.snapshot_every``) copy π
+    into the snapshot ``name``, then take the ordinary step (collect, one optimiser step).
+
+    The snapshot is π_t of INPO and SPPO (each iteration fits π_{t+1} to a loss anchored at
+    π_t) and MPO's magnet (each period solves the game regularised towards the magnet, then the
+    magnet moves to the solution: a proximal-point iteration towards the τ = 0 equilibrium).
+    The trainer checkpoints the snapshot, so a resumed run continues exactly.  Logs
+    ``iteration`` = step // K.
+    """
+
+    name: str = "anchor"
+
+    @property
+    def snapshots(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def step(self, trainer: OnlineTrainer) -> tuple[Rollout, dict]:
+        every = trainer.cfg.snapshot_every
+        if trainer.step_count % every == 0:
+            trainer.refresh_snapshot(self.name)
+        rollout = trainer.collect()
+        logs = trainer.train_on(rollout)
+        return rollout, {**logs, "iteration": trainer.step_count // every}
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -360,11 +479,13 @@ class Method:
                 f"method {self.name!r}: loss {self.loss!r} is not a Loss (it needs feedback, "
                 "needs_pairs and __call__(trainer, rollout, rows))"
             )
-        if self.loss.feedback not in ("preference", "reward"):
+        if self.loss.feedback not in ("preference", "reward", "win_rate"):
             raise ValueError(
                 f"method {self.name!r}: loss.feedback = {self.loss.feedback!r}; "
-                "choose 'preference' or 'reward'"
+                "choose 'preference', 'reward' or 'win_rate'"
             )
+        if self.loss.feedback == "win_rate" and self.sampler.per_prompt < 2:
+            raise ValueError(f"method {self.name!r}: win rates need >= 2 samples per prompt")
         if self.target not in TARGETS:
             raise ValueError(
                 f"method {self.name!r}: target = {self.target!r}; choose one of {tuple(TARGETS)}"
@@ -378,6 +499,11 @@ class Method:
             raise ValueError(f"method {self.name!r}: a pairwise loss needs a sampler of pairs")
         if self.loss.feedback == "preference" and not self.sampler.draws_pairs:
             raise ValueError(f"method {self.name!r}: a preference needs an opponent y'")
+
+    @property
+    def snapshots(self) -> tuple[str, ...]:
+        """Names of the policy snapshots the method's update rule keeps (checkpointed)."""
+        return tuple(getattr(self.update, "snapshots", ()))
 
     @property
     def feedback(self) -> Feedback:
@@ -437,6 +563,30 @@ METHODS: dict[str, Method] = _registry(
         PairwiseLoss(L.ipo_soft_loss),
         target="nash",
         update=ExtragradientRule(),
+    ),
+    Method(
+        "inpo",
+        "INPO",
+        SnapshotPairSampler("snapshot"),
+        PairwiseLoss(L.inpo_loss, anchor_weight=lambda tau, eta: eta * tau, scale="eta"),
+        target="nash",
+        update=RefreshRule(),
+    ),
+    Method(
+        "sppo",
+        "SPPO",
+        GroupSampler(4),
+        WinRateLoss(L.sppo_loss),
+        target="nash_0",
+        update=RefreshRule(),
+    ),
+    Method(
+        "mpo",
+        "MPO",
+        SnapshotPairSampler("policy", snapshot="magnet"),
+        PairwiseLoss(L.ipo_soft_loss, anchor_weight=lambda tau, eta: 0.0),
+        target="nash_0",
+        update=RefreshRule("magnet"),
     ),
 )
 

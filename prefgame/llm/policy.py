@@ -76,7 +76,9 @@ class SequenceBatch:
     * ``policy_logp`` -- log π(y_t | ·) at sampling time (no gradient, untempered);
     * ``ref_logp``    -- log μ(y_t | ·) (filled when the sampler ran μ, e.g. the mixture);
     * ``sample_logp`` -- log-prob under the distribution actually sampled (mixture, temperature
-      and top-p included).
+      and top-p included);
+    * ``anchor_logp`` -- log π_t(y_t | ·) under the update rule's snapshot (INPO's previous
+      iterate, SPPO's π_t, MPO's magnet), by the training forward's path.
     """
 
     prompt_ids: torch.Tensor
@@ -86,6 +88,7 @@ class SequenceBatch:
     policy_logp: torch.Tensor | None = None
     ref_logp: torch.Tensor | None = None
     sample_logp: torch.Tensor | None = None
+    anchor_logp: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.completion_ids.shape[0]

@@ -230,6 +230,11 @@ class OnlineTrainer:
         self.step_count, self.epoch, self.data_pos = 0, 0, 0
         self._order = self._epoch_order()
         self.accelerator.register_for_checkpointing(self.scheduler, _Progress(self))
+        # the update rule's policy snapshots (INPO's π_t, MPO's magnet): frozen copies of π,
+        # checkpointed with the run
+        self._snapshots = {name: self._frozen_copy() for name in self.method.snapshots}
+        if self._snapshots:
+            self.accelerator.register_for_checkpointing(_Snapshots(self))
         self.out = Path(config.output_dir)
         if not config.resume_from and holds_a_run(self.out):
             if not config.overwrite:
@@ -339,16 +344,46 @@ class OnlineTrainer:
             return deepspeed.zero.GatheredParameters(list(self.model.parameters()))
         return contextlib.nullcontext()
 
+    # --- snapshots: frozen copies of π that an update rule refreshes -------------------------
+
+    def _frozen_copy(self) -> Policy:
+        model = copy.deepcopy(self.policy.base_model).eval()
+        model.requires_grad_(False)
+        return Policy(model, self.policy.tokenizer)
+
+    def snapshot(self, name: str) -> Policy:
+        """The frozen snapshot ``name`` of π (kept by the method's update rule, e.g.
+        :class:`~prefgame.llm.methods.RefreshRule`; saved in every checkpoint)."""
+        if name not in self._snapshots:
+            raise ValueError(
+                f"method {self.cfg.method!r} keeps no snapshot {name!r} "
+                f"(it keeps {sorted(self._snapshots)}); declare it in its update rule's snapshots"
+            )
+        return self._snapshots[name]
+
+    @torch.no_grad()
+    def refresh_snapshot(self, name: str) -> None:
+        """Copy π's current weights into the snapshot ``name``."""
+        with self._full_params():
+            self.snapshot(name).model.load_state_dict(self.policy.base_model.state_dict())
+
     def sample(
-        self, prompts: list[str], beta: float | Sequence[float], per_prompt: int = 1
+        self,
+        prompts: list[str],
+        beta: float | Sequence[float],
+        per_prompt: int = 1,
+        *,
+        policy: Policy | None = None,
     ) -> SequenceBatch:
         """``per_prompt`` completions of each prompt from π^(1−β) μ^β, rows interleaved
         (p0, p0, p1, p1, ...), in generation chunks of ``generation_batch_size`` prompts.
 
         ``beta`` is one value, or ``per_prompt`` values: the k-th completion of every prompt
         is drawn with ``beta[k]``, all in one decoding batch (π runs once per token for all).
+        ``policy``: draw from this policy in place of π (a :meth:`snapshot`).
         """
         c, tok = self.cfg, self.policy.tokenizer
+        source = self.policy if policy is None else policy
         group = per_prompt if self.shares_prompts else 1
         rows = [x for x in prompts for _ in range(per_prompt)]
         per_row = [beta] * per_prompt if isinstance(beta, (int, float)) else list(beta)
@@ -363,7 +398,7 @@ class OnlineTrainer:
             with self._full_params(), self.accelerator.autocast():
                 parts.append(
                     generate(
-                        self.policy,
+                        source,
                         ids,
                         mask,
                         ref=self.ref,
@@ -378,20 +413,25 @@ class OnlineTrainer:
         return SequenceBatch.cat(parts, tok.pad_token_id)
 
     @torch.no_grad()
-    def fill_ref_logp(self, batch: SequenceBatch, group: int = 1) -> SequenceBatch:
-        """``batch`` with its per-token log μ (``ref_logp``) computed where it is missing, by
-        the same forward path as the training forward's log π (runs of ``group`` rows share
-        one prompt encoding)."""
-        if batch.ref_logp is None:
-            parts = []
-            for sl in iter_chunks(len(batch), self.cfg.micro * 2):
-                with self.accelerator.autocast():
-                    parts.append(
-                        token_logprobs(
-                            self.ref, batch.select(sl), group, temperature=self.cfg.temperature
-                        )
+    def frozen_logprobs(self, policy: Policy, batch: SequenceBatch, group: int = 1) -> torch.Tensor:
+        """Per-token log-probs ``[B, T]`` of ``batch`` under a frozen ``policy`` (μ, a
+        snapshot), by the same forward path as the training forward's log π (runs of ``group``
+        rows share one prompt encoding), in chunks of ``2 · micro_batch_size`` rows."""
+        parts = []
+        for sl in iter_chunks(len(batch), self.cfg.micro * 2):
+            with self.accelerator.autocast():
+                parts.append(
+                    token_logprobs(
+                        policy, batch.select(sl), group, temperature=self.cfg.temperature
                     )
-            batch.ref_logp = torch.cat(parts) if parts else None
+                )
+        return torch.cat(parts)
+
+    def fill_ref_logp(self, batch: SequenceBatch, group: int = 1) -> SequenceBatch:
+        """``batch`` with its per-token log μ (``ref_logp``) computed where it is missing
+        (:meth:`frozen_logprobs` under μ)."""
+        if batch.ref_logp is None and len(batch):
+            batch.ref_logp = self.frozen_logprobs(self.ref, batch, group)
         return batch
 
     @torch.no_grad()
@@ -410,14 +450,43 @@ class OnlineTrainer:
         p = reward = None
         if self.method.feedback == "reward":
             reward = self.reward_model.reward(prompts, texts).float().cpu()
+        elif self.method.feedback == "win_rate":
+            p = self.group_win_rates(prompts, texts)
         else:
             p = self.judge(prompts, texts, texts2).float()
         self.fill_ref_logp(y)  # one batched μ forward where the sampler did not run μ
         win = None
         every = self.cfg.win_rate_every
         if every and self.step_count % every == 0:
-            win = self.win_rate_vs_reference(prompts, texts if beta == 0.0 else None)
+            # the step's own y are samples of π only for a sampler of π at β = 0
+            on_policy = (
+                beta == 0.0
+                and len(texts) == len(prompts)
+                and getattr(self.method.sampler, "source", "policy") == "policy"
+            )
+            win = self.win_rate_vs_reference(prompts, texts if on_policy else None)
         return Rollout(prompts, y, y2, p, reward, tau, beta, texts, texts2, gen_seconds, win)
+
+    def group_win_rates(self, prompts: list[str], texts: list[str]) -> torch.Tensor:
+        """r̂_i = (1/(k − 1)) Σ_{j ≠ i} P(y_i ≻ y_j | x) for the k = len(texts)/len(prompts)
+        samples of each prompt (rows grouped by prompt), ``[len(texts)]``.  Each unordered pair
+        is judged in both orders and symmetrised, P̂(y_i ≻ y_j) = (P(i ≻ j) + 1 − P(j ≻ i))/2,
+        so that P̂(i ≻ j) + P̂(j ≻ i) = 1 for any judge."""
+        n = len(prompts)
+        k = len(texts) // n
+        if k < 2 or k * n != len(texts):
+            raise ValueError(f"{len(texts)} samples for {n} prompts: need k >= 2 per prompt")
+        i, j = torch.triu_indices(k, k, offset=1)
+        rows = torch.arange(n)[:, None] * k
+        a, b = (rows + i).reshape(-1).tolist(), (rows + j).reshape(-1).tolist()
+        xs = [prompts[r // k] for r in a]
+        fwd = self.judge(xs, [texts[r] for r in a], [texts[r] for r in b]).float().cpu()
+        bwd = self.judge(xs, [texts[r] for r in b], [texts[r] for r in a]).float().cpu()
+        pij = 0.5 * (fwd + 1.0 - bwd)
+        wins = torch.zeros(len(texts))
+        wins.index_add_(0, torch.tensor(a), pij)
+        wins.index_add_(0, torch.tensor(b), 1.0 - pij)
+        return wins / (k - 1)
 
     @torch.no_grad()
     def win_rate_vs_reference(self, prompts: list[str], texts: list[str] | None = None) -> float:
@@ -656,6 +725,21 @@ class OnlineTrainer:
                 if line.strip() and json.loads(line).get("step", 0) <= self.step_count
             ]
             log.write_text("".join(line + "\n" for line in kept))
+
+
+class _Snapshots:
+    """The update rule's policy snapshots, registered with
+    ``accelerator.register_for_checkpointing``: their weights, by name."""
+
+    def __init__(self, trainer: OnlineTrainer) -> None:
+        self.trainer = trainer
+
+    def state_dict(self) -> dict:
+        return {k: v.model.state_dict() for k, v in self.trainer._snapshots.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, weights in state.items():
+            self.trainer.snapshot(name).model.load_state_dict(weights)
 
 
 class _Progress:

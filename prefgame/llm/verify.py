@@ -19,6 +19,9 @@ target                        what it is (``docs/theory.md``)
 ``rlhf``                      μ exp(r/τ)/Z with r the Bradley–Terry fit of P under μ (§9)
 ``mean_ipo``                  online IPO with length-averaged log-probs: log π/μ (y) =
                               |y| (Pπ(y)/τ + c), |y| the token count (EOS included)
+``nash_0``                    a τ = 0 equilibrium (von Neumann winner) of P, by LP; SPPO's
+                              average iterate and MPO's last iterate aim there (it need not be
+                              unique: the exploitability is the measure that counts)
 ============================  =============================================================
 
 Each method of :data:`~prefgame.llm.methods.METHODS` declares its ``target``;
@@ -40,7 +43,7 @@ import numpy as np
 from scipy.optimize import brentq, root
 from scipy.special import logsumexp
 
-from prefgame.equilibrium import best_response, duality_gap, kl, solve
+from prefgame.equilibrium import best_response, duality_gap, kl, solve, solve_unregularized
 from prefgame.games import PreferenceGame
 from prefgame.llm.methods import TARGETS
 from prefgame.tasks.sequence_game import SequenceGame
@@ -153,6 +156,7 @@ def targets(
         game, mu, tau, beta, init=out["mixture_nash"]
     )
     out["mean_ipo"] = mean_ipo_target(game, mu, tau, init=star)
+    out["nash_0"] = solve_unregularized(g).policy
     # online DPO's exact learner converges (stationarity ≤ 1e-12); SLiC's hinge has no
     # curvature and keeps moving by ~1e-5 (measured: 2e4 vs 2e5 steps), so its point is measured
     out["dpo_stationary"] = online_dpo(g, tau, steps=200_000, tol=1e-12).policy
@@ -183,6 +187,8 @@ class VerifyConfig:
     max_length: int = 3
     cycle_weight: float = 0.4
     reductions: tuple[str, ...] = ("sum", "mean")  # "mean" runs online IPO a second time
+    eta: float = 2.5  # INPO's and SPPO's step η (INPO: ητ = 0.5 at τ = 0.2)
+    snapshot_every: int = 100  # steps per INPO/SPPO iteration and per MPO magnet period
 
     def __post_init__(self) -> None:
         from prefgame.llm.methods import METHODS
@@ -279,6 +285,8 @@ def run_method(
             log_tensorboard=False,
             win_rate_every=0,
             seed=cfg.seed,
+            eta=cfg.eta,
+            snapshot_every=cfg.snapshot_every if spec.snapshots else 0,
         )
 
         def every(trainer, logs) -> None:
@@ -303,6 +311,7 @@ def run_method(
     out["kl_to_target"] = out[f"kl_to_{out['target']}"]
     out["kl_to_pi_star"] = out["kl_to_nash"]
     out["final_policy"] = trace["policy"][-1].tolist()
+    out["policies"] = [q.tolist() for q in trace["policy"]]  # π_θ at each logged step
     out["seconds"] = seconds
     return out
 
