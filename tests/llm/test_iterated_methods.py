@@ -13,7 +13,7 @@ from prefgame.equilibrium import kl, solve
 from prefgame.games import PreferenceGame
 from prefgame.llm import CallableJudge, OnlineConfig, OnlineTrainer, Policy, tiny_gpt2
 from prefgame.llm.exact import sequence_probs
-from prefgame.llm.methods import METHODS, TARGETS, RefreshRule
+from prefgame.llm.methods import METHODS, TARGETS
 from prefgame.llm.policy import SequenceBatch, token_logprobs
 from prefgame.llm.verify import VerifyConfig, initial_policy, run_method, targets
 from prefgame.tasks.sequence_game import SequenceGame
@@ -22,13 +22,12 @@ TAU, ETA = 0.2, 2.5
 
 
 def _cfg(tmp_path, method, **kw):
-    base = dict(
-        method=method, tau=0.5, eta=1.0, batch_size=4, micro_batch_size=2, max_steps=6,
-        max_new_tokens=4, lr=1e-2, lr_schedule="linear", output_dir=str(tmp_path),
-        progress_bar=False, log_tensorboard=False, win_rate_every=0, seed=0, snapshot_every=3,
-    )  # fmt: skip
-    base.update(kw)
-    return OnlineConfig(**base)
+    return OnlineConfig(**{
+        "method": method, "tau": 0.5, "eta": 1.0, "batch_size": 4, "micro_batch_size": 2,
+        "max_steps": 6, "max_new_tokens": 4, "lr": 1e-2, "lr_schedule": "linear",
+        "output_dir": str(tmp_path), "progress_bar": False, "log_tensorboard": False,
+        "win_rate_every": 0, "seed": 0, "snapshot_every": 3, **kw,
+    })  # fmt: skip
 
 
 def _trainer(tok, prompts, judge, tmp_path, method, **kw):
