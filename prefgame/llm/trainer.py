@@ -41,14 +41,15 @@ Choices that keep the estimators what the theory says they are:
 
 Distributed: ``accelerate`` (DDP) wraps the model for the training forward; sampling uses the
 unwrapped module, prompts are sharded by process, each process samples with its own generator.
-Tested on CPU with two gloo ranks started by ``torchrun --nproc_per_node 2`` (the ranks stay
-identical and equal one process on the same global batch; ``tests/llm/test_distributed.py``).
-Under FSDP or DeepSpeed ZeRO-3 (chosen in accelerate's own config) the sharded parameters are
-gathered for generation (:meth:`OnlineTrainer._full_params`); those paths were not run here.
+Under FSDP2 (accelerate's config, or ``ACCELERATE_USE_FSDP=true`` on CPU ranks) the shards are
+gathered once per generation call (:meth:`OnlineTrainer._full_params`) and per snapshot
+refresh.  Tested on CPU with two gloo ranks started by ``torchrun --nproc_per_node 2``, under
+DDP and FSDP2 (the ranks stay identical and equal one process on the same global batch;
+``tests/llm/test_distributed.py``); DeepSpeed ZeRO-3 follows its documented API, not run here.
 Checkpoints go through ``accelerator.save_state`` / ``load_state`` (model, optimiser, RNG states
-of every process, and -- registered for checkpointing -- the scheduler, the data position and
-every process's sampling generator) every ``save_every`` steps; ``resume_from`` continues
-exactly as an uninterrupted run would.
+of every process, and -- registered for checkpointing -- the scheduler, the data position,
+every process's sampling generator and the update rule's policy snapshots) every
+``save_every`` steps; ``resume_from`` continues exactly as an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -141,17 +142,41 @@ def _make_accelerator(mixed_precision: str) -> Accelerator:
     (accelerate keeps one global state, which is reset then; the process group is kept).
 
     Without a GPU, a ``torchrun`` launch (WORLD_SIZE > 1) asks for accelerate's CPU mode:
-    only then does accelerate start gloo ranks (otherwise each process runs alone).
+    only then does accelerate start gloo ranks (otherwise each process runs alone).  With
+    ``ACCELERATE_USE_FSDP=true`` there (``accelerate launch --config_file fsdp.yaml`` sets it),
+    the ranks shard the model with accelerate's FSDP2 plugin (``FSDP_*`` variables), the path a
+    multi-GPU FSDP run takes: accelerate itself turns FSDP on only for accelerator devices.
     """
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
     cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
-        return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+        acc = Accelerator(mixed_precision=mixed_precision, cpu=cpu)
     except ValueError:
         AcceleratorState._reset_state()
-        return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+        acc = Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+    if cpu and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true"):
+        _fsdp_on_cpu(acc)
+    return acc
+
+
+def _fsdp_on_cpu(acc: Accelerator) -> None:
+    """Turn on FSDP2 for the gloo CPU ranks of ``acc`` (before ``prepare``)."""
+    from accelerate import FullyShardedDataParallelPlugin
+    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.utils import DistributedType
+
+    os.environ.setdefault("FSDP_VERSION", "2")
+    plugin = FullyShardedDataParallelPlugin()
+    if plugin.fsdp_version != 2:
+        raise ValueError(
+            f"FSDP_VERSION = {plugin.fsdp_version}: FSDP on CPU ranks runs FSDP2 only (set 2)"
+        )
+    state = AcceleratorState()
+    state.fsdp_plugin = plugin
+    state.distributed_type = DistributedType.FSDP
+    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
 
 
 class OnlineTrainer:
@@ -211,6 +236,9 @@ class OnlineTrainer:
         if self.ref.base_model is not policy.base_model:
             self.ref.model.eval()  # μ never runs dropout
 
+        # the update rule's policy snapshots (INPO's π_t, MPO's magnet): frozen, unsharded
+        # copies of π made before accelerate wraps it, checkpointed with the run
+        self._snapshots = {name: self._frozen_copy() for name in self.method.snapshots}
         self.accelerator = _make_accelerator("bf16" if config.bf16 else "no")
         self._seed_everything(config.seed + self.accelerator.process_index)
         params = [q for q in policy.model.parameters() if q.requires_grad]
@@ -230,9 +258,6 @@ class OnlineTrainer:
         self.step_count, self.epoch, self.data_pos = 0, 0, 0
         self._order = self._epoch_order()
         self.accelerator.register_for_checkpointing(self.scheduler, _Progress(self))
-        # the update rule's policy snapshots (INPO's π_t, MPO's magnet): frozen copies of π,
-        # checkpointed with the run
-        self._snapshots = {name: self._frozen_copy() for name in self.method.snapshots}
         if self._snapshots:
             self.accelerator.register_for_checkpointing(_Snapshots(self))
         self.out = Path(config.output_dir)
@@ -327,14 +352,21 @@ class OnlineTrainer:
         return self.method.sampler.per_prompt if self.shares_prompts else 1
 
     def _full_params(self) -> contextlib.AbstractContextManager:
-        """Context that gathers sharded parameters for generation (FSDP, DeepSpeed ZeRO-3);
-        a no-op otherwise.  Untested here (no GPU): it follows the libraries' documented APIs."""
-        import contextlib
-
+        """Context that gathers sharded parameters for generation and snapshots (FSDP,
+        DeepSpeed ZeRO-3); a no-op otherwise.  FSDP2 (run on CPU ranks,
+        ``tests/llm/test_distributed.py``): every sharded module is all-gathered once on entry
+        and stays whole until exit, so the ranks may decode different numbers of tokens
+        without meeting in a collective.  FSDP1 and ZeRO-3 follow the libraries' documented
+        APIs (not run here: no GPU)."""
         from accelerate.utils import DistributedType
 
         kind = self.accelerator.distributed_type
         if kind == DistributedType.FSDP:
+            from torch.distributed.fsdp import FSDPModule
+
+            if isinstance(self.model, FSDPModule):
+                plugin = self.accelerator.state.fsdp_plugin
+                return _fsdp2_unsharded(self.model, bool(plugin.reshard_after_forward))
             from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
             return FSDP.summon_full_params(self.model, writeback=False)
@@ -363,9 +395,13 @@ class OnlineTrainer:
 
     @torch.no_grad()
     def refresh_snapshot(self, name: str) -> None:
-        """Copy π's current weights into the snapshot ``name``."""
-        with self._full_params():
-            self.snapshot(name).model.load_state_dict(self.policy.base_model.state_dict())
+        """Copy π's current weights into the snapshot ``name`` (every rank calls this: FSDP2
+        shards are all-gathered)."""
+        weights = {
+            k: v.full_tensor() if hasattr(v, "full_tensor") else v
+            for k, v in self.policy.base_model.state_dict().items()
+        }
+        self.snapshot(name).model.load_state_dict(weights)
 
     def sample(
         self,
@@ -725,6 +761,25 @@ class OnlineTrainer:
                 if line.strip() and json.loads(line).get("step", 0) <= self.step_count
             ]
             log.write_text("".join(line + "\n" for line in kept))
+
+
+@contextlib.contextmanager
+def _fsdp2_unsharded(model: torch.nn.Module, reshard_after_forward: bool) -> Iterator[None]:
+    """All-gather every FSDP2 module of ``model`` (a collective: every rank enters), keep the
+    parameters whole through any number of forwards, reshard on exit and restore
+    ``reshard_after_forward`` (the plugin's setting)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    mods = [m for m in model.modules() if isinstance(m, FSDPModule)]
+    for m in mods:
+        m.set_reshard_after_forward(False, recurse=False)
+        m.unshard()
+    try:
+        yield
+    finally:
+        for m in mods:
+            m.reshard()
+            m.set_reshard_after_forward(reshard_after_forward, recurse=False)
 
 
 class _Snapshots:

@@ -35,7 +35,7 @@ PROMPTS = [
     "fine text",
     "short long",
 ]
-METHODS = {"online_ipo": 0.0, "ipo_md": 0.25}
+METHODS = {"online_ipo": 0.0, "ipo_md": 0.25, "inpo": 0.0}  # method: β
 
 
 def judge_fn(x, y, y2):
@@ -58,7 +58,14 @@ def config(method: str, out: str, batch_size: int, micro: int) -> OnlineConfig:
         progress_bar=False,
         log_tensorboard=False,
         win_rate_every=0,
+        snapshot_every=2 if method == "inpo" else 0,  # INPO refreshes π_t before step 2
     )
+
+
+def full(t: torch.Tensor) -> torch.Tensor:
+    """A plain tensor: an FSDP2 shard (DTensor) is all-gathered (every rank calls this)."""
+    t = t.detach()
+    return (t.full_tensor() if hasattr(t, "full_tensor") else t).clone()
 
 
 def tokenizer():
@@ -87,12 +94,12 @@ def main(out: str) -> None:
         params = [q for q in tr.policy.model.parameters() if q.requires_grad]
         tr.optimizer.optimizer.register_step_pre_hook(
             lambda opt, a, k, params=params, grads=grads: grads.append(
-                [q.grad.detach().clone() for q in params]
+                [full(q.grad) for q in params]
             )
         )
         tr.callbacks.append(
             lambda t, logs, weights=weights: weights.append(
-                {k: v.detach().clone() for k, v in t.policy.model.state_dict().items()}
+                {k: full(v) for k, v in t.policy.model.state_dict().items()}
             )
         )
         tr.train()
@@ -109,11 +116,22 @@ def main(out: str) -> None:
             again.step_count == 3
             and torch.equal(again.sample_gen.get_state(), tr.sample_gen.get_state())
             and all(
-                torch.equal(v, again.policy.model.state_dict()[k])
+                torch.equal(full(v), full(again.policy.model.state_dict()[k]))
                 for k, v in tr.policy.model.state_dict().items()
             )
         )
+        snap = tr._snapshots.get("anchor")
         result[method] = {
+            "snapshot": None
+            if snap is None
+            else {k: full(v) for k, v in snap.model.state_dict().items()},
+            "distributed_type": str(tr.accelerator.distributed_type),
+            # the fraction of the weights this rank holds (FSDP: about a half)
+            "local_share": sum(
+                (q.to_local() if hasattr(q, "to_local") else q).numel()
+                for q in tr.model.parameters()
+            )
+            / sum(q.numel() for q in tr.model.parameters()),
             "num_processes": tr.accelerator.num_processes,
             "rank": tr.accelerator.process_index,
             "rollouts": rollouts,

@@ -1,5 +1,6 @@
-"""Two CPU processes (gloo, started by ``torchrun --nproc_per_node 2``) run online IPO and
-IPO-MD: both ranks really run, stay identical, and equal one process on the same global batch.
+"""Two CPU processes (gloo, started by ``torchrun --nproc_per_node 2``) run online IPO, IPO-MD
+and INPO (a policy snapshot) under DDP and under FSDP (accelerate's FSDP2 plugin): both ranks
+really run, stay identical, and equal one process on the same global batch.
 """
 
 import os
@@ -24,11 +25,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ddp")
+@pytest.fixture(scope="module", params=["ddp", "fsdp"])
+def two_ranks(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     env["CUDA_VISIBLE_DEVICES"] = ""  # CPU ranks (gloo) also on a GPU machine
+    env["ACCELERATE_USE_FSDP"] = "true" if request.param == "fsdp" else "false"
     proc = subprocess.run(
         [
             sys.executable,
@@ -50,7 +52,14 @@ def two_ranks(tmp_path_factory):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    want = "DistributedType.FSDP" if request.param == "fsdp" else "DistributedType.MULTI_CPU"
+    for r in ranks:
+        assert all(r[m]["distributed_type"] == want for m in W.METHODS)
+        share = [r[m]["local_share"] for m in W.METHODS]
+        # FSDP: each rank holds half of every sharded weight (a row more where odd); DDP: all
+        assert all((0.45 < x < 0.55) if request.param == "fsdp" else x == 1.0 for x in share)
+    return ranks
 
 
 @pytest.mark.parametrize("method", list(W.METHODS))
@@ -66,6 +75,9 @@ def test_two_ranks_run_and_stay_identical(two_ranks, method):
     for w0, w1 in zip(r0["weights"], r1["weights"]):
         assert all(torch.equal(w0[k], w1[k]) for k in w0)
     assert r0["resumed"] and r1["resumed"]  # save_state / load_state with two processes
+    if method == "inpo":  # the snapshot is π after step 2 (refreshed before step 3), whole
+        for r in (r0, r1):
+            assert all(torch.equal(r["snapshot"][k], v) for k, v in r["weights"][1].items())
 
 
 @pytest.mark.parametrize("method", list(W.METHODS))
@@ -90,10 +102,11 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(two_ranks, tmp_pat
     for step, (a, b) in enumerate(zip(r0["rollouts"], r1["rollouts"])):
         if step:
             policy.model.load_state_dict(r0["weights"][step - 1])
+        y2 = SequenceBatch.cat([a.y2, b.y2], pad)
         both = Rollout(
             a.prompts + b.prompts,
             SequenceBatch.cat([a.y, b.y], pad),
-            SequenceBatch.cat([a.y2, b.y2], pad),
+            y2,
             torch.cat([a.p, b.p]),
             None,
             a.tau,
