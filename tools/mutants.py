@@ -39,6 +39,7 @@ LOSS_TESTS = [
 ]
 TRAINER = "tests/llm/test_trainer.py"
 VERIFY = "tests/llm/test_verify.py"
+ITER = "tests/llm/test_iterated_methods.py"
 VERIFY_EXACT = (
     "test_sequence_probs_is_a_distribution_equal_to_the_trainers_logprobs",
     "test_sequence_probs_match_the_samplers_frequencies",
@@ -397,6 +398,77 @@ MUTANTS = [
         'target="mixture_nash",\n    ),\n    Method(\n        "online_dpo"',
         'target="nash",\n    ),\n    Method(\n        "online_dpo"',
         (f"{VERIFY}::test_cli_json_schema",),
+    ),
+    # --- policy snapshots and the iterated methods (INPO, SPPO, MPO) ---------------------------
+    Mutant(
+        "inpo: anchor weight 1 - eta*tau on mu",
+        "prefgame/llm/methods.py",
+        "anchor_weight=lambda tau, eta: eta * tau",
+        "anchor_weight=lambda tau, eta: 1 - eta * tau",
+        (f"{ITER}::test_inpo_loss_is_the_square_loss_on_the_margin_against_mu_and_pi_t",),
+    ),
+    Mutant(
+        "inpo: pairs drawn from pi, not from the snapshot pi_t",
+        "prefgame/llm/methods.py",
+        'SnapshotPairSampler("snapshot")',
+        'SnapshotPairSampler("policy")',
+        (f"{ITER}::test_inpo_loss_is_the_square_loss_on_the_margin_against_mu_and_pi_t",),
+    ),
+    Mutant(
+        "mpo: margin against mu, not the magnet",
+        "prefgame/llm/methods.py",
+        "anchor_weight=lambda tau, eta: 0.0",
+        "anchor_weight=lambda tau, eta: 1.0",
+        (f"{ITER}::test_mpo_loss_is_ipo_against_the_magnet_not_mu",),
+    ),
+    Mutant(
+        "sppo: u against mu, not pi_t",
+        "prefgame/llm/methods.py",
+        "u = (logp_tok - y.anchor_logp).sum(-1)",
+        "u = (logp_tok - y.ref_logp).sum(-1)",
+        (f"{ITER}::test_sppo_win_rates_and_loss_against_a_hand_computation",),
+    ),
+    Mutant(
+        "sppo: win rates not symmetrised",
+        "prefgame/llm/trainer.py",
+        "pij = 0.5 * (fwd + 1.0 - bwd)",
+        "pij = fwd",
+        (f"{ITER}::test_sppo_win_rates_and_loss_against_a_hand_computation",),
+    ),
+    Mutant(
+        "sppo: win rate averaged over k, not the k - 1 others",
+        "prefgame/llm/trainer.py",
+        "return wins / (k - 1)",
+        "return wins / k",
+        (f"{ITER}::test_sppo_win_rates_and_loss_against_a_hand_computation",),
+    ),
+    Mutant(
+        "snapshot: sample(policy=) ignored",
+        "prefgame/llm/trainer.py",
+        "source = self.policy if policy is None else policy",
+        "source = self.policy",
+        (f"{ITER}::test_sampling_from_a_snapshot_draws_from_its_weights",),
+    ),
+    Mutant(
+        "snapshot: refreshed one step late",
+        "prefgame/llm/methods.py",
+        "if trainer.step_count % every == 0:",
+        "if trainer.step_count % every == 1:",
+        (f"{ITER}::test_refresh_rule_copies_pi_at_steps_0_k_2k_and_the_snapshot_stays_frozen",),
+    ),
+    Mutant(
+        "snapshot: not checkpointed",
+        "prefgame/llm/trainer.py",
+        "if self._snapshots:\n            self.accelerator.register_for_checkpointing",
+        "if False:\n            self.accelerator.register_for_checkpointing",
+        (f"{ITER}::test_a_run_resumed_from_a_checkpoint_keeps_its_snapshot",),
+    ),
+    Mutant(
+        "sppo map: target without log pi_t",
+        "prefgame/dynamics/self_play_hedge.py",
+        "b = np.log(pi_t) + eta * (P @ pi_t - 0.5)",
+        "b = eta * (P @ pi_t - 0.5)",
+        (f"{ITER}::test_sppo_regression_step_solves_its_stationarity_condition_and_is_near_hedge",),
     ),
     # --- control: nothing changes, so the tests must pass (no false kills from re-imports) ----
     Mutant(

@@ -145,11 +145,15 @@ def test_a_run_resumed_from_a_checkpoint_keeps_its_snapshot(tok, prompts, good_j
 # --- the losses against a second computation --------------------------------------------------
 
 
-def _moved(trainer, n=2):
-    """Train ``n`` steps past the snapshot so that π ≠ π_t ≠ μ."""
+def _moved(trainer, n=3):
+    """Train ``n`` steps with a refresh in between (``snapshot_every=2``): π ≠ π_t ≠ μ."""
     for _ in range(n):
         trainer.step()
     return trainer
+
+
+def _differ(a, b, by=1e-2):
+    return float((a - b).abs().max()) > by
 
 
 def _seq_logp(policy, batch, group=1):
@@ -160,8 +164,8 @@ def _seq_logp(policy, batch, group=1):
 def test_inpo_loss_is_the_square_loss_on_the_margin_against_mu_and_pi_t(
     tok, prompts, good_judge, tmp_path
 ):
-    tr = _moved(_trainer(tok, prompts, good_judge, tmp_path, "inpo", tau=0.5, eta=1.2))
-    ro = tr.collect()
+    tr = _trainer(tok, prompts, good_judge, tmp_path, "inpo", tau=0.5, eta=1.2, snapshot_every=2)
+    ro = _moved(tr).collect()
     loss, stats = tr.loss(ro)
     snap = tr.snapshot("anchor")
 
@@ -169,6 +173,9 @@ def test_inpo_loss_is_the_square_loss_on_the_margin_against_mu_and_pi_t(
         return _seq_logp(tr.policy, b), _seq_logp(tr.ref, b), _seq_logp(snap, b)
 
     (pi1, mu1, t1), (pi2, mu2, t2) = parts(ro.y), parts(ro.y2)
+    assert _differ(t1, mu1) and _differ(pi1, t1)  # μ, π_t and π are three policies
+    # the pairs are samples of π_t (the sampler's own log-probs are the snapshot's)
+    torch.testing.assert_close(ro.y.policy_logp.sum(-1).double(), t1, atol=1e-4, rtol=0)
     w = 1.2 * 0.5  # ητ
     h = (pi1 - pi2) - w * (mu1 - mu2) - (1 - w) * (t1 - t2)
     assert h.abs().max() > 1e-2  # π ≠ π_t: the check below has something to see
@@ -178,7 +185,7 @@ def test_inpo_loss_is_the_square_loss_on_the_margin_against_mu_and_pi_t(
 
 
 def test_mpo_loss_is_ipo_against_the_magnet_not_mu(tok, prompts, good_judge, tmp_path):
-    tr = _moved(_trainer(tok, prompts, good_judge, tmp_path, "mpo", snapshot_every=2), 3)
+    tr = _moved(_trainer(tok, prompts, good_judge, tmp_path, "mpo", snapshot_every=2))
     ro = tr.collect()
     loss, _ = tr.loss(ro)
     mag = tr.snapshot("magnet")
@@ -203,8 +210,13 @@ def test_sppo_win_rates_and_loss_against_a_hand_computation(tok, prompts, tmp_pa
         return 0.3 + 0.1 * (len(y) > len(y2)) + 0.05 * len(y.split()) / 4
 
     judge = CallableJudge(p)
-    tr = _moved(_trainer(tok, prompts, judge, tmp_path, "sppo", eta=0.7))
+    tr = _moved(_trainer(tok, prompts, judge, tmp_path, "sppo", eta=0.7, snapshot_every=2))
     ro = tr.collect()
+    snap = tr.snapshot("anchor")
+    assert _differ(_seq_logp(snap, ro.y), _seq_logp(tr.ref, ro.y))  # π_t ≠ μ
+    torch.testing.assert_close(  # the K samples are π_t's
+        ro.y.policy_logp.sum(-1).double(), _seq_logp(snap, ro.y), atol=1e-4, rtol=0
+    )
     k = 4
     assert len(ro.y) == k * len(ro.prompts) and ro.y2 is None
     texts = ro.texts
@@ -216,7 +228,7 @@ def test_sppo_win_rates_and_loss_against_a_hand_computation(tok, prompts, tmp_pa
             ]
             assert float(ro.p[i * k + a]) == pytest.approx(np.mean(others), abs=1e-6)
     loss, _ = tr.loss(ro)
-    u = _seq_logp(tr.policy, ro.y) - _seq_logp(tr.snapshot("anchor"), ro.y)
+    u = _seq_logp(tr.policy, ro.y) - _seq_logp(snap, ro.y)
     assert u.abs().max() > 1e-2
     expect = ((u - 0.7 * (ro.p.double() - 0.5)) ** 2).mean()
     assert float(loss) == pytest.approx(float(expect), rel=1e-4)
