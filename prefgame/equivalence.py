@@ -229,7 +229,7 @@ def learner_entry(
         guarantee=spec.guarantee,
         rate=spec.rate,
         source=spec.source,
-        target="pi*_tau" if spec.regularised else "tau=0 LP",
+        target=spec.target_label,
         target_tau=ttau,
         target_max_abs_diff=float(np.max(np.abs(np.atleast_2d(run.policy) - tgt))),
         target_duality_gap=_total_gap(game, run.policy, ttau),
@@ -371,14 +371,14 @@ def equivalence_study(
     )
     lp = None
     for m in methods:
-        if not LEARNERS[m].regularised and lp is None:
+        if LEARNERS[m].target == "nash_0" and lp is None:
             lp = np.asarray(solve(game, 0.0).policy)
         out[m] = learner_entry(
             game,
             tau,
             m,
             star=star,
-            target=star if LEARNERS[m].regularised else lp,
+            target=star if LEARNERS[m].target == "nash" else lp,
             init=init,
             max_steps=max_steps,
         )

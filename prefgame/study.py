@@ -119,13 +119,15 @@ def run_learners(game: G.PreferenceGame, tau: float, init: np.ndarray, star: np.
     for name, spec in LEARNERS.items():
         steps = LEARNER_STEPS[spec.guarantee]
         check = 1 if spec.guarantee == "last" else 10
-        if spec.regularised:
+        if spec.regularised:  # run at this τ (the target: π*_τ, or the LP solution)
+            if spec.target == "nash_0" and lp is None:
+                lp = np.asarray(G_solve(game, 0.0).policy)
             out[name] = learner_entry(
                 game,
                 tau,
                 name,
                 star=star,
-                target=star,
+                target=star if spec.target == "nash" else lp,
                 init=init,
                 max_steps=steps,
                 check_every=check,
@@ -213,10 +215,16 @@ def _learner_sections(parts: list[dict], taus) -> list[str]:
             "derivations in `docs/algorithms.md`) runs until the iterate its theory promises is "
             f"within {TARGET_TOL:g} (max-abs) of its target, or up to {LEARNER_STEPS['last']:,} "
             f"steps (last-iterate learners) / {LEARNER_STEPS['average']:,} steps (average-iterate "
-            "learners). Target: π*_τ for `mmd`, `omwu`, `extragradient`, `inpo`; the τ = 0 LP "
-            "solution (von Neumann winner; μ only sets π_0) for `sppo`, `dno`, `spo`†, which are "
-            "the same in every τ section. INPO is MMD with η/(1 − ητ) and DNO is SPPO with η ↔ 1/η "
-            "— the same maps, so their rows coincide (`docs/algorithms.md` §4, §5)."
+            "learners). Target: π*_τ for "
+            + ", ".join(f"`{n}`" for n in names if LEARNERS[n].target == "nash")
+            + "; the τ = 0 LP solution (von Neumann winner)† for "
+            + ", ".join(f"`{n}`" for n in names if LEARNERS[n].target == "nash_0")
+            + " (of these, "
+            + ", ".join(f"`{n}`" for n in names if not LEARNERS[n].regularised)
+            + " ignore τ and μ only sets π_0: the same in every τ section; the others use τ as a "
+            "proximal strength towards a reference they move). INPO is MMD with η/(1 − ητ) and "
+            "DNO is SPPO with η ↔ 1/η — the same maps, so their rows coincide "
+            "(`docs/algorithms.md` §4, §5)."
         ),
         "",
     ]

@@ -3,6 +3,7 @@
 The theory checks (fixed points, rates, failures) are in
 ``paper_proofs/check_{mmd,omwu,...}.py``."""
 
+import inspect
 import json
 
 import numpy as np
@@ -10,12 +11,35 @@ import pytest
 
 from prefgame import games as G
 from prefgame.cli import main
-from prefgame.dynamics import LEARNERS, dno, extragradient, inpo, mmd, omwu, spo, sppo
+from prefgame.dynamics import (
+    LEARNERS,
+    comal,
+    dno,
+    extragradient,
+    inpo,
+    mmd,
+    mpo,
+    nash_mp,
+    nash_mp_step,
+    omwu,
+    spo,
+    sppo,
+)
 from prefgame.equilibrium import solve
 from prefgame.equivalence import METHODS, equivalence_study
 
 ALL = list(LEARNERS)
-LAST = [n for n, s in LEARNERS.items() if s.guarantee == "last"]
+LAST = [n for n, s in LEARNERS.items() if s.guarantee == "last" and s.target == "nash"]
+PROXIMAL = [n for n, s in LEARNERS.items() if s.regularised and s.target == "nash_0"]
+SAMPLED = [n for n in ALL if "samples" in inspect.signature(LEARNERS[n].function).parameters]
+
+
+def _kw(name, **kw):
+    """The keyword arguments that learner ``name`` takes (COMAL's prox has no step size)."""
+    params = inspect.signature(LEARNERS[name].function).parameters
+    return {k: v for k, v in kw.items() if k in params}
+
+
 EXISTING_FIELDS = {"policy", "duality_gap", "max_abs_diff", "steps", "converged", "seconds"}
 
 
@@ -61,7 +85,13 @@ def test_last_iterate_learners_reach_pi_star_through_the_cli(tmp_path, capsys, n
         assert e["target"] == "pi*_tau" and e["converged"] and e["stopped"] == "target reached"
         assert np.max(np.abs(np.array(e["policy"]) - star)) <= 1e-8
         assert e["steps_to_target"]["last"] == e["steps"] < 4000
-        assert e["claimed_kl_factor"] < 1 and e["fitted_rate"] ** 2 <= e["claimed_kl_factor"] + 1e-6
+        if LEARNERS[m].claimed_factor is not None:
+            assert e["claimed_kl_factor"] < 1
+            assert e["fitted_rate"] ** 2 <= e["claimed_kl_factor"] + 1e-6
+    for m in PROXIMAL:  # a τ = 0 target: nearer to the LP solution than π*_τ is
+        e = out[m]
+        assert e["target"] == "tau=0 LP" and e["target_tau"] == 0.0
+        assert e["target_max_abs_diff"] < 0.5 * np.max(np.abs(star - lp))
     # the same maps: INPO = MMD with η/(1 − ητ) at the default steps, DNO = SPPO
     np.testing.assert_allclose(out["inpo"]["policy"], out["mmd"]["policy"], atol=1e-12)
     assert out["inpo"]["steps"] == out["mmd"]["steps"]
@@ -125,7 +155,7 @@ def test_a_batch_of_contexts_equals_one_run_per_context(name):
     g = G.random_intransitive(5, seed=3, contexts=3)
     mu = np.random.default_rng(0).dirichlet(np.ones(5), size=3)
     spec = LEARNERS[name]
-    kw = {"eta": 0.3, "steps": 50}
+    kw = _kw(name, eta=0.3, steps=50)
     batch = spec.run(G.PreferenceGame(g.P, mu), 0.4, **kw)
     assert batch.policy.shape == (3, 5) and batch.extra["average"].shape == (3, 5)
     for c in range(3):
@@ -134,7 +164,7 @@ def test_a_batch_of_contexts_equals_one_run_per_context(name):
         np.testing.assert_allclose(batch.extra["average"][c], one.extra["average"], atol=1e-13)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", SAMPLED)
 def test_sampled_flavour_is_seeded_and_tracks_the_exact_one(name):
     g = G.three_rater_types(0.2).with_mu([0.5, 0.3, 0.2])
     spec = LEARNERS[name]
@@ -202,3 +232,65 @@ def test_study_comparison_report_and_figure(tmp_path):
     for p in parts:
         e = p["learners"]["mmd"]
         assert f"mmd (last iterate, {e['steps_to_target']['last']} steps)" in caption
+
+
+# --- the learners that move their reference: MPO, COMAL, and Nash-MP ---------------------------
+
+
+@pytest.fixture(scope="module")
+def intransitive():
+    n, seed, tau = 6, 11, 0.1
+    g = G.random_intransitive(n, seed=seed).with_mu(
+        np.random.default_rng(seed).dirichlet(np.ones(n))
+    )
+    return g, tau, solve(g, tau).policy, solve(g, 0.0).policy
+
+
+def test_mpo_last_iterate_reaches_the_tau0_equilibrium_and_mmd_without_refresh_does_not(
+    intransitive,
+):
+    g, tau, star, lp = intransitive
+    assert np.max(np.abs(star - lp)) > 0.05  # the two targets are far apart
+    run = mpo(g, tau, steps=30_000, tol=1e-10)
+    assert run.converged and run.iterations < 30_000
+    assert np.max(np.abs(run.policy - lp)) < 1e-8
+    # a magnet that never moves is MMD, iterate for iterate, and stays at π*_τ
+    frozen = mpo(g, tau, steps=500, refresh=10**9)
+    plain = mmd(g, tau, steps=500)
+    np.testing.assert_allclose(frozen.policy, plain.policy, atol=1e-14)
+    assert np.max(np.abs(plain.policy - star)) < 1e-6
+    # the magnet is refreshed: with K = 1 the first step is MMD's, the second is not
+    one = mpo(g, tau, steps=2, refresh=1, record_every=1)
+    mm = mmd(g, tau, steps=2, record_every=1)
+    np.testing.assert_allclose(one.history[1], mm.history[1], atol=1e-15)
+    assert np.max(np.abs(one.history[2] - mm.history[2])) > 1e-4
+
+
+def test_comal_is_the_proximal_point_map_of_the_solver(intransitive):
+    g, tau, star, lp = intransitive
+    run = comal(g, tau, steps=3, record_every=1)
+    prev = np.asarray(g.mu)
+    for k in (1, 2, 3):
+        expect = solve(G.PreferenceGame(g.P, prev), tau).policy
+        np.testing.assert_allclose(run.history[k], expect, atol=1e-10)
+        prev = expect
+    np.testing.assert_allclose(run.history[1], star, atol=1e-10)  # from μ: π*_τ first
+    far = comal(g, tau, steps=400, tol=1e-9)
+    assert far.converged and np.max(np.abs(far.policy - lp)) < 1e-7
+
+
+def test_nash_mp_reaches_pi_star_and_its_half_step_is_mmd(intransitive):
+    from prefgame.dynamics.magnetic_mirror_descent import mmd_step
+
+    g, tau, star, _ = intransitive
+    logmu = np.log(np.asarray(g.mu))[None]
+    logpi = np.log(np.random.default_rng(1).dirichlet(np.ones(6)))[None]
+    new, half = nash_mp_step(logpi, g.P[None], logmu, tau, 0.7)
+    np.testing.assert_allclose(half, mmd_step(logpi, g.P[None], logmu, tau, 0.7), atol=1e-15)
+    # π_{t+1} is the MMD step from π_t with the opponent value at π_{t+½}, not at π_t
+    v_half = g.P @ np.exp(half[0])
+    expect = mmd_step(logpi, g.P[None], logmu, tau, 0.7, opponent_value=v_half[None])
+    np.testing.assert_allclose(new, expect, atol=1e-15)
+    assert np.max(np.abs(new - half)) > 1e-4
+    run = nash_mp(g, tau, steps=5000, tol=1e-12)
+    assert run.converged and np.max(np.abs(run.policy - star)) < 1e-10

@@ -160,8 +160,8 @@ MUTANTS = [
     Mutant(
         "trainer: mu replaced by the current policy",
         "prefgame/llm/trainer.py",
-        "self.ref, batch.select(sl), group, temperature=self.cfg.temperature",
-        "self.policy, batch.select(sl), group, temperature=self.cfg.temperature",
+        "batch.ref_logp = self.frozen_logprobs(self.ref, batch, group)",
+        "batch.ref_logp = self.frozen_logprobs(self.policy, batch, group)",
         _t(
             "test_pairwise_loss_equals_the_formula_by_hand",
             "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
@@ -374,8 +374,8 @@ MUTANTS = [
     Mutant(
         "verify: token-mixture fixed point uses the sequence-level mixture",
         "prefgame/llm/verify.py",
-        "P @ game.token_mixture(np.exp(z), mu, beta) / tau",
-        "P @ game.sequence_mixture(np.exp(z), mu, beta) / tau",
+        "best_response(P, game.token_mixture(np.exp(z), mu, beta), tau, mu, log=True)",
+        "best_response(P, game.sequence_mixture(np.exp(z), mu, beta), tau, mu, log=True)",
         (f"{VERIFY}::test_each_target_is_stationary_for_its_loss_and_pi_star_is_not",),
     ),
     Mutant(

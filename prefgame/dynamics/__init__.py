@@ -44,6 +44,10 @@ derivations in ``docs/algorithms.md``).  Each returns ``extra["average"]``, the 
 ``sppo(game, *, eta)``                    SPPO: Hedge self-play                     → τ=0 (average)
 ``dno(game, *, eta)``                     DNO: the same map as SPPO with η ↔ 1/η    → τ=0 (average)
 ``spo(game, *, eta)``                     SPO: FTRL on its own win rates, η/√k      → τ=0 (average)
+``nash_mp(game, tau, *, eta)``            Nash-MP: mirror prox, KL to μ kept exact  → π*_τ (last)
+``mpo(game, tau, *, eta, refresh)``       MPO: MMD, magnet ← π every K steps        → τ=0 (last)
+``comal(game, tau)``                      COMAL: proximal point, each prox solved    → τ=0 (last)
+``sppo_regression_step(P, pi_t, eta)``    what an exact fit of SPPO's loss reaches (one step)
 =====================================  ======================================================
 
 Optimisers and schedules (``optimizer=SGD(lr, momentum)`` / ``Adam(lr, beta1, beta2)``,
@@ -93,6 +97,7 @@ from .policy_gradient import (
     rlhf_policy,
     self_play_pg,
 )
+from .proximal import comal, mpo, nash_mp, nash_mp_step
 from .registry import LEARNERS, LearnerSpec
 from .self_play_hedge import dno, hedge_step, sppo, sppo_regression_step
 from .spo import spo, spo_bound, spo_step
@@ -102,6 +107,7 @@ __all__ = [
     "LOSS_DERIVATIVES",
     "LearnerSpec",
     "Trajectory",
+    "comal",
     "dno",
     "expected_gradient",
     "expected_loss",
@@ -115,12 +121,15 @@ __all__ = [
     "ipo_md_mixture",
     "mmd",
     "mmd_step",
+    "mpo",
     "nash_md",
     "nash_md_bound",
     "nash_md_fixed_point",
     "nash_md_pg",
     "nash_md_pg_gradient",
     "nash_md_step",
+    "nash_mp",
+    "nash_mp_step",
     "natural_direction",
     "offline_dpo",
     "offline_ipo",

@@ -118,18 +118,25 @@ def run_learner(
     tol: float | None,
     monitor: Monitor | None,
     extra: dict,
+    stop_on: str = "default",
 ) -> Trajectory:
     """Iterate a learner and pack its :class:`~._common.Trajectory` (``extra["average"]`` = π̄_T).
 
     ``tol`` (the learner's own stopping rule): for τ > 0 stop once the last iterate's game
     residual ‖F(π_t)‖∞ ≤ tol (F = log π − log μ − Pπ/τ, centred; zero iff π = π*_τ); for τ = 0
-    stop once the τ = 0 duality gap of the *average* iterate ≤ tol (what no-regret guarantees).
+    stop once the τ = 0 duality gap of the *average* iterate ≤ tol (what no-regret guarantees);
+    ``stop_on="last_gap0"``: stop once the *last* iterate's τ = 0 gap ≤ tol (MPO, COMAL).
     """
     from ._common import finish, residual_fn
 
     stop = None
     if tol is not None:
-        if tau > 0:
+        if stop_on == "last_gap0":  # a learner with τ > 0 that targets the τ = 0 equilibrium
+            gap0 = _unregularised_gap(P)
+
+            def stop(pi, avg):
+                return bool(np.all(gap0(pi) <= tol))
+        elif tau > 0:
             res = residual_fn(P, logmu, tau)
 
             def stop(pi, avg):

@@ -1,9 +1,10 @@
 """The post-paper learners by name, with what their papers promise
 (``prefgame equivalence --methods``).
 
-Each :class:`LearnerSpec` records the learner, the equilibrium its theory targets (π*_τ, or the
-τ = 0 LP solution for the Hedge-type self-play methods), which iterate the guarantee is for, the
-claimed rate and the source.  ``run(game, tau, **kw)`` calls the learner with τ where it takes one.
+Each :class:`LearnerSpec` records the learner, the equilibrium its theory targets (π*_τ, or a
+τ = 0 equilibrium for the Hedge-type self-play methods and the proximal ones, MPO and COMAL),
+which iterate the guarantee is for, the claimed rate and the source.  ``run(game, tau, **kw)``
+calls the learner with τ where it takes one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .extragradient import extragradient
 from .inpo import inpo
 from .magnetic_mirror_descent import mmd
 from .optimistic import omwu
+from .proximal import comal, mpo, nash_mp
 from .self_play_hedge import dno, sppo
 from .spo import spo
 
@@ -31,8 +33,9 @@ class LearnerSpec:
     Attributes:
         name: the CLI name.
         function: the learner.
-        regularised: True → it takes τ and targets π*_τ; False → it ignores τ and targets the
-            τ = 0 LP solution.
+        regularised: True → it takes τ; False → it ignores τ (τ-free: run once per game).
+        target: ``"nash"`` → π*_τ; ``"nash_0"`` → a τ = 0 equilibrium (the LP solution is the
+            reference; τ is then the learner's proximal strength, as for MPO and COMAL).
         guarantee: "last" or "average" (the iterate the theory promises converges).
         rate: the claimed rate, in words.
         source: the paper (arXiv link).
@@ -47,13 +50,25 @@ class LearnerSpec:
     rate: str
     source: str
     claimed_factor: Callable[[float, float], float] | None = None
+    target: str = "nash"
+
+    def __post_init__(self) -> None:
+        if self.target not in ("nash", "nash_0"):
+            raise ValueError(f"learner {self.name!r}: target = {self.target!r}")
+        if not self.regularised and self.target != "nash_0":
+            raise ValueError(f"learner {self.name!r}: a τ-free learner targets 'nash_0'")
+
+    @property
+    def target_label(self) -> str:
+        """``"pi*_tau"`` or ``"tau=0 LP"`` (the equivalence study's ``target`` field)."""
+        return "pi*_tau" if self.target == "nash" else "tau=0 LP"
 
     def run(self, game: GameLike, tau: float, **kw: Any) -> Trajectory:
         return self.function(game, tau, **kw) if self.regularised else self.function(game, **kw)
 
     def target_tau(self, tau: float) -> float:
         """The τ of the equilibrium this learner targets in a study at ``tau``."""
-        return float(tau) if self.regularised else 0.0
+        return float(tau) if self.target == "nash" else 0.0
 
 
 LEARNERS: dict[str, LearnerSpec] = {
@@ -102,6 +117,7 @@ LEARNERS: dict[str, LearnerSpec] = {
             "average",
             "gap_0(π̄_T) ≤ 2D/(ηT) + η/4 = O(1/√T) at η = √(8D/T)",
             "Wu et al. 2024, https://arxiv.org/abs/2405.00675",
+            target="nash_0",
         ),
         LearnerSpec(
             "dno",
@@ -110,6 +126,7 @@ LEARNERS: dict[str, LearnerSpec] = {
             "average",
             "as SPPO with η_DNO = 1/η_SPPO (the same map)",
             "Rosset et al. 2024, https://arxiv.org/abs/2404.03715",
+            target="nash_0",
         ),
         LearnerSpec(
             "spo",
@@ -118,6 +135,33 @@ LEARNERS: dict[str, LearnerSpec] = {
             "average",
             "gap_0(π̄_T) ≤ 2D/(η√T) + η/(2√T) = O(1/√T), η_k = η/√k",
             "Swamy et al. 2024, https://arxiv.org/abs/2401.04056",
+            target="nash_0",
+        ),
+        LearnerSpec(
+            "nash_mp",
+            nash_mp,
+            True,
+            "last",
+            "KL(π*_τ‖π_t) linear in the last iterate, of order (1+2τ)^{−N/2} in N queries",
+            "Tiapkin et al. 2025 (Nash-MP), https://arxiv.org/abs/2505.19731",
+        ),
+        LearnerSpec(
+            "mpo",
+            mpo,
+            True,
+            "last",
+            "last iterate → a τ = 0 equilibrium (magnet refreshed every K steps; no rate)",
+            "Wang et al. 2024 (MPO), https://arxiv.org/abs/2410.16714",
+            target="nash_0",
+        ),
+        LearnerSpec(
+            "comal",
+            comal,
+            True,
+            "last",
+            "last iterate → a τ = 0 equilibrium (proximal point, each prox solved; no rate)",
+            "Liu et al. 2024 (COMAL), https://arxiv.org/abs/2410.23223",
+            target="nash_0",
         ),
     )
 }
