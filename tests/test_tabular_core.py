@@ -110,15 +110,18 @@ LLM_CLI_WITHOUT_EXTRA = textwrap.dedent("""
                 raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
     sys.meta_path.insert(0, Missing())
-    sys.argv = ["prefgame.llm", "--help"]
+    sys.argv = ["prefgame.llm", *ARGS]
     runpy._run_module_as_main("prefgame.llm")
 """)
 
 
 def test_llm_cli_without_the_extra_says_so_in_one_line():
-    """``python -m prefgame.llm --help`` without the ``llm`` extra: one line naming the extra,
-    not a traceback (issue 24)."""
-    res = _python(LLM_CLI_WITHOUT_EXTRA, timeout=120)
+    """``python -m prefgame.llm`` without the ``llm`` extra: ``--help`` works (the config needs
+    no torch); a run is one line naming the extra, not a traceback (issue 24)."""
+    res = _python(LLM_CLI_WITHOUT_EXTRA.replace("*ARGS", '"--help"'), timeout=120)
+    assert res.returncode == 0 and "--snapshot_every" in res.stdout, res.stderr
+    run = '"--prompts", "README.md", "--policy_name", "a", "--judge_name", "b"'
+    res = _python(LLM_CLI_WITHOUT_EXTRA.replace("*ARGS", run), timeout=120)
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()

@@ -30,6 +30,8 @@ equivalence study fits the measured factor at this module's step η = 1/L.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -66,7 +68,8 @@ def mpo(
         refresh: steps per magnet period K; None → ⌈3/(ητ)⌉ (MMD's factor 1/(1 + ητ) per step
             brings the inner error down by about e^{-3} per period).
         tol: stop once the *last iterate's* τ = 0 duality gap ≤ tol.
-        Others as :func:`.mmd` (the first magnet is μ, the start π_0 is ``init``, default μ).
+        init: the start π_0 (default μ, which is also the first magnet); the other arguments
+            as :func:`.mmd`.
     Returns:
         a :class:`Trajectory` (``tau`` = the magnet strength); ``extra``: ``average``, ``eta``,
         ``refresh``, ``magnet`` (the last magnet).
@@ -142,7 +145,7 @@ def nash_mp_step(
     tau: float,
     eta: float,
     *,
-    value=None,
+    value: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(log π_{t+1}, log π_{t+½}) of Nash mirror prox from log π_t, batched ``[c, n]``;
     ``value(logq) -> P(· ≻ q)`` (default exact: Pq)."""

@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefgame.files import atomic_write
+from prefgame.llm.config import OnlineConfig, _f  # no torch: --help works without the extra
+from prefgame.llm.methods import METHODS
 
 #: the packages of the `llm` extra (pyproject.toml)
 _LLM_EXTRA = {"torch", "transformers", "accelerate", "datasets", "safetensors", "peft"}
-try:
-    from prefgame.llm.config import OnlineConfig, _f
-    from prefgame.llm.methods import METHODS
-except ModuleNotFoundError as exc:  # without the extra: one line that names it, no traceback
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> None:
+    """Without the `llm` extra: exit with one line that names it, no traceback."""
     if (exc.name or "").split(".")[0] not in _LLM_EXTRA:
-        raise
+        raise exc
     sys.exit(
         f"python -m prefgame.llm: {exc.name} is not installed; it comes with the `llm` extra: "
         "pip install -e '.[llm]'"
@@ -201,15 +203,18 @@ def check_judge_is_a_classifier(name: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, validate, load data, then models, and train; returns the exit status."""
-    from prefgame.llm.data import load_prompts
-    from prefgame.llm.judges import PairwisePreferenceModel, RewardModel
     from prefgame.llm.methods import pop_plugins
-    from prefgame.llm.policy import policy_from_config
-    from prefgame.llm.trainer import OnlineTrainer
 
     # --plugin FILE_OR_MODULE (repeatable): the user's methods are registered before the config
-    # is validated, so --method may name them
+    # is validated, so --method may name them; --help needs no torch
     cfg = RunConfig.from_args(pop_plugins(list(sys.argv[1:] if argv is None else argv)))
+    try:
+        from prefgame.llm.data import load_prompts
+        from prefgame.llm.judges import PairwisePreferenceModel, RewardModel
+        from prefgame.llm.policy import policy_from_config
+        from prefgame.llm.trainer import OnlineTrainer
+    except ModuleNotFoundError as exc:
+        _missing_extra(exc)
     out = check_output_dir(cfg)
     if not Path(cfg.prompts).exists() and not Path(cfg.prompts).suffix:  # a hub dataset name
         check_source(cfg.prompts, "prompts")
