@@ -117,7 +117,7 @@ def run_learners(game: G.PreferenceGame, tau: float, init: np.ndarray, star: np.
     """Every learner of :data:`LEARNERS` on one game at one τ, with its distance curve."""
     out, lp = {}, None
     for name, spec in LEARNERS.items():
-        steps = LEARNER_STEPS[spec.guarantee]
+        steps = min(LEARNER_STEPS[spec.guarantee], spec.max_steps or LEARNER_STEPS["last"])
         check = 1 if spec.guarantee == "last" else 10
         if spec.regularised:  # run at this τ (the target: π*_τ, or the LP solution)
             if spec.target == "nash_0" and lp is None:

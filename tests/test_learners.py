@@ -294,3 +294,23 @@ def test_nash_mp_reaches_pi_star_and_its_half_step_is_mmd(intransitive):
     assert np.max(np.abs(new - half)) > 1e-4
     run = nash_mp(g, tau, steps=5000, tol=1e-12)
     assert run.converged and np.max(np.abs(run.policy - star)) < 1e-10
+
+
+def test_mpo_refreshing_every_step_is_hedge_and_the_default_period_is_not(intransitive):
+    """K = 1: the magnet is π_t at every step, so log π_{t+1} = log π_t + η/(1 + ητ) Pπ_t —
+    Hedge (SPPO's map), whose last iterate does not converge; the default K ≥ 2 does."""
+    from prefgame.dynamics import hedge_step
+
+    g, tau, _, lp = intransitive
+    eta = 0.4  # ≈ τ/L², the theorem's step
+    one = mpo(g, tau, eta=eta, refresh=1, steps=3, record_every=1)
+    z = np.log(np.asarray(g.mu))
+    for t in (1, 2, 3):
+        z = hedge_step(z[None], g.P[None], eta / (1 + eta * tau))[0]
+        np.testing.assert_allclose(one.history[t], np.exp(z), atol=1e-12)
+    default = mpo(g, tau, eta=eta, steps=40_000, tol=1e-9)
+    assert default.extra["refresh"] == int(np.ceil(3 / np.log1p(eta * tau))) > 2
+    assert default.converged and np.max(np.abs(default.policy - lp)) < 1e-7
+    hedge = mpo(g, tau, eta=eta, refresh=1, steps=40_000)
+    assert np.max(np.abs(hedge.policy - lp)) > 0.1
+    assert mpo(g, tau, eta=40.0, steps=1).extra["refresh"] == 2  # ητ = 4: never K = 1

@@ -65,8 +65,10 @@ def mpo(
     Args:
         tau: the magnet's strength τ > 0 (the proximal weight; the target is τ = 0).
         eta: MMD's step; None → τ/L² (:func:`.mmd_default_eta`).
-        refresh: steps per magnet period K; None → ⌈3/(ητ)⌉ (MMD's factor 1/(1 + ητ) per step
-            brings the inner error down by about e^{-3} per period).
+        refresh: steps per magnet period K; None → max(2, ⌈3/log(1 + ητ)⌉), so that MMD's
+            factor 1/(1 + ητ) per step brings the inner error down by e^{-3} or more per period.
+            K = 1 would refresh before every step: log π_{t+1} = log π_t + η/(1 + ητ) Pπ_t,
+            Hedge, whose last iterate cycles.
         tol: stop once the *last iterate's* τ = 0 duality gap ≤ tol.
         init: the start π_0 (default μ, which is also the first magnet); the other arguments
             as :func:`.mmd`.
@@ -77,9 +79,9 @@ def mpo(
     tau = check_tau(tau)
     P, logmu, single = batched_arrays(game, mu)
     eta = mmd_default_eta(P, tau) if eta is None else check_eta(eta)
-    refresh = (
-        int(np.ceil(3.0 / (eta * tau))) if refresh is None else check_steps(refresh, "refresh", 1)
-    )
+    if refresh is None:
+        refresh = max(2, int(np.ceil(3.0 / np.log1p(eta * tau))))
+    refresh = check_steps(refresh, "refresh", 1)
     if samples is not None:
         samples = check_steps(samples, "samples", 1)
     rng = np.random.default_rng(seed)

@@ -39,6 +39,7 @@ class LearnerSpec:
         guarantee: "last" or "average" (the iterate the theory promises converges).
         rate: the claimed rate, in words.
         source: the paper (arXiv link).
+        max_steps: a lower step cap for the study (None: the study's cap for the iterate).
         claimed_factor: (η, τ) ↦ the per-step factor the theorem puts on KL(π*‖π_t)
             (last-iterate learners; None otherwise).
     """
@@ -51,6 +52,7 @@ class LearnerSpec:
     source: str
     claimed_factor: Callable[[float, float], float] | None = None
     target: str = "nash"
+    max_steps: int | None = None  # the study's step cap when a step is costly (COMAL: a solve)
 
     def __post_init__(self) -> None:
         if self.target not in ("nash", "nash_0"):
@@ -162,6 +164,7 @@ LEARNERS: dict[str, LearnerSpec] = {
             "last iterate → a τ = 0 equilibrium (proximal point, each prox solved; no rate)",
             "Liu et al. 2024 (COMAL), https://arxiv.org/abs/2410.23223",
             target="nash_0",
+            max_steps=2000,
         ),
     )
 }

@@ -38,6 +38,7 @@ def _missing_extra(exc: ModuleNotFoundError) -> None:
         "pip install -e '.[llm]'"
     )
 
+
 __all__ = ["RunConfig", "main"]
 
 
