@@ -25,7 +25,8 @@ means only that the run stopped before ``max_steps``; read ``stopped`` and ``at_
 ``omwu``, ``extragradient``, ``inpo``, ``sppo``, ``dno``, ``spo``; derivations in
 ``docs/algorithms.md``), one entry each from :func:`learner_entry`: each runs from the same start
 until the iterate its theory promises (last or average) is within ``target_tol`` (1e-8) of its
-target — π*_τ, or the τ = 0 LP solution for SPPO, DNO and SPO — or ``max_steps``.
+target — π*_τ, or the τ = 0 LP solution for a learner whose ``target`` is ``"nash_0"`` — or
+``max_steps``.
 """
 
 from __future__ import annotations

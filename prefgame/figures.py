@@ -52,6 +52,7 @@ from .optim import Adam
 
 __all__ = [
     "FIGURES",
+    "fig_game_dynamics",
     "fig_learner_distances",
     "fig_verify_llm",
     "make_figures",
@@ -530,19 +531,79 @@ def fig_learner_distances(label: str, parts: list[dict]) -> Figure:
     fig, axes = plt.subplots(1, len(parts), figsize=(6 * len(parts), 4.4), squeeze=False)
     for ax, p in zip(axes[0], parts):
         plot_learner_curves(
-            ax, p["learners"], f"{label}, τ = {p['tau']:g}: target π*_τ (τ = 0 for SPPO, DNO, SPO)"
+            ax,
+            p["learners"],
+            f"{label}, τ = {p['tau']:g}: target π*_τ (τ = 0 for {_tau0_learners()})",
         )
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     return set_caption(fig, _learners_caption(label, parts))
 
 
+def _tau0_learners() -> str:
+    """The learners whose target is a τ = 0 equilibrium, from the registry ("sppo, dno, ...")."""
+    from .dynamics.registry import LEARNERS
+
+    return ", ".join(n for n, s in LEARNERS.items() if s.target == "nash_0")
+
+
+def fig_game_dynamics(game: G.PreferenceGame, label: str, taus: Sequence[float]) -> Figure:
+    """The paper's methods on one study game, a panel per τ of the study: the duality gap of the
+    last iterate by step for Nash-MD (η_t = 2/(τ(t+2))), online IPO, online mirror descent
+    (η = 1), online DPO and offline IPO, all from μ (exact expectation), with Nash-MD's
+    KL(π*_τ‖π_t) beside its bound 8/(τ²(t+1)).  ``prefgame study --matrix P.npy`` draws it for
+    the user's game at the study's τ."""
+    plt = _plt()
+    taus = sorted(float(t) for t in taus)
+    fig, axes = plt.subplots(1, len(taus), figsize=(6 * len(taus), 4.4), squeeze=False)
+    steps = 3000
+    t = np.arange(1, steps + 2)
+    notes = []
+    for ax, tau in zip(axes[0], taus):
+        star = solve(game, tau).policy
+        runs = {
+            "Nash-MD": nash_md(game, tau, steps=steps, record_every=1),
+            "online IPO": online_ipo(game, tau, steps=steps, record_every=1),
+            "online mirror descent (η = 1)": online_mirror_descent(
+                game, tau, eta=1.0, steps=steps, record_every=1
+            ),
+            "online DPO": online_dpo(game, tau, steps=steps, record_every=1),
+            "offline IPO": offline_ipo(game, tau, steps=steps, record_every=1),
+        }
+        last = {}
+        for name, run in runs.items():
+            P = np.broadcast_to(game.P, run.history.shape + (game.n_actions,))
+            gap = np.maximum(duality_gap(P, run.history, tau), 1e-18)
+            last[name] = float(gap[-1])
+            ax.loglog(run.steps + 1, gap, label=f"gap, {name}")
+        K = np.maximum(kl(star, runs["Nash-MD"].history), 1e-300)
+        ax.loglog(runs["Nash-MD"].steps + 1, K, "k-", lw=0.8, label="KL(π*_τ‖π_t), Nash-MD")
+        ax.loglog(t, nash_md_bound(tau, t - 1), "k--", label="bound 8/(τ²(t+1))")
+        ax.set_xlabel("step t + 1")
+        ax.set_ylabel("duality gap of π_t; KL for Nash-MD")
+        ax.set_title(f"{label}, τ = {tau:g}: duality gap (floored at 1e-18)", fontsize=9)
+        ratio = float(np.max(K / nash_md_bound(tau, runs["Nash-MD"].steps)))
+        gaps = ", ".join(f"{k} {'≤ 1e-18' if v <= 1e-18 else _e(v)}" for k, v in last.items())
+        notes.append(
+            f"τ = {tau:g}: after {steps} steps the gap is {gaps}; Nash-MD's KL stays at "
+            f"{_e(ratio)} of its bound or below"
+        )
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return set_caption(
+        fig,
+        f"The paper's methods on {label} ({game.n_actions} actions), from μ with exact "
+        f"expectations. {'; '.join(notes)}. The gap reaches zero only for the methods whose "
+        "fixed point is π*_τ (Nash-MD, online IPO, online mirror descent).",
+    )
+
+
 def _learners_caption(label: str, parts: list[dict], tol: float = 1e-8) -> str:
     """The claim of a study game's learner figure: who reaches its target, and when."""
     head = (
         f"Post-paper learners on {label} from the study's π_0: max distance of the last (solid) "
-        "and average (dashed) iterate to the target (π*_τ; the τ = 0 solution for SPPO, DNO "
-        f"and SPO); dotted line: {tol:g}."
+        f"and average (dashed) iterate to the target (π*_τ; the τ = 0 solution for "
+        f"{_tau0_learners()}); dotted line: {tol:g}."
     )
     text = [head]
     for p in parts:

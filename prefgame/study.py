@@ -19,7 +19,7 @@ starting policy, and writes
 Each part also holds ``learners``: the post-paper learners of :data:`prefgame.dynamics.LEARNERS`
 (MMD, OMWU, extragradient, INPO, SPPO, DNO, SPO; ``docs/algorithms.md``) measured by
 :func:`prefgame.equivalence.learner_entry` — steps until the promised iterate is within 1e-8 of
-its target (π*_τ, or the τ = 0 LP solution for SPPO, DNO and SPO), last and average iterate, and
+its target (π*_τ, or the τ = 0 LP solution for the learners whose ``target`` is ``"nash_0"``), last and average iterate, and
 the distance curve drawn in ``figures/learners_<game>.png`` (all learners, log scale, one panel
 per τ).  The τ-free learners (SPPO, DNO, SPO) are run once per game and reused across τ.
 """
@@ -649,9 +649,12 @@ def run_study(
                     "(--force) to replace it"
                 )
     units = [(n, t) for t in taus for n in names]
-    fig_names = list(FIGURES) if figures else []
+    # the paper's figures are about their own games (RPS, the dice, ...): drawn when the study
+    # runs a built-in game; a game of one's own gets figures of its own (dynamics_<game>)
+    fig_names = list(FIGURES) if figures and set(names) & BUILTIN_STUDY_GAMES else []
     labels = list(dict.fromkeys(names))
-    n_learner_figs = len(labels) if figures else 0
+    own = [n for n in labels if n not in BUILTIN_STUDY_GAMES] if figures else []
+    n_learner_figs = (len(labels) + len(own)) if figures else 0
     parts: list[dict] = []
     bar = tqdm(
         total=len(units) + len(fig_names) + n_learner_figs,
@@ -706,8 +709,24 @@ def run_study(
                 plt.close(fig)
                 done_figs.append(f"learners_{label}")
                 write_report(
-                    out_dir, parts, taus=taus, figures=done_figs, pending=len(labels) - i - 1
+                    out_dir,
+                    parts,
+                    taus=taus,
+                    figures=done_figs,
+                    pending=len(labels) - i - 1 + len(own),
                 )
+                bar.update(1)
+            from .figures import fig_game_dynamics
+
+            for i, label in enumerate(own):
+                bar.set_postfix_str(f"figure dynamics_{label}")
+                stem = out_dir / "figures" / f"dynamics_{label}"
+                if force or not stem.with_suffix(".png").exists():
+                    fig = fig_game_dynamics(STUDY_GAMES[label](), label, taus)
+                    save_figure(fig, stem)
+                    plt.close(fig)
+                done_figs.append(f"dynamics_{label}")
+                write_report(out_dir, parts, taus=taus, figures=done_figs, pending=len(own) - i - 1)
                 bar.update(1)
     except KeyboardInterrupt:  # Ctrl-C: what is finished is on disk; say how to resume
         raise KeyboardInterrupt(

@@ -467,3 +467,25 @@ def test_a_corrupt_caption_is_named(tmp_path):
     (tmp_path / "f.caption.md").write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ValueError, match=r"f\.caption\.md: corrupt figure caption.*--force"):
         read_caption(tmp_path / "f")
+
+
+@pytest.mark.slow  # draws figures
+def test_study_of_your_matrix_draws_figures_of_your_game_at_your_tau(tmp_path, monkeypatch):
+    """``--matrix`` with figures: the paper's figures of RPS, the dice, ... are not drawn; the
+    user's game gets its learner and dynamics figures, one panel per τ of the study."""
+    import numpy as np
+
+    from prefgame.games import random_intransitive
+
+    monkeypatch.setattr(S, "STUDY_GAMES", dict(S.STUDY_GAMES))
+    np.save(tmp_path / "four.npy", random_intransitive(4, seed=2).P)
+    out = tmp_path / "res"
+    argv = ["study", "--matrix", str(tmp_path / "four.npy"), "--tau", "0.2", "0.5"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    assert pngs == ["dynamics_four", "learners_four"]
+    caption = (out / "figures" / "dynamics_four.caption.md").read_text()
+    assert "four (4 actions)" in caption and "τ = 0.2:" in caption and "τ = 0.5:" in caption
+    report = (out / "report.md").read_text()
+    assert "figures/dynamics_four.png" in report
+    assert "simplex_trajectories" not in report and "rps_cycling" not in report
