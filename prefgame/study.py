@@ -16,12 +16,14 @@ starting policy, and writes
   π*_τ, rewritten (atomically) after every part, so an interrupted run still leaves a report of
   what is finished.
 
-Each part also holds ``learners``: the post-paper learners of :data:`prefgame.dynamics.LEARNERS`
-(MMD, OMWU, extragradient, INPO, SPPO, DNO, SPO; ``docs/algorithms.md``) measured by
+Each part also holds ``learners``: every post-paper learner of the one registry
+:data:`prefgame.dynamics.LEARNERS` (``docs/algorithms.md``) measured by
 :func:`prefgame.equivalence.learner_entry` — steps until the promised iterate is within 1e-8 of
-its target (π*_τ, or the τ = 0 LP solution for the learners whose ``target`` is ``"nash_0"``), last and average iterate, and
-the distance curve drawn in ``figures/learners_<game>.png`` (all learners, log scale, one panel
-per τ).  The τ-free learners (SPPO, DNO, SPO) are run once per game and reused across τ.
+its target (π*_τ, or the τ = 0 LP solution for a learner whose ``target`` is ``"nash_0"``), last
+and average iterate, and the distance curve drawn in ``figures/learners_<game>.png`` (all
+learners, log scale, one panel per τ).  The τ-free learners (SPPO, DNO, SPO) are run once per
+game and reused across τ.  The paper's figures are drawn when a built-in game is studied; a game
+of one's own gets ``figures/dynamics_<game>.png`` (the paper's methods at the study's τ).
 """
 
 from __future__ import annotations
