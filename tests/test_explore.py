@@ -52,6 +52,9 @@ def test_numbers_are_the_librarys():
         "self_play_pg": D.self_play_pg(game, 0.2, steps=STEPS, record_every=1),
         "nash_md_pg": D.nash_md_pg(game, 0.2, 0.4, steps=STEPS, record_every=1),
     }
+    for name, spec in D.LEARNERS.items():  # the post-paper learners, from the one registry
+        kw = {} if spec.fixed_eta is None else {"eta": spec.fixed_eta}
+        direct[name] = spec.run(game, 0.2, steps=STEPS, record_every=1, **kw)
     assert set(direct) == set(M.LEARNERS)
     for key, run in direct.items():
         shown = view.runs[key]

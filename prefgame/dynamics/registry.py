@@ -40,6 +40,9 @@ class LearnerSpec:
         rate: the claimed rate, in words.
         source: the paper (arXiv link).
         max_steps: a lower step cap for the study (None: the study's cap for the iterate).
+        fixed_eta: for a learner whose default step is tuned to the horizon T (SPPO, DNO:
+            η = √(8D/T)), a step independent of T, so that a run of T steps is a prefix of a
+            longer one (the explorer extends its runs so); None: the default is already so.
         claimed_factor: (η, τ) ↦ the per-step factor the theorem puts on KL(π*‖π_t)
             (last-iterate learners; None otherwise).
     """
@@ -53,6 +56,7 @@ class LearnerSpec:
     claimed_factor: Callable[[float, float], float] | None = None
     target: str = "nash"
     max_steps: int | None = None  # the study's step cap when a step is costly (COMAL: a solve)
+    fixed_eta: float | None = None  # a step that does not depend on the horizon (see below)
 
     def __post_init__(self) -> None:
         if self.target not in ("nash", "nash_0"):
@@ -120,6 +124,7 @@ LEARNERS: dict[str, LearnerSpec] = {
             "gap_0(π̄_T) ≤ 2D/(ηT) + η/4 = O(1/√T) at η = √(8D/T)",
             "Wu et al. 2024, https://arxiv.org/abs/2405.00675",
             target="nash_0",
+            fixed_eta=0.5,
         ),
         LearnerSpec(
             "dno",
@@ -129,6 +134,7 @@ LEARNERS: dict[str, LearnerSpec] = {
             "as SPPO with η_DNO = 1/η_SPPO (the same map)",
             "Rosset et al. 2024, https://arxiv.org/abs/2404.03715",
             target="nash_0",
+            fixed_eta=2.0,  # = SPPO's 0.5 (η_DNO = 1/η_SPPO)
         ),
         LearnerSpec(
             "spo",

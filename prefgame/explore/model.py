@@ -159,6 +159,30 @@ LEARNERS: dict[str, Learner] = {
 }
 
 
+def _post_paper(spec: D.LearnerSpec) -> Learner:
+    """A learner of the one registry :data:`prefgame.dynamics.LEARNERS` as the explorer runs it
+    (η: the explorer's constant step where the learner takes one, else its theorem's)."""
+    takes_eta = "eta" in inspect.signature(spec.function).parameters
+
+    def run(g, t, b, e, s, i):
+        e = spec.fixed_eta if e is None else e  # a step the horizon does not change
+        kw = {"eta": e} if takes_eta and e is not None else {}
+        return spec.run(g, t, steps=s, init=i, **_rec(**kw))
+
+    target = "π*_τ" if spec.target == "nash" else "a τ = 0 equilibrium"
+    return Learner(
+        f"{spec.name} (→ {target}, {spec.guarantee} iterate)",
+        run,
+        default_step=(
+            f"η = {spec.fixed_eta:g}" if spec.fixed_eta else "its theorem's" if takes_eta else "—"
+        ),
+    )
+
+
+# the post-paper learners, read from the registry (the study and equivalence read it too)
+LEARNERS.update({n: _post_paper(spec) for n, spec in D.LEARNERS.items() if n not in LEARNERS})
+
+
 # --------------------------------------------------------------------------- settings
 
 
