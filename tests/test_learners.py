@@ -314,3 +314,11 @@ def test_mpo_refreshing_every_step_is_hedge_and_the_default_period_is_not(intran
     hedge = mpo(g, tau, eta=eta, refresh=1, steps=40_000)
     assert np.max(np.abs(hedge.policy - lp)) > 0.1
     assert mpo(g, tau, eta=40.0, steps=1).extra["refresh"] == 2  # ητ = 4: never K = 1
+
+
+def test_nash_mp_is_extragradient_with_eta_over_1_plus_eta_tau(intransitive):
+    g, tau, _, _ = intransitive
+    for eta in (0.3, 2.0):
+        a = nash_mp(g, tau, eta=eta, steps=50, record_every=1)
+        b = extragradient(g, tau, eta=eta / (1 + eta * tau), steps=50, record_every=1)
+        np.testing.assert_allclose(a.history, b.history, atol=1e-13)

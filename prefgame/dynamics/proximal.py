@@ -1,5 +1,5 @@
 """Learners that move their own reference: MPO's magnet refresh, COMAL's proximal point, and
-Nash-MP's mirror prox (derivations: ``docs/algorithms.md`` §6).
+Nash-MP's mirror prox (derivations: ``docs/algorithms.md`` §7).
 
 **MPO** (Wang et al. 2024, https://arxiv.org/abs/2410.16714): magnetic mirror descent
 (:func:`.mmd_step`) towards a magnet m_k that is moved to the current policy every ``refresh``
@@ -22,7 +22,9 @@ its claim is last-iterate convergence to a τ = 0 equilibrium.
     log π_{t+½} = normalise([log π_t + ητ log μ + η Pπ_t] / (1 + ητ))        (an MMD step)
     log π_{t+1} = normalise([log π_t + ητ log μ + η Pπ_{t+½}] / (1 + ητ))    (from π_t again)
 
-Fixed point π*_τ (at π_{t+½} = π_t both lines are the MMD fixed-point equation).  Claimed rate
+Fixed point π*_τ (at π_{t+½} = π_t both lines are the MMD fixed-point equation).  An MMD step
+with η is an INPO/OMD step with η/(1 + ητ), so this is extragradient (EGPO) with η/(1 + ητ),
+iterate for iterate.  Claimed rate
 (the paper's abstract): last-iterate linear convergence, KL(π*_τ‖π_t) of order (1 + 2τ)^{−N/2}
 in the number N = 2t of preference queries, independent of the number of actions; the
 equivalence study fits the measured factor at this module's step η = 1/L.

@@ -18,7 +18,13 @@ rl            y ~ π                                 regularised_pg_token_loss w
 ============  ====================================  ======================================  ======
 
 (rows in the order of the paper's Table 2; "theory" is the section of docs/theory.md that
-states the method and what it converges to), with h = log π(y)/μ(y) − log π(y')/μ(y')
+states the method and what it converges to).  After the paper (``docs/algorithms.md``, each under
+its tabular twin's name, with the same target): ``egpo`` (extragradient on the IPO loss),
+``inpo`` (pairs from the snapshot π_t, :func:`~prefgame.losses.inpo_loss` against
+μ^{ητ} π_t^{1−ητ}), ``sppo`` (K samples from π_t, :func:`~prefgame.losses.sppo_loss` on their
+win rates) and ``mpo`` (IPO against a magnet refreshed to π), the last three kept by a
+:class:`RefreshRule` and its checkpointed policy snapshot.
+In the table, with h = log π(y)/μ(y) − log π(y')/μ(y')
 (per-sequence log-probs, summed or averaged over tokens), p = P(y ≻ y' | x) from the judge
 (soft labels, docs/notation.md), u_t the per-token log-ratio log π/μ.  Nash-MD-PG and RL
 credit token t with the log-ratios from t on (reward-to-go of the KL term), as in the paper
