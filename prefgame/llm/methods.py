@@ -30,9 +30,11 @@ In the table, with h = log π(y)/μ(y) − log π(y')/μ(y')
 credit token t with the log-ratios from t on (reward-to-go of the KL term), as in the paper
 (arXiv:2403.08635, §5; NLHF, arXiv:2312.00886, §7).
 
-The samplers and losses call back into the :class:`~prefgame.llm.trainer.OnlineTrainer` for
-the model plumbing (chunked generation, the μ forward, the training forward); the formulas are
-all in :mod:`prefgame.losses`.
+A loss sees tensors only (:class:`LossInput`: the rows' per-token log π with gradient, log μ,
+the labels, τ); the trainer's training forward fills it.  A sampler draws through the
+trainer's public sampling methods (:meth:`~prefgame.llm.trainer.OnlineTrainer.sample`,
+``fill_ref_logp``, ``frozen_logprobs``, ``snapshot``); the formulas are all in
+:mod:`prefgame.losses`.
 
 **Your own method** (no edit of the package): :func:`register_method` adds it to the registry,
 and the trainer, ``python -m prefgame.llm --plugin FILE --method NAME`` and ``prefgame
@@ -68,7 +70,7 @@ if TYPE_CHECKING:
     import torch
 
     from prefgame.llm.policy import SequenceBatch
-    from prefgame.llm.trainer import OnlineTrainer, Rollout
+    from prefgame.llm.trainer import OnlineTrainer, Rollout  # the samplers' and rules' argument
 
 __all__ = [
     "METHODS",
@@ -76,6 +78,7 @@ __all__ = [
     "ExtragradientRule",
     "GroupSampler",
     "Loss",
+    "LossInput",
     "Method",
     "MixtureOpponentSampler",
     "PairSampler",
@@ -128,19 +131,50 @@ class Sampler(Protocol):
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw: ...
 
 
+@dataclass
+class LossInput:
+    """What a loss sees of one micro-batch: tensors, never the model or the trainer.
+
+    The trainer's training forward fills it (:meth:`~prefgame.llm.trainer.OnlineTrainer.
+    loss_input`); row r is one completion:
+
+    * ``logp``: ``[R, T]`` per-token log π_T(y_t | x, y_<t) *with gradient* (temperature T as
+      sampled), zero where ``mask`` is 0;
+    * ``ref_logp``: ``[R, T]`` log μ; ``anchor_logp``: ``[R, T]`` log π_snap under the update
+      rule's snapshot (INPO's π_t, SPPO's π_t, MPO's magnet), or None;
+    * ``mask``: ``[R, T]`` 1 on the completion's tokens (EOS included);
+    * ``p``: the labels. For a loss with ``needs_pairs`` the rows are the pairs interleaved,
+      (y_0, y'_0, y_1, y'_1, ...), and ``p[i]`` = P(y_i ≻ y'_i | x); otherwise one label per row:
+      P(y ≻ y') (Nash-MD-PG) or the row's win rate r̂ (SPPO);
+    * ``advantage``: ``[R]`` r(x, y) − b for reward feedback, the baseline b
+      (:func:`rl_baseline`, ``cfg.rl_baseline``) taken over the whole batch;
+    * ``tau``, ``eta``: τ (scheduled) and the iterated methods' step η; ``reduction``: how a
+      sequence's log-prob is formed from its tokens (``"sum"`` or ``"mean"``).
+    """
+
+    logp: torch.Tensor
+    ref_logp: torch.Tensor
+    mask: torch.Tensor
+    tau: float
+    eta: float = 1.0
+    reduction: str = "sum"
+    anchor_logp: torch.Tensor | None = None
+    p: torch.Tensor | None = None
+    advantage: torch.Tensor | None = None
+
+
 @runtime_checkable
 class Loss(Protocol):
-    """What is minimised on a rollout: ``loss(trainer, rollout, rows)`` returns the mean loss
-    over the prompts ``rows`` (gradient into π) and detached statistics (``{"kl": ...}`` at
-    least). ``feedback``: ``"preference"`` (reads ``rollout.p``) or ``"reward"``
-    (``rollout.reward``); ``needs_pairs``: whether it reads the opponent ``rollout.y2``."""
+    """What is minimised on a micro-batch: ``loss(x)`` with ``x`` a :class:`LossInput` returns
+    the mean loss over its rows (gradient into π through ``x.logp``) and detached statistics
+    (``{"kl": ...}`` at least).  ``feedback``: ``"preference"`` (labels P(y ≻ y')), ``"reward"``
+    (``x.advantage``) or ``"win_rate"`` (each sample's win rate against its prompt's other
+    samples); ``needs_pairs``: whether the rows are pairs (y, y')."""
 
     feedback: Feedback
     needs_pairs: bool
 
-    def __call__(
-        self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
-    ) -> tuple[torch.Tensor, dict[str, float]]: ...
+    def __call__(self, x: LossInput) -> tuple[torch.Tensor, dict[str, float]]: ...
 
 
 # --- samplers: how one step's completions are drawn (no gradient) -----------------------------
@@ -250,48 +284,32 @@ class GroupSampler:
 class PairwiseLoss:
     """Mean soft-label pairwise loss ``fn(h, p, tau=τ)`` over the pairs (y, y') of the rows.
 
-    h = [log π(y) − log μ(y)] − [log π(y') − log μ(y')] (:func:`prefgame.losses.log_ratio_margin`)
-    from one training forward over the interleaved rows (y_0, y'_0, y_1, y'_1, ...), so that
-    each prompt is encoded once.  Statistics: ``margin`` = mean |h|, ``kl`` = mean Σ_t u_t(y).
+    h = [log π(y) − log ρ(y)] − [log π(y') − log ρ(y')] (:func:`prefgame.losses.log_ratio_margin`)
+    with ρ = μ, or the anchor of ``anchor_weight``; per-sequence log-probs by ``x.reduction``.
+    Statistics: ``margin`` = mean |h|, ``kl`` = mean Σ_t log π/μ over y.
     """
 
     fn: Callable[..., torch.Tensor]
     feedback: Feedback = "preference"
     needs_pairs: bool = True
     #: None: h against μ.  A function w(τ, η) in [0, 1]: h against the anchor
-    #: log ρ = w log μ + (1 − w) log π_snap, π_snap the snapshot whose per-token log-probs the
-    #: sampler put in ``anchor_logp`` (INPO: w = ητ; MPO's magnet: w = 0).
+    #: log ρ = w log μ + (1 − w) log π_snap (``x.anchor_logp``; INPO: w = ητ; MPO's magnet: w = 0).
     anchor_weight: Callable[[float, float], float] | None = None
     #: the keyword through which ``fn`` takes its scale: ``"tau"`` (τ) or ``"eta"`` (η).
     scale: Literal["tau", "eta"] = "tau"
 
-    def __call__(
-        self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        import torch
+    def __call__(self, x: LossInput) -> tuple[torch.Tensor, dict[str, float]]:
+        from prefgame.llm.policy import reduce_tokens
 
-        from prefgame.llm.policy import SequenceBatch, reduce_tokens, token_logprobs
-
-        c, tau = trainer.cfg, rollout.tau
-        y = rollout.y.select(rows)
-        y2 = rollout.y2.select(rows)
-        n = len(y)
-        # rows interleaved (y_0, y'_0, y_1, y'_1, ...) so that each prompt is encoded once
-        inter = torch.arange(2 * n).view(2, n).T.reshape(-1)
-        both = SequenceBatch.cat([y, y2], trainer.policy.tokenizer.pad_token_id).select(inter)
-        logp_tok = token_logprobs(
-            trainer.train_policy, both, trainer.prompt_group, temperature=c.temperature
-        )
-        logp = reduce_tokens(logp_tok, both.completion_mask, c.logp_reduction)
-        anchor = both.ref_logp
+        anchor = x.ref_logp
         if self.anchor_weight is not None:
-            w = self.anchor_weight(tau, c.eta)
-            anchor = w * both.ref_logp + (1.0 - w) * both.anchor_logp
-        ref = reduce_tokens(anchor, both.completion_mask, c.logp_reduction)
+            w = self.anchor_weight(x.tau, x.eta)
+            anchor = w * x.ref_logp + (1.0 - w) * x.anchor_logp
+        logp = reduce_tokens(x.logp, x.mask, x.reduction)
+        ref = reduce_tokens(anchor, x.mask, x.reduction)
         h = L.log_ratio_margin(logp[0::2], logp[1::2], ref[0::2], ref[1::2])
-        p = rollout.p[rows].to(h.device)
-        loss = self.fn(h, p, **{self.scale: tau if self.scale == "tau" else c.eta}).mean()
-        u = (logp_tok[0::2].detach() - y.ref_logp).sum(-1)
+        loss = self.fn(h, x.p, **{self.scale: x.tau if self.scale == "tau" else x.eta}).mean()
+        u = ((x.logp[0::2].detach() - x.ref_logp[0::2]) * x.mask[0::2]).sum(-1)
         return loss, {"margin": float(h.detach().abs().mean()), "kl": float(u.mean())}
 
 
@@ -319,65 +337,42 @@ def rl_baseline(reward: torch.Tensor, kind: str = "loo") -> torch.Tensor:
 @dataclass(frozen=True)
 class PolicyGradientLoss:
     """Mean token-level policy-gradient surrogate ``fn(log π_t, u_t, signal, mask, tau=τ)``
-    over the samples y ~ π of the rows (gradient through log π only).
+    over the rows y ~ π (gradient through log π only), u_t = log π_t − log μ_t.
 
     ``feedback = "preference"``: signal = p = P(y ≻ y' | x) (Nash-MD-PG, whose ``fn`` subtracts
-    ½); ``"reward"``: signal = r(x, y) − b with the baseline b of ``cfg.rl_baseline``
-    (:func:`rl_baseline`) taken over the whole batch, not the micro-batch, so that gradient
-    accumulation is exact.  Statistic: ``kl`` = mean Σ_t u_t(y).
+    ½); ``"reward"``: signal = ``x.advantage`` = r(x, y) − b, the baseline b taken over the
+    whole batch, not the micro-batch, so that gradient accumulation is exact.
+    Statistic: ``kl`` = mean Σ_t u_t(y).
     """
 
     fn: Callable[..., torch.Tensor]
     feedback: Feedback = "preference"
     needs_pairs: bool = False
 
-    def __call__(
-        self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        from prefgame.llm.policy import token_logprobs
-
-        c, tau = trainer.cfg, rollout.tau
-        y = rollout.y.select(rows)
-        logp_tok = token_logprobs(trainer.train_policy, y, temperature=c.temperature)
-        u_tok = logp_tok.detach() - y.ref_logp
-        mask = y.completion_mask.to(logp_tok.dtype)
-        if self.feedback == "preference":
-            signal = rollout.p[rows].to(logp_tok.device)
-        else:
-            r = rollout.reward.to(logp_tok.device)
-            signal = (r - rl_baseline(r, c.rl_baseline))[rows]
-        loss = self.fn(logp_tok, u_tok, signal, mask, tau=tau).mean()
-        return loss, {"kl": float(u_tok.sum(-1).mean())}
+    def __call__(self, x: LossInput) -> tuple[torch.Tensor, dict[str, float]]:
+        u_tok = x.logp.detach() - x.ref_logp
+        mask = x.mask.to(x.logp.dtype)
+        signal = x.p if self.feedback == "preference" else x.advantage
+        loss = self.fn(x.logp, u_tok, signal, mask, tau=x.tau).mean()
+        return loss, {"kl": float((u_tok * mask).sum(-1).mean())}
 
 
 @dataclass(frozen=True)
 class WinRateLoss:
-    """Mean ``fn(u, r̂, eta=η)`` over the samples of the rows' prompts, with
-    u(y) = log π(y) − log π_t(y) (summed over tokens; π_t the snapshot, ``anchor_logp``) and
-    r̂(y) the sample's mean judged win rate against the other samples of its prompt, an
-    unbiased estimate of P(y ≻ π_t) (SPPO: ``fn`` = :func:`prefgame.losses.sppo_loss`).
-    Statistics: ``kl`` = mean Σ_t log π/μ over the samples (drawn from π_t, not π)."""
+    """Mean ``fn(u, r̂, eta=η)`` over the rows (every sample of the micro-batch's prompts), with
+    u(y) = Σ_t [log π − log π_t] (π_t the snapshot, ``x.anchor_logp``) and r̂(y) = ``x.p`` the
+    sample's mean judged win rate against the other samples of its prompt, an unbiased estimate
+    of P(y ≻ π_t) (SPPO: ``fn`` = :func:`prefgame.losses.sppo_loss`).  Statistics: ``kl`` =
+    mean Σ_t log π/μ over the samples (drawn from π_t, not π), ``u_abs`` = mean |u|."""
 
     fn: Callable[..., torch.Tensor]
     feedback: Feedback = "win_rate"
     needs_pairs: bool = False
 
-    def __call__(
-        self, trainer: OnlineTrainer, rollout: Rollout, rows: slice
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        from prefgame.llm.policy import token_logprobs
-
-        k = len(rollout.y) // len(rollout.prompts)
-        sl = slice(rows.start * k, rows.stop * k)
-        y = rollout.y.select(sl)
-        c = trainer.cfg
-        logp_tok = token_logprobs(
-            trainer.train_policy, y, trainer.prompt_group, temperature=c.temperature
-        )
-        u = (logp_tok - y.anchor_logp).sum(-1)
-        r = rollout.p[sl].to(u.device)
-        loss = self.fn(u, r, eta=c.eta).mean()
-        kl = (logp_tok.detach() - y.ref_logp).sum(-1)
+    def __call__(self, x: LossInput) -> tuple[torch.Tensor, dict[str, float]]:
+        u = ((x.logp - x.anchor_logp) * x.mask).sum(-1)
+        loss = self.fn(u, x.p, eta=x.eta).mean()
+        kl = ((x.logp.detach() - x.ref_logp) * x.mask).sum(-1)
         return loss, {"kl": float(kl.mean()), "u_abs": float(u.detach().abs().mean())}
 
 
@@ -483,7 +478,7 @@ class Method:
         if not isinstance(self.loss, Loss):
             raise ValueError(  # noqa: TRY004
                 f"method {self.name!r}: loss {self.loss!r} is not a Loss (it needs feedback, "
-                "needs_pairs and __call__(trainer, rollout, rows))"
+                "needs_pairs and __call__(x: LossInput))"
             )
         if self.loss.feedback not in ("preference", "reward", "win_rate"):
             raise ValueError(

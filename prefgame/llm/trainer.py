@@ -80,7 +80,7 @@ from prefgame.llm.checkpoints import (  # noqa: F401 - re-exported for older imp
 )
 from prefgame.llm.config import LR_SCHEDULES, OnlineConfig, schedule_value
 from prefgame.llm.judges import Judge, RewardModel
-from prefgame.llm.methods import METHODS
+from prefgame.llm.methods import METHODS, LossInput, rl_baseline
 from prefgame.llm.policy import (
     Policy,
     SequenceBatch,
@@ -549,13 +549,51 @@ class OnlineTrainer:
 
     # --- the loss ---------------------------------------------------------------------------
 
+    def loss_input(self, rollout: Rollout, rows: slice) -> LossInput:
+        """The training forward of the prompts ``rows`` of ``rollout``: the tensors the method's
+        loss sees (:class:`~prefgame.llm.methods.LossInput`).  For a pairwise loss the rows are
+        the pairs interleaved (y_0, y'_0, y_1, y'_1, ...), so that each prompt is encoded once;
+        otherwise the samples y of the prompts (k per prompt for a group sampler)."""
+        c, loss = self.cfg, self.method.loss
+        k = len(rollout.y) // len(rollout.prompts)  # samples per prompt in y
+        per_sample = slice(rows.start * k, rows.stop * k)
+        y = rollout.y.select(per_sample)
+        if loss.needs_pairs:
+            y2 = rollout.y2.select(rows)
+            inter = torch.arange(2 * len(y)).view(2, len(y)).T.reshape(-1)
+            batch = SequenceBatch.cat([y, y2], self.policy.tokenizer.pad_token_id).select(inter)
+        else:
+            batch = y
+        logp = token_logprobs(
+            self.train_policy, batch, self.prompt_group, temperature=c.temperature
+        )
+        dev = logp.device
+        p = advantage = None
+        if loss.feedback == "reward":
+            r = rollout.reward.to(dev)
+            advantage = (r - rl_baseline(r, c.rl_baseline))[rows]
+        else:
+            p = rollout.p[per_sample if loss.feedback == "win_rate" else rows].to(dev)
+        return LossInput(
+            logp=logp,
+            ref_logp=batch.ref_logp,
+            mask=batch.completion_mask,
+            tau=rollout.tau,
+            eta=c.eta,
+            reduction=c.logp_reduction,
+            anchor_logp=batch.anchor_logp,
+            p=p,
+            advantage=advantage,
+        )
+
     def loss(self, rollout: Rollout, rows: slice | None = None) -> tuple[torch.Tensor, dict]:
-        """Mean loss over the prompts ``rows`` of ``rollout`` (gradient flows into π).
+        """Mean loss over the prompts ``rows`` of ``rollout`` (gradient flows into π): the
+        method's loss of :meth:`loss_input`.
 
         Returns the loss and detached statistics (``kl``: mean Σ_t log π/μ over y).
         """
         rows = rows if rows is not None else slice(0, len(rollout.prompts))
-        return self.method.loss(self, rollout, rows)
+        return self.method.loss(self.loss_input(rollout, rows))
 
     def train_on(self, rollout: Rollout) -> dict:
         """One optimiser step on ``rollout``: :meth:`accumulate_gradients`, then
