@@ -177,8 +177,8 @@ MUTANTS = [
     Mutant(
         "trainer: kl log-ratio sign (nash-md-pg, rl)",
         "prefgame/llm/methods.py",
-        "u_tok = logp_tok.detach() - y.ref_logp",
-        "u_tok = y.ref_logp - logp_tok.detach()",
+        "u_tok = x.logp.detach() - x.ref_logp",
+        "u_tok = x.ref_logp - x.logp.detach()",
         _t(
             "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
             "test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline",
@@ -186,9 +186,9 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: rl baseline = batch mean",
-        "prefgame/llm/methods.py",
-        "signal = (r - rl_baseline(r, c.rl_baseline))[rows]",
-        "signal = (r - r.mean())[rows]",
+        "prefgame/llm/trainer.py",
+        "advantage = (r - rl_baseline(r, c.rl_baseline))[rows]",
+        "advantage = (r - r.mean())[rows]",
         _t("test_rl_loss_is_regularised_reward_to_go_with_a_leave_one_out_baseline"),
     ),
     Mutant(
@@ -203,9 +203,9 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: rl baseline within the micro-batch",
-        "prefgame/llm/methods.py",
-        "signal = (r - rl_baseline(r, c.rl_baseline))[rows]",
-        "signal = r[rows] - rl_baseline(r[rows], c.rl_baseline)",
+        "prefgame/llm/trainer.py",
+        "advantage = (r - rl_baseline(r, c.rl_baseline))[rows]",
+        "advantage = r[rows] - rl_baseline(r[rows], c.rl_baseline)",
         _t("test_gradient_accumulation_in_train_on_is_exact"),
     ),
     Mutant(
@@ -224,9 +224,9 @@ MUTANTS = [
     ),
     Mutant(
         "trainer: loss ignores the temperature",
-        "prefgame/llm/methods.py",
-        "logp_tok = token_logprobs(trainer.train_policy, y, temperature=c.temperature)",
-        "logp_tok = token_logprobs(trainer.train_policy, y)",
+        "prefgame/llm/trainer.py",
+        "self.train_policy, batch, self.prompt_group, temperature=c.temperature",
+        "self.train_policy, batch, self.prompt_group",
         _t(
             "test_nash_md_pg_loss_equals_the_token_sums_by_hand",
             "test_tempered_sampling_is_on_policy_for_the_loss",
@@ -424,8 +424,8 @@ MUTANTS = [
     Mutant(
         "sppo: u against mu, not pi_t",
         "prefgame/llm/methods.py",
-        "u = (logp_tok - y.anchor_logp).sum(-1)",
-        "u = (logp_tok - y.ref_logp).sum(-1)",
+        "u = ((x.logp - x.anchor_logp) * x.mask).sum(-1)",
+        "u = ((x.logp - x.ref_logp) * x.mask).sum(-1)",
         (f"{ITER}::test_sppo_win_rates_and_loss_against_a_hand_computation",),
     ),
     Mutant(
@@ -440,6 +440,13 @@ MUTANTS = [
         "prefgame/llm/trainer.py",
         "return wins / (k - 1)",
         "return wins / k",
+        (f"{ITER}::test_sppo_win_rates_and_loss_against_a_hand_computation",),
+    ),
+    Mutant(
+        "loss input: win rates sliced by prompt, not by sample",
+        "prefgame/llm/trainer.py",
+        'p = rollout.p[per_sample if loss.feedback == "win_rate" else rows].to(dev)',
+        "p = rollout.p[rows].to(dev)",
         (f"{ITER}::test_sppo_win_rates_and_loss_against_a_hand_computation",),
     ),
     Mutant(

@@ -178,3 +178,41 @@ def test_the_trainer_uses_both_schedules(tok, prompts, good_judge, tmp_path):
         assert h["tau"] == pytest.approx(2.0 / (s + 2))
         assert h["beta"] == pytest.approx(0.4 * (1 - s / 4))
         assert h["lr"] == pytest.approx(1e-3 * (1 - s / 4))
+
+
+def test_a_loss_is_a_function_of_tensors_alone():
+    """No model, no trainer: each loss of the registry on a hand-made LossInput equals its
+    formula (π ≠ μ ≠ π_t, ragged masks, mean and sum reductions)."""
+    from prefgame.llm.methods import LossInput, WinRateLoss
+
+    g = torch.Generator().manual_seed(0)
+    R, T = 6, 5
+    logp = -torch.rand(R, T, generator=g, dtype=torch.float64)
+    ref = -torch.rand(R, T, generator=g, dtype=torch.float64)
+    snap = -torch.rand(R, T, generator=g, dtype=torch.float64)
+    mask = torch.ones(R, T, dtype=torch.long)
+    mask[1, 3:] = 0
+    mask[4, 2:] = 0
+    logp, ref, snap = logp * mask, ref * mask, snap * mask
+    p = torch.tensor([0.2, 0.7, 0.9], dtype=torch.float64)
+    for reduction in ("sum", "mean"):
+        n = mask.sum(-1) if reduction == "mean" else torch.ones(R, dtype=torch.long)
+        x = LossInput(logp, ref, mask, tau=0.4, eta=1.5, reduction=reduction, anchor_logp=snap, p=p)
+
+        def seq(v, n=n):
+            return v.sum(-1) / n
+
+        h = (seq(logp) - seq(ref))[0::2] - (seq(logp) - seq(ref))[1::2]
+        loss, _ = METHODS["online_ipo"].loss(x)
+        assert float(loss) == pytest.approx(float(L.ipo_soft_loss(h, p, tau=0.4).mean()))
+        w = 1.5 * 0.4  # INPO's anchor μ^{ητ} π_t^{1−ητ}
+        a = seq(logp) - w * seq(ref) - (1 - w) * seq(snap)
+        loss, _ = METHODS["inpo"].loss(x)
+        expect = ((a[0::2] - a[1::2]) - 1.5 * (p - 0.5)) ** 2
+        assert float(loss) == pytest.approx(float(expect.mean()))
+    r = torch.linspace(0.1, 0.9, R, dtype=torch.float64)
+    x = LossInput(logp, ref, mask, tau=0.4, eta=0.7, anchor_logp=snap, p=r)
+    loss, stats = WinRateLoss(L.sppo_loss)(x)
+    u = (logp - snap).sum(-1)
+    assert float(loss) == pytest.approx(float(((u - 0.7 * (r - 0.5)) ** 2).mean()))
+    assert stats["kl"] == pytest.approx(float((logp - ref).sum(-1).mean()))
