@@ -31,6 +31,7 @@ def beats_the_control(block: dict) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_quick_reproduce_moves_the_policy_and_writes_every_result(tmp_path):
     out, work = tmp_path / "results", tmp_path / "work"
     cmd = [
