@@ -232,6 +232,20 @@ class PolicySampler:
         return trainer.sample(prompts, 0.0), None
 
 
+def _draw_anchored(
+    trainer: OnlineTrainer, prompts: list[str], k: int, snapshot: str, from_snapshot: bool
+) -> SequenceBatch:
+    """``k`` completions of each prompt from the snapshot (or from π), rows grouped by prompt,
+    with per-token log μ (``ref_logp``) and log π_snap (``anchor_logp``) computed by the
+    training forward's path, so that π = π_snap gives a zero log-ratio exactly."""
+    snap = trainer.snapshot(snapshot)
+    ys = trainer.sample(prompts, 0.0, per_prompt=k, policy=snap if from_snapshot else None)
+    ys.ref_logp = None  # log μ by the training path (the sampler did not run μ)
+    ys = trainer.fill_ref_logp(ys, trainer.prompt_group)
+    ys.anchor_logp = trainer.frozen_logprobs(snap, ys, trainer.prompt_group)
+    return ys
+
+
 @dataclass(frozen=True)
 class SnapshotPairSampler:
     """y, y' from the snapshot π_t (``source="snapshot"``, INPO) or from π (``"policy"``, MPO),
@@ -248,12 +262,7 @@ class SnapshotPairSampler:
     draws_pairs: bool = True
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
-        snap = trainer.snapshot(self.snapshot)
-        src = snap if self.source == "snapshot" else None
-        both = trainer.sample(prompts, 0.0, per_prompt=2, policy=src)
-        both.ref_logp = None  # log μ by the training path (the sampler did not run μ)
-        both = trainer.fill_ref_logp(both, trainer.prompt_group)
-        both.anchor_logp = trainer.frozen_logprobs(snap, both, trainer.prompt_group)
+        both = _draw_anchored(trainer, prompts, 2, self.snapshot, self.source == "snapshot")
         return both.select(slice(0, None, 2)), both.select(slice(1, None, 2))
 
 
@@ -269,12 +278,7 @@ class GroupSampler:
     draws_pairs: bool = False
 
     def draw(self, trainer: OnlineTrainer, prompts: list[str], beta: float) -> Draw:
-        snap = trainer.snapshot(self.snapshot)
-        ys = trainer.sample(prompts, 0.0, per_prompt=self.per_prompt, policy=snap)
-        ys.ref_logp = None
-        ys = trainer.fill_ref_logp(ys, trainer.prompt_group)
-        ys.anchor_logp = trainer.frozen_logprobs(snap, ys, trainer.prompt_group)
-        return ys, None
+        return _draw_anchored(trainer, prompts, self.per_prompt, self.snapshot, True), None
 
 
 # --- losses: what is minimised on a rollout (formulas in prefgame.losses) ---------------------
@@ -508,7 +512,8 @@ class Method:
 
     @property
     def feedback(self) -> Feedback:
-        """``"preference"`` (a judge's P(y ≻ y' | x)) or ``"reward"`` (a reward model's r(x, y))."""
+        """``"preference"`` (a judge's P(y ≻ y' | x)), ``"reward"`` (a reward model's r(x, y))
+        or ``"win_rate"`` (a sample's judged win rate against its prompt's other samples)."""
         return self.loss.feedback
 
 

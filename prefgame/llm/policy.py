@@ -214,9 +214,14 @@ class Policy:
         """The reference μ: base weights with adapters disabled under LoRA, else a frozen copy."""
         if self._is_lora:
             return Policy(self.base_model, self.tokenizer, adapters_off=True)
-        ref = copy.deepcopy(self.base_model).eval()
-        ref.requires_grad_(False)
-        return Policy(ref, self.tokenizer)
+        return self.frozen_copy()
+
+    def frozen_copy(self) -> Policy:
+        """A copy of this policy's current model (adapters included), in eval mode, with no
+        trainable parameter."""
+        model = copy.deepcopy(self.base_model).eval()
+        model.requires_grad_(False)
+        return Policy(model, self.tokenizer)
 
     def same_weights_as(self, other: Policy) -> bool:
         """True when both views compute the same function (never mixed with itself)."""

@@ -238,7 +238,7 @@ class OnlineTrainer:
 
         # the update rule's policy snapshots (INPO's π_t, MPO's magnet): frozen, unsharded
         # copies of π made before accelerate wraps it, checkpointed with the run
-        self._snapshots = {name: self._frozen_copy() for name in self.method.snapshots}
+        self._snapshots = {name: policy.frozen_copy() for name in self.method.snapshots}
         self.accelerator = _make_accelerator("bf16" if config.bf16 else "no")
         self._seed_everything(config.seed + self.accelerator.process_index)
         params = [q for q in policy.model.parameters() if q.requires_grad]
@@ -352,8 +352,8 @@ class OnlineTrainer:
         return self.method.sampler.per_prompt if self.shares_prompts else 1
 
     def _full_params(self) -> contextlib.AbstractContextManager:
-        """Context that gathers sharded parameters for generation and snapshots (FSDP,
-        DeepSpeed ZeRO-3); a no-op otherwise.  FSDP2 (run on CPU ranks,
+        """Context that gathers sharded parameters for generation (FSDP, DeepSpeed ZeRO-3);
+        a no-op otherwise.  FSDP2 (run on CPU ranks,
         ``tests/llm/test_distributed.py``): every sharded module is all-gathered once on entry
         and stays whole until exit, so the ranks may decode different numbers of tokens
         without meeting in a collective.  FSDP1 and ZeRO-3 follow the libraries' documented
@@ -377,11 +377,6 @@ class OnlineTrainer:
         return contextlib.nullcontext()
 
     # --- snapshots: frozen copies of π that an update rule refreshes -------------------------
-
-    def _frozen_copy(self) -> Policy:
-        model = copy.deepcopy(self.policy.base_model).eval()
-        model.requires_grad_(False)
-        return Policy(model, self.policy.tokenizer)
 
     def snapshot(self, name: str) -> Policy:
         """The frozen snapshot ``name`` of π (kept by the method's update rule, e.g.
