@@ -255,6 +255,17 @@ def _beta(value: str) -> float:
     return beta
 
 
+def _eta(value: str) -> float:
+    """argparse ``type=``: a step size η, a finite number > 0."""
+    try:
+        eta = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"eta = {value!r}, must be a number") from None
+    if not (math.isfinite(eta) and eta > 0):
+        raise argparse.ArgumentTypeError(f"eta = {value}, must be a finite number > 0")
+    return eta
+
+
 def _positive_tau(value: str) -> float:
     tau = _tau(value)
     if tau == 0:
@@ -537,6 +548,15 @@ def add_verify_llm(sub: Subparsers) -> None:
         help="exact evaluation period (steps)",
     )
     p.add_argument(
+        "--eta", type=_eta, default=2.5, help="INPO's and SPPO's step η (default 2.5; INPO: ητ ≤ 1)"
+    )
+    p.add_argument(
+        "--snapshot-every",
+        type=_int_at_least("snapshot-every", 1),
+        default=100,
+        help="steps per INPO/SPPO iteration and per MPO magnet period (default 100)",
+    )
+    p.add_argument(
         "--out",
         default=None,
         help="also write verify_llm.json and the figure verify_llm.png/.svg into this folder",
@@ -568,15 +588,20 @@ def run_verify_llm(args: argparse.Namespace) -> int:
             raise UserError(f"--methods {m}: unknown method; known: {' '.join(METHODS)}")
     if args.batch_size < 2:
         raise UserError("--batch-size = 1, must be >= 2 (RL's leave-one-out baseline)")
-    cfg = VerifyConfig(
-        methods=tuple(dict.fromkeys(args.methods)),
-        tau=args.tau,
-        beta=args.beta,
-        steps=args.steps,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        log_every=args.log_every,
-    )
+    try:  # every method's settings are checked before the first one trains
+        cfg = VerifyConfig(
+            methods=tuple(dict.fromkeys(args.methods)),
+            tau=args.tau,
+            beta=args.beta,
+            steps=args.steps,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            log_every=args.log_every,
+            eta=args.eta,
+            snapshot_every=args.snapshot_every,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a model this small runs fastest on one thread
     try:

@@ -208,6 +208,17 @@ class VerifyConfig:
                 )
         if self.batch_size < 2:
             raise ValueError("--batch-size must be >= 2 (RL's leave-one-out baseline)")
+        if not (math.isfinite(self.eta) and self.eta > 0):
+            raise ValueError(f"--eta = {self.eta!r}, must be a finite number > 0")
+        if self.snapshot_every < 1:
+            raise ValueError(f"--snapshot-every = {self.snapshot_every}, must be >= 1")
+        for m in self.methods:  # the bound each method's config would refuse mid-run
+            weight = getattr(METHODS[m].loss, "anchor_weight", None)
+            if weight is not None and not 0.0 <= weight(self.tau, self.eta) <= 1.0:
+                raise ValueError(
+                    f"--eta * --tau = {self.eta} * {self.tau} = {self.eta * self.tau:g} > 1 "
+                    f"for method {m!r} (its anchor μ^(ητ) π_t^(1−ητ) needs ητ <= 1)"
+                )
 
 
 def initial_policy(cfg: VerifyConfig, game: SequenceGame) -> Policy:

@@ -280,6 +280,9 @@ def test_cli_json_schema(tmp_path):
         (["--beta", "1"], "beta = 1"),
         (["--steps", "0"], "steps = 0"),
         (["--batch-size", "1"], "batch-size = 1"),
+        (["--eta", "0"], "eta = 0, must be a finite number > 0"),
+        (["--snapshot-every", "0"], "snapshot-every = 0"),
+        (["--methods", "online_ipo", "inpo", "--eta", "10"], r"--eta * --tau = 10.0 * 0.2 = 2 > 1"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(args, match):
